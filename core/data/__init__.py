@@ -1,0 +1,1 @@
+"""Datasets: the embedded default, user files, column mapping, splits and batching."""

@@ -1,0 +1,168 @@
+"""Turn a data source into a tokenized classification task with fixed splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.data.sources import read_source
+from core.errors import DataLoadError
+from core.recipe import DataRef
+
+MAX_CLASSES = 100
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class TaskData:
+    """Tokenized splits (columns ``input_ids``, ``attention_mask``, ``labels``...) and label names."""
+
+    train: Any
+    validation: Any
+    test: Any
+    label_names: list[str]
+    tokenizer: Any
+    text_column: str = "text"
+    text_pair_column: str | None = None
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    def split(self, name: str):
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}")
+        return getattr(self, name)
+
+    def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0, limit: int | None = None):
+        import torch
+        from torch.utils.data import DataLoader
+        from transformers import DataCollatorWithPadding
+
+        ds = self.split(split)
+        if limit is not None and limit < len(ds):
+            ds = ds.select(range(limit))
+        ds = ds.remove_columns([c for c in ds.column_names if c.startswith("_")])
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                          collate_fn=DataCollatorWithPadding(self.tokenizer, return_tensors="pt"))
+
+
+def _label_names(ds, column: str) -> list[str]:
+    import datasets
+
+    feature = ds.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names)
+    values = [v for v in ds.unique(column) if v is not None]
+    if not values:
+        raise DataLoadError(f"label column {column!r} has no values")
+    if all(isinstance(v, float) for v in values) and not all(float(v).is_integer() for v in values):
+        raise DataLoadError(f"label column {column!r} holds continuous numbers; the studio needs categories (classification)")
+    if len(values) > MAX_CLASSES:
+        raise DataLoadError(f"label column {column!r} has {len(values)} distinct values; a classification label has at most {MAX_CLASSES}")
+    if any(isinstance(v, (list, dict)) for v in values):
+        raise DataLoadError(f"label column {column!r} holds lists or mappings, not categories")
+    if all(isinstance(v, (int, float)) for v in values):
+        return [str(int(v)) for v in sorted(values)]
+    return sorted(str(v) for v in values)
+
+
+def _normalise(ds, ref: DataRef, names: list[str] | None):
+    """Rename columns to text / text_pair / label and encode labels as ClassLabel."""
+    import datasets
+
+    missing = [c for c in (ref.text_column, ref.label_column, ref.text_pair_column) if c and c not in ds.column_names]
+    if missing:
+        raise DataLoadError(f"column(s) {', '.join(map(repr, missing))} not found; the data has {', '.join(map(repr, ds.column_names))}")
+    if len(ds) == 0:
+        raise DataLoadError("the dataset is empty")
+    names = names or _label_names(ds, ref.label_column)
+    index = {n: i for i, n in enumerate(names)}
+    is_class = isinstance(ds.features[ref.label_column], datasets.ClassLabel)
+    keep = [ref.text_column, ref.label_column] + ([ref.text_pair_column] if ref.text_pair_column else [])
+    ds = ds.select_columns(keep)
+    ds = ds.filter(lambda r: r[ref.label_column] is not None and isinstance(r[ref.text_column], str) and r[ref.text_column].strip() != "")
+    if len(ds) == 0:
+        raise DataLoadError("the dataset has no rows with both a text and a label")
+
+    def encode(row):
+        value = row[ref.label_column]
+        key = value if is_class else (str(int(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
+        out = {"text": row[ref.text_column], "label": value if is_class else index.get(key, -1)}
+        if ref.text_pair_column:
+            out["text_pair"] = row[ref.text_pair_column] or ""
+        return out
+
+    ds = ds.map(encode, remove_columns=ds.column_names)
+    if (bad := ds.filter(lambda r: r["label"] < 0)).num_rows:
+        raise DataLoadError(f"label value {bad[0]['label']!r} is not one of the training labels {names}")
+    features = ds.features.copy()
+    features["label"] = datasets.ClassLabel(names=names)
+    return ds.cast(features), names
+
+
+def _split(ds, ref: DataRef):
+    n = len(ds)
+    if n < 10:
+        raise DataLoadError(f"the dataset has only {n} usable rows; at least 10 are needed to make train, validation and test splits")
+    n_test, n_val = min(2000, n // 6), min(1000, n // 10)
+    counts = {}
+    for v in ds["label"]:
+        counts[v] = counts.get(v, 0) + 1
+    stratify = "label" if len(counts) > 1 and min(counts.values()) >= 2 else None
+    try:
+        first = ds.train_test_split(test_size=n_test, seed=ref.seed, stratify_by_column=stratify)
+        second = first["train"].train_test_split(test_size=n_val, seed=ref.seed, stratify_by_column=stratify)
+    except ValueError:  # a class too small to stratify
+        first = ds.train_test_split(test_size=n_test, seed=ref.seed)
+        second = first["train"].train_test_split(test_size=n_val, seed=ref.seed)
+    return {"train": second["train"], "validation": second["test"], "test": first["test"]}
+
+
+def load_splits(ref: DataRef) -> tuple[dict[str, Any], list[str]]:
+    """Read, map and split the raw data (untokenized); applies the sample caps."""
+    import datasets
+
+    raw = read_source(ref.source)
+    if isinstance(raw, datasets.DatasetDict):
+        if "train" not in raw:
+            raise DataLoadError(f"the saved dataset has splits {list(raw)} but no 'train' split")
+        train, names = _normalise(raw["train"], ref, None)
+        parts = {"train": train}
+        for name in ("validation", "test"):
+            alt = {"validation": ("validation", "valid", "dev"), "test": ("test",)}[name]
+            found = next((raw[a] for a in alt if a in raw), None)
+            if found is not None:
+                parts[name] = _normalise(found, ref, names)[0]
+        if "validation" not in parts or "test" not in parts:
+            extra = _split(parts["train"], ref)
+            parts.setdefault("validation", extra["validation"])
+            if "test" not in parts:
+                parts["test"] = extra["test"]
+            parts["train"] = extra["train"]
+    else:
+        ds, names = _normalise(raw, ref, None)
+        parts = _split(ds, ref)
+    if len(names) < 2:
+        raise DataLoadError(f"the label column has a single class ({names[0]!r}); classification needs at least two")
+    for name, cap in (("train", ref.train_samples), ("validation", ref.validation_samples), ("test", ref.test_samples)):
+        if cap is not None and cap < len(parts[name]):
+            parts[name] = parts[name].select(range(cap))
+    return parts, names
+
+
+def prepare_task(ref: DataRef, tokenizer) -> TaskData:
+    parts, names = load_splits(ref)
+
+    def tokenize(batch):
+        pair = batch["text_pair"] if "text_pair" in batch else None
+        enc = tokenizer(batch["text"], pair, truncation=True, max_length=ref.max_length)
+        enc["labels"] = batch["label"]
+        return enc
+
+    tokenized = {}
+    for name, ds in parts.items():
+        tokenized[name] = ds.map(tokenize, batched=True, remove_columns=ds.column_names)
+    return TaskData(tokenized["train"], tokenized["validation"], tokenized["test"], names, tokenizer,
+                    ref.text_column, ref.text_pair_column)

@@ -1,0 +1,170 @@
+"""Run a recipe: load model and data, apply each step in order, measure, report.
+
+:meth:`Engine.run` is synchronous (CLI, tests); :meth:`Engine.start` runs the
+same thing in a background thread and returns a :class:`RunHandle`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import events as ev
+from core.engine.context import RunContext
+from core.engine.control import RunControl
+from core.engine.device import resolve_device
+from core.errors import RunCancelled, StudioError
+from core.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+# Families whose steps make the model the reference the rest is compared with,
+# as long as nothing has compressed it yet (fine-tuning makes the teacher).
+_BASELINE_FAMILIES = ("training",)
+_NEUTRAL_FAMILIES = ("training", "analysis")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # finished | failed | cancelled
+    results: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
+    error: str = ""
+    workdir: Path | None = None
+
+
+class Engine:
+    """Runs recipes and publishes :mod:`core.events` on ``bus``."""
+
+    def __init__(self, bus: ev.EventBus | None = None, workdir_root: str | Path | None = None):
+        from core.env import studio_home
+
+        self.bus = bus or ev.EventBus()
+        self.workdir_root = Path(workdir_root) if workdir_root else studio_home() / "runs"
+
+    def start(self, recipe: Recipe, run_id: str | None = None, **kwargs) -> "RunHandle":
+        handle = RunHandle(run_id or new_run_id(), RunControl())
+        thread = threading.Thread(target=handle._target, args=(self, recipe, kwargs), name=f"run-{handle.run_id[:8]}", daemon=True)
+        handle.thread = thread
+        thread.start()
+        return handle
+
+    def run(self, recipe: Recipe, run_id: str | None = None, control: RunControl | None = None,
+            initial_state=None, task=None) -> RunResult:
+        """Run ``recipe`` to its end; never raises for a failure inside the run (see the result's status)."""
+        import torch
+
+        run_id = run_id or new_run_id()
+        control = control or RunControl()
+        workdir = self.workdir_root / run_id
+        result = RunResult(run_id, "failed", workdir=workdir)
+        ctx: RunContext | None = None
+        try:
+            recipe.validate()
+            device = resolve_device(recipe.device)
+            titles = tuple(step.title() for step in recipe.steps)
+            self.bus.publish(ev.RunStarted(run_id=run_id, recipe=recipe.to_dict(), device=str(device), step_titles=titles))
+            workdir.mkdir(parents=True, exist_ok=True)
+            ctx = RunContext(run_id, recipe, self.bus, control, device, workdir, task)
+            torch.manual_seed(recipe.seed)
+            state = self._prepare(ctx, initial_state)
+            state = self._run_steps(ctx, state)
+            ctx.step_index = len(recipe.steps)
+            from core.engine.evaluation import final_results
+
+            results = final_results(ctx, state)
+            for key, value in results.items():
+                ctx.metric(f"final/{key}", value)
+            result.status, result.results, result.state = "finished", results, state
+            self.bus.publish(ev.RunFinished(run_id=run_id, results=results))
+        except RunCancelled:
+            result.status = "cancelled"
+            self.bus.publish(ev.RunCancelled(run_id=run_id))
+        except StudioError as exc:
+            result.error = str(exc)
+            self.bus.publish(ev.RunFailed(run_id=run_id, error=str(exc), details=traceback.format_exc()))
+        except Exception as exc:  # any failure inside a method ends the run, not the program
+            log.exception("run %s failed", run_id)
+            result.error = f"{type(exc).__name__}: {exc}"
+            self.bus.publish(ev.RunFailed(run_id=run_id, error=result.error, details=traceback.format_exc()))
+        return result
+
+    def _prepare(self, ctx: RunContext, initial_state):
+        from core.data.task import prepare_task
+        from core.models.loading import load_model, load_tokenizer
+
+        recipe = ctx.recipe
+        ctx.progress(0, 2, "loading data", force=True)
+        if ctx.task is None:
+            tokenizer = initial_state.tokenizer if initial_state else load_tokenizer(recipe.model.source)
+            ctx.task = prepare_task(recipe.data, tokenizer)
+        ctx.check()
+        ctx.progress(1, 2, "loading model", force=True)
+        state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed)
+        state.model.to(ctx.device)
+        ctx.original = state.replace(model=copy.deepcopy(state.model))
+        ctx.log(f"loaded {recipe.model.source}: {sum(p.numel() for p in state.model.parameters()):,} parameters on {ctx.device}")
+        ctx.progress(2, 2, "ready", force=True)
+        return state
+
+    def _run_steps(self, ctx: RunContext, state):
+        compressed = False
+        for index, step in enumerate(ctx.recipe.steps):
+            ctx.check()
+            spec = step.spec()
+            ctx.step_index = index
+            self.bus.publish(ev.StepStarted(run_id=ctx.run_id, index=index, method=step.method, title=step.title()))
+            state = spec.apply(state, step.config(), ctx)
+            if spec.freezes:
+                state.quantized = True
+            if spec.family in _BASELINE_FAMILIES and not compressed:
+                ctx.baseline = state.replace(model=copy.deepcopy(state.model))
+                ctx.baseline_accuracy = None
+            compressed = compressed or spec.family not in _NEUTRAL_FAMILIES
+            from core.models.architecture import count_parameters
+
+            summary = {"parameters": count_parameters(state.model)}
+            self.bus.publish(ev.StepFinished(run_id=ctx.run_id, index=index, method=step.method, summary=summary))
+        return state
+
+
+class RunHandle:
+    """A run in a background thread: cancel, pause, resume, wait."""
+
+    def __init__(self, run_id: str, control: RunControl):
+        self.run_id = run_id
+        self.control = control
+        self.thread: threading.Thread | None = None
+        self.result: RunResult | None = None
+
+    def _target(self, engine: Engine, recipe: Recipe, kwargs: dict) -> None:
+        self.result = engine.run(recipe, run_id=self.run_id, control=self.control, **kwargs)
+
+    def cancel(self) -> None:
+        self.control.cancel()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    @property
+    def done(self) -> bool:
+        return self.thread is not None and not self.thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> RunResult | None:
+        if self.thread:
+            self.thread.join(timeout)
+        return self.result
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex

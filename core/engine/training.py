@@ -1,0 +1,116 @@
+"""The one training loop every training method uses (fine-tuning, distillation, QAT, gradual pruning).
+
+It goes through Hugging Face ``accelerate`` so that the same loop runs on CPU,
+one GPU, or data-parallel under ``accelerate launch`` / ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from core.metrics.accuracy import evaluate_accuracy
+from core.methods.pruning.masks import apply_masks
+from core.registry import setting
+
+
+@dataclass
+class TrainSettings:
+    """Optimiser and schedule settings shared by every training method."""
+
+    epochs: float = setting(1.0, "Passes over the training split (fractions allowed)", min=0.01, max=100)
+    learning_rate: float = setting(5e-5, "Peak AdamW learning rate", min=1e-7, max=1.0)
+    batch_size: int = setting(32, "Sentences per optimiser step", min=1, max=4096)
+    warmup_ratio: float = setting(0.06, "Share of steps with a linear warm-up", min=0.0, max=0.5)
+    weight_decay: float = setting(0.01, "AdamW weight decay", min=0.0, max=1.0)
+    max_steps: int | None = setting(None, "Stop after this many steps (empty: no limit)", min=1, optional=True)
+    eval_every: int = setting(0, "Validate every N steps (0: at the end of each epoch)", min=0)
+    eval_samples: int | None = setting(None, "Validation sentences per evaluation (empty: all)", min=1, optional=True)
+
+
+def total_steps(settings: TrainSettings, batches_per_epoch: int) -> int:
+    steps = max(1, math.ceil(settings.epochs * batches_per_epoch))
+    return min(steps, settings.max_steps) if settings.max_steps else steps
+
+
+def train_model(
+    ctx,
+    model: torch.nn.Module,
+    settings: TrainSettings,
+    *,
+    compute_loss: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
+    after_step: Callable[[torch.nn.Module, int, int], None] | None = None,
+    before_step: Callable[[torch.nn.Module, int, int], None] | None = None,
+    masks: dict[str, torch.Tensor] | None = None,
+    prefix: str = "train",
+) -> torch.nn.Module:
+    """Train ``model`` on the task's train split; returns the unwrapped model.
+
+    ``compute_loss(model, batch)`` replaces the task loss (distillation);
+    ``before_step`` / ``after_step(model, step, total)`` let pruning keep or
+    update masks; ``masks`` (``state.extras['masks']``, from unstructured
+    pruning) are re-applied after every optimiser step so pruned weights stay
+    zero. Every training method must pass them on. Reports ``{prefix}/loss``, ``{prefix}/lr`` and ``val/accuracy``.
+    """
+    from accelerate import Accelerator
+    from transformers import get_linear_schedule_with_warmup
+
+    accelerator = Accelerator(cpu=ctx.device.type == "cpu")
+    loader = ctx.task.loader("train", settings.batch_size, shuffle=True, seed=ctx.recipe.seed + max(ctx.step_index, 0))
+    steps = total_steps(settings, len(loader))
+    no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not any(k in n for k in no_decay)],
+         "weight_decay": settings.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and any(k in n for k in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * steps), steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    eval_every = settings.eval_every or len(loader)
+    model.train()
+    step = 0
+    running = 0.0
+    try:
+        while step < steps:
+            for batch in loader:
+                ctx.check()
+                if before_step:
+                    before_step(accelerator.unwrap_model(model), step, steps)
+                loss = compute_loss(model, batch) if compute_loss else model(**batch).loss
+                accelerator.backward(loss)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                ctx.global_step += 1
+                if masks:
+                    apply_masks(accelerator.unwrap_model(model), masks)
+                if after_step:
+                    after_step(accelerator.unwrap_model(model), step, steps)
+                value = float(loss.detach())
+                running = value if step == 1 else 0.9 * running + 0.1 * value
+                ctx.metric(f"{prefix}/loss", value)
+                ctx.progress(step, steps, f"step {step}/{steps}, loss {running:.4f}")
+                if step % eval_every == 0 or step == steps:
+                    validate(ctx, accelerator.unwrap_model(model), settings)
+                    model.train()
+                if step >= steps:
+                    break
+    finally:
+        model = accelerator.unwrap_model(model)
+        accelerator.free_memory()
+    model.eval()
+    return model
+
+
+def validate(ctx, model: torch.nn.Module, settings: TrainSettings) -> dict[str, float]:
+    loader = ctx.task.loader("validation", max(64, settings.batch_size), limit=settings.eval_samples)
+    result = evaluate_accuracy(model, loader, check=ctx.check)
+    ctx.metric("val/accuracy", result["accuracy"])
+    ctx.metric("val/loss", result["loss"])
+    return result

@@ -1,0 +1,139 @@
+"""Typed, immutable engine events and the bus that delivers them.
+
+The engine publishes; the database recorder, the CLI progress bar and the
+studio subscribe. Subscribers register for an event class (subclasses included)
+with an optional filter, as in glue's hub. Callbacks run on the publishing
+thread: a GUI subscriber must hop to its own thread (``studio/bridge.py`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    run_id: str
+    time: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    recipe: dict
+    device: str
+    step_titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    index: int
+    method: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Progress inside the current step; ``total`` may be 0 when unknown."""
+
+    index: int
+    current: int
+    total: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Metric(Event):
+    """A scalar in a series, e.g. ``train/loss`` at global step ``step``."""
+
+    key: str
+    value: float
+    step: int
+    index: int = -1
+
+
+@dataclass(frozen=True)
+class MaskUpdate(Event):
+    """A structured pruning mask: ``kind`` is ``heads``, ``ffn`` or ``layers``; 1 keeps, 0 removed."""
+
+    index: int
+    kind: str
+    mask: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class Checkpoint(Event):
+    index: int
+    path: str
+    kind: str = "model"
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    index: int
+    method: str
+    summary: dict
+
+
+@dataclass(frozen=True)
+class LogMessage(Event):
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """The run ended normally; ``results`` maps figure names to numbers."""
+
+    results: dict
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    error: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class RunCancelled(Event):
+    reason: str = "cancelled by the user"
+
+
+TERMINAL_EVENTS = (RunFinished, RunFailed, RunCancelled)
+
+Callback = Callable[[Any], None]
+
+
+class EventBus:
+    """Delivers each published event to the subscribers of its class (or a base class)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: list[tuple[type, Callback, Callable[[Any], bool] | None]] = []
+
+    def subscribe(self, event_type: type, callback: Callback, filter: Callable[[Any], bool] | None = None) -> Callable[[], None]:
+        entry = (event_type, callback, filter)
+        with self._lock:
+            self._subs.append(entry)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._subs:
+                    self._subs.remove(entry)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for event_type, callback, flt in subs:
+            if isinstance(event, event_type) and (flt is None or flt(event)):
+                try:
+                    callback(event)
+                except Exception:  # a faulty listener must not kill the run
+                    log.exception("event subscriber %r failed on %r", callback, type(event).__name__)

@@ -1,0 +1,45 @@
+"""Unstructured pruning masks, kept in ``state.extras['masks']`` so that training keeps zeros at zero."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+MASKS_KEY = "masks"
+
+
+def prunable_weights(model: nn.Module, include_embeddings: bool = False) -> dict[str, nn.Parameter]:
+    """Weight matrices of the encoder's linear layers (and optionally the word embeddings)."""
+    out = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and "encoder." in name:
+            out[f"{name}.weight"] = module.weight
+        elif include_embeddings and isinstance(module, nn.Embedding) and name.endswith("word_embeddings"):
+            out[f"{name}.weight"] = module.weight
+    return out
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor] | None) -> None:
+    """Zero the pruned entries again (after an optimiser step)."""
+    if not masks:
+        return
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        p = params.get(name)
+        if p is not None and p.shape == mask.shape:
+            p.mul_(mask.to(p.device, p.dtype))
+
+
+def sparsity(model: nn.Module, include_embeddings: bool = False) -> dict[str, float]:
+    """Share of zeros per prunable weight, and ``overall``."""
+    weights = prunable_weights(model, include_embeddings)
+    out = {}
+    zeros = total = 0
+    for name, w in weights.items():
+        z = int((w == 0).sum())
+        out[name] = z / w.numel()
+        zeros += z
+        total += w.numel()
+    out["overall"] = zeros / total if total else 0.0
+    return out

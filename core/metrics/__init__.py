@@ -1,0 +1,1 @@
+"""Measuring models: accuracy, latency, size and parameter counts."""

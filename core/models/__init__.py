@@ -1,0 +1,1 @@
+"""Loading BERT-family models, the embedded default, and describing architectures."""

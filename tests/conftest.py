@@ -1,0 +1,54 @@
+"""Shared fixtures: offline environment, a private studio home, tiny models and data."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before datasets/transformers are imported anywhere: they read these at import time.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_UPDATE_DOWNLOAD_COUNTS"] = "0"
+os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["BERT_STUDIO_HOME"] = tempfile.mkdtemp(prefix="bert-studio-test-home-")
+
+import pytest  # noqa: E402
+
+from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step  # noqa: E402
+
+
+def tiny_recipe(*steps: Step, train: int = 128, name: str = "tiny") -> Recipe:
+    """A recipe on the tiny random BERT and a small slice of the default data."""
+    return Recipe(
+        name=name,
+        model=ModelRef("tiny"),
+        data=DataRef(train_samples=train, validation_samples=64, test_samples=64, max_length=32),
+        steps=list(steps),
+        evaluation=EvaluationSettings(max_samples=64, latency_repeats=2, latency_batch_size=8),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_task():
+    """The default data (small slices), tokenized once per test session."""
+    from core.data.task import prepare_task
+    from core.models.loading import load_tokenizer
+
+    return prepare_task(tiny_recipe().data, load_tokenizer("tiny"))
+
+
+@pytest.fixture
+def tiny_state():
+    """A fresh random tiny BERT classifier (2 layers, hidden 32, 4 heads, FFN 64)."""
+    from core.models.loading import load_model
+
+    return load_model("tiny", num_labels=2, seed=0)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    from core.engine import Engine
+
+    return Engine(workdir_root=tmp_path / "runs")
