@@ -1,0 +1,1 @@
+"""The experiment database: SQLAlchemy models, repository, recorder, Alembic migrations."""

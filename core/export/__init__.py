@@ -1,0 +1,1 @@
+"""Checkpoint export, reload and verification."""

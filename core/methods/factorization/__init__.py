@@ -1,0 +1,1 @@
+"""factorization methods."""
