@@ -1,0 +1,45 @@
+"""``bert-studio methods`` and ``bert-studio validate RECIPE``."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("methods", help="list the registered compression methods and their settings")
+    p.add_argument("name", nargs="?", help="show one method's settings")
+    p.set_defaults(func=list_methods)
+    v = sub.add_parser("validate", help="check a recipe file without running it")
+    v.add_argument("recipe")
+    v.set_defaults(func=validate)
+
+
+def list_methods(args) -> int:
+    from core.registry import all_methods, get_method
+
+    if args.name:
+        try:
+            spec = get_method(args.name)
+        except KeyError as exc:
+            from core.errors import StudioError
+
+            raise StudioError(exc.args[0]) from None
+        print(f"{spec.name} ({spec.family}): {spec.title}\n  {spec.description}\n")
+        for f in spec.fields():
+            bounds = f" [{f.min}..{f.max}]" if f.min is not None or f.max is not None else ""
+            choices = f" one of {', '.join(map(str, f.choices))}" if f.choices else ""
+            print(f"  {f.name} = {f.default!r}{bounds}{choices}\n      {f.help}")
+        return 0
+    family = None
+    for spec in all_methods():
+        if spec.family != family:
+            family = spec.family
+            print(f"\n{family}:")
+        print(f"  {spec.name:<24} {spec.title}")
+    return 0
+
+
+def validate(args) -> int:
+    from core.recipe import Recipe
+
+    recipe = Recipe.load(args.recipe).validate()
+    print(f"{args.recipe}: valid ({len(recipe.steps)} steps: {' -> '.join(s.method for s in recipe.steps)})")
+    return 0

@@ -1,0 +1,58 @@
+"""``bert-studio runs`` and ``bert-studio show RUN``: read the experiment database."""
+
+from __future__ import annotations
+
+import json
+
+from core.cli.format import figure, ordered, table
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("runs", help="list recorded runs")
+    p.add_argument("--status", choices=("running", "finished", "failed", "cancelled", "interrupted"))
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=list_runs)
+    s = sub.add_parser("show", help="show one run's recipe and results")
+    s.add_argument("run", help="run id (or an unambiguous prefix)")
+    s.add_argument("--json", action="store_true", help="print the recipe as JSON instead of YAML")
+    s.set_defaults(func=show_run)
+
+
+def _when(ts) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def list_runs(args) -> int:
+    from core.cli.database import open_repository
+
+    _, repo = open_repository(args.db)
+    runs = repo.list_runs(status=args.status, limit=args.limit)
+    if not runs:
+        print("no runs recorded yet (bert-studio run RECIPE records one)")
+        return 0
+    rows = []
+    for r in runs:
+        res = r.results or {}
+        rows.append([r.id[:8], r.name, r.status, _when(r.started_at), figure("accuracy", res.get("accuracy")),
+                     figure("speedup", res.get("speedup")), figure("size_bytes", res.get("size_bytes"))])
+    print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size"]))
+    return 0
+
+
+def show_run(args) -> int:
+    import yaml
+
+    from core.cli.database import open_repository
+
+    _, repo = open_repository(args.db)
+    run = repo.get_run(args.run)
+    print(f"run      {run.id}\nname     {run.name}\nstatus   {run.status}\nstarted  {_when(run.started_at)}\nended    {_when(run.ended_at)}\ndevice   {run.device or '-'}")
+    if run.error:
+        print(f"error    {run.error}")
+    print("\nrecipe:")
+    text = json.dumps(run.recipe, indent=2) if args.json else yaml.safe_dump(run.recipe, sort_keys=False)
+    print("  " + text.rstrip().replace("\n", "\n  "))
+    if run.results:
+        print("\nresults:")
+        print(table([[k, figure(k, v)] for k, v in ordered(run.results)], ["figure", "value"]))
+    return 0
