@@ -1,0 +1,218 @@
+"""Open (and migrate) the experiment database without ever harming the user's file.
+
+Before anything is written, :func:`open_database` checks that a SQLite file
+really is a SQLite database, that it belongs to the studio (or is empty) and that
+its schema is not newer than this code; any failure is a :class:`DatabaseError`
+that names the file and says nothing was changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from core.db.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000  # a reader (the studio) and a writer (a CLI run) may share the file
+OUR_TABLES = frozenset({"runs", "steps", "metrics", "results", "artifacts", "alembic_version"})
+_NOTHING_CHANGED = "Nothing was changed"
+
+
+class Database:
+    """An open, migrated database: an engine plus a session factory.
+
+    ``url`` is the URL with any password hidden; ``path`` the SQLite file (None otherwise).
+    """
+
+    def __init__(self, engine: Engine, url: URL, path: Path | None):
+        self.engine = engine
+        self.url = url.render_as_string(hide_password=True)
+        self.path = path
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def revision(self) -> str | None:
+        """The schema revision stored in the database (``HEAD_REVISION`` once opened)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"
+
+
+def alembic_config(url: str | None = None):
+    """An Alembic Config for the shipped migrations, built in code (no alembic.ini)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def open_database(url: str | None = None) -> Database:
+    """Open the database at ``url`` (default: the studio's SQLite file), upgrading it to the newest schema.
+
+    Any SQLAlchemy URL is accepted. SQLite files get WAL mode (readers never block
+    the recording run), foreign keys and a busy timeout.
+
+    Raises:
+        DatabaseError: the URL is invalid, the file is not a (studio) database or
+            is damaged, or its schema is newer than this code. Nothing is changed then.
+    """
+    from core.env import default_database_url
+
+    text = url or default_database_url()
+    try:
+        parsed = make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise DatabaseError(f"{text!r} is not a database URL ({exc}). {_NOTHING_CHANGED}.") from None
+    path = _sqlite_path(parsed)
+    where = str(path) if path else parsed.render_as_string(hide_password=True)
+    if path is not None:
+        _check_sqlite_file(path)
+    engine = _create_engine(parsed, path)
+    try:
+        _validate_and_upgrade(engine, where, path is not None)
+    except DatabaseError:
+        engine.dispose()
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc)
+        if "not a database" in reason or "malformed" in reason:
+            raise DatabaseError(f"The studio database {where} is damaged or is not a SQLite database ({reason}). "
+                                f"{_NOTHING_CHANGED}; move the file aside or choose another database.") from None
+        raise DatabaseError(f"Cannot open the studio database {where}: {reason}") from None
+    return Database(engine, parsed, path)
+
+
+def _sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for memory databases, URI forms and other backends."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    name = url.database or ""
+    if name in ("", ":memory:") or name.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(name).expanduser()
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse, read-only, anything at ``path`` that SQLite would misread or overwrite."""
+    if path.is_dir():
+        raise DatabaseError(f"The studio database path {path} is a folder, not a file. {_NOTHING_CHANGED}.")
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"Cannot create the folder for the studio database {path}: {exc}") from None
+        return
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise DatabaseError(f"Cannot read the studio database {path}: {exc}. {_NOTHING_CHANGED}.") from None
+    # An empty file is a valid empty SQLite database; anything else must start with the magic string.
+    if header and header != SQLITE_MAGIC:
+        raise DatabaseError(f"{path} is not a SQLite database (or it is damaged), so it cannot be used as the "
+                            f"studio database. {_NOTHING_CHANGED}; move the file aside or choose another database.")
+
+
+def _create_engine(url: URL, path: Path | None) -> Engine:
+    kwargs: dict = {}
+    if url.get_backend_name() == "sqlite" and path is None:
+        # One shared connection, or each thread (the recording run!) would see its own empty memory database.
+        kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    try:
+        engine = sa.create_engine(url, **kwargs)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        where = url.render_as_string(hide_password=True)
+        raise DatabaseError(f"Cannot use the database URL {where}: {exc}. {_NOTHING_CHANGED}.") from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # None of these writes to the file, so they are safe before the file is validated.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a process crash, cheaper commits
+    cur.close()
+
+
+def _validate_and_upgrade(engine: Engine, where: str, is_file: bool) -> None:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is None and tables - OUR_TABLES:
+            raise DatabaseError(
+                f"{where} is a database that does not belong to BERT Compression Studio (it holds the tables "
+                f"{', '.join(sorted(tables - OUR_TABLES)[:6])}). {_NOTHING_CHANGED}; choose another database.")
+        if current is not None and not _known_revision(script, current):
+            raise DatabaseError(
+                f"The studio database {where} was written by a newer version of BERT Compression Studio "
+                f"(schema revision {current!r}; this version knows up to {head!r}). {_NOTHING_CHANGED}; "
+                f"update the studio or choose another database.")
+        if is_file:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            if str(mode).lower() != "wal":
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        if current != head:
+            log.info("upgrading the studio database %s from %s to %s", where, current, head)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        conn.commit()
+
+
+def _known_revision(script, revision: str) -> bool:
+    from alembic.util import CommandError
+
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:  # alembic's ResolutionError subclasses it
+        return False

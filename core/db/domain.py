@@ -1,0 +1,82 @@
+"""Plain, immutable records of the experiment database: what the rest of the code sees.
+
+Rows (:mod:`core.db.schema`) stay inside ``core.db``; the repository converts them
+to these dataclasses so callers can keep them after the session closes and pass
+them between threads. Times are aware UTC datetimes; NaN stands for a figure
+that could not be computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One sample of a metric series: ``value`` at global training ``step``."""
+
+    step: int
+    value: float
+    time: float  # seconds since the epoch, when the engine emitted it
+    step_index: int = -1  # the recipe step that emitted it (-1: before the first step)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    index: int
+    method: str
+    title: str
+    status: str  # pending | running | finished | failed | cancelled | interrupted
+    started_at: datetime | None
+    ended_at: datetime | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    id: int
+    kind: str  # e.g. "model" (a checkpoint), "export", "onnx"
+    path: str
+    meta: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as shown in a list: identity, status, where it ran and its final figures."""
+
+    id: str
+    name: str
+    status: str  # running | finished | failed | cancelled | interrupted
+    started_at: datetime
+    ended_at: datetime | None
+    model_source: str
+    data_source: str
+    device: str
+    error: str | None
+    figures: dict[str, Any]  # the final results, e.g. {"accuracy": 0.81, "speedup": 2.3}
+
+    @property
+    def short_id(self) -> str:
+        """The 8-character id the CLI shows (accepted back as a prefix)."""
+        return self.id[:8]
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, or None while running."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class RunRecord(RunSummary):
+    """Everything about one run except its metric series (see ``Repository.metric_series``)."""
+
+    recipe: dict[str, Any]
+    results: dict[str, float]
+    steps: tuple[StepRecord, ...]
+    artifacts: tuple[ArtifactRecord, ...]
+    error_details: str | None

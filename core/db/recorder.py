@@ -1,0 +1,220 @@
+"""Record engine runs into the database as they happen.
+
+Events arrive on the engine's thread. The hot path (a :class:`~core.events.Metric`
+per training batch) only appends to an in-memory buffer; a background thread
+writes the buffer every ``flush_interval`` seconds, and the engine's thread
+flushes it itself at step boundaries and at the end of the run. So a crash
+loses at most the last half second of metrics, and training never waits for a
+commit per metric. Nothing here ever raises into the engine: failures are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from core import events as ev
+from core.db import live
+from core.db.database import Database
+from core.db.repository import write_results
+from core.db.schema import ArtifactRow, MetricRow, RunRow, StepRow
+
+log = logging.getLogger(__name__)
+
+
+class Recorder:
+    """Subscribes to ``bus`` and writes every run published on it to ``db``.
+
+    Use as a context manager or call :meth:`close`, which flushes and unsubscribes.
+    A recorder attached after a run started ignores that run (its row is missing).
+    """
+
+    def __init__(self, db: Database, bus: ev.EventBus, flush_interval: float = 0.5):
+        self.db = db
+        self.flush_interval = flush_interval
+        self._lock = threading.Lock()  # guards the buffer and the bookkeeping below
+        self._write_lock = threading.Lock()  # one writer at a time keeps rows in event order
+        self._buffer: list[dict[str, Any]] = []
+        self._runs: set[str] = set()  # runs whose row exists and that have not ended
+        self._masks: dict[tuple[str, int], dict[str, list[list[float]]]] = {}
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ev.RunStarted: self._run_started,
+            ev.StepStarted: self._step_started,
+            ev.Metric: self._metric,
+            ev.MaskUpdate: self._mask,
+            ev.Checkpoint: self._checkpoint,
+            ev.StepFinished: self._step_finished,
+            ev.RunFinished: self._run_ended,
+            ev.RunFailed: self._run_ended,
+            ev.RunCancelled: self._run_ended,
+        }
+        self._closed = False
+        self._stop = threading.Event()
+        self._unsubscribe = bus.subscribe(ev.Event, self._on_event)
+        self._thread = threading.Thread(target=self._flush_loop, name="db-recorder", daemon=True)
+        self._thread.start()
+
+    # -- public ------------------------------------------------------------
+    def flush(self) -> None:
+        """Write the buffered metrics now (any thread)."""
+        with self._write_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            try:
+                with self.db.session() as s:
+                    s.execute(sa.insert(MetricRow), batch)
+            except Exception:
+                log.exception("could not record %d metric values", len(batch))
+
+    def close(self) -> None:
+        """Flush, unsubscribe and stop the background writer; safe to call twice.
+
+        Runs still going are left 'running' and released, so a later
+        ``mark_interrupted_runs`` can mark them.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._unsubscribe()
+        self._stop.set()
+        self._thread.join()
+        self.flush()
+        with self._lock:
+            leftover, self._runs = self._runs, set()
+        for run_id in leftover:
+            live.end(run_id)
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- dispatch ------------------------------------------------------------
+    def _on_event(self, event: ev.Event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            return  # Progress and LogMessage are for live views only
+        try:
+            handler(event)
+        except Exception:  # the run must go on even when the database cannot follow
+            log.exception("could not record %s for run %s", type(event).__name__, event.run_id)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            self.flush()
+
+    def _known(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._runs
+
+    # -- handlers --------------------------------------------------------------
+    def _metric(self, e: ev.Metric) -> None:
+        value = None if math.isnan(e.value) else e.value  # SQLite turns NaN into NULL anyway
+        row = {"run_id": e.run_id, "key": e.key, "step": e.step, "value": value, "time": e.time, "step_index": e.index}
+        with self._lock:
+            if e.run_id in self._runs:
+                self._buffer.append(row)
+
+    def _mask(self, e: ev.MaskUpdate) -> None:
+        with self._lock:
+            if e.run_id in self._runs:
+                # Only the latest mask of each kind per step is kept, in the step's summary.
+                self._masks.setdefault((e.run_id, e.index), {})[e.kind] = [list(r) for r in e.mask]
+
+    def _run_started(self, e: ev.RunStarted) -> None:
+        recipe = e.recipe or {}
+        methods = [s.get("method", "") if isinstance(s, dict) else str(s) for s in recipe.get("steps", [])]
+        with self._write_lock, self.db.session() as s:
+            if s.get(RunRow, e.run_id) is not None:
+                log.warning("run %s is already in the database; not recording it again", e.run_id)
+                return
+            s.add(RunRow(
+                id=e.run_id, name=str(recipe.get("name", "")), recipe=recipe, status="running",
+                started_at=_utc(e.time), model_source=_source(recipe, "model"), data_source=_source(recipe, "data"),
+                device=e.device, figures={}, pid=os.getpid(), host=live.this_host(),
+                steps=[StepRow(index=i, method=methods[i] if i < len(methods) else "", title=title, status="pending",
+                               summary={}) for i, title in enumerate(e.step_titles)],
+            ))
+        with self._lock:
+            self._runs.add(e.run_id)
+        live.begin(e.run_id)
+
+    def _step_started(self, e: ev.StepStarted) -> None:
+        if not self._known(e.run_id):
+            return
+        self.flush()
+        with self._write_lock, self.db.session() as s:
+            step = _step_row(s, e.run_id, e.index, e.method, e.title)
+            step.status, step.started_at = "running", _utc(e.time)
+
+    def _step_finished(self, e: ev.StepFinished) -> None:
+        if not self._known(e.run_id):
+            return
+        self.flush()
+        with self._lock:
+            masks = self._masks.pop((e.run_id, e.index), None)
+        summary = dict(e.summary)
+        if masks:
+            summary["masks"] = masks
+        with self._write_lock, self.db.session() as s:
+            step = _step_row(s, e.run_id, e.index, e.method, "")
+            step.status, step.ended_at, step.summary = "finished", _utc(e.time), summary
+
+    def _checkpoint(self, e: ev.Checkpoint) -> None:
+        if not self._known(e.run_id):
+            return
+        with self._write_lock, self.db.session() as s:
+            s.add(ArtifactRow(run_id=e.run_id, kind=e.kind, path=e.path, meta={"step_index": e.index},
+                              created_at=_utc(e.time)))
+
+    def _run_ended(self, e: ev.Event) -> None:
+        if not self._known(e.run_id):
+            return
+        self.flush()
+        status, step_status = {ev.RunFinished: ("finished", "finished"), ev.RunFailed: ("failed", "failed"),
+                               ev.RunCancelled: ("cancelled", "cancelled")}[type(e)]
+        try:
+            with self._write_lock, self.db.session() as s:
+                run = s.get(RunRow, e.run_id)
+                if run is None:  # deleted while running
+                    return
+                run.status, run.ended_at = status, _utc(e.time)
+                if isinstance(e, ev.RunFinished):
+                    write_results(s, run, e.results, replace=True)
+                elif isinstance(e, ev.RunFailed):
+                    run.error, run.error_details = e.error, e.details or None
+                for step in run.steps:
+                    if step.status == "running":
+                        step.status, step.ended_at = step_status, _utc(e.time)
+        finally:
+            with self._lock:
+                self._runs.discard(e.run_id)
+                for key in [k for k in self._masks if k[0] == e.run_id]:
+                    del self._masks[key]
+            live.end(e.run_id)
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+def _source(recipe: dict, section: str) -> str:
+    value = recipe.get(section) or {}
+    return str(value.get("source", "") if isinstance(value, dict) else value)
+
+
+def _step_row(s, run_id: str, index: int, method: str, title: str) -> StepRow:
+    step = s.get(StepRow, (run_id, index))
+    if step is None:  # a step the RunStarted event did not announce
+        step = StepRow(run_id=run_id, index=index, method=method, title=title, status="pending", summary={})
+        s.add(step)
+    return step
