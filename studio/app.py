@@ -1,0 +1,38 @@
+"""Create the QApplication and the main window; :func:`run_studio` is what ``bert-studio`` calls."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication, created (with the studio's style sheet) if needed."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0]] + list(argv or []))
+    app.setApplicationName("BERT Compression Studio")
+    app.setOrganizationName("bert-studio")
+    qss = RESOURCES / "styles" / "studio.qss"
+    if qss.is_file():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    return app
+
+
+def run_studio(argv: list[str]) -> int:
+    """Open the studio; an optional first argument is a recipe file to open. Returns the exit code."""
+    from core.env import configure_environment
+
+    configure_environment()
+    app = application(argv)
+    from studio.main_window import MainWindow
+
+    window = MainWindow()
+    if argv and Path(argv[0]).is_file():
+        window.open_recipe(argv[0])
+    window.show()
+    return int(app.exec())

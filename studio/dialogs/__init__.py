@@ -1,0 +1,1 @@
+"""Dialogs of the studio: errors with details, About, close-during-run confirmation."""

@@ -1,0 +1,45 @@
+"""Model inspector: per-layer heads and FFN width, parameters by component, size."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
+    table = QTableWidget(len(rows), len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    for i, row in enumerate(rows):
+        for j, text in enumerate(row):
+            table.setItem(i, j, QTableWidgetItem(text))
+    return table
+
+
+class ModelInspector(QDialog):
+    """Shows the dict from :func:`studio.widgets.model_data_panel.check_model_source`."""
+
+    def __init__(self, info: dict, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Model inspector: {info.get('source', '')}")
+        self.resize(520, 560)
+        total = info["parameters"]
+        summary = QLabel(
+            f"<b>{info['model_type']}</b>, hidden size {info.get('hidden_size')}, vocabulary {info.get('vocab_size')}<br>"
+            f"{total:,} parameters, {info.get('size_bytes', 0) / 1e6:.1f} MB as saved"
+        )
+        layers = [[str(i + 1), str(l["heads"]), str(l["head_size"]), str(l["ffn"])] for i, l in enumerate(info["layers"])]
+        by_component = [[name, f"{count:,}", f"{100 * count / max(1, total):.1f} %"]
+                        for name, count in info["by_component"].items()]
+        self.layers_table = _table(["Layer", "Heads", "Head size", "FFN width"], layers)
+        self.components_table = _table(["Component", "Parameters", "Share"], by_component)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(summary)
+        layout.addWidget(QLabel("Encoder layers"))
+        layout.addWidget(self.layers_table, 2)
+        layout.addWidget(QLabel("Parameters by component"))
+        layout.addWidget(self.components_table, 1)
+        layout.addWidget(buttons)

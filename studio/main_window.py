@@ -1,0 +1,319 @@
+"""The studio window: assembles the panels, wires them to the run controller, holds the actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
+
+from core.errors import StudioError
+from core.recipe import DataRef, Recipe, Step
+from studio.dialogs import errors
+from studio.dialogs.about import show_about
+from studio.dialogs.inspector import ModelInspector
+from studio.run_controller import RunController
+from studio.runs_store import DatabaseRunsStore, RunsStore
+from studio.settings import StudioSettings
+from studio.widgets.dashboard import Dashboard
+from studio.widgets.live_plots import LivePlots
+from studio.widgets.log_panel import LogPanel
+from studio.widgets.mask_heatmap import MaskHeatmap
+from studio.widgets.method_palette import MethodPalette
+from studio.widgets.model_data_panel import ModelDataPanel
+from studio.widgets.runs_list import RunsList
+from studio.widgets.settings_form import SettingsForm
+from studio.widgets.stack_editor import StackEditor
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RECIPE_FILTER = "Recipes (*.yaml *.yml *.json);;All files (*)"
+
+
+def default_recipe() -> Recipe:
+    """What the studio opens with: the embedded model and data, and a short example stack."""
+    return Recipe(
+        name="example",
+        data=DataRef(train_samples=2000, validation_samples=500, test_samples=1000),
+        steps=[
+            Step("finetune", {"epochs": 1.0, "eval_every": 20}),
+            Step("prune.magnitude", {"sparsity": 0.5}),
+            Step("finetune", {"epochs": 0.5, "eval_every": 10}, label="Recover (fine-tune)"),
+            Step("quant.dynamic_int8", {}),
+        ],
+    )
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: StudioSettings | None = None, store: RunsStore | None = None, engine=None,
+                 recipe: Recipe | None = None):
+        super().__init__()
+        self.setWindowTitle("BERT Compression Studio")
+        self.setWindowIcon(QIcon(str(RESOURCES / "icons" / "studio.svg")))
+        self.settings = settings or StudioSettings()
+        self.store = store if store is not None else DatabaseRunsStore(self.settings.database_url())
+        self.controller = RunController(self.store, engine, self)
+        self.recipe_path: Path | None = None
+        self._base = Recipe()  # the parts of the recipe without a panel (name, evaluation, device, seed)
+
+        self.data_panel = ModelDataPanel()
+        self.palette = MethodPalette()
+        self.stack = StackEditor()
+        self.form = SettingsForm()
+        self.plots = LivePlots()
+        self.dashboard = Dashboard()
+        self.log = LogPanel()
+        self.heatmap = MaskHeatmap()
+        self.runs = RunsList(self.store)
+        self.problems_label = QLabel("")
+        self.problems_label.setObjectName("problems")
+        self.problems_label.setWordWrap(True)
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        for source in self.settings.recent("models"):
+            if Path(source).is_dir():
+                self.data_panel._select(self.data_panel.model_box, source, {})
+        self.data_panel.model_box.setCurrentIndex(0)
+        self.set_recipe(recipe or default_recipe())
+        self._restore_window()
+
+    # -- layout ----------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_").lower())
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_layout(self) -> None:
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.stack)
+        top.addWidget(self.form)
+        top.setSizes([340, 460])
+        bottom = QTabWidget()
+        bottom.addTab(self.plots, "Live plots")
+        bottom.addTab(self.runs, "Runs")
+        self.bottom_tabs = bottom
+        centre = QSplitter(Qt.Orientation.Vertical)
+        centre.addWidget(top)
+        centre.addWidget(self.problems_label)
+        centre.addWidget(bottom)
+        centre.setStretchFactor(0, 2)
+        centre.setStretchFactor(2, 3)
+        self.setCentralWidget(centre)
+        left = self._dock("Model and data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        palette = self._dock("Methods", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.splitDockWidget(left, palette, Qt.Orientation.Vertical)
+        right = self._dock("Run", self.dashboard, Qt.DockWidgetArea.RightDockWidgetArea)
+        log = self._dock("Log", self.log, Qt.DockWidgetArea.RightDockWidgetArea)
+        heat = self._dock("Head mask", self.heatmap, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(log, heat)
+        log.raise_()
+        self.splitDockWidget(right, log, Qt.Orientation.Vertical)
+        self.resize(1380, 860)
+
+    def _action(self, text: str, slot, shortcut=None, menu=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.open_action = self._action("&Open recipe\u2026", lambda: self.open_recipe(), QKeySequence.StandardKey.Open, file_menu)
+        self.save_action = self._action("&Save recipe", lambda: self.save_recipe(self.recipe_path), QKeySequence.StandardKey.Save, file_menu)
+        self._action("Save recipe &as\u2026", lambda: self.save_recipe(None), QKeySequence.StandardKey.SaveAs, file_menu)
+        self.recent_menu = file_menu.addMenu("Recent recipes")
+        file_menu.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+        run_menu = bar.addMenu("&Run")
+        self.run_action = self._action("&Run", self.start_run, "Ctrl+R", run_menu)
+        self.pause_action = self._action("&Pause", self.controller.toggle_pause, "Ctrl+P", run_menu)
+        self.cancel_action = self._action("&Cancel", self.controller.cancel, "Ctrl+.", run_menu)
+        view_menu = bar.addMenu("&View")
+        for dock in self.findChildren(QDockWidget):
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        self._action("&About", lambda: show_about(self), None, help_menu)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        for action in (self.open_action, self.save_action, self.run_action, self.pause_action, self.cancel_action):
+            toolbar.addAction(action)
+        self.run_action.setToolTip("Run the stack (Ctrl+R)")
+        self.cancel_action.setToolTip("Cancel the run (Ctrl+.)")
+        self._refresh_recent_menu()
+
+    def _connect(self) -> None:
+        b = self.controller.bridge
+        b.metric.connect(self.plots.on_metric)
+        b.runStarted.connect(self.dashboard.on_run_started)
+        b.stepStarted.connect(self.dashboard.on_step_started)
+        b.stepFinished.connect(self.dashboard.on_step_finished)
+        b.progress.connect(self.dashboard.on_progress)
+        b.maskUpdate.connect(self.heatmap.on_mask)
+        b.logMessage.connect(self.log.on_log)
+        b.stepStarted.connect(lambda e: self.log.append_line(f"step {e.index + 1}: {e.title}"))
+        b.runFinished.connect(self._run_finished)
+        b.runFailed.connect(self._run_failed)
+        b.runCancelled.connect(self._run_cancelled)
+        self.controller.runningChanged.connect(self._running_changed)
+        self.controller.pausedChanged.connect(self._paused_changed)
+        self.palette.methodActivated.connect(lambda name: self.stack.add_method(name))
+        self.stack.currentStepChanged.connect(self.form.set_step)
+        self.stack.stackChanged.connect(self.update_validity)
+        self.form.settingsChanged.connect(self.update_validity)
+        self.data_panel.changed.connect(self.update_validity)
+        self.data_panel.busyChanged.connect(lambda _: self.update_validity())
+        self.data_panel.modelDescribed.connect(self._model_described)
+
+    # -- the recipe ------------------------------------------------------
+    def recipe(self) -> Recipe:
+        """The recipe as shown in the window (a fresh object each call)."""
+        base = self._base
+        return Recipe(name=base.name, model=self.data_panel.model_ref(), data=self.data_panel.data_ref(),
+                      steps=[Step(s.method, dict(s.settings), s.label) for s in self.stack.steps()],
+                      evaluation=base.evaluation, device=base.device, seed=base.seed)
+
+    def set_recipe(self, recipe: Recipe) -> None:
+        self._base = recipe.copy()
+        self.data_panel.set_model_ref(recipe.model)
+        self.data_panel.set_data_ref(recipe.data)
+        self.stack.set_steps(recipe.steps)
+        self.update_validity()
+
+    def problems(self) -> list[str]:
+        out = self.recipe().problems()
+        if not self.stack.steps():
+            out.append("the stack is empty: add a method from the palette")
+        return out
+
+    def update_validity(self) -> None:
+        problems = self.problems()
+        rows = {}
+        for p in problems:
+            if p.startswith("step "):
+                try:
+                    rows.setdefault(int(p.split()[1]) - 1, p)
+                except ValueError:
+                    pass
+        self.stack.refresh_titles(rows)
+        self.problems_label.setText("\n".join(f"\u26a0 {p}" for p in problems[:4]))
+        self.problems_label.setVisible(bool(problems))
+        running = self.controller.running
+        self.run_action.setEnabled(not problems and not running and not self.data_panel.busy)
+        self.cancel_action.setEnabled(running)
+        self.pause_action.setEnabled(running)
+
+    # -- running ---------------------------------------------------------
+    def start_run(self) -> None:
+        if not self.run_action.isEnabled():
+            return
+        recipe = self.recipe()
+        try:
+            self.controller.start(recipe)
+        except StudioError as exc:
+            errors.report_exception(self, "The recipe cannot run", exc)
+            return
+        self.plots.reset()
+        self.bottom_tabs.setCurrentWidget(self.plots)
+        self.log.append_line(f"run started: {recipe.name} ({len(recipe.steps)} steps) on {recipe.model.source}")
+
+    def _running_changed(self, running: bool) -> None:
+        self.update_validity()
+        if not running:
+            self.runs.refresh()
+
+    def _paused_changed(self, paused: bool) -> None:
+        self.pause_action.setText("&Resume" if paused else "&Pause")
+        self.dashboard.set_paused(paused)
+        self.log.append_line("paused" if paused else "resumed")
+
+    def _run_finished(self, event) -> None:
+        r = event.results
+        summary = f"accuracy {100 * r.get('accuracy', 0):.1f} %"
+        if "speedup" in r:
+            summary += f", {r['speedup']:.2f}x faster, {r.get('parameter_ratio', 1):.2f}x fewer parameters"
+        self.dashboard.on_run_ended(event, f"Finished: {summary}")
+        self.log.append_line(f"run finished: {summary}")
+
+    def _run_failed(self, event) -> None:
+        self.dashboard.on_run_ended(event, "Failed")
+        self.log.append_line(f"run failed: {event.error}", "error")
+        errors.show_error(self, "The run failed", event.error, event.details)
+
+    def _run_cancelled(self, event) -> None:
+        self.dashboard.on_run_ended(event, "Cancelled")
+        self.log.append_line("run cancelled")
+
+    # -- files -----------------------------------------------------------
+    def open_recipe(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open recipe", "", RECIPE_FILTER)
+            if not path:
+                return False
+        try:
+            recipe = Recipe.load(path)
+        except StudioError as exc:
+            errors.report_exception(self, "This recipe cannot be opened", exc)
+            return False
+        self.set_recipe(recipe)
+        self.recipe_path = Path(path)
+        self._remember("recipes", str(path))
+        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
+        return True
+
+    def save_recipe(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.yaml", RECIPE_FILTER)
+            if not path:
+                return False
+        try:
+            self.recipe().save(path)
+        except OSError as exc:
+            errors.report_exception(self, "The recipe could not be saved", exc)
+            return False
+        self.recipe_path = Path(path)
+        self._remember("recipes", str(path))
+        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
+        return True
+
+    def _remember(self, kind: str, item: str) -> None:
+        self.settings.add_recent(kind, item)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent("recipes"):
+            self.recent_menu.addAction(path, lambda p=path: self.open_recipe(p))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def _model_described(self, info: dict) -> None:
+        if Path(str(info.get("source", ""))).is_dir():
+            self.settings.add_recent("models", info["source"])
+        self.inspector = ModelInspector(info, self)
+        self.inspector.show()
+
+    # -- window state ----------------------------------------------------
+    def _restore_window(self) -> None:
+        geometry, state = self.settings.geometry(), self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.controller.running:
+            if not errors.ask_yes_no(self, "A run is in progress", "Cancel the run in progress and quit?"):
+                event.ignore()
+                return
+        self.controller.shutdown()
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.store.close()
+        event.accept()

@@ -1,0 +1,94 @@
+"""Start, pause, resume and cancel runs; the studio's only door to the engine.
+
+The engine runs each recipe in its own thread; this controller holds the
+handle, records runs in the database through the store's recorder, and turns
+the end of a run into Qt signals via :class:`~studio.bridge.EventBridge`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from core.engine import Engine, RunHandle
+from core.recipe import Recipe
+from studio.bridge import EventBridge
+from studio.runs_store import RunsStore
+
+
+class RunController(QObject):
+    """Owns the engine, the event bridge and the current :class:`RunHandle`."""
+
+    runningChanged = Signal(bool)
+    pausedChanged = Signal(bool)
+
+    def __init__(self, store: RunsStore | None = None, engine: Engine | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine = engine or Engine()
+        self.store = store or RunsStore()
+        # The recorder subscribes before the bridge so a run is written before the GUI hears it ended.
+        self.recorder = self.store.attach_recorder(self.engine.bus)
+        self.bridge = EventBridge(self.engine.bus, self)
+        self.handle: RunHandle | None = None
+        self._paused = False
+        for signal in (self.bridge.runFinished, self.bridge.runFailed, self.bridge.runCancelled):
+            signal.connect(self._on_terminal)
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and not self.handle.done and self.handle.result is None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def start(self, recipe: Recipe) -> RunHandle:
+        """Validate ``recipe`` (raises :class:`~core.errors.RecipeError`) and start it in the background."""
+        if self.running:
+            raise RuntimeError("a run is already in progress")
+        recipe = recipe.copy().validate()  # the run keeps its own copy; later edits do not reach it
+        self.handle = self.engine.start(recipe)
+        self._set_paused(False)
+        self.runningChanged.emit(True)
+        return self.handle
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self._set_paused(False)
+
+    def pause(self) -> None:
+        if self.running and not self._paused:
+            self.handle.pause()
+            self._set_paused(True)
+
+    def resume(self) -> None:
+        if self.handle is not None and self._paused:
+            self.handle.resume()
+            self._set_paused(False)
+
+    def toggle_pause(self) -> None:
+        self.resume() if self._paused else self.pause()
+
+    def shutdown(self, timeout: float = 60.0) -> bool:
+        """Cancel a run in progress and wait for its thread; returns whether it stopped in time."""
+        stopped = True
+        if self.handle is not None and self.handle.thread is not None and self.handle.thread.is_alive():
+            self.handle.cancel()
+            self.handle.join(timeout)
+            stopped = not self.handle.thread.is_alive()
+        self.bridge.close()
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        return stopped
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused != self._paused:
+            self._paused = paused
+            self.pausedChanged.emit(paused)
+
+    def _on_terminal(self, event) -> None:
+        if self.handle is not None and event.run_id == self.handle.run_id:
+            self.handle.join(5.0)  # the thread returns right after publishing its last event
+            self._set_paused(False)
+            self.runningChanged.emit(False)

@@ -1,0 +1,131 @@
+"""What the studio reads of past runs, behind a small adapter over :mod:`core.db`.
+
+Widgets see :class:`RunSummary` rows only; :class:`DatabaseRunsStore` is the
+one place that talks to the database package, so a missing or broken
+database degrades to an explanatory message instead of a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the runs list."""
+
+    run_id: str
+    name: str
+    status: str
+    started: str = ""
+    steps: str = ""
+    results: dict = field(default_factory=dict)
+
+
+def _format_time(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        value = _dt.datetime.fromtimestamp(value)
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value or "")
+
+
+def summarise(record: Any) -> RunSummary:
+    """Turn a repository record (any object with the usual attributes) into a row."""
+    recipe = getattr(record, "recipe", None) or {}
+    steps = getattr(record, "steps", None) or recipe.get("steps") or []
+    names = []
+    for step in steps:
+        if isinstance(step, dict):
+            names.append(str(step.get("method", "?")))
+        else:
+            names.append(str(getattr(step, "method", step)))
+    started = next((getattr(record, a) for a in ("started_at", "created_at", "started", "created") if getattr(record, a, None)), "")
+    return RunSummary(
+        run_id=str(getattr(record, "run_id", getattr(record, "id", ""))),
+        name=str(getattr(record, "name", None) or recipe.get("name", "")),
+        status=str(getattr(record, "status", "")),
+        started=_format_time(started),
+        steps=" > ".join(names),
+        results=dict(getattr(record, "results", None) or {}),
+    )
+
+
+class RunsStore:
+    """Interface the runs list reads from; the base class holds nothing."""
+
+    error: str = ""
+
+    def list_runs(self) -> list[RunSummary]:
+        return []
+
+    def get_run(self, run_id: str) -> Any:
+        raise KeyError(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        raise KeyError(run_id)
+
+    def attach_recorder(self, bus) -> Any:
+        """Start recording runs published on ``bus``; returns an object with ``close()`` or ``None``."""
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class DatabaseRunsStore(RunsStore):
+    """Runs from the experiment database at ``url`` (``core.env.default_database_url()`` when ``None``)."""
+
+    def __init__(self, url: str | None = None):
+        from core.env import default_database_url
+
+        self.url = url or default_database_url()
+        self.error = ""
+        self._db = None
+        self._repo = None
+        try:
+            from core.db import Repository, open_database
+
+            self._db = open_database(self.url)
+            self._repo = Repository(self._db)
+            mark = getattr(self._repo, "mark_interrupted_runs", None)
+            if callable(mark):
+                mark()  # runs left "running" by a crash are not running any more
+        except Exception as exc:  # the studio still works without history
+            self.error = f"The runs database at {self.url} could not be opened: {exc}"
+            self._db = self._repo = None
+
+    @property
+    def available(self) -> bool:
+        return self._repo is not None
+
+    def list_runs(self) -> list[RunSummary]:
+        if self._repo is None:
+            return []
+        return [summarise(r) for r in self._repo.list_runs()]
+
+    def get_run(self, run_id: str) -> Any:
+        if self._repo is None:
+            raise KeyError(run_id)
+        return self._repo.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        if self._repo is not None:
+            self._repo.delete_run(run_id)
+
+    def metric_series(self, run_id: str, key: str) -> list:
+        return [] if self._repo is None else list(self._repo.metric_series(run_id, key))
+
+    def attach_recorder(self, bus) -> Any:
+        if self._db is None:
+            return None
+        from core.db import Recorder
+
+        return Recorder(self._db, bus)
+
+    def close(self) -> None:
+        dispose = getattr(self._db, "close", None) or getattr(self._db, "dispose", None)
+        if callable(dispose):
+            dispose()

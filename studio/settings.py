@@ -1,0 +1,65 @@
+"""Settings the studio remembers between sessions (QSettings, versioned).
+
+Stored as an INI file in the studio home, so tests (which point
+``BERT_STUDIO_HOME`` at a temporary folder) never touch the user's settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QByteArray, QSettings
+
+SETTINGS_VERSION = 1
+MAX_RECENT = 8
+
+
+class StudioSettings:
+    def __init__(self, path: str | None = None):
+        from core.env import studio_home
+
+        self.qs = QSettings(path or str(studio_home() / "studio.ini"), QSettings.Format.IniFormat)
+        version = int(self.qs.value("version", 0) or 0)
+        if version < SETTINGS_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        # Version 0 is "nothing stored yet"; later versions rename keys here.
+        self.qs.setValue("version", SETTINGS_VERSION)
+
+    # -- window --------------------------------------------------------
+    def geometry(self) -> QByteArray | None:
+        return self.qs.value("window/geometry")
+
+    def window_state(self) -> QByteArray | None:
+        return self.qs.value("window/state")
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.qs.setValue("window/geometry", geometry)
+        self.qs.setValue("window/state", state)
+
+    # -- recent items ----------------------------------------------------
+    def recent(self, kind: str) -> list[str]:
+        value = self.qs.value(f"recent/{kind}", [])
+        if isinstance(value, str):  # QSettings returns a lone string for a one-item list
+            value = [value]
+        return [v for v in (value or []) if v]
+
+    def add_recent(self, kind: str, item: str) -> None:
+        items = [item] + [v for v in self.recent(kind) if v != item]
+        self.qs.setValue(f"recent/{kind}", items[:MAX_RECENT])
+
+    # -- database --------------------------------------------------------
+    def database_url(self) -> str:
+        """BERT_STUDIO_DB wins, then the remembered location, then the default in the studio home."""
+        from core.env import default_database_url
+
+        if os.environ.get("BERT_STUDIO_DB"):
+            return os.environ["BERT_STUDIO_DB"]
+        return str(self.qs.value("database/url", "") or default_database_url())
+
+    def set_database_url(self, url: str) -> None:
+        self.qs.setValue("database/url", url)
+
+    def sync(self) -> None:
+        self.qs.sync()

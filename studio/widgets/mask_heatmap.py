@@ -1,0 +1,47 @@
+"""Heat map of the attention-head mask (layers x heads) from :class:`~core.events.MaskUpdate` events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+class MaskHeatmap(QWidget):
+    """Shows the latest ``heads`` mask: dark cells are kept heads, light ones removed."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption = QLabel("Head mask: appears when a step prunes attention heads.")
+        self.caption.setObjectName("hint")
+        self.caption.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "head")
+        item.setLabel("left", "layer")
+        item.invertY(True)
+        item.setAspectLocked(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        item.addItem(self.image)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.plot, 1)
+        self.plot.hide()  # empty axes say nothing; the caption explains until a mask arrives
+        self.mask: np.ndarray | None = None
+
+    def on_mask(self, event) -> None:
+        if event.kind != "heads":
+            return
+        rows = [list(r) for r in event.mask]
+        width = max((len(r) for r in rows), default=0)
+        # Layers may keep different numbers of heads; pad with NaN so ragged rows still draw.
+        mask = np.full((len(rows), width), np.nan)
+        for i, row in enumerate(rows):
+            mask[i, : len(row)] = row
+        self.mask = mask
+        self.image.setImage(np.nan_to_num(mask, nan=0.0), levels=(0.0, 1.0))
+        self.plot.show()
+        kept = int(np.nansum(mask))
+        self.caption.setText(f"Head mask after step {event.index + 1}: {kept} of {int(np.sum(~np.isnan(mask)))} heads kept")

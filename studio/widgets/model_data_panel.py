@@ -1,0 +1,240 @@
+"""Choose the model and the data: the embedded defaults, a model folder, a dataset file.
+
+A folder or file the user picks is checked in the background before it is
+accepted; if it is not usable, an error dialog explains why and the previous
+choice stays in place.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from core.recipe import DataRef, ModelRef
+from studio.dialogs import errors
+from studio.workers import run_in_background
+
+MODEL_LABELS = {"default": "default (embedded all-MiniLM-L6-v2)", "tiny": "tiny (random, for quick checks)"}
+DATA_LABELS = {"default": "default (embedded movie-review sentences)"}
+_TEXT_GUESSES = ("text", "sentence", "review", "content", "sentence1")
+_LABEL_GUESSES = ("label", "labels", "category", "class", "target")
+
+
+def check_model_source(source: str) -> dict:
+    """Load ``source`` and describe it (raises :class:`~core.errors.ModelLoadError`); runs off the GUI thread."""
+    from core.models.architecture import describe, serialized_size
+    from core.models.loading import load_model
+
+    state = load_model(source, num_labels=2)
+    info = describe(state.model)
+    info["size_bytes"] = serialized_size(state.model)
+    info["source"] = source
+    return info
+
+
+def read_columns(source: str) -> list[str]:
+    """Column names of a dataset source (raises :class:`~core.errors.DataLoadError`)."""
+    import datasets
+
+    from core.data.sources import read_source
+
+    ds = read_source(source)
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds["train"] if "train" in ds else next(iter(ds.values()))
+    return list(ds.column_names)
+
+
+def _combo(items: dict[str, str]) -> QComboBox:
+    box = QComboBox()
+    box.setEditable(False)
+    for value, label in items.items():
+        box.addItem(label, value)
+    return box
+
+
+def _cap_spin() -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(0, 10_000_000)
+    spin.setSpecialValueText("all")
+    spin.setSingleStep(100)
+    return spin
+
+
+class ModelDataPanel(QWidget):
+    """Edits the recipe's :class:`ModelRef` and :class:`DataRef`."""
+
+    changed = Signal()
+    modelDescribed = Signal(object)  # dict from check_model_source
+    busyChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model_box = _combo(MODEL_LABELS)
+        self.model_browse = QPushButton("Folder\u2026")
+        self.inspect_button = QPushButton("Inspect")
+        self.data_box = _combo(DATA_LABELS)
+        self.data_browse = QPushButton("File\u2026")
+        self.text_column = QComboBox()
+        self.pair_column = QComboBox()
+        self.label_column = QComboBox()
+        for box in (self.text_column, self.pair_column, self.label_column):
+            box.setEditable(True)
+        self.text_column.addItem("text")
+        self.pair_column.addItem("")
+        self.label_column.addItem("label")
+        self.max_length = QSpinBox()
+        self.max_length.setRange(8, 512)
+        self.max_length.setValue(64)
+        self.train_cap, self.val_cap, self.test_cap = _cap_spin(), _cap_spin(), _cap_spin()
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+
+        model_group = QGroupBox("Model")
+        mrow = QHBoxLayout()
+        mrow.addWidget(self.model_box, 1)
+        mrow.addWidget(self.model_browse)
+        mrow.addWidget(self.inspect_button)
+        QVBoxLayout(model_group).addLayout(mrow)
+        data_group = QGroupBox("Data")
+        drow = QHBoxLayout()
+        drow.addWidget(self.data_box, 1)
+        drow.addWidget(self.data_browse)
+        form = QFormLayout()
+        form.addRow("Text column", self.text_column)
+        form.addRow("Pair column", self.pair_column)
+        form.addRow("Label column", self.label_column)
+        form.addRow("Max length", self.max_length)
+        form.addRow("Train samples", self.train_cap)
+        form.addRow("Validation samples", self.val_cap)
+        form.addRow("Test samples", self.test_cap)
+        dlayout = QVBoxLayout(data_group)
+        dlayout.addLayout(drow)
+        dlayout.addLayout(form)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(model_group)
+        layout.addWidget(data_group)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.model_browse.clicked.connect(self._browse_model)
+        self.data_browse.clicked.connect(self._browse_data)
+        self.inspect_button.clicked.connect(self.inspect_model)
+        for box in (self.model_box, self.data_box):
+            box.currentIndexChanged.connect(lambda _: self.changed.emit())
+        for box in (self.text_column, self.pair_column, self.label_column):
+            box.currentTextChanged.connect(lambda _: self.changed.emit())
+        for spin in (self.max_length, self.train_cap, self.val_cap, self.test_cap):
+            spin.valueChanged.connect(lambda _: self.changed.emit())
+        self._pending = 0
+        self._base_data = DataRef()
+
+    # -- recipe parts --------------------------------------------------
+    def model_ref(self) -> ModelRef:
+        return ModelRef(self.model_box.currentData())
+
+    def data_ref(self) -> DataRef:
+        pair = self.pair_column.currentText().strip() or None
+        return DataRef(
+            source=self.data_box.currentData(), text_column=self.text_column.currentText().strip(),
+            text_pair_column=pair, label_column=self.label_column.currentText().strip(),
+            max_length=self.max_length.value(), train_samples=self.train_cap.value() or None,
+            validation_samples=self.val_cap.value() or None, test_samples=self.test_cap.value() or None,
+            seed=self._base_data.seed,
+        )
+
+    def set_model_ref(self, ref: ModelRef) -> None:
+        self._select(self.model_box, ref.source, MODEL_LABELS)
+
+    def set_data_ref(self, ref: DataRef) -> None:
+        self._base_data = ref
+        self._select(self.data_box, ref.source, DATA_LABELS)
+        self.text_column.setCurrentText(ref.text_column)
+        self.pair_column.setCurrentText(ref.text_pair_column or "")
+        self.label_column.setCurrentText(ref.label_column)
+        self.max_length.setValue(ref.max_length)
+        self.train_cap.setValue(ref.train_samples or 0)
+        self.val_cap.setValue(ref.validation_samples or 0)
+        self.test_cap.setValue(ref.test_samples or 0)
+
+    # -- choosing a folder or file (checked in the background) ---------
+    def choose_model_folder(self, path: str) -> None:
+        """Accept ``path`` as the model once it loads; otherwise show why and keep the current model."""
+        self._start(f"Checking the model folder {path}\u2026")
+        run_in_background(lambda: check_model_source(path), self._model_ok, self._model_failed, self)
+
+    def choose_data_file(self, path: str) -> None:
+        """Accept ``path`` as the dataset once it reads; otherwise show why and keep the current data."""
+        self._start(f"Reading {path}\u2026")
+        run_in_background(lambda: (path, read_columns(path)), self._data_ok, self._data_failed, self)
+
+    def inspect_model(self) -> None:
+        source = self.model_box.currentData()
+        self._start(f"Loading {source} to inspect it\u2026")
+        run_in_background(lambda: check_model_source(source), self._described, self._model_failed, self)
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def _browse_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)")
+        if path:
+            self.choose_model_folder(path)
+
+    def _browse_data(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a dataset", "",
+                                              "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
+        if path:
+            self.choose_data_file(path)
+
+    def _start(self, message: str) -> None:
+        self._pending += 1
+        self.status.setText(message)
+        self.busyChanged.emit(True)
+
+    def _finish(self, message: str = "") -> None:
+        self._pending = max(0, self._pending - 1)
+        self.status.setText(message)
+        self.busyChanged.emit(self.busy)
+
+    def _model_ok(self, info: dict) -> None:
+        self._finish(f"Model: {info['model_type']}, {len(info['layers'])} layers, {info['parameters']:,} parameters")
+        self._select(self.model_box, info["source"], MODEL_LABELS)
+        self.modelDescribed.emit(info)
+
+    def _described(self, info: dict) -> None:
+        self._finish()
+        self.modelDescribed.emit(info)
+
+    def _model_failed(self, exc: BaseException) -> None:
+        self._finish("The model was not changed.")
+        errors.report_exception(self, "This model cannot be used", exc)
+
+    def _data_ok(self, result: tuple[str, list[str]]) -> None:
+        path, columns = result
+        self._finish(f"Data: {len(columns)} columns ({', '.join(columns[:6])})")
+        self._select(self.data_box, path, DATA_LABELS)
+        for box, guesses in ((self.text_column, _TEXT_GUESSES), (self.label_column, _LABEL_GUESSES)):
+            current = box.currentText()
+            box.clear()
+            box.addItems(columns)
+            pick = current if current in columns else next((g for g in guesses if g in columns), columns[0])
+            box.setCurrentText(pick)
+        self.pair_column.clear()
+        self.pair_column.addItems([""] + columns)
+        self.changed.emit()
+
+    def _data_failed(self, exc: BaseException) -> None:
+        self._finish("The data was not changed.")
+        errors.report_exception(self, "This dataset cannot be used", exc)
+
+    @staticmethod
+    def _select(box: QComboBox, value: str, labels: dict[str, str]) -> None:
+        index = box.findData(value)
+        if index < 0:
+            box.addItem(labels.get(value, value), value)
+            index = box.count() - 1
+        box.setCurrentIndex(index)

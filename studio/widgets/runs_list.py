@@ -1,0 +1,98 @@
+"""Past runs from the database, newest first, with their headline results."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from studio.runs_store import RunsStore, RunSummary
+
+COLUMNS = ("Started", "Name", "Status", "Steps", "Accuracy", "Baseline", "Speedup", "Params ratio", "Run id")
+
+
+def _fmt(results: dict, key: str, kind: str) -> str:
+    value = results.get(key)
+    if value is None:
+        return ""
+    if kind == "pct":
+        return f"{100 * value:.1f} %"
+    return f"{value:.2f}x"
+
+
+class RunsList(QWidget):
+    """A table over :meth:`RunsStore.list_runs`; ``refresh()`` re-reads it."""
+
+    runSelected = Signal(str)
+
+    def __init__(self, store: RunsStore, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.message = QLabel(store.error)
+        self.message.setObjectName("hint")
+        self.message.setVisible(bool(store.error))
+        self.refresh_button = QPushButton("Refresh")
+        self.delete_button = QPushButton("Delete")
+        bar = QHBoxLayout()
+        bar.addWidget(self.message, 1)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(bar)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.table.itemSelectionChanged.connect(self._selected)
+        self.rows: list[RunSummary] = []
+        self.refresh()
+
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.rows]
+
+    def refresh(self) -> None:
+        try:
+            self.rows = self.store.list_runs()
+        except Exception as exc:  # a locked or damaged database must not take the window down
+            self.rows = []
+            self.message.setText(f"Could not read the runs database: {exc}")
+            self.message.show()
+        self.table.setRowCount(len(self.rows))
+        for i, row in enumerate(self.rows):
+            r = row.results
+            cells = (row.started, row.name, row.status, row.steps, _fmt(r, "accuracy", "pct"),
+                     _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"), _fmt(r, "parameter_ratio", "x"),
+                     row.run_id[:8])
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, row.run_id)
+                if j >= 4:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, j, item)
+
+    def selected_run_id(self) -> str | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def delete_selected(self) -> None:
+        from studio.dialogs import errors
+
+        run_id = self.selected_run_id()
+        if run_id and errors.ask_yes_no(self, "Delete run", f"Delete run {run_id[:8]} and its metrics?"):
+            try:
+                self.store.delete_run(run_id)
+            except Exception as exc:
+                errors.report_exception(self, "Could not delete the run", exc)
+            self.refresh()
+
+    def _selected(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id:
+            self.runSelected.emit(run_id)

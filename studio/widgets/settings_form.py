@@ -1,0 +1,180 @@
+"""A form for the selected step, built only from the method's :class:`~core.registry.FieldInfo` list.
+
+Numbers are typed into line edits rather than spin boxes so that an invalid
+value stays visible and is flagged next to the field (spin boxes would clamp
+it silently). Each edit is checked with :func:`core.registry.check_field`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget)
+
+from core.recipe import Step
+from core.registry import FieldInfo, check_field
+
+
+def _to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return repr(value) if isinstance(value, float) and (abs(value) < 1e-3 and value != 0) else str(value)
+
+
+class SettingsForm(QWidget):
+    """Edits ``step.settings`` in place; emits ``settingsChanged`` and ``validityChanged(bool)``."""
+
+    settingsChanged = Signal()
+    validityChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = QLabel("Select a step to edit its settings.")
+        self.title.setObjectName("formTitle")
+        self.title.setWordWrap(True)
+        self.description = QLabel("")
+        self.description.setWordWrap(True)
+        self.description.setObjectName("hint")
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.description)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.form_host)
+        layout.addWidget(scroll, 1)
+        self.step: Step | None = None
+        self.editors: dict[str, QWidget] = {}
+        self.errors: dict[str, str] = {}
+        self._infos: dict[str, FieldInfo] = {}
+        self._error_labels: dict[str, QLabel] = {}
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def set_step(self, step: Step | None) -> None:
+        """Show the fields of ``step`` (``None`` clears the form)."""
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        self._infos.clear()
+        self._error_labels.clear()
+        self.errors.clear()
+        self.step = step
+        if step is None:
+            self.title.setText("Select a step to edit its settings.")
+            self.description.setText("")
+            self.validityChanged.emit(True)
+            return
+        try:
+            spec = step.spec()
+        except KeyError as exc:
+            self.title.setText(f"Unknown method {step.method!r}")
+            self.description.setText(str(exc.args[0]))
+            self.errors["method"] = str(exc.args[0])
+            self.validityChanged.emit(False)
+            return
+        self.title.setText(f"<b>{spec.title}</b> <span style='color:gray'>({spec.name})</span>")
+        self.description.setText(spec.description)
+        for info in spec.fields():
+            value = step.settings.get(info.name, info.default)
+            editor = self._editor(info, value)
+            editor.setToolTip(info.help)
+            error = QLabel("")
+            error.setObjectName("fieldError")
+            error.setWordWrap(True)
+            error.hide()
+            box = QWidget()
+            v = QVBoxLayout(box)
+            v.setContentsMargins(0, 0, 0, 0)
+            v.setSpacing(1)
+            v.addWidget(editor)
+            v.addWidget(error)
+            label = QLabel(info.label + ("" if not info.optional else " (optional)"))
+            label.setToolTip(info.help)
+            self.form.addRow(label, box)
+            self.editors[info.name] = editor
+            self._infos[info.name] = info
+            self._error_labels[info.name] = error
+            self._check(info, value, store=False)
+        self.validityChanged.emit(self.valid)
+
+    def set_value(self, name: str, value: Any) -> None:
+        """Set a field as if the user had typed ``value`` (used by tests and recipe loading)."""
+        editor = self.editors[name]
+        if isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QComboBox):
+            editor.setCurrentText(str(value))
+        else:
+            text = value if isinstance(value, str) else _to_text(value)
+            editor.setText(text)
+            info = self._infos[name]
+            self._edited(info, self._parse(info, text))
+
+    # -- internals -----------------------------------------------------
+    def _editor(self, info: FieldInfo, value: Any) -> QWidget:
+        if info.type is bool and info.choices is None:
+            editor = QCheckBox()
+            editor.setChecked(bool(value))
+            editor.toggled.connect(lambda v, i=info: self._edited(i, v))
+            return editor
+        if info.choices:
+            editor = QComboBox()
+            editor.addItems([str(c) for c in info.choices])
+            editor.setCurrentText(str(value))
+            editor.currentIndexChanged.connect(lambda idx, i=info: self._edited(i, i.choices[idx]))
+            return editor
+        editor = QLineEdit(_to_text(value))
+        hint = []
+        if info.min is not None:
+            hint.append(f"\u2265 {info.min}")
+        if info.max is not None:
+            hint.append(f"\u2264 {info.max}")
+        if info.optional:
+            hint.append("empty: none")
+        editor.setPlaceholderText(", ".join(hint))
+        # textEdited flags a bad value while typing; editingFinished stores it.
+        editor.textEdited.connect(lambda text, i=info: self._edited(i, self._parse(i, text)))
+        return editor
+
+    @staticmethod
+    def _parse(info: FieldInfo, text: str) -> Any:
+        text = text.strip()
+        if text == "":
+            return None if info.optional or info.type is not str else ""
+        return text
+
+    def _edited(self, info: FieldInfo, raw: Any) -> None:
+        before = self.valid
+        self._check(info, raw, store=True)
+        self.settingsChanged.emit()
+        if before != self.valid:
+            self.validityChanged.emit(self.valid)
+
+    def _check(self, info: FieldInfo, raw: Any, store: bool) -> None:
+        value, error = check_field(info, raw)
+        editor, label = self.editors[info.name], self._error_labels[info.name]
+        if error:
+            self.errors[info.name] = error
+            label.setText(error)
+            label.show()
+            editor.setProperty("invalid", True)
+        else:
+            self.errors.pop(info.name, None)
+            label.hide()
+            editor.setProperty("invalid", False)
+        editor.style().unpolish(editor)  # re-read the style sheet's [invalid="true"] rule
+        editor.style().polish(editor)
+        if store and self.step is not None:
+            # An invalid entry is stored as typed, so Recipe.problems() reports it too and Run stays disabled.
+            self.step.settings[info.name] = raw if error else value
