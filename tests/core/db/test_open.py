@@ -1,0 +1,103 @@
+"""open_database refuses what it must not touch, and accepts any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from core.db import DatabaseError, Repository, open_database
+from core.errors import StudioError
+
+from .conftest import record_run
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_random_bytes_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "studio.db"
+    original = os.urandom(8192)
+    path.write_bytes(original)
+    with pytest.raises(DatabaseError) as info:
+        open_database(f"sqlite:///{path}")
+    message = str(info.value)
+    assert str(path) in message and "Nothing was changed" in message
+    assert isinstance(info.value, StudioError)
+    assert path.read_bytes() == original
+    assert _files(tmp_path) == ["studio.db"]  # no -wal / -shm left beside it
+
+
+def test_damaged_database_behind_a_valid_header_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "studio.db"
+    original = b"SQLite format 3\x00" + os.urandom(8192)
+    path.write_bytes(original)
+    with pytest.raises(DatabaseError, match="damaged") as info:
+        open_database(f"sqlite:///{path}")
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == original
+
+
+def test_database_from_a_newer_studio_is_refused(db_url, tmp_path):
+    with open_database(db_url):
+        pass
+    path = tmp_path / "studio.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="newer version") as info:
+        open_database(db_url)
+    assert "9999_future" in str(info.value) and str(path) in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_another_applications_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="does not belong"):
+        open_database(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as raw:
+        assert [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["invoices"]
+    raw.close()
+
+
+def test_folder_and_bad_urls_give_database_errors(tmp_path):
+    with pytest.raises(DatabaseError, match="folder"):
+        open_database(f"sqlite:///{tmp_path}")
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        open_database("definitely not a url")
+    with pytest.raises(DatabaseError):
+        open_database("nosuchdialect://host/db")
+
+
+def test_other_url_forms_are_passed_to_sqlalchemy(tmp_path):
+    path = tmp_path / "explicit-driver.db"
+    with open_database(f"sqlite+pysqlite:///{path}") as db:
+        assert db.path == path
+        record_run(db, "abc")
+        assert Repository(db).get_run("abc").status == "finished"
+    assert path.is_file()
+
+
+def test_default_url_comes_from_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "from-env.db"
+    monkeypatch.setenv("BERT_STUDIO_DB", f"sqlite:///{path}")
+    with open_database() as db:
+        assert db.path == path
+    assert path.is_file()
+
+
+def test_memory_database_is_shared_with_the_recording_thread():
+    with open_database("sqlite://") as db:
+        assert db.path is None
+        worker = threading.Thread(target=record_run, args=(db, "in-memory"))
+        worker.start()
+        worker.join()
+        assert Repository(db).get_run("in-memory").status == "finished"
