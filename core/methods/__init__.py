@@ -5,4 +5,4 @@ One subpackage or module per family; each registers its methods with
 """
 
 from core.methods import evaluation, training  # noqa: F401
-from core.methods import pruning, factorization, distillation, quantization  # noqa: F401
+from core.methods import pruning, factorization, distillation, sharing, quantization, analysis  # noqa: F401

@@ -1,3 +1,3 @@
 """Quantization methods: post-training dynamic int8, quantization-aware training, k-bit weights."""
 
-from core.methods.quantization import dynamic  # noqa: F401
+from core.methods.quantization import dynamic, kbit, qat  # noqa: F401

@@ -1,0 +1,102 @@
+"""``distill.train``: task-specific knowledge distillation on the labelled training split.
+
+Loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T),
+plus optional intermediate terms: hidden-state matching (through a learned
+projection when widths differ) and attention-map matching (where head counts
+agree), with a layer map that defaults to uniform spacing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from core.engine.training import TrainSettings, train_model
+from core.methods.distillation.losses import distillation_loss
+from core.methods.distillation.matching import (
+    Matcher, RunningMeans, attached, check_int_list, eager_attention, frozen_teacher, hidden_width, num_layers,
+    resolve_layer_map,
+)
+from core.registry import register_method, setting
+
+
+@dataclass
+class DistillSettings(TrainSettings):
+    temperature: float = setting(2.0, "Softening temperature T of both distributions (the KD term is scaled by T^2)",
+                                 min=0.1, max=100.0)
+    alpha: float = setting(0.5, "Weight of the hard-label cross-entropy; 1 - alpha goes to the teacher's soft "
+                           "targets (0: pure distillation, 1: plain fine-tuning)", min=0.0, max=1.0)
+    hidden_weight: float = setting(0.0, "Weight of hidden-state matching (0: off)", min=0.0, max=1000.0)
+    attention_weight: float = setting(0.0, "Weight of attention-map matching where head counts agree (0: off)",
+                                      min=0.0, max=1000.0)
+    layer_map: list[int] = setting([], "Teacher layer (0-based) each student layer imitates (empty: uniform, "
+                                   "student layer i -> teacher layer round((i+1)*Lt/Ls)-1)")
+
+    def validate(self):
+        return check_int_list("layer_map", self.layer_map)
+
+
+def build_matcher(student, teacher, cfg, hidden_kind: str = "mse") -> Matcher | None:
+    if not (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
+        return None
+    mapping = resolve_layer_map(cfg.layer_map, num_layers(student), num_layers(teacher))
+    return Matcher(hidden_width(student), hidden_width(teacher), mapping, hidden_kind)
+
+
+def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: RunningMeans | None = None):
+    """The ``compute_loss(model, batch)`` that :func:`train_model` calls."""
+    want_hidden = matcher is not None and cfg.hidden_weight > 0
+    want_attn = matcher is not None and cfg.attention_weight > 0
+
+    def compute_loss(model, batch):
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        labels = batch.get("labels")
+        extra = {"output_hidden_states": want_hidden, "output_attentions": want_attn}
+        out = model(**inputs, **extra)
+        with torch.no_grad():
+            t_out = teacher(**inputs, **extra)
+        parts = distillation_loss(out.logits, t_out.logits, labels, cfg.temperature, cfg.alpha)
+        loss = parts["loss"]
+        report = {"kd_loss": parts["kd"], "ce_loss": parts["ce"]}
+        mask = inputs.get("attention_mask")
+        if want_hidden:
+            h = matcher.hidden(out.hidden_states, t_out.hidden_states, mask)
+            loss = loss + cfg.hidden_weight * h
+            report["hidden_loss"] = h
+        if want_attn:
+            a = matcher.attention(out.attentions, t_out.attentions, mask)
+            if a is not None:
+                loss = loss + cfg.attention_weight * a
+                report["attention_loss"] = a
+        if means is not None:
+            means.add(report)
+        return loss
+
+    return compute_loss
+
+
+@register_method(
+    "distill.train",
+    family="distillation",
+    title="Distil (task-specific)",
+    description="Train the current model (the student) to match the fine-tuned teacher's soft predictions, mixed with "
+    "the true labels; optionally match hidden states and attention maps layer by layer.",
+    config=DistillSettings,
+    trains=True,
+)
+def distill_train(state, cfg: DistillSettings, ctx):
+    student = state.model
+    teacher = frozen_teacher(ctx, student, attentions=cfg.attention_weight > 0)
+    matcher = build_matcher(student, teacher, cfg)
+    if matcher is not None:
+        ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
+    means = RunningMeans(ctx, "distill")
+    with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
+        student = train_model(ctx, student, cfg, compute_loss=make_loss(teacher, cfg, matcher, means),
+                              masks=state.extras.get("masks"), prefix="distill")
+    means.flush()
+    if matcher is not None and matcher.skipped_attention:
+        ctx.log(f"attention maps not matched for student layers {sorted(matcher.skipped_attention)}: "
+                "their head counts differ from the teacher's", level="warning")
+    return state.replace(model=student)
