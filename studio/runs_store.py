@@ -21,6 +21,7 @@ class RunSummary:
     status: str
     started: str = ""
     steps: str = ""
+    model: str = ""
     results: dict = field(default_factory=dict)
 
 
@@ -28,6 +29,8 @@ def _format_time(value: Any) -> str:
     if isinstance(value, (int, float)):
         value = _dt.datetime.fromtimestamp(value)
     if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone()  # stored in UTC; shown in local time
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value or "")
 
@@ -49,7 +52,8 @@ def summarise(record: Any) -> RunSummary:
         status=str(getattr(record, "status", "")),
         started=_format_time(started),
         steps=" > ".join(names),
-        results=dict(getattr(record, "results", None) or {}),
+        model=str(getattr(record, "model_source", None) or (recipe.get("model") or {}).get("source", "")),
+        results=dict(getattr(record, "figures", None) or getattr(record, "results", None) or {}),
     )
 
 

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from studio.runs_store import RunsStore, RunSummary
 
-COLUMNS = ("Started", "Name", "Status", "Steps", "Accuracy", "Baseline", "Speedup", "Params ratio", "Run id")
+COLUMNS = ("Started", "Name", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Params ratio", "Run id")
 
 
 def _fmt(results: dict, key: str, kind: str) -> str:
@@ -67,7 +67,7 @@ class RunsList(QWidget):
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             r = row.results
-            cells = (row.started, row.name, row.status, row.steps, _fmt(r, "accuracy", "pct"),
+            cells = (row.started, row.name, row.status, row.model, _fmt(r, "accuracy", "pct"),
                      _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"), _fmt(r, "parameter_ratio", "x"),
                      row.run_id[:8])
             for j, text in enumerate(cells):

@@ -1,0 +1,68 @@
+"""Qt fixtures for the studio tests: a temporary database, recorded dialogs, a main window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from core.recipe import Recipe, Step
+from tests.conftest import tiny_recipe
+
+
+@dataclass
+class DialogLog:
+    """What the studio tried to show instead of blocking on modal dialogs."""
+
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    answer: bool = True
+
+
+@pytest.fixture
+def dialogs(monkeypatch) -> DialogLog:
+    from studio.dialogs import errors
+
+    log = DialogLog()
+    monkeypatch.setattr(errors, "show_error", lambda parent, title, message, details="": log.errors.append((title, message, details)))
+
+    def ask(parent, title, question):
+        log.questions.append(question)
+        return log.answer
+
+    monkeypatch.setattr(errors, "ask_yes_no", ask)
+    return log
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'studio-test.db'}"
+    monkeypatch.setenv("BERT_STUDIO_DB", url)
+    return url
+
+
+def quick_recipe(max_steps: int = 3, **finetune) -> Recipe:
+    """The tiny recipe of the brief: random tiny BERT, 64/32/32 sentences, one short fine-tuning step."""
+    recipe = tiny_recipe(Step("finetune", {"max_steps": max_steps, "batch_size": 16, **finetune}), train=64)
+    recipe.data.validation_samples = 32
+    recipe.data.test_samples = 32
+    recipe.evaluation.max_samples = 32
+    recipe.evaluation.latency_repeats = 2
+    recipe.evaluation.latency_batch_size = 8
+    return recipe
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, db_url, dialogs):
+    """The main window on the default recipe, with private settings, database and run folder."""
+    from core.engine import Engine
+    from studio.main_window import MainWindow
+    from studio.settings import StudioSettings
+
+    win = MainWindow(settings=StudioSettings(str(tmp_path / "studio.ini")),
+                     engine=Engine(workdir_root=tmp_path / "runs"))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.controller.shutdown(30)
+    win.store.close()

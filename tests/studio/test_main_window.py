@@ -1,0 +1,79 @@
+"""The window opens on the defaults, and the stack and form edit the recipe."""
+
+from __future__ import annotations
+
+from core.registry import all_methods
+
+
+def test_window_opens_with_default_model_data_and_runnable_stack(window):
+    recipe = window.recipe()
+    assert recipe.model.source == "default"
+    assert recipe.data.source == "default"
+    assert recipe.steps, "the studio opens with an example stack"
+    assert recipe.problems() == []
+    assert window.run_action.isEnabled()
+    assert not window.cancel_action.isEnabled()
+    assert window.palette.method_names() == [s.name for s in all_methods()]
+    assert window.store.available, window.store.error
+
+
+def test_adding_reordering_duplicating_and_removing_steps_changes_the_recipe(window):
+    window.stack.set_steps([])
+    assert not window.run_action.isEnabled()  # an empty stack cannot run
+    window.palette.methodActivated.emit("finetune")
+    window.stack.add_method("evaluate")
+    window.stack.add_method("prune.magnitude")
+    assert [s.method for s in window.recipe().steps] == ["finetune", "evaluate", "prune.magnitude"]
+    window.stack.list.setCurrentRow(2)
+    window.stack.move_current(-1)
+    assert [s.method for s in window.recipe().steps] == ["finetune", "prune.magnitude", "evaluate"]
+    window.stack.duplicate_current()
+    assert [s.method for s in window.recipe().steps] == ["finetune", "prune.magnitude", "prune.magnitude", "evaluate"]
+    window.stack.list.setCurrentRow(0)
+    window.stack.remove_current()
+    assert [s.method for s in window.recipe().steps] == ["prune.magnitude", "prune.magnitude", "evaluate"]
+    assert window.stack.list.item(0).text().startswith("1. ")
+
+
+def test_duplicated_step_has_independent_settings(window):
+    window.stack.set_steps([])
+    window.stack.add_method("prune.magnitude")
+    window.stack.duplicate_current()
+    window.form.set_value("sparsity", "0.3")
+    sparsities = [s.settings["sparsity"] for s in window.recipe().steps]
+    assert sparsities == [0.5, 0.3]
+
+
+def test_invalid_value_is_flagged_and_disables_run(window):
+    window.stack.list.setCurrentRow(0)  # the example's fine-tuning step
+    assert window.form.step.method == "finetune"
+    window.form.set_value("epochs", "-1")
+    assert "epochs" in window.form.errors
+    assert window.form.editors["epochs"].property("invalid") is True
+    assert not window.form._error_labels["epochs"].isHidden()
+    assert not window.run_action.isEnabled()
+    assert any("epochs" in p for p in window.problems())
+    window.form.set_value("epochs", "abc")
+    assert "number" in window.form.errors["epochs"]
+    window.form.set_value("epochs", "0.5")
+    assert window.form.errors == {}
+    assert window.recipe().steps[0].settings["epochs"] == 0.5
+    assert window.run_action.isEnabled()
+
+
+def test_impossible_order_disables_run_and_marks_the_step(window):
+    window.stack.set_steps([])
+    window.stack.add_method("quant.dynamic_int8")
+    window.stack.add_method("finetune")
+    assert not window.run_action.isEnabled()
+    assert "cannot train after" in window.problems_label.text()
+    assert "\u26a0" in window.stack.list.item(1).text()
+    window.stack.move_current(-1)
+    assert window.run_action.isEnabled()
+
+
+def test_optional_field_accepts_empty(window):
+    window.stack.list.setCurrentRow(0)
+    window.form.set_value("max_steps", "")
+    assert window.form.errors == {}
+    assert window.recipe().steps[0].settings["max_steps"] is None
