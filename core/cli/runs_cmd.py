@@ -32,7 +32,7 @@ def list_runs(args) -> int:
         return 0
     rows = []
     for r in runs:
-        res = r.results or {}
+        res = r.figures or {}
         rows.append([r.id[:8], r.name, r.status, _when(r.started_at), figure("accuracy", res.get("accuracy")),
                      figure("speedup", res.get("speedup")), figure("size_bytes", res.get("size_bytes"))])
     print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size"]))
@@ -44,8 +44,14 @@ def show_run(args) -> int:
 
     from core.cli.database import open_repository
 
+    from core.db import RunNotFoundError
+    from core.errors import StudioError
+
     _, repo = open_repository(args.db)
-    run = repo.get_run(args.run)
+    try:
+        run = repo.get_run(args.run)
+    except RunNotFoundError as exc:
+        raise StudioError(exc.args[0] if exc.args else f"no run {args.run!r}") from None
     print(f"run      {run.id}\nname     {run.name}\nstatus   {run.status}\nstarted  {_when(run.started_at)}\nended    {_when(run.ended_at)}\ndevice   {run.device or '-'}")
     if run.error:
         print(f"error    {run.error}")

@@ -13,7 +13,6 @@ from typing import Callable
 import torch
 
 from core.metrics.accuracy import evaluate_accuracy
-from core.methods.pruning.masks import apply_masks
 from core.registry import setting
 
 
@@ -57,6 +56,8 @@ def train_model(
     """
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
+
+    from core.methods.pruning.masks import apply_masks  # local: the methods package imports this module
 
     accelerator = Accelerator(cpu=ctx.device.type == "cpu")
     loader = ctx.task.loader("train", settings.batch_size, shuffle=True, seed=ctx.recipe.seed + max(ctx.step_index, 0))

@@ -41,10 +41,28 @@ def tiny_config(num_labels: int = 2, **overrides):
 
 
 def load_tokenizer(source: str):
+    """The tokenizer of ``source`` (tiny models use the default's vocabulary)."""
     from transformers import AutoTokenizer
 
-    path = default_model_path() if source in (DEFAULT_SOURCE, TINY_SOURCE) else source
-    return AutoTokenizer.from_pretrained(str(path))
+    if source in (DEFAULT_SOURCE, TINY_SOURCE):
+        return AutoTokenizer.from_pretrained(str(default_model_path()))
+    path = Path(source).expanduser()
+    if path.exists():
+        _check_folder(path)
+    else:
+        _check_offline(source)
+    try:
+        return AutoTokenizer.from_pretrained(str(path) if path.exists() else source)
+    except Exception as exc:  # transformers raises many types for a bad folder
+        raise ModelLoadError(f"could not load a tokenizer from {source!r}: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def _check_offline(source: str) -> None:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelLoadError(
+            f"{source!r} is not a local folder, and the studio is offline so it cannot be fetched from the hub. "
+            "Give the path of a model folder, or set BERT_STUDIO_ONLINE=1 on a machine with a network."
+        )
 
 
 def _check_folder(path: Path) -> None:
@@ -85,11 +103,8 @@ def load_model(source: str, num_labels: int, seed: int = 0) -> ModelState:
             from core.export.loader import load_export  # an export records its own architecture
 
             return load_export(path)
-    elif os.environ.get("HF_HUB_OFFLINE") == "1" and ("/" in source or not source.startswith(".")):
-        raise ModelLoadError(
-            f"{source!r} is not a local folder, and the studio is offline so it cannot be fetched from the hub. "
-            "Give the path of a model folder, or set BERT_STUDIO_ONLINE=1 on a machine with a network."
-        )
+    else:
+        _check_offline(source)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised head" warning is expected here
     try:
