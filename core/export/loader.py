@@ -1,0 +1,152 @@
+"""Rebuild an exported (or checkpointed) model from its folder, without executing anything from it.
+
+Only ``.safetensors`` weights are read, the architecture comes from the
+``transformers`` class the config names (never remote code) plus the
+manifest's entries, and custom modules are built only from classes registered
+in :mod:`core.models.custom`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.errors import ExportError, ModelLoadError
+from core.export.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
+from core.models.loading import BERT_FAMILY, STUDIO_MANIFEST
+from core.models.state import ModelState
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
+
+
+class ExportLoadError(ModelLoadError, ExportError):
+    """An export folder that cannot (or must not) be loaded; caught as either parent."""
+
+
+def _refuse_pickles(path: Path) -> None:
+    found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+    if found:
+        raise ExportLoadError(
+            f"{path} contains {', '.join(found)}: pickle-based files can run code when loaded, so the studio "
+            "refuses them. Re-export the model with safetensors weights."
+        )
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportLoadError(f"cannot read {file}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ExportLoadError(f"{file} does not hold a JSON object")
+    return data
+
+
+def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ExportLoadError(f"{path / STUDIO_MANIFEST} is not a studio model manifest")
+    if int(manifest.get("version", 0)) > MANIFEST_VERSION:
+        raise ExportLoadError(f"{path} was written by a newer studio (manifest version {manifest['version']})")
+    weights = str(manifest.get("weights", ""))
+    if not weights.endswith(".safetensors") or Path(weights).name != weights:
+        raise ExportLoadError(
+            f"{path / STUDIO_MANIFEST} names the weights file {weights!r}; only a .safetensors file inside the "
+            "folder is accepted (pickled weights can run code when loaded)"
+        )
+    for key in ("modules", "shared", "layers"):
+        if not isinstance(manifest.get(key, []), list):
+            raise ExportLoadError(f"{path / STUDIO_MANIFEST}: {key!r} must be a list")
+
+
+def _load_config(path: Path):
+    from transformers import AutoConfig
+
+    raw = _read_json(path / "config.json")
+    if raw.get("auto_map"):
+        raise ExportLoadError(f"{path}/config.json asks for custom model code (auto_map); the studio never runs code from a checkpoint")
+    if raw.get("model_type") not in BERT_FAMILY:
+        raise ExportLoadError(f"{path} holds a {raw.get('model_type')!r} model, not a BERT-family encoder")
+    return AutoConfig.from_pretrained(str(path), trust_remote_code=False)
+
+
+def _load_tokenizer(path: Path):
+    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+
+
+def _load_plain(path: Path) -> ModelState:
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per reload is noise in the studio's own progress display
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True, trust_remote_code=False)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+    return ModelState(model=model.eval(), tokenizer=_load_tokenizer(path), source=str(path))
+
+
+def load_export(path: str | Path) -> ModelState:
+    """Load a folder written by :func:`core.export.api.export_model` (``hf``) or ``save_checkpoint``."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise ExportLoadError(f"{path} is not a folder")
+    _refuse_pickles(path)
+    if not (path / "config.json").is_file():
+        raise ExportLoadError(f"{path} has no config.json")
+    try:
+        if not (path / STUDIO_MANIFEST).is_file():
+            _load_config(path)  # same refusals (remote code, foreign model types) as below
+            return _load_plain(path)
+        return _load_manifest(path)
+    except ExportLoadError:
+        raise
+    except ExportError as exc:
+        raise ExportLoadError(f"cannot load {path}: {exc}") from None
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ExportLoadError(f"cannot load {path}: {exc}") from exc
+
+
+def _load_manifest(path: Path) -> ModelState:
+    from safetensors.torch import load_file
+
+    from core.export.tensors import load_tensors
+
+    manifest = _read_json(path / STUDIO_MANIFEST)
+    _check_manifest(manifest, path)
+    config = _load_config(path)
+    # resolve every module type before building anything, so an unknown one fails fast and clearly
+    entries = sorted(manifest.get("modules", []), key=lambda e: str(e.get("path", "")).count("."))
+    for entry in entries:
+        if entry.get("kind") == "custom":
+            build_entry_check(entry)
+    weights = path / manifest["weights"]
+    if not weights.is_file():
+        raise ExportLoadError(f"{path} lacks its weights file {manifest['weights']}")
+    model = skeleton_from_config(config)
+    for entry in entries:
+        if entry.get("kind") != "dynamic_int8":  # filled from the weights by load_tensors
+            set_module(model, str(entry["path"]), build_entry(entry))
+    apply_layers(model, manifest.get("layers", []))
+    load_tensors(model, manifest, load_file(str(weights)))
+    model.eval()
+    return ModelState(model=model, tokenizer=_load_tokenizer(path), source=str(path),
+                      quantized=bool(manifest.get("quantized")))
+
+
+def build_entry_check(entry: dict[str, Any]) -> None:
+    from core.models.custom import module_class
+
+    try:
+        module_class(str(entry.get("class")))
+    except KeyError as exc:
+        raise ExportLoadError(
+            f"the export uses the module type {entry.get('class')!r} at {entry.get('path')}, which this studio does "
+            f"not know ({exc.args[0]}); it refuses to guess or to run code from the folder"
+        ) from None
