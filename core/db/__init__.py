@@ -68,7 +68,10 @@ _EXPORTS = {
     "MetricPoint": "core.db.domain",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AmbiguousRunIdError", "ArtifactRecord", "Database", "DatabaseError", "MetricPoint", "Recorder",
+    "Repository", "RunNotFoundError", "RunRecord", "RunSummary", "StepRecord", "open_database",
+]
 
 if TYPE_CHECKING:
     from core.db.database import Database, open_database

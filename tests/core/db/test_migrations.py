@@ -87,3 +87,11 @@ def test_importing_core_db_stays_lean():
             "('sqlalchemy', 'alembic', 'torch')]; print(heavy); sys.exit(1 if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_public_name_resolves():
+    import core.db
+
+    assert set(core.db.__all__) == set(core.db._EXPORTS)
+    for name in core.db.__all__:
+        assert getattr(core.db, name).__name__ == name
