@@ -1,0 +1,59 @@
+"""FFN neuron pruning: remove the least important intermediate neurons of each layer physically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.methods.pruning.importance import (ffn_magnitude_importance, ffn_taylor_importance, normalise_rows,
+                                             task_batches)
+from core.methods.pruning.masks import MASKS_KEY
+from core.methods.pruning.structured import select_per_layer, select_removals, update_extras
+from core.models.architecture import count_parameters
+from core.models.surgery import ffn_widths, keep_ffn
+from core.registry import register_method, setting
+
+
+@dataclass
+class FFNPruneSettings:
+    amount: float = setting(0.5, "Share of the intermediate (FFN) neurons to remove", min=0.0, max=0.95)
+    scope: str = setting("per_layer", "Remove the same share in every layer, or rank neurons across layers "
+                         "(sizes may then differ)", choices=("per_layer", "global"))
+    importance: str = setting("taylor", "Score neurons by |activation x gradient| on task data (taylor) "
+                              "or by weight norms (magnitude)", choices=("taylor", "magnitude"))
+    batches: int = setting(16, "Batches used for the taylor scores", min=1, max=10000)
+    batch_size: int = setting(32, "Sentences per scoring batch", min=1, max=4096)
+    split: str = setting("train", "Data used for the taylor scores", choices=("train", "validation"))
+    min_neurons: int = setting(1, "Neurons each layer keeps at least", min=1)
+
+
+@register_method(
+    "prune.ffn",
+    family="pruning",
+    title="FFN neuron pruning",
+    description="Score every intermediate neuron (gradient x activation, or weight magnitude) and physically "
+    "remove the least important ones from each layer's feed-forward block.",
+    config=FFNPruneSettings,
+)
+def prune_ffn(state, cfg: FFNPruneSettings, ctx):
+    model = state.model
+    widths = ffn_widths(model)
+    ctx.progress(0, 2, "scoring FFN neurons", force=True)
+    if cfg.importance == "taylor":
+        scores = ffn_taylor_importance(model, task_batches(ctx, model, cfg.split, cfg.batch_size, cfg.batches))
+    else:
+        scores = ffn_magnitude_importance(model)
+    if cfg.scope == "global":
+        count = int(round(cfg.amount * sum(widths)))
+        keep = select_removals(normalise_rows(scores), count, cfg.min_neurons)
+    else:
+        keep = select_per_layer(scores, cfg.amount, cfg.min_neurons)
+    before = count_parameters(model)
+    masks = keep_ffn(model, keep, state.extras.get(MASKS_KEY))
+    new = update_extras(state, model, masks, ctx=ctx)
+    kept = [set(keep[i]) for i in range(len(widths))]
+    ctx.mask("ffn", [[1.0 if n in kept[i] else 0.0 for n in range(w)] for i, w in enumerate(widths)])
+    after = count_parameters(model)
+    ctx.metric("model/parameters", after)
+    ctx.log(f"FFN pruning: widths {widths} -> {ffn_widths(model)}, {before - after:,} parameters fewer")
+    ctx.progress(2, 2, "FFN pruned", force=True)
+    return new

@@ -1,0 +1,89 @@
+"""Bookkeeping shared by the structured pruning methods: selection, extras, recovery training.
+
+``state.extras`` keys kept consistent here after a structured cut:
+``masks`` (unstructured masks, sliced with the weights) and ``sensitivity``
+(scores from ``analyze.sensitivity``, sliced to the heads and layers that stay).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from core.methods.pruning.masks import MASKS_KEY
+from core.models.surgery import reconcile_masks
+
+SENSITIVITY_KEY = "sensitivity"
+
+
+def select_removals(scores: Sequence[Sequence[float]], count: int, min_keep: int = 1) -> dict[int, list[int]]:
+    """Indices to keep per layer after removing the ``count`` lowest-scored units overall.
+
+    Units are ranked globally (ties broken by position); a layer never drops
+    below ``min_keep`` units, so fewer than ``count`` may go when that binds.
+    """
+    left = [len(row) for row in scores]
+    ranked = sorted((float(s), layer, unit) for layer, row in enumerate(scores) for unit, s in enumerate(row))
+    removed: set[tuple[int, int]] = set()
+    for _, layer, unit in ranked:
+        if len(removed) >= count:
+            break
+        if left[layer] <= min_keep:
+            continue
+        removed.add((layer, unit))
+        left[layer] -= 1
+    return {layer: [u for u in range(len(row)) if (layer, u) not in removed] for layer, row in enumerate(scores)}
+
+
+def select_per_layer(scores: Sequence[Sequence[float]], share: float, min_keep: int = 1) -> dict[int, list[int]]:
+    """Remove the same share of units from every layer (lowest scores first)."""
+    out = {}
+    for layer, row in enumerate(scores):
+        drop = min(int(round(share * len(row))), len(row) - min_keep)
+        order = sorted(range(len(row)), key=lambda u: (float(row[u]), u))
+        gone = set(order[:max(0, drop)])
+        out[layer] = [u for u in range(len(row)) if u not in gone]
+    return out
+
+
+def stored_sensitivity(state) -> dict | None:
+    return state.extras.get(SENSITIVITY_KEY)
+
+
+def slice_sensitivity(sens: dict | None, heads: dict[int, list[int]] | None = None,
+                      layers: list[int] | None = None) -> dict | None:
+    """Scores of the heads / layers that stay, so a later step still lines them up with the model."""
+    if not sens:
+        return sens
+    out = dict(sens)
+    if heads is not None:
+        for key in [k for k, v in sens.items() if k.startswith("heads") and isinstance(v, list)]:
+            out[key] = [[row[h] for h in heads.get(i, range(len(row)))] for i, row in enumerate(sens[key])]
+    if layers is not None:
+        for key, value in sens.items():
+            if isinstance(value, list) and (key.startswith("layers") or key.startswith("heads")):
+                source = out[key]
+                out[key] = [source[i] for i in layers if i < len(source)]
+    return out
+
+
+def update_extras(state, model, masks, *, heads=None, layers=None, ctx=None):
+    """A new state with ``model``, sliced masks (stale ones dropped) and sliced sensitivity scores."""
+    new = state.replace(model=model)
+    if masks is not None or MASKS_KEY in new.extras:
+        kept, dropped = reconcile_masks(model, masks)
+        if dropped and ctx is not None:
+            ctx.log(f"dropped {len(dropped)} pruning masks that no longer match a weight", "warning")
+        new.extras[MASKS_KEY] = kept
+    if SENSITIVITY_KEY in new.extras:
+        new.extras[SENSITIVITY_KEY] = slice_sensitivity(new.extras[SENSITIVITY_KEY], heads, layers)
+    return new
+
+
+def recover(ctx, model, epochs: float, learning_rate: float, batch_size: int, masks, prefix: str = "recovery"):
+    """A short fine-tuning through the shared training loop (no-op for ``epochs == 0``)."""
+    if epochs <= 0:
+        return model
+    from core.engine.training import TrainSettings, train_model  # imports this package's masks.py
+
+    settings = TrainSettings(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size)
+    return train_model(ctx, model, settings, masks=masks, prefix=prefix)
