@@ -13,7 +13,7 @@ from core.methods.distillation.agnostic import TaskAgnosticSettings, distill_tas
 from core.models.architecture import count_parameters, encoder_of
 from core.recipe import Step
 from tests.conftest import tiny_recipe
-from tests.core.methods.helpers import fixed_batch, layer_params, make_ctx, tiny_bert
+from tests.core.methods.test_distillation_support import fixed_batch, layer_params, make_ctx, tiny_bert
 
 
 def test_uniform_layer_map_follows_the_rounding_rule():
