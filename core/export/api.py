@@ -1,0 +1,227 @@
+"""Export a model (or a recorded run) and verify it before anyone sees "done".
+
+Every export is written into a temporary folder beside the target, reloaded
+from there the way a user would load it, compared with the in-memory model,
+measured (size on disk, latency against the original, alternating), given a
+model card, and only then moved into place.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn as nn
+
+from core.errors import ExportError, StudioError
+from core.export import verify
+from core.export.staging import staged_folder
+from core.models.state import ModelState
+
+FORMATS = ("hf", "onnx", "onnx-int8")
+Progress = Callable[[int, int, str], None]
+_STEPS = 6
+
+# Used when the caller has no validation batch: varied lengths so padding is exercised.
+SAMPLE_SENTENCES = (
+    "A gripping story told with real warmth.",
+    "The plot drags and the jokes fall flat.",
+    "An uneven but often charming film about growing up in a small coastal town.",
+    "Dull.",
+    "The performances are strong, though the script never quite trusts its audience.",
+    "I have rarely been this bored in a cinema.",
+    "A small miracle of a movie.",
+    "Too long, too loud, and far too pleased with itself to notice either.",
+)
+
+
+def sample_batch(tokenizer, max_length: int = 32) -> dict[str, torch.Tensor]:
+    if tokenizer is None:
+        raise ExportError("the model has no tokenizer, so there is no batch to verify the export with; pass batch=")
+    enc = tokenizer(list(SAMPLE_SENTENCES), padding="max_length", truncation=True, max_length=max_length,
+                    return_tensors="pt")
+    return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+@contextmanager
+def _cpu_eval(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode on the CPU (a copy only when it lives elsewhere); training mode restored after."""
+    param = next(model.parameters(), None)
+    if param is not None and param.device.type != "cpu":
+        yield copy.deepcopy(model).to("cpu").eval()
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def _tolerance(fmt: str, quantized: bool) -> verify.Tolerance:
+    if fmt == "hf":
+        return verify.EXACT  # the same tensors (int8 packed weights included) and kernels
+    if fmt == "onnx" and not quantized:
+        return verify.ONNX_FLOAT
+    return verify.QUANTIZED
+
+
+def _tell(progress: Progress | None, step: int, message: str) -> None:
+    if progress is not None:
+        progress(step, _STEPS, message)
+
+
+def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, reference: ModelState | None = None,
+                 batch: dict[str, torch.Tensor] | None = None, overwrite: bool = False,
+                 recipe: dict[str, Any] | None = None, results: dict[str, Any] | None = None,
+                 progress: Progress | None = None, latency_repeats: int = 5,
+                 notes: list[str] | None = None) -> verify.ExportReport:
+    """Write ``state`` to ``out_dir`` as ``format``, verify it, and return what was measured.
+
+    ``reference`` is the original (uncompressed) model, timed in alternation
+    with the export; ``batch`` (a tokenized validation batch) is what outputs
+    are compared and latency measured on; ``notes`` go into the report and
+    the model card. Raises :class:`ExportError` and
+    leaves nothing behind when writing or verification fails.
+    """
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    target = Path(out_dir).expanduser().resolve()
+    _tell(progress, 0, "preparing")
+    batch = {k: v.to("cpu") for k, v in (batch or sample_batch(state.tokenizer)).items()}
+    tol = _tolerance(format, state.quantized)
+    with _cpu_eval(state.model) as model, staged_folder(target, overwrite) as tmp:
+        cpu_state = state.replace(model=model)
+        expected = verify.logits_of(model, batch)
+        _tell(progress, 1, f"writing the {format} export")
+        exported, manifest, notes_written, weights = _write(cpu_state, tmp, format, batch)
+        _tell(progress, 2, "reloading the export to verify it")
+        actual = verify.logits_of(exported, batch)
+        diff, agreement = verify.compare(expected, actual, tol, f"{format} export to {target}")
+        _tell(progress, 3, "measuring latency against the original")
+        original = reference.model if reference is not None else None
+        with (_cpu_eval(original) if original is not None else _none()) as original_cpu:
+            latency, original_latency = verify.measure_latency(exported, original_cpu, batch, latency_repeats)
+        original_size = verify.tensor_bytes(original) if original is not None else None
+        weights_bytes = (tmp / weights).stat().st_size
+        from core.models.architecture import count_parameters
+
+        report = verify.ExportReport(
+            format=format, path=str(target), verified=True, tolerance=tol.describe(), max_abs_diff=diff,
+            argmax_agreement=agreement, rows=int(batch["input_ids"].shape[0]), size_bytes=0,
+            weights_bytes=weights_bytes, standard=manifest.get("standard") if manifest else None,
+            parameters=count_parameters(model), original_size_bytes=original_size,
+            size_ratio=(original_size / weights_bytes) if original_size else None, latency_ms=latency,
+            original_latency_ms=original_latency,
+            speedup=(original_latency / latency) if original_latency else None,
+            latency_batch=f"{batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, CPU",
+            notes=[*notes_written, *(notes or [])], versions=verify.software_versions(),
+        )
+        del exported  # release the ONNX session / reloaded model before the folder moves
+        _tell(progress, 4, "writing the model card")
+        from core.export.card import write_card
+
+        write_card(tmp, report, manifest, recipe, results, str(target))
+        report.size_bytes = verify.folder_bytes(tmp)
+        _tell(progress, 5, "moving the export into place")
+    _tell(progress, 6, "done")
+    return report
+
+
+@contextmanager
+def _none() -> Iterator[None]:
+    yield None
+
+
+def _write(state: ModelState, tmp: Path, fmt: str, batch) -> tuple[Any, dict | None, list[str], str]:
+    """Write the files and reload them as a user would: (runnable export, manifest, notes, weights file name)."""
+    if fmt == "hf":
+        from core.export.checkpoint import write_model_folder
+        from core.export.loader import load_export
+
+        manifest = write_model_folder(state, tmp)
+        notes = [] if manifest["standard"] else [
+            "architecture recorded in studio_model.json; plain transformers cannot rebuild it"]
+        if manifest["standard"]:
+            # the promise of a standard folder is that plain transformers loads it: check exactly that
+            from core.export.loader import _load_plain
+
+            reloaded = _load_plain(tmp)
+        else:
+            reloaded = load_export(tmp)
+        return reloaded.model, manifest, notes, manifest["weights"]
+    from core.export.onnx_export import OnnxRunner, write_onnx_folder
+
+    info = write_onnx_folder(state, tmp, batch, int8=(fmt == "onnx-int8"))
+    from core.export.manifest import layer_description
+
+    return OnnxRunner(tmp / info["file"]), {"layers": layer_description(state.model)}, info["notes"], info["file"]
+
+
+# -- exporting a recorded run ------------------------------------------------
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def final_checkpoint(record: Any) -> Path:
+    """The folder of the run's newest ``final`` artifact (written by ``save_checkpoint``)."""
+    finals = [a for a in (_field(record, "artifacts") or ()) if _field(a, "kind") == "final"]
+    run = _field(record, "id", "?")
+    if not finals:
+        raise ExportError(f"run {str(run)[:8]} has no final checkpoint to export (it did not finish, or it was "
+                          "recorded before the studio kept checkpoints); run the recipe again")
+    path = Path(str(_field(finals[-1], "path"))).expanduser()
+    if not path.is_dir():
+        raise ExportError(f"the checkpoint of run {str(run)[:8]} is gone: {path} does not exist")
+    return path
+
+
+def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> tuple[dict | None, ModelState | None]:
+    """The run's validation batch and its original model, or None each (with a note) when unavailable."""
+    from core.recipe import Recipe
+
+    try:
+        parsed = Recipe.from_dict(recipe)
+    except StudioError as exc:
+        notes.append(f"recipe unreadable ({exc}); verified on built-in sentences, no original timed")
+        return None, None
+    batch = reference = None
+    try:
+        from core.data.task import prepare_task
+        from core.metrics.latency import fixed_batch
+
+        task = prepare_task(parsed.data, state.tokenizer)
+        batch = fixed_batch(task, "validation", parsed.evaluation.latency_batch_size, parsed.data.max_length)
+        batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    except (StudioError, OSError) as exc:
+        notes.append(f"validation data unavailable ({exc}); verified on built-in sentences")
+    try:
+        from core.models.loading import load_model
+
+        reference = load_model(parsed.model.source, int(state.model.config.num_labels), seed=parsed.seed)
+    except (StudioError, OSError) as exc:
+        notes.append(f"original model unavailable ({exc}); latency not compared")
+    return batch, reference
+
+
+def export_run(repo: Any, run_id: str, format: str, out_dir: str | Path, overwrite: bool = False,
+               progress: Progress | None = None, latency_repeats: int = 5) -> verify.ExportReport:
+    """Export a recorded run's final checkpoint, verify it, and record the export as an artifact."""
+    from core.export.loader import load_export
+
+    record = repo.get_run(run_id)
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    state = load_export(final_checkpoint(record))
+    recipe = dict(_field(record, "recipe") or {})
+    notes: list[str] = []
+    batch, reference = _run_inputs(recipe, state, notes) if recipe else (None, None)
+    report = export_model(state, out_dir, format, reference=reference, batch=batch, overwrite=overwrite,
+                          recipe=recipe, results=dict(_field(record, "results") or {}), progress=progress,
+                          latency_repeats=latency_repeats, notes=notes)
+    repo.add_artifact(_field(record, "id", run_id), "export", report.path, report.to_dict())
+    return report

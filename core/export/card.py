@@ -1,0 +1,103 @@
+"""The model card (README.md) written into every export folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.export.verify import ExportReport
+
+_HOW_TO_LOAD = {
+    "hf-standard": (
+        "```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n"
+        "model = AutoModelForSequenceClassification.from_pretrained(\"{path}\")\n"
+        "tokenizer = AutoTokenizer.from_pretrained(\"{path}\")\n```"
+    ),
+    "hf-studio": (
+        "The architecture differs from what `config.json` alone describes (it is recorded in `studio_model.json`), "
+        "so load it with the studio:\n\n```python\nfrom core.export.loader import load_export\n\n"
+        "state = load_export(\"{path}\")  # state.model, state.tokenizer\n```"
+    ),
+    "onnx": (
+        "```python\nimport onnxruntime as ort\nfrom transformers import AutoTokenizer\n\n"
+        "session = ort.InferenceSession(\"{path}/model.onnx\", providers=[\"CPUExecutionProvider\"])\n"
+        "tokenizer = AutoTokenizer.from_pretrained(\"{path}\")\n"
+        "batch = tokenizer([\"a sentence\"], return_tensors=\"np\")\n"
+        "names = [i.name for i in session.get_inputs()]\n"
+        "logits = session.run([\"logits\"], {{n: batch[n].astype(\"int64\") for n in names}})[0]\n```"
+    ),
+}
+
+
+def _figure(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "not measured"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value:,}{unit}"
+
+
+def _mb(value: int | None) -> str:
+    return "not measured" if value is None else f"{value / 1e6:.2f} MB"
+
+
+def _layers_table(layers: list[dict[str, int]]) -> list[str]:
+    if not layers:
+        return []
+    rows = ["| layer | attention heads | head size | FFN width |", "|---|---|---|---|"]
+    rows += [f"| {i} | {layer['heads']} | {layer['head_size']} | {layer['ffn']} |" for i, layer in enumerate(layers)]
+    return rows
+
+
+def _recipe_lines(recipe: dict[str, Any] | None) -> list[str]:
+    if not recipe:
+        return ["No recipe was recorded for this model."]
+    lines = [f"Model source: `{(recipe.get('model') or {}).get('source', '?')}`, "
+             f"data: `{(recipe.get('data') or {}).get('source', '?')}`.", ""]
+    steps = recipe.get("steps") or []
+    lines += [f"{i + 1}. `{s.get('method', '?')}` {json.dumps(s.get('settings') or s.get('config') or {})}"
+              for i, s in enumerate(steps)] or ["(no compression steps)"]
+    lines += ["", "<details><summary>Full recipe</summary>", "", "```json", json.dumps(recipe, indent=2, default=str),
+              "```", "</details>"]
+    return lines
+
+
+def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | None, recipe: dict[str, Any] | None,
+               results: dict[str, Any] | None, display_path: str) -> None:
+    """Write ``README.md``: how to load, the recipe, results, measured size/latency, verification, versions."""
+    name = (recipe or {}).get("name") or Path(display_path).name
+    if report.format == "hf":
+        how = _HOW_TO_LOAD["hf-standard" if report.standard else "hf-studio"]
+    else:
+        how = _HOW_TO_LOAD["onnx"]
+    lines = [f"# {name}", "", f"A compressed BERT-family classifier exported by BERT Compression Studio "
+             f"(format `{report.format}`).", "", "## How to load", "", how.format(path=display_path), ""]
+    layers = (manifest or {}).get("layers") or []
+    if layers or report.parameters:
+        lines += ["## Architecture", ""]
+        if report.parameters:
+            lines += [f"{report.parameters:,} parameters.", ""]
+        lines += _layers_table(layers) + [""]
+    lines += ["## Recipe", ""] + _recipe_lines(recipe) + [""]
+    if results:
+        lines += ["## Results recorded by the run", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {k} | {_figure(v, digits=4)} |" for k, v in sorted(results.items())] + [""]
+    lines += [
+        "## Measured at export", "",
+        "| | this export | original |", "|---|---|---|",
+        f"| weights on disk | {_mb(report.weights_bytes)} | {_mb(report.original_size_bytes)} |",
+        f"| latency ({report.latency_batch or 'validation batch'}) | {_figure(report.latency_ms, ' ms')} "
+        f"| {_figure(report.original_latency_ms, ' ms')} |",
+        "",
+        f"Size ratio {_figure(report.size_ratio, 'x')}, speedup {_figure(report.speedup, 'x')} "
+        "(median of alternating runs in one process on this machine; ratios are what carries over).", "",
+        "## Verification", "",
+        f"The folder was reloaded as a user would and compared with the in-memory model on {report.rows} rows: "
+        f"{report.tolerance}. Largest logit difference {report.max_abs_diff:.3g}, predicted class agreement "
+        f"{report.argmax_agreement:.1%}.", "",
+    ]
+    if report.notes:
+        lines += ["Notes:", ""] + [f"- {n}" for n in report.notes] + [""]
+    lines += ["## Software", ""] + [f"- {k} {v}" for k, v in report.versions.items()] + [""]
+    (folder / "README.md").write_text("\n".join(lines))

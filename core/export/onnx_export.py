@@ -1,0 +1,201 @@
+"""ONNX export (TorchScript exporter, eager attention) and the ONNX Runtime int8 variant.
+
+Lessons from the reference runs (../shared/ENV.md): ONNX Runtime's BERT
+optimizer fuses attention only in a graph exported by the TorchScript exporter
+from an eager-attention model, and quantizing the fused graph needs
+``DefaultTensorType``; ``per_channel`` + ``reduce_range`` keep int8 accuracy
+on CPUs without VNNI.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from core.errors import ExportError
+from core.export.manifest import dynamic_linear_type, layer_description, set_module
+from core.models.state import ModelState
+
+ONNX_FILE = "model.onnx"
+OPSET = 17
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class _LogitsOnly(nn.Module):
+    """Positional inputs in a fixed order and a single output, so graph input names cannot drift."""
+
+    def __init__(self, model: nn.Module, names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, *inputs):
+        return self.model(**dict(zip(self.names, inputs))).logits
+
+
+def input_names(model: nn.Module, tokenizer) -> tuple[str, ...]:
+    accepted = inspect.signature(model.forward).parameters
+    wanted = set(getattr(tokenizer, "model_input_names", _INPUTS) or _INPUTS)
+    return tuple(n for n in _INPUTS if n in accepted and (n in wanted or n == "input_ids"))
+
+
+def dequantized_copy(model: nn.Module) -> nn.Module:
+    """A float copy where each dynamic int8 linear holds its dequantized weights (ONNX has no such op)."""
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        if isinstance(module, dynamic_linear_type()):
+            weight = module.weight()
+            weight = weight.dequantize() if weight.is_quantized else weight.float()
+            bias = module.bias()
+            linear = nn.Linear(module.in_features, module.out_features, bias=bias is not None)
+            with torch.no_grad():
+                linear.weight.copy_(weight)
+                if bias is not None:
+                    linear.bias.copy_(bias)
+            set_module(model, name, linear)
+    return model
+
+
+def _eager_copy(model: nn.Module) -> nn.Module:
+    model = copy.deepcopy(model).to("cpu").eval()
+    # sdpa attention leaves the graph unfusable; the attribute is read at every forward
+    model.config._attn_implementation = "eager"
+    return model
+
+
+@contextmanager
+def _quiet_exporters():
+    """Silence the exporters' advisory output; verification below is what tells us the graph is right."""
+    root = logging.getLogger()
+    # a Filter named after no logger drops every record logged on root itself, where
+    # onnxruntime.quantization writes its advice; other loggers propagate past it
+    drop_root = logging.Filter("bert-studio-export")
+    root.addFilter(drop_root)
+    try:
+        with warnings.catch_warnings():
+            # the TorchScript exporter is deprecated (DeprecationWarning) and traces with
+            # TracerWarnings/UserWarnings about shapes; the dynamo exporter cannot be fused (ENV.md)
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.removeFilter(drop_root)
+
+
+def export_graph(state: ModelState, file: Path, sample: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    """Write the float ONNX graph of ``state`` to ``file``; returns its input names."""
+    model = state.model
+    if any(isinstance(m, dynamic_linear_type()) for m in model.modules()):
+        model = dequantized_copy(model)
+    model = _eager_copy(model)
+    names = input_names(model, state.tokenizer)
+    args = tuple(sample[n].to("cpu") if n in sample else torch.zeros_like(sample["input_ids"]) for n in names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["logits"] = {0: "batch"}
+    try:
+        with _quiet_exporters(), torch.no_grad():
+            torch.onnx.export(_LogitsOnly(model, names), args, str(file), input_names=list(names),
+                              output_names=["logits"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    except OSError:
+        raise
+    except Exception as exc:  # the tracer raises many types for an unsupported layer
+        raise ExportError(f"the model could not be converted to ONNX: {type(exc).__name__}: {exc}") from exc
+    return names
+
+
+def _fusable(model: nn.Module) -> tuple[int, int] | None:
+    """(heads, hidden) when every layer has the configured attention shape; fusion assumes it."""
+    cfg = model.config
+    layers = layer_description(model)
+    heads, hidden = int(cfg.num_attention_heads), int(cfg.hidden_size)
+    if not layers or any(layer["heads"] != heads or layer["heads"] * layer["head_size"] != hidden for layer in layers):
+        return None
+    return heads, hidden
+
+
+def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str]) -> None:
+    """ONNX Runtime dynamic int8 (per channel, reduced range), after BERT fusion when the shapes allow it."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fused = src.with_name("fused.onnx")
+    options: dict[str, Any] = {}
+    shape = _fusable(state.model)
+    with _quiet_exporters():
+        if shape is not None:
+            try:
+                from onnxruntime.transformers import optimizer
+
+                opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=shape[0], hidden_size=shape[1])
+                opt.save_model_to_file(str(fused))
+                src = fused
+                options["DefaultTensorType"] = onnx.TensorProto.FLOAT
+                notes.append("ONNX Runtime BERT fusion applied before int8 quantization")
+            except OSError:
+                raise
+            except Exception as exc:  # fusion is an optimisation: fall back to the unfused graph
+                notes.append(f"fusion skipped ({type(exc).__name__}: {exc})")
+        else:
+            notes.append("fusion skipped: attention shapes differ from the configuration (pruned heads)")
+        try:
+            quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+                             extra_options=options)
+        except OSError:
+            raise
+        except Exception as exc:
+            raise ExportError(f"ONNX Runtime int8 quantization failed: {type(exc).__name__}: {exc}") from exc
+    fused.unlink(missing_ok=True)
+
+
+def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.Tensor], int8: bool) -> dict[str, Any]:
+    """``model.onnx`` (float or int8), ``config.json`` and the tokenizer files in ``folder``."""
+    notes: list[str] = []
+    target = folder / ONNX_FILE
+    if int8:
+        float_file = folder / "float.onnx"
+        export_graph(state, float_file, sample)
+        quantize_graph(state, float_file, target, notes)
+        float_file.unlink(missing_ok=True)
+    else:
+        export_graph(state, target, sample)
+    if state.quantized:
+        notes.append("the torch int8 weights were dequantized for ONNX (activations are no longer quantized)")
+    config = copy.deepcopy(state.model.config)
+    config.architectures = [type(state.model).__name__]
+    config.save_pretrained(folder)  # label names and shapes for whoever serves the graph
+    if state.tokenizer is not None:
+        state.tokenizer.save_pretrained(str(folder))
+    return {"notes": notes, "file": ONNX_FILE}
+
+
+class OnnxRunner:
+    """An ONNX Runtime session that takes the same keyword batch as the torch model (for timing and checks)."""
+
+    def __init__(self, file: Path):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # idle worker threads otherwise spin after each run and slow down the torch
+        # model timed right after it (latency is measured in alternation)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
+            raise ExportError(f"ONNX Runtime cannot open the exported graph: {exc}") from exc
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def eval(self) -> "OnnxRunner":
+        return self
+
+    def __call__(self, **batch: torch.Tensor) -> np.ndarray:
+        ids = batch["input_ids"]
+        feed = {n: (batch[n] if n in batch else torch.zeros_like(ids)).to("cpu").numpy().astype(np.int64)
+                for n in self.inputs}
+        return self.session.run(["logits"], feed)[0]
