@@ -20,7 +20,8 @@ Public API (everything else, ORM rows included, stays inside the package)::
     SQLite files get WAL mode, foreign keys and a busy timeout. Raises :class:`DatabaseError`
     (a ``StudioError``) for a corrupt, foreign or too-new database, before changing anything.
     ``Database``: ``.url`` (password hidden), ``.path`` (SQLite file or None), ``.revision()``,
-    ``.close()``, usable as a context manager.
+    ``.close()``, usable as a context manager. An in-memory URL (``sqlite://``) shares one
+    connection between threads: fine for tests, not for a studio and a CLI at once.
 
 ``Repository(db)``; run ids may be given as unambiguous prefixes everywhere:
     ``list_runs(status=None, search=None, limit=None) -> list[RunSummary]`` (status: str or several),

@@ -201,7 +201,12 @@ def _validate_and_upgrade(engine: Engine, where: str, is_file: bool) -> None:
         if is_file:
             mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
             if str(mode).lower() != "wal":
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # not allowed inside a transaction
+        if conn.dialect.name == "sqlite" and current != head:
+            # Take the write lock before migrating, so that processes opening a new file at the same
+            # moment migrate one after the other (the busy timeout makes the others wait).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            current = MigrationContext.configure(conn).get_current_revision()
         if current != head:
             log.info("upgrading the studio database %s from %s to %s", where, current, head)
             cfg.attributes["connection"] = conn

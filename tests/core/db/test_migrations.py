@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sqlite3
 import subprocess
+import threading
 import sys
 
 import sqlalchemy as sa
@@ -95,3 +96,24 @@ def test_every_public_name_resolves():
     assert set(core.db.__all__) == set(core.db._EXPORTS)
     for name in core.db.__all__:
         assert getattr(core.db, name).__name__ == name
+
+
+def test_simultaneous_first_opens_migrate_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    barrier = threading.Barrier(4)
+    outcomes: list[object] = []
+
+    def opener() -> None:
+        barrier.wait()
+        try:
+            with open_database(url) as db:
+                outcomes.append(db.revision())
+        except Exception as exc:  # collected: the assertion below shows it
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == [head_revision()] * 4

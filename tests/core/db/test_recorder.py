@@ -104,6 +104,39 @@ def test_killed_process_keeps_its_metrics_and_is_marked_interrupted(db_url):
         assert repo.mark_interrupted_runs() == 0
 
 
+LIVE_RUN = textwrap.dedent("""
+    import sys
+    from core import events as ev
+    from core.db import Recorder, open_database
+    db = open_database(sys.argv[1])
+    bus = ev.EventBus()
+    Recorder(db, bus)
+    bus.publish(ev.RunStarted(run_id="other-process", recipe={"name": "busy"}, device="cpu", step_titles=()))
+    print("recording", flush=True)
+    sys.stdin.readline()  # keeps running until the test kills it
+""")
+
+
+def test_runs_of_another_live_process_are_left_alone(db_url):
+    child = subprocess.Popen([sys.executable, "-c", LIVE_RUN, db_url], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "recording", child.stderr.read()
+        with open_database(db_url) as db:
+            repo = Repository(db)
+            assert repo.mark_interrupted_runs() == 0
+            child.kill()
+            child.wait(timeout=30)
+            assert repo.mark_interrupted_runs() == 1
+            assert repo.get_run("other").status == "interrupted"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+        for stream in (child.stdin, child.stdout, child.stderr):
+            stream.close()
+
+
 def test_live_runs_in_this_process_are_not_marked_interrupted(db, repo):
     bus = ev.EventBus()
     recorder = Recorder(db, bus)
