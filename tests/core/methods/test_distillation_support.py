@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from core import events as ev
@@ -21,15 +23,20 @@ def make_ctx(tmp_path, task, state, teacher=None):
     return ctx
 
 
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    from core.models.loading import load_tokenizer
+
+    return load_tokenizer("tiny")
+
+
 def tiny_bert(layers: int = 4, seed: int = 0, **overrides) -> ModelState:
     """A random tiny BERT classifier with ``layers`` layers and the default tokenizer."""
     from transformers import BertForSequenceClassification
 
-    from core.models.loading import load_tokenizer
-
     torch.manual_seed(seed)
     model = BertForSequenceClassification(tiny_config(2, num_hidden_layers=layers, **overrides)).eval()
-    return ModelState(model=model, tokenizer=load_tokenizer("tiny"), source="tiny")
+    return ModelState(model=model, tokenizer=_tokenizer(), source="tiny")
 
 
 def fixed_batch(task, n: int = 8) -> dict[str, torch.Tensor]:
