@@ -137,7 +137,22 @@ def _load_manifest(path: Path) -> ModelState:
     load_tensors(model, manifest, load_file(str(weights)))
     model.eval()
     return ModelState(model=model, tokenizer=_load_tokenizer(path), source=str(path),
-                      quantized=bool(manifest.get("quantized")))
+                      quantized=bool(manifest.get("quantized")), extras=_extras(model))
+
+
+def _extras(model) -> dict[str, Any]:
+    """What later steps read from ``state.extras`` and the weights alone cannot say: shared encoder layers."""
+    from core.models.architecture import encoder_of
+
+    try:
+        layers = encoder_of(model).layer
+    except TypeError:
+        return {}
+    by_id: dict[int, list[int]] = {}
+    for i, layer in enumerate(layers):
+        by_id.setdefault(id(layer), []).append(i)
+    groups = [g for g in by_id.values() if len(g) > 1]
+    return {"shared_layers": groups} if groups else {}
 
 
 def build_entry_check(entry: dict[str, Any]) -> None:

@@ -175,6 +175,29 @@ def shared_groups(model: nn.Module) -> list[list[str]]:
     return [names for names in by_id.values() if len(names) > 1]
 
 
+def shared_modules(model: nn.Module) -> list[list[str]]:
+    """Paths that hold one module object (ALBERT-style layer sharing), outermost groups only."""
+    by_id: dict[int, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        if name:
+            by_id.setdefault(id(module), []).append(name)
+    groups: list[list[str]] = []
+    for names in sorted((n for n in by_id.values() if len(n) > 1), key=lambda n: n[0].count(".")):
+        covered = [q for g in groups for q in g[1:]]
+        if all(any(p.startswith(q + ".") for q in covered) for p in names[1:]):
+            continue  # a child of a module already shared
+        groups.append(names)
+    return groups
+
+
+def share_modules(model: nn.Module, groups: list[list[str]]) -> None:
+    """Put the first path's module object at every other path of its group."""
+    for group in groups:
+        first = model.get_submodule(group[0])
+        for path in group[1:]:
+            set_module(model, path, first)
+
+
 def tie(model: nn.Module, groups: list[list[str]]) -> None:
     """Make every name of each group point at the first name's Parameter again."""
     for group in groups:
@@ -245,7 +268,7 @@ def skeleton_from_config(config, meta: bool = False) -> nn.Module:
 
 def is_standard(manifest: dict[str, Any], config) -> bool:
     """Whether plain ``from_pretrained`` rebuilds the model exactly (no manifest needed)."""
-    if manifest["modules"] or manifest["shared"] or manifest["quantized"]:
+    if manifest["modules"] or manifest["shared"] or manifest["shared_modules"] or manifest["quantized"]:
         return False
     heads = int(getattr(config, "num_attention_heads", 0) or 0)
     size = int(config.hidden_size) // heads if heads else 0
@@ -265,4 +288,5 @@ def build_manifest(model: nn.Module, config, quantized: bool, source: str) -> di
         "layers": layer_description(model),
         "modules": describe_modules(model, skeleton),
         "shared": shared_groups(model),
+        "shared_modules": shared_modules(model),
     }

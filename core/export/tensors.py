@@ -42,9 +42,10 @@ def model_tensors(model: nn.Module, manifest: dict[str, Any]) -> dict[str, torch
     """Everything ``load_tensors`` needs, contiguous, on the CPU, no two sharing memory."""
     quant = {e["path"]: e for e in manifest["modules"] if e["kind"] == "dynamic_int8"}
     skip = {name for group in manifest["shared"] for name in group[1:]}
+    skip_prefixes = tuple(p + "." for p in quant) + _copies(manifest)
     out: dict[str, torch.Tensor] = {}
     for key, value in model.state_dict().items():
-        if key in skip or any(key.startswith(p + ".") for p in quant):
+        if key in skip or key.startswith(skip_prefixes):
             continue
         if not isinstance(value, torch.Tensor) or value.is_quantized:
             raise ExportError(f"cannot store {key}: it is a {type(value).__name__}, not a plain tensor")
@@ -60,6 +61,11 @@ def model_tensors(model: nn.Module, manifest: dict[str, Any]) -> dict[str, torch
         seen.add(value.untyped_storage().data_ptr())
         out[key] = value
     return out
+
+
+def _copies(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """Prefixes of the second and later paths of shared modules (their tensors are the first path's)."""
+    return tuple(p + "." for group in manifest.get("shared_modules", []) for p in group[1:])
 
 
 def _quantized_module(entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -> nn.Module:
@@ -92,14 +98,14 @@ def _quantized_module(entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -
 
 def load_tensors(model: nn.Module, manifest: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
     """Fill a rebuilt skeleton: quantized linears first, then every other tensor by name (dtypes kept)."""
-    from core.export.manifest import tie
+    from core.export.manifest import share_modules, tie
 
     tensors = dict(tensors)
     quant = [e for e in manifest["modules"] if e["kind"] == "dynamic_int8"]
     # built before loading (they pop their tensors) but placed after: their own
     # _load_from_state_dict would demand activation scale entries we never store
     quantized = {e["path"]: _quantized_module(e, tensors) for e in quant}
-    quant_prefixes = tuple(e["path"] + "." for e in quant)
+    quant_prefixes = tuple(e["path"] + "." for e in quant) + _copies(manifest)
     shared = {name for group in manifest["shared"] for name in group[1:]}
     # assign=True keeps the stored dtypes (a half-precision layer stays half)
     try:
@@ -117,4 +123,5 @@ def load_tensors(model: nn.Module, manifest: dict[str, Any], tensors: dict[str, 
         raise ExportError("the weights do not match the recorded architecture: " + "; ".join(parts))
     for path, module in quantized.items():
         set_module(model, path, module)
+    share_modules(model, manifest.get("shared_modules", []))
     tie(model, manifest["shared"])

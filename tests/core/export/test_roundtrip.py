@@ -112,7 +112,8 @@ def test_layers_sharing_one_module(tiny_state, tmp_path, batch):
     new_layers = reloaded.model.bert.encoder.layer
     assert new_layers[1].attention.self.query.weight is new_layers[0].attention.self.query.weight
     assert count_parameters(reloaded.model) == shared_params
-    assert manifest_of(folder)["shared"]
+    assert manifest_of(folder)["shared_modules"] == [["bert.encoder.layer.0.attention", "bert.encoder.layer.1.attention"]]
+    assert new_layers[1].attention is new_layers[0].attention
     with torch.no_grad():  # still tied: one update moves both layers
         new_layers[0].attention.output.dense.bias.add_(1.0)
     assert torch.equal(new_layers[1].attention.output.dense.bias, new_layers[0].attention.output.dense.bias)
@@ -162,3 +163,12 @@ def test_save_checkpoint_replaces_its_folder(tiny_state, tmp_path, batch):
         changed.classifier.bias.add_(3.0)
     _, reloaded = roundtrip(tiny_state.replace(model=changed), tmp_path, batch)
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_layers_shared_by_the_sharing_method(tiny_state, tmp_path, batch):
+    sharing = pytest.importorskip("core.methods.sharing.layers")
+    sharing.tie_layers(tiny_state.model, [[0, 1]])
+    _, reloaded = roundtrip(tiny_state, tmp_path, batch)
+    assert sharing.shared_groups(reloaded.model) == [[0, 1]]
+    assert reloaded.extras["shared_layers"] == [[0, 1]]
+    assert count_parameters(reloaded.model) == count_parameters(tiny_state.model)
