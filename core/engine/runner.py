@@ -82,6 +82,7 @@ class Engine:
             results = final_results(ctx, state)
             for key, value in results.items():
                 ctx.metric(f"final/{key}", value)
+            self._save_final(ctx, state)
             result.status, result.results, result.state = "finished", results, state
             self.bus.publish(ev.RunFinished(run_id=run_id, results=results))
         except RunCancelled:
@@ -95,6 +96,19 @@ class Engine:
             result.error = f"{type(exc).__name__}: {exc}"
             self.bus.publish(ev.RunFailed(run_id=run_id, error=result.error, details=traceback.format_exc()))
         return result
+
+    def _save_final(self, ctx: RunContext, state) -> None:
+        """Keep the run's final model so it can be exported later (``export RUN``)."""
+        from core.export.checkpoint import save_checkpoint
+
+        ctx.progress(0, 1, "saving the final checkpoint", force=True)
+        try:
+            path = save_checkpoint(state, ctx.workdir / "final")
+        except Exception as exc:  # the figures stand even if the disk is full
+            log.exception("could not save the final checkpoint of run %s", ctx.run_id)
+            ctx.log(f"the final checkpoint could not be saved: {exc}", level="warning")
+            return
+        self.bus.publish(ev.Checkpoint(run_id=ctx.run_id, index=ctx.step_index, path=str(path), kind="final"))
 
     def _prepare(self, ctx: RunContext, initial_state):
         from core.data.task import prepare_task

@@ -20,7 +20,9 @@ def test_run_emits_typed_events_in_order_and_measures(engine):
     result = engine.run(tiny_recipe(Step("finetune", {"max_steps": 4, "learning_rate": 1e-3}), Step("evaluate")))
     assert result.status == "finished", result.error
     kinds = [type(e).__name__ for e in seen if not isinstance(e, (ev.Metric, ev.Progress, ev.LogMessage))]
-    assert kinds == ["RunStarted", "StepStarted", "StepFinished", "StepStarted", "StepFinished", "RunFinished"]
+    assert kinds == ["RunStarted", "StepStarted", "StepFinished", "StepStarted", "StepFinished", "Checkpoint", "RunFinished"]
+    checkpoint = next(e for e in seen if isinstance(e, ev.Checkpoint))
+    assert checkpoint.kind == "final" and (result.workdir / "final" / "config.json").is_file()
     losses = [e for e in seen if isinstance(e, ev.Metric) and e.key == "train/loss"]
     assert [m.step for m in losses] == [1, 2, 3, 4]
     assert any(isinstance(e, ev.Metric) and e.key == "val/accuracy" for e in seen)
