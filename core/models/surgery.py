@@ -184,6 +184,21 @@ def keep_layers(model: nn.Module, indices: Iterable[int], masks: Masks | None = 
     return new_masks
 
 
+def apply_layer_shapes(model: nn.Module, shapes: list[dict[str, int]]) -> None:
+    """Shrink a freshly built model to recorded ``layer_shapes()`` so a pruned state dict loads into it.
+
+    For export: build the model from its config (``num_hidden_layers`` and a uniform
+    ``intermediate_size`` are already right), call this with the recorded shapes,
+    then ``load_state_dict``. Which heads/neurons are kept does not matter here;
+    the weights that follow overwrite them.
+    """
+    layers = encoder_of(model).layer
+    if len(shapes) != len(layers):
+        raise ValueError(f"{len(shapes)} recorded layer shapes for a {len(layers)}-layer model")
+    keep_heads(model, {i: range(s["heads"]) for i, s in enumerate(shapes)})
+    keep_ffn(model, {i: range(s["ffn"]) for i, s in enumerate(shapes)})
+
+
 def reconcile_masks(model: nn.Module, masks: Masks | None) -> tuple[Masks | None, list[str]]:
     """Drop masks that no longer match a parameter (name gone or shape changed); returns them and the dropped names."""
     if masks is None:

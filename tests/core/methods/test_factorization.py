@@ -140,3 +140,15 @@ def test_recovery_fine_tuning_trains_the_factors(tiny_state, tiny_task, tmp_path
 def test_invalid_settings_name_the_field(method, settings, field):
     problems = tiny_recipe(Step(method, settings)).problems()
     assert problems and any(f"field '{field}'" in p for p in problems), problems
+
+
+def test_factorized_model_quantizes_and_still_reports_its_shapes(tiny_state, tiny_task, tmp_path):
+    from core.methods.quantization.dynamic import quantize_dynamic_int8
+
+    ctx = make_ctx(tmp_path, tiny_task, tiny_state)
+    out = run("factorize.linear", tiny_state, ctx, targets="both", ratio=0.25)
+    out = run("factorize.embeddings", out, ctx, embedding_size=8)
+    ref = logits(out.model, tiny_task)
+    model = quantize_dynamic_int8(out.model)
+    assert layer_shapes(model) == [{"heads": 4, "head_size": 8, "ffn": FFN}] * 2
+    assert torch.allclose(logits(model, tiny_task), ref, atol=0.1)  # int8 error only

@@ -105,3 +105,18 @@ def test_stale_masks_are_dropped_not_misapplied(tiny_state):
     masks = {name: torch.ones(3, 3, dtype=torch.bool)}
     kept, dropped = reconcile_masks(model, masks)
     assert kept == {} and dropped == [name]
+
+
+def test_a_pruned_model_rebuilds_from_config_and_recorded_shapes(tiny_state, tiny_task):
+    from transformers import BertForSequenceClassification
+
+    from core.models.surgery import apply_layer_shapes
+
+    model, b = tiny_state.model, batch(tiny_task)
+    keep_heads(model, {0: [1], 1: [0, 2, 3]})
+    keep_ffn(model, {0: range(7), 1: range(50)})
+    shapes = layer_shapes(model)
+    fresh = BertForSequenceClassification(model.config)
+    apply_layer_shapes(fresh, shapes)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    assert torch.allclose(logits(fresh, b), logits(model, b), atol=1e-6)
