@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         centre.addWidget(bottom)
         centre.setStretchFactor(0, 2)
         centre.setStretchFactor(2, 3)
+        centre.setSizes([330, 40, 460])
         self.setCentralWidget(centre)
         left = self._dock("Model and data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         palette = self._dock("Methods", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)

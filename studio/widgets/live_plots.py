@@ -72,6 +72,7 @@ class LivePlots(QWidget):
             item.addLegend(offset=(-10, 10))
             item.setDownsampling(mode="peak")
             item.setClipToView(True)
+            item.getAxis("left").enableAutoSIPrefix(False)  # "694.5 (x0.001)" reads worse than 0.6945
             self.plots[name] = widget
             layout.addWidget(widget)
         self.plots["accuracy"].getPlotItem().setYRange(0.0, 1.0)

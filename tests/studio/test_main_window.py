@@ -77,3 +77,32 @@ def test_optional_field_accepts_empty(window):
     window.form.set_value("max_steps", "")
     assert window.form.errors == {}
     assert window.recipe().steps[0].settings["max_steps"] is None
+
+
+def test_shortcuts_are_bound(window):
+    from PySide6.QtGui import QKeySequence
+
+    assert window.run_action.shortcut() == QKeySequence("Ctrl+R")
+    assert window.cancel_action.shortcut() == QKeySequence("Ctrl+.")
+    assert window.save_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
+    assert window.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
+
+
+def test_window_geometry_and_recent_recipes_are_remembered(qtbot, window, tmp_path):
+    from studio.main_window import MainWindow
+    from studio.settings import StudioSettings
+
+    window.resize(760, 560)  # inside the offscreen screen: restoreGeometry clamps to it
+    qtbot.waitUntil(lambda: window.width() != 1380, timeout=2000)
+    size = (window.width(), window.height())
+    window.save_recipe(tmp_path / "r.json")
+    assert window.close()
+    settings = StudioSettings(str(tmp_path / "studio.ini"))
+    assert settings.recent("recipes") == [str(tmp_path / "r.json")]
+    again = MainWindow(settings=settings)
+    qtbot.addWidget(again)
+    assert settings.geometry() is not None
+    # The offscreen screen is 800 px wide, narrower than the docks' minimum width, so only the height is compared.
+    assert again.height() == size[1]
+    assert [a.text() for a in again.recent_menu.actions()] == [str(tmp_path / "r.json")]
+    again.controller.shutdown()
