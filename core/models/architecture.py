@@ -51,7 +51,10 @@ def count_parameters(model: nn.Module, nonzero: bool = False) -> int:
             continue
         seen.add(id(p))
         total += int(torch.count_nonzero(p)) if nonzero else p.numel()
-    for _, module in model.named_modules():  # dynamically quantized linears hold packed params
+    for _, module in model.named_modules():
+        if callable(getattr(module, "quantized_parameter_count", None)):  # k-bit weights live in buffers
+            total += int(torch.count_nonzero(module.dequantized())) if nonzero else module.quantized_parameter_count()
+        # dynamically quantized linears hold packed params
         packed = getattr(module, "_packed_params", None)
         if packed is not None and hasattr(module, "weight") and callable(module.weight):
             w = module.weight()
