@@ -21,8 +21,10 @@ def test_dropping_a_palette_method_inserts_it_where_dropped(qtbot):
     stack.add_method("evaluate")
     palette = MethodPalette()
     qtbot.addWidget(palette)
-    group = palette.tree.topLevelItem(1)  # pruning
-    mime = palette.tree.mimeData([group.child(0)])
+    item = next(palette.tree.topLevelItem(i).child(j) for i in range(palette.tree.topLevelItemCount())
+                for j in range(palette.tree.topLevelItem(i).childCount())
+                if palette.tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole) == "prune.magnitude")
+    mime = palette.tree.mimeData([item])
     assert bytes(mime.data(METHOD_MIME)).decode() == "prune.magnitude"
     target = stack.list.visualItemRect(stack.list.item(1)).center()
     event = QDropEvent(QPointF(target), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
