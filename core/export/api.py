@@ -212,10 +212,12 @@ def export_run(repo: Any, run_id: str, format: str, out_dir: str | Path, overwri
                progress: Progress | None = None, latency_repeats: int = 5) -> verify.ExportReport:
     """Export a recorded run's final checkpoint, verify it, and record the export as an artifact."""
     from core.export.loader import load_export
+    from core.export.staging import check_target
 
-    record = repo.get_run(run_id)
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    check_target(Path(out_dir).expanduser().resolve(), overwrite)  # before the slow part: fail fast
+    record = repo.get_run(run_id)
     state = load_export(final_checkpoint(record))
     recipe = dict(_field(record, "recipe") or {})
     notes: list[str] = []
