@@ -180,6 +180,6 @@ def normalise_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
 
 
 def scale_rows(rows: Sequence[Sequence[float]]) -> list[list[float]]:
-    """Rescale all scores into [0, 1] by the largest one (for display as a mask heat map)."""
+    """Rescale all scores into [0, 1] by the largest one, negatives to 0 (for display as a mask heat map)."""
     top = max((max(r) for r in rows if len(r)), default=0.0)
-    return [[v / top if top > 0 else 0.0 for v in row] for row in rows]
+    return [[max(0.0, v / top) if top > 0 else 0.0 for v in row] for row in rows]
