@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
 
@@ -14,6 +14,7 @@ from studio.dialogs import errors
 from studio.dialogs.about import show_about
 from studio.dialogs.inspector import ModelInspector
 from studio.run_controller import RunController
+from studio.run_queue import RunQueue
 from studio.runs_store import DatabaseRunsStore, RunsStore
 from studio.settings import StudioSettings
 from studio.widgets.dashboard import Dashboard
@@ -22,6 +23,7 @@ from studio.widgets.log_panel import LogPanel
 from studio.widgets.mask_heatmap import MaskHeatmap
 from studio.widgets.method_palette import MethodPalette
 from studio.widgets.model_data_panel import ModelDataPanel
+from studio.widgets.queue_panel import QueuePanel
 from studio.widgets.runs_list import RunsList
 from studio.widgets.settings_form import SettingsForm
 from studio.widgets.stack_editor import StackEditor
@@ -65,6 +67,8 @@ class MainWindow(QMainWindow):
         self.log = LogPanel()
         self.heatmap = MaskHeatmap()
         self.runs = RunsList(self.store)
+        self.queue = RunQueue(self)
+        self.queue_panel = QueuePanel(self.queue)
         self.problems_label = QLabel("")
         self.problems_label.setObjectName("problems")
         self.problems_label.setWordWrap(True)
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow):
         bottom = QTabWidget()
         bottom.addTab(self.plots, "Live plots")
         bottom.addTab(self.runs, "Runs")
+        bottom.addTab(self.queue_panel, "Queue")
         self.bottom_tabs = bottom
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(top)
@@ -135,6 +140,7 @@ class MainWindow(QMainWindow):
         self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
         run_menu = bar.addMenu("&Run")
         self.run_action = self._action("&Run", self.start_run, "Ctrl+R", run_menu)
+        self.queue_action = self._action("&Queue", self.queue_current, "Ctrl+Shift+R", run_menu)
         self.pause_action = self._action("&Pause", self.controller.toggle_pause, "Ctrl+P", run_menu)
         self.cancel_action = self._action("&Cancel", self.controller.cancel, "Ctrl+.", run_menu)
         view_menu = bar.addMenu("&View")
@@ -144,10 +150,12 @@ class MainWindow(QMainWindow):
         self._action("&About", lambda: show_about(self), None, help_menu)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
-        for action in (self.open_action, self.save_action, self.run_action, self.pause_action, self.cancel_action):
+        for action in (self.open_action, self.save_action, self.run_action, self.queue_action, self.pause_action,
+                       self.cancel_action):
             toolbar.addAction(action)
         self.run_action.setToolTip("Run the stack (Ctrl+R)")
         self.cancel_action.setToolTip("Cancel the run (Ctrl+.)")
+        self.queue_action.setToolTip("Queue the recipe as it is now to run after the current run (Ctrl+Shift+R)")
         self._refresh_recent_menu()
 
     def _connect(self) -> None:
@@ -172,6 +180,7 @@ class MainWindow(QMainWindow):
         self.data_panel.changed.connect(self.update_validity)
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.modelDescribed.connect(self._model_described)
+        self.queue.changed.connect(self._queue_changed)
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:
@@ -208,27 +217,50 @@ class MainWindow(QMainWindow):
         self.problems_label.setVisible(bool(problems))
         running = self.controller.running
         self.run_action.setEnabled(not problems and not running and not self.data_panel.busy)
+        self.queue_action.setEnabled(not problems and not self.data_panel.busy)
         self.cancel_action.setEnabled(running)
         self.pause_action.setEnabled(running)
 
     # -- running ---------------------------------------------------------
     def start_run(self) -> None:
-        if not self.run_action.isEnabled():
-            return
-        recipe = self.recipe()
+        if self.run_action.isEnabled():
+            self._launch(self.recipe())
+
+    def _launch(self, recipe: Recipe) -> bool:
         try:
             self.controller.start(recipe)
         except StudioError as exc:
             errors.report_exception(self, "The recipe cannot run", exc)
-            return
+            return False
         self.plots.reset()
         self.bottom_tabs.setCurrentWidget(self.plots)
         self.log.append_line(f"run started: {recipe.name} ({len(recipe.steps)} steps) on {recipe.model.source}")
+        return True
+
+    def queue_current(self) -> None:
+        """Queue the recipe as shown now; it starts at once when nothing runs."""
+        if not self.queue_action.isEnabled():
+            return
+        item = self.queue.add(self.recipe())
+        self.log.append_line(f"queued: {item.label}")
+        self._start_next_queued()
+
+    def _start_next_queued(self) -> None:
+        while not self.controller.running:
+            item = self.queue.pop()
+            if item is None or self._launch(item.recipe):
+                return
+
+    def _queue_changed(self) -> None:
+        n = len(self.queue)
+        self.bottom_tabs.setTabText(self.bottom_tabs.indexOf(self.queue_panel), f"Queue ({n})" if n else "Queue")
 
     def _running_changed(self, running: bool) -> None:
         self.update_validity()
         if not running:
             self.runs.refresh()
+            # After the end-of-run slots (dialogs, dashboard) have run: the next queued recipe starts.
+            QTimer.singleShot(0, self, self._start_next_queued)
 
     def _paused_changed(self, paused: bool) -> None:
         self.pause_action.setText("&Resume" if paused else "&Pause")
@@ -313,6 +345,7 @@ class MainWindow(QMainWindow):
             if not errors.ask_yes_no(self, "A run is in progress", "Cancel the run in progress and quit?"):
                 event.ignore()
                 return
+        self.queue.clear()  # nothing queued may start while the window closes
         self.controller.shutdown()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()

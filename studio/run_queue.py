@@ -1,0 +1,74 @@
+"""Recipes waiting to run after the current one, in order.
+
+The queue only holds copies of recipes; :class:`~studio.main_window.MainWindow`
+pops the next one when the controller reports that a run ended, so queued runs
+go through exactly the same door (:class:`~studio.run_controller.RunController`)
+as a run started by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from core.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """One waiting recipe; ``key`` identifies it while it waits (names may repeat)."""
+
+    key: int
+    recipe: Recipe
+
+    @property
+    def label(self) -> str:
+        steps = " > ".join(s.method for s in self.recipe.steps)
+        return f"{self.recipe.name} ({self.recipe.model.source}): {steps}"
+
+
+class RunQueue(QObject):
+    """FIFO of :class:`QueuedRun`; ``changed`` fires on every add, removal or pop."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._items: list[QueuedRun] = []
+        self._keys = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[QueuedRun]:
+        return list(self._items)
+
+    def add(self, recipe: Recipe) -> QueuedRun:
+        """Queue a copy of ``recipe`` (later edits in the window do not reach it)."""
+        item = QueuedRun(next(self._keys), recipe.copy())
+        self._items.append(item)
+        self.changed.emit()
+        return item
+
+    def remove(self, key: int) -> bool:
+        """Drop a waiting run; returns whether it was still waiting."""
+        before = len(self._items)
+        self._items = [i for i in self._items if i.key != key]
+        if len(self._items) != before:
+            self.changed.emit()
+            return True
+        return False
+
+    def pop(self) -> QueuedRun | None:
+        if not self._items:
+            return None
+        item = self._items.pop(0)
+        self.changed.emit()
+        return item
+
+    def clear(self) -> None:
+        if self._items:
+            self._items.clear()
+            self.changed.emit()
