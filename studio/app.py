@@ -35,4 +35,5 @@ def run_studio(argv: list[str]) -> int:
     if argv and Path(argv[0]).is_file():
         window.open_recipe(argv[0])
     window.show()
+    window.start_warm_up()
     return int(app.exec())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
 
@@ -47,6 +47,8 @@ def default_recipe() -> Recipe:
 
 
 class MainWindow(QMainWindow):
+    warmedUp = Signal()  # the libraries a run needs are loaded (see start_warm_up)
+
     def __init__(self, settings: StudioSettings | None = None, store: RunsStore | None = None, engine=None,
                  recipe: Recipe | None = None):
         super().__init__()
@@ -331,6 +333,19 @@ class MainWindow(QMainWindow):
             self.settings.add_recent("models", info["source"])
         self.inspector = ModelInspector(info, self)
         self.inspector.show()
+
+    def start_warm_up(self) -> None:
+        """Load the run's libraries in the background now, so the first run does not freeze the window."""
+        from studio.warmup import warm_up
+        from studio.workers import run_in_background
+
+        self.statusBar().showMessage("Loading the machine-learning libraries…")
+
+        def done(_=None) -> None:
+            self.statusBar().showMessage("Ready", 3000)
+            self.warmedUp.emit()
+
+        run_in_background(warm_up, done, done, self)
 
     # -- window state ----------------------------------------------------
     def _restore_window(self) -> None:
