@@ -58,6 +58,8 @@ class MainWindow(QMainWindow):
         self.store = store if store is not None else DatabaseRunsStore(self.settings.database_url())
         self.controller = RunController(self.store, engine, self)
         self.recipe_path: Path | None = None
+        self.inspector: ModelInspector | None = None
+        self.sensitivity: dict | None = None  # the latest analyze.sensitivity result (JSON + run_id)
         self._base = Recipe()  # the parts of the recipe without a panel (name, evaluation, device, seed)
 
         self.data_panel = ModelDataPanel()
@@ -168,6 +170,7 @@ class MainWindow(QMainWindow):
         b.stepFinished.connect(self.dashboard.on_step_finished)
         b.progress.connect(self.dashboard.on_progress)
         b.maskUpdate.connect(self.heatmap.on_mask)
+        b.checkpoint.connect(self._checkpoint)
         b.logMessage.connect(self.log.on_log)
         b.stepStarted.connect(lambda e: self.log.append_line(f"step {e.index + 1}: {e.title}"))
         b.runFinished.connect(self._run_finished)
@@ -331,8 +334,22 @@ class MainWindow(QMainWindow):
     def _model_described(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():
             self.settings.add_recent("models", info["source"])
-        self.inspector = ModelInspector(info, self)
+        self.inspector = ModelInspector(info, self, self.sensitivity)
         self.inspector.show()
+
+    def _checkpoint(self, event) -> None:
+        if event.kind != "sensitivity":
+            return
+        from studio.widgets.importance_map import load_sensitivity
+
+        try:
+            self.sensitivity = {**load_sensitivity(event.path), "run_id": event.run_id}
+        except StudioError as exc:
+            self.log.append_line(str(exc), "warning")
+            return
+        self.log.append_line(f"head importance ready: {event.path} (Model \u25b8 Inspect shows it)")
+        if self.inspector is not None:
+            self.inspector.set_sensitivity(self.sensitivity)
 
     def start_warm_up(self) -> None:
         """Load the run's libraries in the background now, so the first run does not freeze the window."""

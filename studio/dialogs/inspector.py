@@ -1,9 +1,11 @@
-"""Model inspector: per-layer heads and FFN width, parameters by component, size."""
+"""Model inspector: per-layer heads and FFN width, parameters by component, size, head importance."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
+
+from studio.widgets.importance_map import ImportanceMap
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
@@ -20,10 +22,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
 class ModelInspector(QDialog):
     """Shows the dict from :func:`studio.widgets.model_data_panel.check_model_source`."""
 
-    def __init__(self, info: dict, parent: QWidget | None = None):
+    def __init__(self, info: dict, parent: QWidget | None = None, sensitivity: dict | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"Model inspector: {info.get('source', '')}")
-        self.resize(520, 560)
+        self.resize(560, 760)
         total = info["parameters"]
         summary = QLabel(
             f"<b>{info['model_type']}</b>, hidden size {info.get('hidden_size')}, vocabulary {info.get('vocab_size')}<br>"
@@ -42,4 +44,17 @@ class ModelInspector(QDialog):
         layout.addWidget(self.layers_table, 2)
         layout.addWidget(QLabel("Parameters by component"))
         layout.addWidget(self.components_table, 1)
+        self.importance = ImportanceMap()
+        layout.addWidget(QLabel("Head importance (sensitivity analysis)"))
+        layout.addWidget(self.importance, 2)
         layout.addWidget(buttons)
+        if sensitivity is not None:
+            self.set_sensitivity(sensitivity)
+
+    def set_sensitivity(self, result: dict) -> None:
+        """Show the scores of an ``analyze.sensitivity`` step (the dict of its JSON, plus ``run_id``)."""
+        run = str(result.get("run_id", ""))[:8]
+        metric = {"gradient": "gradient importance", "accuracy_drop": "accuracy drop when switched off"}.get(
+            result.get("metric"), str(result.get("metric", "")))
+        self.importance.set_scores(result["heads"], f"Head importance ({metric}) from run {run}: brighter = "
+                                                    "more important")

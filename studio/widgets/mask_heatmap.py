@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 
 class MaskHeatmap(QWidget):
-    """Shows the latest ``heads`` mask: dark cells are kept heads, light ones removed."""
+    """Shows the latest ``heads`` mask (viridis: dark cells are removed heads, yellow ones kept)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -43,5 +43,11 @@ class MaskHeatmap(QWidget):
         self.mask = mask
         self.image.setImage(np.nan_to_num(mask, nan=0.0), levels=(0.0, 1.0))
         self.plot.show()
-        kept = int(np.nansum(mask))
-        self.caption.setText(f"Head mask after step {event.index + 1}: {kept} of {int(np.sum(~np.isnan(mask)))} heads kept")
+        finite = mask[~np.isnan(mask)]
+        if np.isin(finite, (0.0, 1.0)).all():
+            kept = int(finite.sum())
+            self.caption.setText(f"Head mask after step {event.index + 1}: {kept} of {finite.size} heads kept "
+                                 "(dark = removed)")
+        else:  # a sensitivity step sends scaled importance instead of a keep/remove mask
+            self.caption.setText(f"Head importance from step {event.index + 1} (scaled per layer; dark = least "
+                                 "important)")

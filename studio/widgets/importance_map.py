@@ -1,0 +1,70 @@
+"""Layers x heads importance from a sensitivity analysis, as a heat map with a colour bar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from core.errors import StudioError
+
+
+def load_sensitivity(path: str | Path) -> dict:
+    """The JSON written by ``analyze.sensitivity`` (``heads``: one list of scores per layer; ``metric``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StudioError(f"the sensitivity results at {path} cannot be read: {exc}") from exc
+    heads = data.get("heads") if isinstance(data, dict) else None
+    if not isinstance(heads, list) or not all(isinstance(r, list) for r in heads):
+        raise StudioError(f"{path} holds no per-layer head scores")
+    return data
+
+
+def as_grid(rows: list[list[float]]) -> np.ndarray:
+    """Ragged rows (layers keep different head counts) as a NaN-padded 2-D array."""
+    width = max((len(r) for r in rows), default=0)
+    grid = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        grid[i, : len(row)] = row
+    return grid
+
+
+class ImportanceMap(QWidget):
+    """``set_scores`` draws one cell per head; brighter is more important."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption = QLabel("Head importance appears after a run with a sensitivity-analysis step.")
+        self.caption.setObjectName("hint")
+        self.caption.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "head")
+        item.setLabel("left", "layer")
+        item.invertY(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        item.addItem(self.image)
+        self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
+        self.bar.setImageItem(self.image, insert_in=item)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.plot, 1)
+        self.plot.hide()
+        self.scores: np.ndarray | None = None
+
+    def set_scores(self, rows: list[list[float]], title: str = "") -> None:
+        grid = as_grid(rows)
+        self.scores = grid
+        finite = grid[np.isfinite(grid)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if high <= low:
+            high = low + 1e-12
+        self.image.setImage(np.nan_to_num(grid, nan=low), levels=(low, high))
+        self.bar.setLevels((low, high))
+        self.plot.show()
+        self.caption.setText(title or f"Head importance: {grid.shape[0]} layers x {grid.shape[1]} heads")
