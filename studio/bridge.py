@@ -41,6 +41,12 @@ class EventBridge(QObject):
         }
         # Queued explicitly: the emitting thread is a plain Python thread, never the GUI thread.
         self._incoming.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = None
+        self.attach(bus)
+
+    def attach(self, bus: ev.EventBus) -> None:
+        """(Re-)subscribe to ``bus``, last in its delivery order."""
+        self.close()
         self._unsubscribe = bus.subscribe(ev.Event, self._incoming.emit)
 
     def close(self) -> None:

@@ -83,6 +83,9 @@ class MainWindow(QMainWindow):
             if Path(source).is_dir():
                 self.data_panel._select(self.data_panel.model_box, source, {})
         self.data_panel.model_box.setCurrentIndex(0)
+        for source in self.settings.recent("data"):
+            if Path(source).is_file():
+                self.data_panel.add_recent_data(source)
         self.set_recipe(recipe or default_recipe())
         self._restore_window()
 
@@ -141,6 +144,9 @@ class MainWindow(QMainWindow):
         self._action("Save recipe &as\u2026", lambda: self.save_recipe(None), QKeySequence.StandardKey.SaveAs, file_menu)
         self.recent_menu = file_menu.addMenu("Recent recipes")
         file_menu.addSeparator()
+        self.database_action = self._action("Runs &database location\u2026", lambda: self.choose_database(), None,
+                                            file_menu)
+        file_menu.addSeparator()
         self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
         run_menu = bar.addMenu("&Run")
         self.run_action = self._action("&Run", self.start_run, "Ctrl+R", run_menu)
@@ -185,6 +191,7 @@ class MainWindow(QMainWindow):
         self.data_panel.changed.connect(self.update_validity)
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.modelDescribed.connect(self._model_described)
+        self.data_panel.dataAccepted.connect(lambda path: self.settings.add_recent("data", path))
         self.queue.changed.connect(self._queue_changed)
 
     # -- the recipe ------------------------------------------------------
@@ -330,6 +337,35 @@ class MainWindow(QMainWindow):
         for path in self.settings.recent("recipes"):
             self.recent_menu.addAction(path, lambda p=path: self.open_recipe(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def choose_database(self, url: str | None = None) -> bool:
+        """Switch the runs database (asks with a dialog when ``url`` is None); the old one is left untouched."""
+        if self.controller.running or len(self.queue):
+            errors.show_error(self, "Runs database", "Wait for the run and the queue to finish before moving the "
+                              "runs database.")
+            return False
+        if url is None:
+            from studio.dialogs.database_dialog import DatabaseDialog
+
+            dialog = DatabaseDialog(self.store_url(), self)
+            if not dialog.exec() or not dialog.url:
+                return False
+            url = dialog.url
+        store = DatabaseRunsStore(url)
+        if not store.available:
+            errors.show_error(self, "Runs database", store.error)
+            return False
+        old = self.store
+        self.controller.set_store(store)
+        self.store = store
+        self.runs.set_store(store)
+        old.close()
+        self.settings.set_database_url(url)
+        self.log.append_line(f"runs database: {url}")
+        return True
+
+    def store_url(self) -> str:
+        return str(getattr(self.store, "url", "") or self.settings.database_url())
 
     def _model_described(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():

@@ -51,6 +51,16 @@ class RunController(QObject):
         self.runningChanged.emit(True)
         return self.handle
 
+    def set_store(self, store: RunsStore) -> None:
+        """Record later runs into ``store`` (not while a run goes: its rows would be split)."""
+        if self.running:
+            raise RuntimeError("a run is in progress")
+        if self.recorder is not None:
+            self.recorder.close()
+        self.store = store
+        self.recorder = store.attach_recorder(self.engine.bus)
+        self.bridge.attach(self.engine.bus)  # after the recorder again: a run is written before the GUI hears of it
+
     def cancel(self) -> None:
         if self.handle is not None:
             self.handle.cancel()

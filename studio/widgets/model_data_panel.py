@@ -67,6 +67,7 @@ class ModelDataPanel(QWidget):
     changed = Signal()
     modelDescribed = Signal(object)  # dict from check_model_source
     busyChanged = Signal(bool)
+    dataAccepted = Signal(str)  # a dataset file that was read successfully (for the recent list)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -124,6 +125,7 @@ class ModelDataPanel(QWidget):
         self.inspect_button.clicked.connect(self.inspect_model)
         for box in (self.model_box, self.data_box):
             box.currentIndexChanged.connect(lambda _: self.changed.emit())
+        self.data_box.activated.connect(self._data_picked)
         for box in (self.text_column, self.pair_column, self.label_column):
             box.currentTextChanged.connect(lambda _: self.changed.emit())
         for spin in (self.max_length, self.train_cap, self.val_cap, self.test_cap):
@@ -226,6 +228,20 @@ class ModelDataPanel(QWidget):
         self.pair_column.clear()
         self.pair_column.addItems([""] + columns)
         self.changed.emit()
+        self.dataAccepted.emit(path)
+
+    def add_recent_data(self, path: str) -> None:
+        """Offer ``path`` in the data list without selecting it."""
+        current = self.data_box.currentIndex()
+        if self.data_box.findData(path) < 0:
+            self.data_box.addItem(path, path)
+        self.data_box.setCurrentIndex(current)
+
+    def _data_picked(self, index: int) -> None:
+        # A recent file picked from the list: read its columns again (the file may have changed).
+        source = self.data_box.itemData(index)
+        if source and source not in DATA_LABELS:
+            self.choose_data_file(source)
 
     def _data_failed(self, exc: BaseException) -> None:
         self._finish("The data was not changed.")

@@ -54,6 +54,12 @@ class RunsList(QWidget):
         self.rows: list[RunSummary] = []
         self.refresh()
 
+    def set_store(self, store: RunsStore) -> None:
+        self.store = store
+        self.message.setText(store.error)
+        self.message.setVisible(bool(store.error))
+        self.refresh()
+
     def run_ids(self) -> list[str]:
         return [r.run_id for r in self.rows]
 

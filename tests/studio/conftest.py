@@ -66,3 +66,27 @@ def window(qtbot, tmp_path, db_url, dialogs):
     yield win
     win.controller.shutdown(30)
     win.store.close()
+
+
+def record_run(url: str, recipe: Recipe, results: dict, losses: tuple[float, ...] = (), accuracies: tuple[float, ...] = (),
+               status: str = "finished") -> str:
+    """Write one run into the database at ``url`` through the real recorder, from events (no training)."""
+    import uuid
+
+    from core import events as ev
+    from core.db import Recorder, open_database
+
+    run_id = uuid.uuid4().hex
+    bus = ev.EventBus()
+    with open_database(url) as db, Recorder(db, bus):
+        bus.publish(ev.RunStarted(run_id, recipe=recipe.to_dict(), device="cpu",
+                                  step_titles=tuple(s.title() for s in recipe.steps)))
+        for step, loss in enumerate(losses, start=1):
+            bus.publish(ev.Metric(run_id, key="train/loss", value=loss, step=step, index=0))
+        for step, acc in enumerate(accuracies, start=1):
+            bus.publish(ev.Metric(run_id, key="val/accuracy", value=acc, step=step * 2, index=0))
+        if status == "finished":
+            bus.publish(ev.RunFinished(run_id, results=results))
+        else:
+            bus.publish(ev.RunFailed(run_id, error="the data file has no 'text' column", details="Traceback: ..."))
+    return run_id
