@@ -16,8 +16,9 @@ OFFLINE_VARS = {
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
-QUIET_VARS = {
+QUIET_VARS = {  # the studio shows its own progress; library bars would interleave with it
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
 
 

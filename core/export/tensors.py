@@ -8,6 +8,8 @@ reach the disk.
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any
 
 import torch
@@ -86,10 +88,14 @@ def _quantized_module(entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -
     ints, scale, zero = take("weight_int8"), take("weight_scale"), take("weight_zero_point")
     if ints.dtype != torch.int8 or tuple(ints.shape) != (int(entry["out_features"]), int(entry["in_features"])):
         raise ExportError(f"{path}: the stored int8 weight has shape {tuple(ints.shape)} and type {ints.dtype}")
-    if entry.get("qscheme") == "per_channel":
-        weight = torch._make_per_channel_quantized_tensor(ints, scale.double(), zero.long(), int(entry.get("axis", 0)))
-    else:
-        weight = torch._make_per_tensor_quantized_tensor(ints, float(scale.reshape(-1)[0]), int(zero.reshape(-1)[0]))
+    with warnings.catch_warnings():
+        # torch deprecates quantized tensors in favour of torchao, whose int8 kernels are
+        # slower on AVX2 CPUs (ENV.md); the dynamic int8 path stays until that changes
+        warnings.simplefilter("ignore", UserWarning)
+        if entry.get("qscheme") == "per_channel":
+            weight = torch._make_per_channel_quantized_tensor(ints, scale.double(), zero.long(), int(entry.get("axis", 0)))
+        else:
+            weight = torch._make_per_tensor_quantized_tensor(ints, float(scale.reshape(-1)[0]), int(zero.reshape(-1)[0]))
     module = dynamic_linear_type()(int(entry["in_features"]), int(entry["out_features"]), bias_=entry["bias"],
                                    dtype=torch.qint8)
     module.set_weight_bias(weight, bias)
