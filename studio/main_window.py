@@ -6,13 +6,14 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
 
 from core.errors import StudioError
 from core.recipe import DataRef, Recipe, Step
 from studio.dialogs import errors
 from studio.dialogs.about import show_about
 from studio.dialogs.inspector import ModelInspector
+from studio.recipe_files import RecipeFilesMixin
 from studio.run_controller import RunController
 from studio.run_queue import RunQueue
 from studio.runs_store import DatabaseRunsStore, RunsStore
@@ -24,12 +25,11 @@ from studio.widgets.mask_heatmap import MaskHeatmap
 from studio.widgets.method_palette import MethodPalette
 from studio.widgets.model_data_panel import ModelDataPanel
 from studio.widgets.queue_panel import QueuePanel
-from studio.widgets.runs_list import RunsList
+from studio.widgets.run_browser import RunBrowser
 from studio.widgets.settings_form import SettingsForm
 from studio.widgets.stack_editor import StackEditor
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-RECIPE_FILTER = "Recipes (*.yaml *.yml *.json);;All files (*)"
 
 
 def default_recipe() -> Recipe:
@@ -46,7 +46,7 @@ def default_recipe() -> Recipe:
     )
 
 
-class MainWindow(QMainWindow):
+class MainWindow(RecipeFilesMixin, QMainWindow):
     warmedUp = Signal()  # the libraries a run needs are loaded (see start_warm_up)
 
     def __init__(self, settings: StudioSettings | None = None, store: RunsStore | None = None, engine=None,
@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
         self.dashboard = Dashboard()
         self.log = LogPanel()
         self.heatmap = MaskHeatmap()
-        self.runs = RunsList(self.store)
+        self.browser = RunBrowser(self.store)
+        self.runs = self.browser.list
         self.queue = RunQueue(self)
         self.queue_panel = QueuePanel(self.queue)
         self.problems_label = QLabel("")
@@ -104,7 +105,6 @@ class MainWindow(QMainWindow):
         top.setSizes([340, 460])
         bottom = QTabWidget()
         bottom.addTab(self.plots, "Live plots")
-        bottom.addTab(self.runs, "Runs")
         bottom.addTab(self.queue_panel, "Queue")
         self.bottom_tabs = bottom
         centre = QSplitter(Qt.Orientation.Vertical)
@@ -114,7 +114,11 @@ class MainWindow(QMainWindow):
         centre.setStretchFactor(0, 2)
         centre.setStretchFactor(2, 3)
         centre.setSizes([330, 40, 460])
-        self.setCentralWidget(centre)
+        self.main_tabs = QTabWidget()
+        self.main_tabs.setDocumentMode(True)
+        self.main_tabs.addTab(centre, "Recipe and live run")
+        self.main_tabs.addTab(self.browser, "Saved runs")
+        self.setCentralWidget(self.main_tabs)
         left = self._dock("Model and data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         palette = self._dock("Methods", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(left, palette, Qt.Orientation.Vertical)
@@ -295,77 +299,6 @@ class MainWindow(QMainWindow):
     def _run_cancelled(self, event) -> None:
         self.dashboard.on_run_ended(event, "Cancelled")
         self.log.append_line("run cancelled")
-
-    # -- files -----------------------------------------------------------
-    def open_recipe(self, path: str | Path | None = None) -> bool:
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open recipe", "", RECIPE_FILTER)
-            if not path:
-                return False
-        try:
-            recipe = Recipe.load(path)
-        except StudioError as exc:
-            errors.report_exception(self, "This recipe cannot be opened", exc)
-            return False
-        self.set_recipe(recipe)
-        self.recipe_path = Path(path)
-        self._remember("recipes", str(path))
-        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
-        return True
-
-    def save_recipe(self, path: str | Path | None = None) -> bool:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.yaml", RECIPE_FILTER)
-            if not path:
-                return False
-        try:
-            self.recipe().save(path)
-        except OSError as exc:
-            errors.report_exception(self, "The recipe could not be saved", exc)
-            return False
-        self.recipe_path = Path(path)
-        self._remember("recipes", str(path))
-        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
-        return True
-
-    def _remember(self, kind: str, item: str) -> None:
-        self.settings.add_recent(kind, item)
-        self._refresh_recent_menu()
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.settings.recent("recipes"):
-            self.recent_menu.addAction(path, lambda p=path: self.open_recipe(p))
-        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
-
-    def choose_database(self, url: str | None = None) -> bool:
-        """Switch the runs database (asks with a dialog when ``url`` is None); the old one is left untouched."""
-        if self.controller.running or len(self.queue):
-            errors.show_error(self, "Runs database", "Wait for the run and the queue to finish before moving the "
-                              "runs database.")
-            return False
-        if url is None:
-            from studio.dialogs.database_dialog import DatabaseDialog
-
-            dialog = DatabaseDialog(self.store_url(), self)
-            if not dialog.exec() or not dialog.url:
-                return False
-            url = dialog.url
-        store = DatabaseRunsStore(url)
-        if not store.available:
-            errors.show_error(self, "Runs database", store.error)
-            return False
-        old = self.store
-        self.controller.set_store(store)
-        self.store = store
-        self.runs.set_store(store)
-        old.close()
-        self.settings.set_database_url(url)
-        self.log.append_line(f"runs database: {url}")
-        return True
-
-    def store_url(self) -> str:
-        return str(getattr(self.store, "url", "") or self.settings.database_url())
 
     def _model_described(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():

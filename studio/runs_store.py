@@ -71,6 +71,19 @@ class RunsStore:
     def delete_run(self, run_id: str) -> None:
         raise KeyError(run_id)
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        raise KeyError(run_id)
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        return []
+
+    def metric_series(self, run_id: str, key: str) -> list:
+        return []
+
+    def repository(self) -> Any:
+        """The :class:`core.db.Repository` behind the store (export needs it), or None."""
+        return None
+
     def attach_recorder(self, bus) -> Any:
         """Start recording runs published on ``bus``; returns an object with ``close()`` or ``None``."""
         return None
@@ -119,8 +132,18 @@ class DatabaseRunsStore(RunsStore):
         if self._repo is not None:
             self._repo.delete_run(run_id)
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        if self._repo is not None:
+            self._repo.rename_run(run_id, name)
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        return [] if self._repo is None else list(self._repo.metric_keys(run_id))
+
     def metric_series(self, run_id: str, key: str) -> list:
         return [] if self._repo is None else list(self._repo.metric_series(run_id, key))
+
+    def repository(self) -> Any:
+        return self._repo
 
     def attach_recorder(self, bus) -> Any:
         if self._db is None:

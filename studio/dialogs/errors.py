@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 
 from core.errors import StudioError
 
@@ -27,6 +27,12 @@ def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_text(parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
+    """A line of text from the user, or None when cancelled."""
+    value, ok = QInputDialog.getText(parent, title, label, text=text)
+    return value if ok else None
 
 
 def report_exception(parent: QWidget | None, title: str, exc: BaseException) -> None:

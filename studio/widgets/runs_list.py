@@ -24,6 +24,7 @@ class RunsList(QWidget):
     """A table over :meth:`RunsStore.list_runs`; ``refresh()`` re-reads it."""
 
     runSelected = Signal(str)
+    selectionChanged = Signal(list)  # the selected run ids, in table order
 
     def __init__(self, store: RunsStore, parent: QWidget | None = None):
         super().__init__(parent)
@@ -31,6 +32,7 @@ class RunsList(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -40,9 +42,11 @@ class RunsList(QWidget):
         self.message.setVisible(bool(store.error))
         self.refresh_button = QPushButton("Refresh")
         self.delete_button = QPushButton("Delete")
+        self.rename_button = QPushButton("Rename")
         bar = QHBoxLayout()
         bar.addWidget(self.message, 1)
         bar.addWidget(self.refresh_button)
+        bar.addWidget(self.rename_button)
         bar.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -50,6 +54,7 @@ class RunsList(QWidget):
         layout.addLayout(bar)
         self.refresh_button.clicked.connect(self.refresh)
         self.delete_button.clicked.connect(self.delete_selected)
+        self.rename_button.clicked.connect(lambda: self.rename_selected())
         self.table.itemSelectionChanged.connect(self._selected)
         self.rows: list[RunSummary] = []
         self.refresh()
@@ -64,6 +69,8 @@ class RunsList(QWidget):
         return [r.run_id for r in self.rows]
 
     def refresh(self) -> None:
+        keep = set(self.selected_run_ids()) if self.rows else set()
+        self.table.blockSignals(True)  # one selectionChanged after the rebuild, not one per row
         try:
             self.rows = self.store.list_runs()
         except Exception as exc:  # a locked or damaged database must not take the window down
@@ -82,23 +89,72 @@ class RunsList(QWidget):
                 if j >= 4:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)
+        for i, row in enumerate(self.rows):
+            if row.run_id in keep:
+                self._add_row_to_selection(i)
+        self.table.blockSignals(False)
+        self._selected()
+
+    def _add_row_to_selection(self, row: int) -> None:
+        from PySide6.QtCore import QItemSelectionModel
+
+        index = self.table.model().index(row, 0)
+        self.table.selectionModel().select(index, QItemSelectionModel.SelectionFlag.Select
+                                           | QItemSelectionModel.SelectionFlag.Rows)
+
+    def select_runs(self, run_ids: list[str]) -> None:
+        """Select exactly these runs (as a user would by clicking with Ctrl)."""
+        self.table.clearSelection()
+        for run_id in run_ids:
+            if run_id in self.run_ids():
+                self._add_row_to_selection(self.run_ids().index(run_id))
+
+    def selected_run_ids(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.rows[r].run_id for r in rows if r < len(self.rows)]
 
     def selected_run_id(self) -> str | None:
-        items = self.table.selectedItems()
-        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+        ids = self.selected_run_ids()
+        return ids[0] if ids else None
 
     def delete_selected(self) -> None:
         from studio.dialogs import errors
 
-        run_id = self.selected_run_id()
-        if run_id and errors.ask_yes_no(self, "Delete run", f"Delete run {run_id[:8]} and its metrics?"):
-            try:
-                self.store.delete_run(run_id)
-            except Exception as exc:
-                errors.report_exception(self, "Could not delete the run", exc)
+        ids = self.selected_run_ids()
+        if not ids:
+            return
+        what = f"run {ids[0][:8]}" if len(ids) == 1 else f"{len(ids)} runs"
+        if errors.ask_yes_no(self, "Delete runs", f"Delete {what} and their metrics? Files on disk stay."):
+            for run_id in ids:
+                try:
+                    self.store.delete_run(run_id)
+                except Exception as exc:
+                    errors.report_exception(self, "Could not delete the run", exc)
+                    break
             self.refresh()
 
-    def _selected(self) -> None:
+    def rename_selected(self, name: str | None = None) -> None:
+        """Rename the (first) selected run; asks for the name when ``name`` is None."""
+        from studio.dialogs import errors
+
         run_id = self.selected_run_id()
-        if run_id:
-            self.runSelected.emit(run_id)
+        if run_id is None:
+            return
+        if name is None:
+            current = next((r.name for r in self.rows if r.run_id == run_id), "")
+            name = errors.ask_text(self, "Rename run", "New name:", current)
+            if name is None:
+                return
+        try:
+            self.store.rename_run(run_id, name.strip())
+        except Exception as exc:
+            errors.report_exception(self, "Could not rename the run", exc)
+        self.refresh()
+
+    def _selected(self) -> None:
+        ids = self.selected_run_ids()
+        self.rename_button.setEnabled(len(ids) == 1)
+        self.delete_button.setEnabled(bool(ids))
+        if len(ids) == 1:
+            self.runSelected.emit(ids[0])
+        self.selectionChanged.emit(ids)

@@ -37,7 +37,7 @@ def test_two_queued_recipes_run_in_order_and_both_land_in_the_database(qtbot, wi
     window.set_recipe(dropped)
     window.queue_action.trigger()
     assert [i.recipe.name for i in window.queue.items()] == ["queued-second", "queued-dropped"]
-    assert window.queue_panel.list.count() == 2 and window.bottom_tabs.tabText(2) == "Queue (2)"
+    assert window.queue_panel.list.count() == 2 and window.bottom_tabs.tabText(window.bottom_tabs.indexOf(window.queue_panel)) == "Queue (2)"
     window.queue_panel.list.setCurrentRow(1)
     window.queue_panel.remove_button.click()  # taken out before it started
     assert [i.recipe.name for i in window.queue.items()] == ["queued-second"]

@@ -1,0 +1,82 @@
+"""Qt-free arithmetic behind the run comparison: Pareto fronts, recipe diffs, a paper-style results table."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+MISSING = "\u2014"
+
+
+def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats (lower or equal cost and higher or equal score, one strictly).
+
+    Points with a NaN coordinate are never on the front. The result is sorted by cost, so it draws as a line.
+    """
+    points = [(c, s, i) for i, (c, s) in enumerate(zip(costs, scores))
+              if c is not None and s is not None and not (math.isnan(c) or math.isnan(s))]
+    front = []
+    for c, s, i in points:
+        beaten = any((c2 <= c and s2 >= s) and (c2 < c or s2 > s) for c2, s2, _ in points)
+        if not beaten:
+            front.append((c, -s, i))
+    return [i for _, _, i in sorted(front)]
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": [1, {"c": 2}]}}`` -> ``{"a.b[0]": 1, "a.b[1].c": 2}``."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(value, (list, tuple)) and value and any(isinstance(v, (dict, list, tuple)) for v in value):
+        for n, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}[{n}]"))
+    else:
+        out[prefix] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def recipe_diff(recipes: Sequence[dict], ignore: tuple[str, ...] = ("name", "version")) -> list[tuple[str, list[str]]]:
+    """The fields whose values differ between ``recipes``, as ``(path, [value per recipe])`` in recipe order."""
+    flat = [flatten(r or {}) for r in recipes]
+    paths: list[str] = []
+    for f in flat:
+        paths += [p for p in f if p not in paths]
+    rows = []
+    for path in paths:
+        if path in ignore:
+            continue
+        values = [f.get(path, MISSING) for f in flat]
+        if any(v != values[0] for v in values[1:]):
+            rows.append((path, [MISSING if v is MISSING else str(v) for v in values]))
+    return rows
+
+
+def _num(results: dict, key: str) -> float:
+    value = results.get(key)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+RESULT_COLUMNS = ("Variant", "Accuracy", "Retained", "Params", "Size (MB)", "Speedup")
+
+
+def results_row(name: str, results: dict) -> list[str]:
+    """One line of the results table, formatted as a paper would (blank where a figure is missing)."""
+    acc, kept, params = _num(results, "accuracy"), _num(results, "accuracy_retained"), _num(results, "parameters")
+    size, speed = _num(results, "size_bytes"), _num(results, "speedup")
+
+    def fmt(x: float, pattern: str) -> str:
+        return "" if math.isnan(x) else pattern.format(x)
+
+    return [name, fmt(100 * acc, "{:.1f} %"), fmt(100 * kept, "{:.1f} %"), fmt(params / 1e6, "{:.2f} M"),
+            fmt(size / 1e6, "{:.1f}"), fmt(speed, "{:.2f}x")]
+
+
+def scatter_points(results: Sequence[dict], cost: str) -> tuple[list[float], list[float]]:
+    """(cost, accuracy) per run; ``cost`` is ``latency`` (ms) or ``size`` (MB)."""
+    key, scale = {"latency": ("latency_ms", 1.0), "size": ("size_bytes", 1e-6)}[cost]
+    return [_num(r, key) * scale for r in results], [_num(r, "accuracy") for r in results]

@@ -1,0 +1,91 @@
+"""The window's file and storage actions: open and save recipes, recent recipes, the runs database location.
+
+A mixin of :class:`~studio.main_window.MainWindow`, kept apart so the window
+module stays about layout and wiring.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from core.errors import StudioError
+from core.recipe import Recipe
+from studio.dialogs import errors
+from studio.runs_store import DatabaseRunsStore
+
+RECIPE_FILTER = "Recipes (*.yaml *.yml *.json);;All files (*)"
+
+
+class RecipeFilesMixin:
+    def open_recipe(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open recipe", "", RECIPE_FILTER)
+            if not path:
+                return False
+        try:
+            recipe = Recipe.load(path)
+        except StudioError as exc:
+            errors.report_exception(self, "This recipe cannot be opened", exc)
+            return False
+        self.set_recipe(recipe)
+        self.recipe_path = Path(path)
+        self._remember("recipes", str(path))
+        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
+        return True
+
+    def save_recipe(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.yaml", RECIPE_FILTER)
+            if not path:
+                return False
+        try:
+            self.recipe().save(path)
+        except OSError as exc:
+            errors.report_exception(self, "The recipe could not be saved", exc)
+            return False
+        self.recipe_path = Path(path)
+        self._remember("recipes", str(path))
+        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
+        return True
+
+    def _remember(self, kind: str, item: str) -> None:
+        self.settings.add_recent(kind, item)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent("recipes"):
+            self.recent_menu.addAction(path, lambda p=path: self.open_recipe(p))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    # -- the runs database ---------------------------------------------
+    def choose_database(self, url: str | None = None) -> bool:
+        """Switch the runs database (asks with a dialog when ``url`` is None); the old one is left untouched."""
+        if self.controller.running or len(self.queue):
+            errors.show_error(self, "Runs database", "Wait for the run and the queue to finish before moving the "
+                              "runs database.")
+            return False
+        if url is None:
+            from studio.dialogs.database_dialog import DatabaseDialog
+
+            dialog = DatabaseDialog(self.store_url(), self)
+            if not dialog.exec() or not dialog.url:
+                return False
+            url = dialog.url
+        store = DatabaseRunsStore(url)
+        if not store.available:
+            errors.show_error(self, "Runs database", store.error)
+            return False
+        old = self.store
+        self.controller.set_store(store)
+        self.store = store
+        self.browser.set_store(store)
+        old.close()
+        self.settings.set_database_url(url)
+        self.log.append_line(f"runs database: {url}")
+        return True
+
+    def store_url(self) -> str:
+        return str(getattr(self.store, "url", "") or self.settings.database_url())

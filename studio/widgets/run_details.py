@@ -1,0 +1,133 @@
+"""One saved run: status, error, results, artifacts, recipe and its metric curves from the database."""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QPlainTextEdit, QSplitter, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+
+from studio.widgets.live_plots import plot_for_key
+
+_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+
+
+def format_figure(key: str, value) -> str:
+    """Results as people read them: accuracies in %, sizes in MB, ratios as 1.23x."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "n/a"
+    if "accuracy" in key or key.endswith("retained") or key == "sparsity":
+        return f"{100 * v:.2f} %"
+    if key.endswith("size_bytes"):
+        return f"{v / 1e6:.2f} MB"
+    if key.endswith("ratio") or key == "speedup":
+        return f"{v:.2f}x"
+    if key.endswith("latency_ms"):
+        return f"{v:.1f} ms"
+    if key.endswith("parameters"):
+        return f"{int(v):,}"
+    return f"{v:.4g}"
+
+
+def curve_plots() -> dict[str, pg.PlotWidget]:
+    plots = {}
+    for name in ("loss", "accuracy"):
+        widget = pg.PlotWidget(background="w")
+        item = widget.getPlotItem()
+        item.setTitle(name.capitalize())
+        item.setLabel("bottom", "step")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.addLegend(offset=(-10, 10))
+        item.getAxis("left").enableAutoSIPrefix(False)
+        plots[name] = widget
+    return plots
+
+
+class RunDetails(QWidget):
+    """``show_run(record, series)``: ``series`` maps metric keys to lists of ``MetricPoint``."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.header = QLabel("")
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.error = QLabel("")
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.results = QTableWidget(0, 2)
+        self.results.setHorizontalHeaderLabels(["Figure", "Value"])
+        self.results.verticalHeader().hide()
+        self.results.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.artifacts = QListWidget()
+        self.recipe_text = QPlainTextEdit()
+        self.recipe_text.setReadOnly(True)
+        info = QTabWidget()
+        info.addTab(self.results, "Results")
+        info.addTab(self.recipe_text, "Recipe")
+        info.addTab(self.artifacts, "Artifacts")
+        self.info_tabs = info
+        self.plots = curve_plots()
+        curves = QSplitter(Qt.Orientation.Vertical)
+        for plot in self.plots.values():
+            curves.addWidget(plot)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(info)
+        split.addWidget(curves)
+        split.setSizes([420, 520])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self.error)
+        layout.addWidget(split, 1)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.record = None
+
+    def show_run(self, record, series: dict[str, list]) -> None:
+        from core.recipe import Recipe
+
+        self.record = record
+        duration = f", {record.duration:.0f} s" if record.duration is not None else ""
+        started = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M") if record.started_at else ""
+        self.header.setText(f"<b>{record.name or '(unnamed)'}</b> &nbsp; {record.status} &nbsp; "
+                            f"<span style='color:#6b7280'>{record.id[:8]} \u00b7 {record.model_source} on "
+                            f"{record.device or '?'} \u00b7 {started}{duration}</span>")
+        self.error.setText(f"\u26a0 {record.error}" if record.error else "")
+        self.error.setVisible(bool(record.error))
+        figures = dict(record.results or record.figures or {})
+        self.results.setRowCount(len(figures))
+        for i, (key, value) in enumerate(sorted(figures.items())):
+            self.results.setItem(i, 0, QTableWidgetItem(key))
+            cell = QTableWidgetItem(format_figure(key, value))
+            cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.results.setItem(i, 1, cell)
+        self.artifacts.clear()
+        for art in record.artifacts:
+            self.artifacts.addItem(f"{art.kind}: {art.path}")
+        try:
+            self.recipe_text.setPlainText(Recipe.from_dict(record.recipe).to_text("yaml"))
+        except Exception:  # a recipe from an older or newer studio: show it raw rather than nothing
+            self.recipe_text.setPlainText(repr(record.recipe))
+        self._draw(series)
+
+    def _draw(self, series: dict[str, list]) -> None:
+        for plot in self.plots.values():
+            item = plot.getPlotItem()
+            item.clear()
+            if item.legend is not None:
+                item.legend.clear()
+        self.curves = {}
+        for n, (key, points) in enumerate(sorted(series.items())):
+            target = plot_for_key(key)
+            if target is None or not points:
+                continue
+            colour = _COLOURS[n % len(_COLOURS)]
+            self.curves[key] = self.plots[target].plot(
+                [p.step for p in points], [p.value for p in points], name=key, pen=pg.mkPen(colour, width=2),
+                symbol="o" if key.startswith("val/") else None, symbolSize=5, symbolBrush=colour)
