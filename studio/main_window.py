@@ -197,6 +197,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         self.data_panel.modelDescribed.connect(self._model_described)
         self.data_panel.dataAccepted.connect(lambda path: self.settings.add_recent("data", path))
         self.queue.changed.connect(self._queue_changed)
+        self.browser.exportRequested.connect(self.export_run)
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:
@@ -299,6 +300,20 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
     def _run_cancelled(self, event) -> None:
         self.dashboard.on_run_ended(event, "Cancelled")
         self.log.append_line("run cancelled")
+
+    def export_run(self, run_id: str):
+        """Open the export dialog for a saved run (returns it, for tests)."""
+        from studio.dialogs.export_dialog import ExportDialog
+
+        repo = self.store.repository()
+        if repo is None:
+            errors.show_error(self, "Export", self.store.error or "There is no runs database to export from.")
+            return None
+        name = next((r.name for r in self.runs.rows if r.run_id == run_id), "")
+        self.export_dialog = ExportDialog(repo, run_id, name, self)
+        self.export_dialog.exportFinished.connect(lambda report: self.browser.show_selection(self.runs.selected_run_ids()))
+        self.export_dialog.show()
+        return self.export_dialog
 
     def _model_described(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():

@@ -1,0 +1,204 @@
+"""Export a saved run's final model: pick a format and a folder, watch it write and verify, read the report.
+
+The export (:func:`core.export.export_run`) runs in a background thread; its
+progress comes back as a queued signal. An existing, non-empty folder is only
+replaced after the user says so.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from studio.dialogs import errors
+
+FORMATS = {
+    "hf": "Hugging Face folder (safetensors; loads with the studio's loader or transformers)",
+    "onnx": "ONNX (float), for ONNX Runtime",
+    "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantization)",
+}
+
+
+def folder_in_use(path: Path) -> bool:
+    """Whether writing to ``path`` would replace something (a file, or a folder with anything in it)."""
+    return path.exists() and (not path.is_dir() or any(path.iterdir()))
+
+
+def report_html(report) -> str:
+    """The verification report as a small table."""
+    def mb(n):
+        return "\u2014" if n is None else f"{n / 1e6:.2f} MB"
+
+    rows = [("Format", report.format), ("Folder", report.path), ("Size on disk", mb(report.size_bytes)),
+            ("Weights file", mb(report.weights_bytes))]
+    if report.size_ratio:
+        rows.append(("Smaller than the original", f"{report.size_ratio:.2f}x"))
+    if report.latency_ms is not None:
+        latency = f"{report.latency_ms:.1f} ms ({report.latency_batch})"
+        if report.original_latency_ms:
+            latency += f"; original {report.original_latency_ms:.1f} ms, ratio {report.speedup:.2f}x"
+        rows.append(("Latency", latency))
+    rows += [("Max output difference", f"{report.max_abs_diff:.3g} (logits)"),
+             ("Same predicted class", f"{100 * report.argmax_agreement:.1f} % of {report.rows} sentences"),
+             ("Tolerance", report.tolerance), ("Verified", "yes" if report.verified else "no")]
+    body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>&nbsp;{html.escape(str(v))}</td></tr>" for k, v in rows)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    return f"<table>{body}</table>" + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
+
+
+class _ExportJob(QObject):
+    """Runs ``export_run`` in a thread; every signal reaches the GUI thread queued."""
+
+    progress = Signal(int, int, str)
+    done = Signal(bool, object)
+
+    def __init__(self, repo, run_id: str, fmt: str, folder: Path, overwrite: bool):
+        super().__init__()
+        self.args = (repo, run_id, fmt, folder, overwrite)
+        self.thread = threading.Thread(target=self._target, name="studio-export", daemon=True)
+
+    def _target(self) -> None:
+        from core.export.api import export_run
+
+        repo, run_id, fmt, folder, overwrite = self.args
+        try:
+            report = export_run(repo, run_id, fmt, folder, overwrite=overwrite,
+                                progress=lambda step, total, message: self.progress.emit(step, total, message))
+        except BaseException as exc:  # shown in the dialog
+            self.done.emit(False, exc)
+        else:
+            self.done.emit(True, report)
+
+
+class ExportDialog(QDialog):
+    """Exports run ``run_id`` from ``repo`` (a :class:`core.db.Repository`)."""
+
+    exportFinished = Signal(object)  # ExportReport
+    exportFailed = Signal(object)  # the exception
+
+    def __init__(self, repo, run_id: str, run_name: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.repo, self.run_id = repo, run_id
+        self.setWindowTitle(f"Export run {run_name or run_id[:8]}")
+        self.format_box = QComboBox()
+        for value, label in FORMATS.items():
+            self.format_box.addItem(label, value)
+        from core.env import studio_home
+
+        default = studio_home() / "exports" / f"{(run_name or 'run').replace(' ', '-')}-{run_id[:8]}"
+        self.folder = QLineEdit(str(default))
+        browse = QPushButton("Folder\u2026")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Format", self.format_box)
+        form.addRow("Folder", row)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 6)
+        self.progress.setValue(0)
+        self.status = QLabel("The export is written to a temporary folder, reloaded and checked against the "
+                             "run's model, then moved into place.")
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        self.report = QLabel("")
+        self.report.setTextFormat(Qt.TextFormat.RichText)
+        self.report.setWordWrap(True)
+        self.report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error = QLabel("")
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.export_button = QPushButton("Export")
+        self.export_button.setDefault(True)
+        self.close_button = QPushButton("Close")
+        self.export_button.clicked.connect(self.start)
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.error)
+        layout.addWidget(self.report, 1)
+        layout.addLayout(buttons)
+        self.resize(640, 420)
+        self.job: _ExportJob | None = None
+
+    def set_format(self, fmt: str) -> None:
+        self.format_box.setCurrentIndex(self.format_box.findData(fmt))
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Export into folder")
+        if path:
+            self.folder.setText(path)
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start(self) -> bool:
+        """Begin the export; returns False when nothing started (busy, no folder, or the user kept the folder)."""
+        if self.busy:
+            return False
+        text = self.folder.text().strip()
+        if not text:
+            self._fail_text("Choose a folder to export into.")
+            return False
+        folder = Path(text).expanduser()
+        overwrite = False
+        if folder_in_use(folder):
+            if not errors.ask_yes_no(self, "Replace the folder?", f"{folder} already exists and is not empty. "
+                                     "Replace its contents with this export?"):
+                self.status.setText("Nothing was exported; the existing folder was left as it is.")
+                return False
+            overwrite = True
+        self.error.hide()
+        self.report.setText("")
+        self.progress.setValue(0)
+        self.export_button.setEnabled(False)
+        self.job = _ExportJob(self.repo, self.run_id, self.format_box.currentData(), folder, overwrite)
+        self.job.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
+        self.job.done.connect(self._done, Qt.ConnectionType.QueuedConnection)
+        self.status.setText("Exporting\u2026")
+        self.job.thread.start()
+        return True
+
+    @Slot(int, int, str)
+    def _progress(self, step: int, total: int, message: str) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(step)
+        self.status.setText(message[:1].upper() + message[1:] + "\u2026" if step < total else "Done.")
+
+    @Slot(bool, object)
+    def _done(self, ok: bool, value: object) -> None:
+        self.job = None
+        self.export_button.setEnabled(True)
+        if ok:
+            self.progress.setValue(self.progress.maximum())
+            self.status.setText("Exported and verified.")
+            self.report.setText(report_html(value))
+            self.exportFinished.emit(value)
+        else:
+            self._fail_text(f"The export failed: {value}")
+            self.exportFailed.emit(value)
+
+    def _fail_text(self, text: str) -> None:
+        self.status.setText("")
+        self.error.setText(f"\u26a0 {text}")
+        self.error.show()
+
+    def reject(self) -> None:
+        if self.busy and not errors.ask_yes_no(self, "Export in progress", "The export is still running; close "
+                                               "this window anyway? (The export finishes in the background.)"):
+            return
+        super().reject()
