@@ -118,6 +118,8 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         self.main_tabs.setDocumentMode(True)
         self.main_tabs.addTab(centre, "Recipe and live run")
         self.main_tabs.addTab(self.browser, "Saved runs")
+        self.main_tabs.currentChanged.connect(self._main_tab_changed)
+        self._hidden_docks: list[QDockWidget] = []
         self.setCentralWidget(self.main_tabs)
         left = self._dock("Model and data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         palette = self._dock("Methods", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -125,10 +127,26 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         right = self._dock("Run", self.dashboard, Qt.DockWidgetArea.RightDockWidgetArea)
         log = self._dock("Log", self.log, Qt.DockWidgetArea.RightDockWidgetArea)
         heat = self._dock("Head mask", self.heatmap, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(log, heat)
-        log.raise_()
         self.splitDockWidget(right, log, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(log, heat)  # after the split, or the split undoes the tabs
+        log.raise_()
+        self.head_mask_dock, self.log_dock = heat, log
+        # The palette lists every family: give it the taller share of the left column.
+        self.resizeDocks([left, palette], [360, 470], Qt.Orientation.Vertical)
+        self.resizeDocks([right, log], [400, 430], Qt.Orientation.Vertical)
+        self.resizeDocks([left, right], [440, 290], Qt.Orientation.Horizontal)
         self.resize(1380, 860)
+
+    def _main_tab_changed(self, index: int) -> None:
+        # The docks serve the recipe page; the saved runs get the whole window and the docks come back after.
+        if self.main_tabs.widget(index) is self.browser:
+            self._hidden_docks = [d for d in self.findChildren(QDockWidget) if d.isVisible()]
+            for dock in self._hidden_docks:
+                dock.hide()
+        else:
+            for dock in self._hidden_docks:
+                dock.show()
+            self._hidden_docks = []
 
     def _action(self, text: str, slot, shortcut=None, menu=None) -> QAction:
         action = QAction(text, self)

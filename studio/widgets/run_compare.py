@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from studio.compare import RESULT_COLUMNS, pareto_front, recipe_diff, results_row, scatter_points
 from studio.widgets.live_plots import plot_for_key
@@ -72,26 +71,22 @@ class RunComparison(QWidget):
                          "size": ScatterPlot("size", "size (MB, lower is better)")}
         self.results = _table(list(RESULT_COLUMNS))
         self.diff = _table(["Field"])
-        plots = QWidget()
-        grid = QSplitter(Qt.Orientation.Vertical)
-        top, bottom = QSplitter(Qt.Orientation.Horizontal), QSplitter(Qt.Orientation.Horizontal)
+        top, middle = QSplitter(Qt.Orientation.Horizontal), QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.curves["loss"])
         top.addWidget(self.curves["accuracy"])
-        bottom.addWidget(self.scatters["latency"])
-        bottom.addWidget(self.scatters["size"])
-        grid.addWidget(top)
-        grid.addWidget(bottom)
-        QVBoxLayout(plots).addWidget(grid)
-        tables = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(self.scatters["latency"])
+        middle.addWidget(self.scatters["size"])
+        tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.results)
         tables.addWidget(self.diff)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(plots, "Curves and trade-offs")
-        self.tabs.addTab(tables, "Results and differences")
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        for part in (top, middle, tables):
+            self.splitter.addWidget(part)
+        self.splitter.setSizes([300, 300, 220])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.splitter, 1)
         self.records: list = []
 
     def show_runs(self, records: list, series: dict[str, dict[str, list]]) -> None:

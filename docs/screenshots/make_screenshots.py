@@ -1,0 +1,141 @@
+"""Take the studio's documentation screenshots on a real X display (Xvfb), on the embedded default model.
+
+    Xvfb :99 -screen 0 1400x900x24 -nolisten tcp &
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py
+
+Each picture is taken by ImageMagick's ``import`` in a second process while the
+studio runs. Everything the runs write goes to a temporary studio home.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+
+def shot(widget, name: str) -> None:
+    """Capture ``widget``'s top-level X window (or the root window) into docs/screenshots/NAME."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    target = ["-window", hex(int(widget.window().winId()))] if widget is not None else ["-window", "root"]
+    subprocess.run(["import", *target, str(HERE / name)], check=True, env={**os.environ})
+    print("wrote", HERE / name, flush=True)
+
+
+def raise_dock(window, title: str) -> None:
+    from PySide6.QtWidgets import QDockWidget
+
+    for dock in window.findChildren(QDockWidget):
+        if dock.windowTitle() == title:
+            dock.raise_()
+
+
+def main() -> int:
+    tmp = tempfile.mkdtemp(prefix="studio-shots-")
+    os.environ["BERT_STUDIO_HOME"] = tmp
+    os.environ["BERT_STUDIO_DB"] = f"sqlite:///{tmp}/runs.db"
+    from bench.gui_stall import wait
+    from core.env import configure_environment
+
+    configure_environment()
+    from studio.app import application
+
+    app = application([])
+    from core.engine import Engine
+    from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step
+    from studio.main_window import MainWindow
+    from studio.settings import StudioSettings
+
+    window = MainWindow(settings=StudioSettings(f"{tmp}/studio.ini"), engine=Engine(workdir_root=f"{tmp}/runs"))
+    window.setGeometry(0, 0, 1400, 900)
+    window.show()
+    window.start_warm_up()
+    warmed = []
+    window.warmedUp.connect(lambda: warmed.append(1))
+    wait(app, 120, until=lambda: bool(warmed))
+
+    # 1. A stack from several families, the palette open on all of them.
+    data = DataRef(train_samples=960, validation_samples=200, test_samples=400, max_length=64)
+    evaluation = EvaluationSettings(max_samples=400, latency_repeats=3, latency_batch_size=16)
+    stack = Recipe(name="compress-minilm", data=data, evaluation=evaluation, steps=[
+        Step("finetune", {"epochs": 1.0, "batch_size": 16, "eval_every": 10}),
+        Step("analyze.sensitivity", {"batches": 4, "batch_size": 16}),
+        Step("prune.heads", {"amount": 0.5, "importance_source": "sensitivity"}),
+        Step("prune.ffn", {}),
+        Step("distill.train", {}),
+        Step("factorize.embeddings", {}),
+        Step("quant.dynamic_int8", {}),
+    ])
+    window.set_recipe(stack)
+    window.stack.list.setCurrentRow(2)
+    wait(app, 1.5)
+    shot(window, "stack-editor.png")
+
+    # 2. A live run with head pruning: the head mask fills in while the recovery fine-tuning goes.
+    live = Recipe(name="heads-half", data=data, evaluation=evaluation, steps=[
+        Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
+        Step("analyze.sensitivity", {"batches": 4, "batch_size": 16, "layers": False}),
+        Step("prune.heads", {"amount": 0.5, "importance_source": "sensitivity"}),
+        Step("finetune", {"max_steps": 20, "batch_size": 16, "eval_every": 10, "eval_samples": 200},
+             label="Recover (fine-tune)"),
+    ])
+    window.set_recipe(live)
+    window.stack.list.setCurrentRow(2)
+    heads = []
+    window.controller.bridge.maskUpdate.connect(lambda e: heads.append(e) if e.kind == "heads" else None)
+    window.start_run()
+    wait(app, 900, until=lambda: window.dashboard.current == 3 and window.plots.point_count("train/loss") >= 48)
+    raise_dock(window, "Head mask")
+    wait(app, 1.0)
+    shot(window, "live-dashboard.png")
+    raise_dock(window, "Log")
+    wait(app, 1.0)
+    shot(window, "studio-live-run.png")
+    ended = []
+    for sig in (window.controller.bridge.runFinished, window.controller.bridge.runFailed):
+        sig.connect(ended.append)
+    wait(app, 900, until=lambda: bool(ended) and not window.controller.running)
+
+    # 3. The inspector on the default model, with the head importance of the run's analysis.
+    window.data_panel.inspect_model()
+    wait(app, 120, until=lambda: window.inspector is not None)
+    window.inspector.setGeometry(380, 20, 640, 860)
+    wait(app, 1.5)
+    shot(window.inspector, "model-inspector.png")
+    window.inspector.close()
+
+    # 4. Short variants queued one after another, then compared.
+    variants = [
+        ("fine-tuned", [Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200})]),
+        ("fine-tuned + int8", [Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
+                               Step("quant.dynamic_int8", {})]),
+        ("FFN half + int8", [Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
+                             Step("prune.ffn", {"amount": 0.5}),
+                             Step("quant.dynamic_int8", {})]),
+    ]
+    finished = []
+    window.controller.bridge.runFinished.connect(finished.append)
+    for name, steps in variants:
+        window.set_recipe(Recipe(name=name, data=data, evaluation=evaluation, steps=steps))
+        window.queue_current()
+    wait(app, 1800, until=lambda: len(finished) >= 1 + len(variants) and not window.controller.running)
+    window.main_tabs.setCurrentWidget(window.browser)
+    window.runs.refresh()
+    window.runs.select_runs(window.runs.run_ids())
+    wait(app, 1.5)
+    shot(window, "compare-runs.png")
+    window.controller.shutdown(60)
+    window.store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
