@@ -50,7 +50,7 @@ def main() -> int:
 
     app = application([])
     from core.engine import Engine
-    from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step
+    from core.recipe import DataRef, EvaluationSettings
     from studio.main_window import MainWindow
     from studio.settings import StudioSettings
 
@@ -62,9 +62,30 @@ def main() -> int:
     window.warmedUp.connect(lambda: warmed.append(1))
     wait(app, 120, until=lambda: bool(warmed))
 
-    # 1. A stack from several families, the palette open on all of them.
+    only_compare = "--only-compare" in sys.argv
     data = DataRef(train_samples=960, validation_samples=200, test_samples=400, max_length=64)
     evaluation = EvaluationSettings(max_samples=400, latency_repeats=3, latency_batch_size=16)
+    if "--inspector-json" in sys.argv:  # re-take only the inspector, from a saved sensitivity result
+        from studio.widgets.importance_map import load_sensitivity
+
+        path = sys.argv[sys.argv.index("--inspector-json") + 1]
+        window.sensitivity = {**load_sensitivity(path), "run_id": Path(path).parent.parent.name}
+        inspector_shot(app, window)
+    else:
+        if not only_compare:
+            default_model_shots(app, window, data, evaluation)
+            inspector_shot(app, window)
+        compare_shot(app, window, evaluation)
+    window.controller.shutdown(60)
+    window.store.close()
+    return 0
+
+
+def default_model_shots(app, window, data, evaluation) -> None:
+    from bench.gui_stall import wait
+    from core.recipe import Recipe, Step
+
+    # 1. A stack from several families, the palette open on all of them.
     stack = Recipe(name="compress-minilm", data=data, evaluation=evaluation, steps=[
         Step("finetune", {"epochs": 1.0, "batch_size": 16, "eval_every": 10}),
         Step("analyze.sensitivity", {"batches": 4, "batch_size": 16}),
@@ -104,6 +125,10 @@ def main() -> int:
         sig.connect(ended.append)
     wait(app, 900, until=lambda: bool(ended) and not window.controller.running)
 
+
+def inspector_shot(app, window) -> None:
+    from bench.gui_stall import wait
+
     # 3. The inspector on the default model, with the head importance of the run's analysis.
     window.data_panel.inspect_model()
     wait(app, 120, until=lambda: window.inspector is not None)
@@ -112,29 +137,33 @@ def main() -> int:
     shot(window.inspector, "model-inspector.png")
     window.inspector.close()
 
-    # 4. Short variants queued one after another, then compared.
+
+def compare_shot(app, window, evaluation) -> None:
+    from bench.gui_stall import wait
+    from core.recipe import DataRef, ModelRef, Recipe, Step
+
+    # 4. Short variants queued one after another, then compared (the tiny model keeps this part quick).
+    tiny_data = DataRef(train_samples=480, validation_samples=128, test_samples=256, max_length=32)
+    train = {"max_steps": 30, "batch_size": 16, "learning_rate": 1e-3, "eval_every": 10, "eval_samples": 128}
     variants = [
-        ("fine-tuned", [Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200})]),
-        ("fine-tuned + int8", [Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
-                               Step("quant.dynamic_int8", {})]),
-        ("FFN half + int8", [Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
-                             Step("prune.ffn", {"amount": 0.5}),
+        ("fine-tuned", [Step("finetune", train)]),
+        ("fine-tuned + int8", [Step("finetune", train), Step("quant.dynamic_int8", {})]),
+        ("FFN half + int8", [Step("finetune", train), Step("prune.ffn", {"amount": 0.5, "batches": 4}),
                              Step("quant.dynamic_int8", {})]),
+        ("heads half", [Step("finetune", train), Step("prune.heads", {"amount": 0.5, "batches": 4})]),
     ]
     finished = []
     window.controller.bridge.runFinished.connect(finished.append)
     for name, steps in variants:
-        window.set_recipe(Recipe(name=name, data=data, evaluation=evaluation, steps=steps))
+        window.set_recipe(Recipe(name=name, model=ModelRef("tiny"), data=tiny_data, evaluation=evaluation,
+                                 steps=steps))
         window.queue_current()
-    wait(app, 1800, until=lambda: len(finished) >= 1 + len(variants) and not window.controller.running)
+    wait(app, 1800, until=lambda: len(finished) >= len(variants) and not window.controller.running)
     window.main_tabs.setCurrentWidget(window.browser)
     window.runs.refresh()
-    window.runs.select_runs(window.runs.run_ids())
+    window.runs.select_runs([r.run_id for r in window.runs.rows if r.model == "tiny"])
     wait(app, 1.5)
     shot(window, "compare-runs.png")
-    window.controller.shutdown(60)
-    window.store.close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().hide()
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.verticalHeader().setDefaultSectionSize(22)  # compact rows: a 12-layer model fits without scrolling
     for i, row in enumerate(rows):
         for j, text in enumerate(row):
             table.setItem(i, j, QTableWidgetItem(text))
+    # Tall enough for up to 8 rows without scrolling; the heat map below takes what is left.
+    table.setMinimumHeight(table.horizontalHeader().sizeHint().height() + 22 * min(len(rows), 8) + 6)
     return table
 
 
@@ -41,12 +44,12 @@ class ModelInspector(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(summary)
         layout.addWidget(QLabel("Encoder layers"))
-        layout.addWidget(self.layers_table, 2)
+        layout.addWidget(self.layers_table, 3)
         layout.addWidget(QLabel("Parameters by component"))
-        layout.addWidget(self.components_table, 1)
+        layout.addWidget(self.components_table, 2)
         self.importance = ImportanceMap()
         layout.addWidget(QLabel("Head importance (sensitivity analysis)"))
-        layout.addWidget(self.importance, 2)
+        layout.addWidget(self.importance, 3)
         layout.addWidget(buttons)
         if sensitivity is not None:
             self.set_sensitivity(sensitivity)

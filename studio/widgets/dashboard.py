@@ -33,6 +33,9 @@ class Dashboard(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("%p %")
         self.message = QLabel("")
+        # Long texts ("Finished: accuracy ..., 2.1x faster ...") wrap instead of widening the dock past the screen.
+        self.status.setWordWrap(True)
+        self.message.setWordWrap(True)
         self.device = QLabel("\u2014")
         self.elapsed = QLabel("\u2014")
         self.eta = QLabel("\u2014")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.errors import StudioError
@@ -65,6 +66,7 @@ class ImportanceMap(QWidget):
         if high <= low:
             high = low + 1e-12
         self.image.setImage(np.nan_to_num(grid, nan=low), levels=(low, high))
+        self.image.setRect(QRectF(-0.5, -0.5, grid.shape[1], grid.shape[0]))  # cells centred on their index
         self.bar.setLevels((low, high))
         self.plot.show()
         self.caption.setText(title or f"Head importance: {grid.shape[0]} layers x {grid.shape[1]} heads")

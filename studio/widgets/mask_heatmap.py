@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 
@@ -42,6 +43,7 @@ class MaskHeatmap(QWidget):
             mask[i, : len(row)] = row
         self.mask = mask
         self.image.setImage(np.nan_to_num(mask, nan=0.0), levels=(0.0, 1.0))
+        self.image.setRect(QRectF(-0.5, -0.5, mask.shape[1], mask.shape[0]))  # cells centred on their index
         self.plot.show()
         finite = mask[~np.isnan(mask)]
         if np.isin(finite, (0.0, 1.0)).all():

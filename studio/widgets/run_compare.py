@@ -55,9 +55,20 @@ class ScatterPlot(pg.PlotWidget):
                 label.setPos(x, y)
                 item.addItem(label)
         self.front = pareto_front(xs, ys)
+        self._pad_ranges([x for x in xs if x == x], [y for y in ys if y == y])
         if len(self.front) > 1:
             item.plot([xs[i] for i in self.front], [ys[i] for i in self.front],
                       pen=pg.mkPen("#6b7280", width=1.5, style=Qt.PenStyle.DashLine))
+
+
+    def _pad_ranges(self, xs: list[float], ys: list[float]) -> None:
+        # Runs often tie (same accuracy, near-equal sizes): a degenerate range makes unreadable 16-digit ticks.
+        item = self.getPlotItem()
+        for values, setter, floor in ((xs, item.setXRange, 0.0), (ys, item.setYRange, 0.0)):
+            if values:
+                lo, hi = min(values), max(values)
+                pad = max((hi - lo) * 0.15, abs(hi) * 0.05, 0.01)
+                setter(max(floor, lo - pad), hi + pad, padding=0)
 
 
 class RunComparison(QWidget):
@@ -67,6 +78,7 @@ class RunComparison(QWidget):
         super().__init__(parent)
         self.title = QLabel("")
         self.curves = curve_plots()
+        self.curves["loss"].getPlotItem().setTitle("Loss (dashed: validation)")
         self.scatters = {"latency": ScatterPlot("latency", "latency (ms, lower is better)"),
                          "size": ScatterPlot("size", "size (MB, lower is better)")}
         self.results = _table(list(RESULT_COLUMNS))
@@ -127,5 +139,6 @@ class RunComparison(QWidget):
                     continue
                 dashed = key.startswith("val/") and target == "loss"
                 pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+                # One legend entry per run (its main series); validation loss is the dashed line of the same colour.
                 self.curves[target].plot([p.step for p in points], [p.value for p in points],
-                                         name=f"{names[n]} {key}", pen=pen)
+                                         name=None if dashed else names[n], pen=pen)

@@ -106,3 +106,12 @@ def test_window_geometry_and_recent_recipes_are_remembered(qtbot, window, tmp_pa
     assert again.height() == size[1]
     assert [a.text() for a in again.recent_menu.actions()] == [str(tmp_path / "r.json")]
     again.controller.shutdown()
+
+
+def test_window_fits_a_1400_by_900_screen_even_with_long_status_texts(window):
+    window.dashboard.status.setText("Finished: accuracy 81.2 %, 2.31x faster, 1.52x fewer parameters " * 2)
+    window.dashboard.message.setText("step 1234/5678, loss 0.123456 " * 4)
+    window.main_tabs.setCurrentWidget(window.browser)
+    window.main_tabs.setCurrentIndex(0)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1400 and hint.height() <= 900, hint
