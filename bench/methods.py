@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=float, default=1.0, help="baseline fine-tuning epochs")
     parser.add_argument("--recovery-epochs", type=float, default=1.0)
     parser.add_argument("--only", nargs="*", help="substrings of variant names to run")
+    parser.add_argument("--db", help="also record every run in this database (SQLAlchemy URL) to compare them in the studio")
     args = parser.parse_args(argv)
     setup()
     from core.data.task import prepare_task
@@ -80,6 +81,10 @@ def main(argv=None) -> int:
     evaluation = EvaluationSettings(latency_batch_size=32, latency_repeats=7)
     task = prepare_task(data, load_tokenizer("default"))
     engine = Engine()
+    if args.db:
+        from core.db import Recorder, open_database
+
+        Recorder(open_database(args.db), engine.bus)
     t0 = time.time()
     base_recipe = Recipe(name="bench-baseline", model=ModelRef("default"), data=data, evaluation=evaluation,
                          steps=[Step("finetune", {"epochs": args.epochs, "learning_rate": 5e-5})])
