@@ -60,7 +60,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         self.recipe_path: Path | None = None
         self.inspector: ModelInspector | None = None
         self.sensitivity: dict | None = None  # the latest analyze.sensitivity result (JSON + run_id)
-        self._base = Recipe()  # the parts of the recipe without a panel (name, evaluation, device, seed)
+        self._base = Recipe()  # the parts of the recipe without a panel (name, evaluation, seed)
 
         self.data_panel = ModelDataPanel()
         self.palette = MethodPalette()
@@ -87,7 +87,10 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         for source in self.settings.recent("data"):
             if Path(source).is_file():
                 self.data_panel.add_recent_data(source)
-        self.set_recipe(recipe or default_recipe())
+        if recipe is None:
+            recipe = default_recipe()
+            recipe.device = self.settings.device()
+        self.set_recipe(recipe)
         self._restore_window()
 
     # -- layout ----------------------------------------------------------
@@ -165,6 +168,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         self.save_action = self._action("&Save recipe", lambda: self.save_recipe(self.recipe_path), QKeySequence.StandardKey.Save, file_menu)
         self._action("Save recipe &as\u2026", lambda: self.save_recipe(None), QKeySequence.StandardKey.SaveAs, file_menu)
         self.recent_menu = file_menu.addMenu("Recent recipes")
+        self.examples_menu = file_menu.addMenu("Open &example")
         file_menu.addSeparator()
         self.database_action = self._action("Runs &database location\u2026", lambda: self.choose_database(), None,
                                             file_menu)
@@ -189,6 +193,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         self.cancel_action.setToolTip("Cancel the run (Ctrl+.)")
         self.queue_action.setToolTip("Queue the recipe as it is now to run after the current run (Ctrl+Shift+R)")
         self._refresh_recent_menu()
+        self._fill_examples_menu()
 
     def _connect(self) -> None:
         b = self.controller.bridge
@@ -214,21 +219,23 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.modelDescribed.connect(self._model_described)
         self.data_panel.dataAccepted.connect(lambda path: self.settings.add_recent("data", path))
+        self.data_panel.deviceChanged.connect(self.settings.set_device)
         self.queue.changed.connect(self._queue_changed)
         self.browser.exportRequested.connect(self.export_run)
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:
-        """The recipe as shown in the window (a fresh object each call)."""
+        """The recipe as shown in the window (a fresh object each call); the device is the panel's."""
         base = self._base
         return Recipe(name=base.name, model=self.data_panel.model_ref(), data=self.data_panel.data_ref(),
                       steps=[Step(s.method, dict(s.settings), s.label) for s in self.stack.steps()],
-                      evaluation=base.evaluation, device=base.device, seed=base.seed)
+                      evaluation=base.evaluation, device=self.data_panel.device(), seed=base.seed)
 
     def set_recipe(self, recipe: Recipe) -> None:
         self._base = recipe.copy()
         self.data_panel.set_model_ref(recipe.model)
         self.data_panel.set_data_ref(recipe.data)
+        self.data_panel.set_device(recipe.device)
         self.stack.set_steps(recipe.steps)
         self.update_validity()
 
@@ -362,6 +369,11 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
 
         def done(_=None) -> None:
             self.statusBar().showMessage("Ready", 3000)
+            try:
+                import torch  # loaded by the warm-up, so this costs nothing now
+            except ImportError:
+                return
+            self.data_panel.set_cuda_available(torch.cuda.is_available())
             self.warmedUp.emit()
 
         run_in_background(warm_up, done, done, self)

@@ -18,6 +18,24 @@ from studio.runs_store import DatabaseRunsStore
 RECIPE_FILTER = "Recipes (*.yaml *.yml *.json);;All files (*)"
 
 
+def examples_folder() -> Path:
+    """The ready-made stacks shipped with the repository (resources/recipes)."""
+    import studio
+
+    return Path(studio.__file__).resolve().parents[1] / "resources" / "recipes"
+
+
+def example_recipes() -> list[tuple[str, Path]]:
+    """``(name, path)`` for each shipped recipe that loads, sorted by name; a broken file is left out."""
+    out = []
+    for path in sorted(examples_folder().glob("*.y*ml")):
+        try:
+            out.append((Recipe.load(path).name or path.stem, path))
+        except StudioError:
+            continue
+    return sorted(out)
+
+
 class RecipeFilesMixin:
     def open_recipe(self, path: str | Path | None = None) -> bool:
         if path is None:
@@ -49,6 +67,25 @@ class RecipeFilesMixin:
         self._remember("recipes", str(path))
         self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
         return True
+
+    def open_example(self, path: str | Path) -> bool:
+        """Load a shipped recipe into the editor; it is not remembered as the file to save over."""
+        try:
+            recipe = Recipe.load(path)
+        except StudioError as exc:
+            errors.report_exception(self, "This example cannot be opened", exc)
+            return False
+        self.set_recipe(recipe)
+        self.recipe_path = None  # Save asks where, so the shipped example is never overwritten
+        self.setWindowTitle(f"BERT Compression Studio \u2014 example: {recipe.name}")
+        return True
+
+    def _fill_examples_menu(self) -> None:
+        self.examples_menu.clear()
+        for name, path in example_recipes():
+            action = self.examples_menu.addAction(name, lambda p=path: self.open_example(p))
+            action.setToolTip(str(path))
+        self.examples_menu.setEnabled(not self.examples_menu.isEmpty())
 
     def _remember(self, kind: str, item: str) -> None:
         self.settings.add_recent(kind, item)

@@ -61,5 +61,14 @@ class StudioSettings:
     def set_database_url(self, url: str) -> None:
         self.qs.setValue("database/url", url)
 
+    # -- device ----------------------------------------------------------
+    def device(self) -> str:
+        """The device last chosen for runs: auto, cpu or cuda."""
+        value = str(self.qs.value("run/device", "auto") or "auto")
+        return value if value in ("auto", "cpu", "cuda") else "auto"
+
+    def set_device(self, device: str) -> None:
+        self.qs.setValue("run/device", device)
+
     def sync(self) -> None:
         self.qs.sync()

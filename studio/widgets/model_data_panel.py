@@ -7,7 +7,7 @@ choice stays in place.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -17,6 +17,8 @@ from studio.workers import run_in_background
 
 MODEL_LABELS = {"default": "default (embedded all-MiniLM-L6-v2)", "tiny": "tiny (random, for quick checks)"}
 DATA_LABELS = {"default": "default (embedded movie-review sentences)"}
+DEVICE_LABELS = {"auto": "auto (GPU when there is one)", "cpu": "cpu", "cuda": "cuda (NVIDIA GPU)"}
+_NO_CUDA = "PyTorch sees no CUDA GPU on this machine"
 _TEXT_GUESSES = ("text", "sentence", "review", "content", "sentence1")
 _LABEL_GUESSES = ("label", "labels", "category", "class", "target")
 
@@ -68,6 +70,7 @@ class ModelDataPanel(QWidget):
     modelDescribed = Signal(object)  # dict from check_model_source
     busyChanged = Signal(bool)
     dataAccepted = Signal(str)  # a dataset file that was read successfully (for the recent list)
+    deviceChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -88,6 +91,10 @@ class ModelDataPanel(QWidget):
         self.max_length.setRange(8, 512)
         self.max_length.setValue(64)
         self.train_cap, self.val_cap, self.test_cap = _cap_spin(), _cap_spin(), _cap_spin()
+        self.device_box = _combo(DEVICE_LABELS)
+        # Until the libraries are loaded (see set_cuda_available) CUDA is unknown: importing torch here would
+        # freeze the window at start-up.
+        self._set_cuda_item(False, "Checking for a CUDA GPU\u2026")
         self.status = QLabel("")
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
@@ -97,7 +104,11 @@ class ModelDataPanel(QWidget):
         mrow.addWidget(self.model_box, 1)
         mrow.addWidget(self.model_browse)
         mrow.addWidget(self.inspect_button)
-        QVBoxLayout(model_group).addLayout(mrow)
+        mlayout = QVBoxLayout(model_group)
+        mlayout.addLayout(mrow)
+        device_row = QFormLayout()
+        device_row.addRow("Device", self.device_box)
+        mlayout.addLayout(device_row)
         data_group = QGroupBox("Data")
         drow = QHBoxLayout()
         drow.addWidget(self.data_box, 1)
@@ -126,6 +137,7 @@ class ModelDataPanel(QWidget):
         for box in (self.model_box, self.data_box):
             box.currentIndexChanged.connect(lambda _: self.changed.emit())
         self.data_box.activated.connect(self._data_picked)
+        self.device_box.currentIndexChanged.connect(lambda _: self._device_changed())
         for box in (self.text_column, self.pair_column, self.label_column):
             box.currentTextChanged.connect(lambda _: self.changed.emit())
         for spin in (self.max_length, self.train_cap, self.val_cap, self.test_cap):
@@ -146,6 +158,25 @@ class ModelDataPanel(QWidget):
             validation_samples=self.val_cap.value() or None, test_samples=self.test_cap.value() or None,
             seed=self._base_data.seed,
         )
+
+    def device(self) -> str:
+        return self.device_box.currentData()
+
+    def set_device(self, device: str) -> None:
+        """Show ``device`` (auto, cpu, cuda or cuda:N); a recipe's cuda stays chosen even without a GPU here."""
+        self._select(self.device_box, device, DEVICE_LABELS)
+
+    def set_cuda_available(self, available: bool) -> None:
+        self._set_cuda_item(available, "" if available else _NO_CUDA)
+
+    def _set_cuda_item(self, enabled: bool, tooltip: str) -> None:
+        index = self.device_box.findData("cuda")
+        self.device_box.model().item(index).setEnabled(enabled)
+        self.device_box.setItemData(index, tooltip or None, Qt.ItemDataRole.ToolTipRole)
+
+    def _device_changed(self) -> None:
+        self.deviceChanged.emit(self.device())
+        self.changed.emit()
 
     def set_model_ref(self, ref: ModelRef) -> None:
         self._select(self.model_box, ref.source, MODEL_LABELS)
