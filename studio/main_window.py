@@ -108,6 +108,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         top.setSizes([340, 460])
         bottom = QTabWidget()
         bottom.addTab(self.plots, "Live plots")
+        bottom.addTab(self.plots.size_plot, "Model size")
         bottom.addTab(self.queue_panel, "Queue")
         self.bottom_tabs = bottom
         centre = QSplitter(Qt.Orientation.Vertical)
@@ -201,6 +202,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
         b.runStarted.connect(self.dashboard.on_run_started)
         b.stepStarted.connect(self.dashboard.on_step_started)
         b.stepFinished.connect(self.dashboard.on_step_finished)
+        b.stepFinished.connect(self.plots.on_step_finished)
         b.progress.connect(self.dashboard.on_progress)
         b.maskUpdate.connect(self.heatmap.on_mask)
         b.checkpoint.connect(self._checkpoint)

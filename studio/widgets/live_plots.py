@@ -1,4 +1,4 @@
-"""Live loss and accuracy curves fed by :class:`~core.events.Metric` events.
+"""Live loss, accuracy and model-size curves fed by :class:`~core.events.Metric` events.
 
 As in pyqtgraph's scrolling-plot examples: each curve is created once, its
 samples live in a numpy buffer that doubles when full, and a ~50 ms timer
@@ -14,7 +14,11 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 REDRAW_MS = 50
-_COLOURS = {"train/loss": "#1f77b4", "val/loss": "#ff7f0e", "val/accuracy": "#2ca02c"}
+_COLOURS = {"train/loss": "#1f77b4", "val/loss": "#ff7f0e", "val/accuracy": "#2ca02c",
+            "model/parameters": "#1f77b4", "model/sparsity": "#d62728"}
+# Model-size series are shown in readable units: parameters in millions, sparsity in percent.
+_SCALE = {"model/parameters": 1e-6, "model/sparsity": 100.0}
+PARAMETERS_KEY = "model/parameters"
 _FALLBACK = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -43,7 +47,7 @@ class SeriesBuffer:
 
 
 def plot_for_key(key: str) -> str | None:
-    """Which plot a metric key belongs on: ``loss``, ``accuracy`` or none."""
+    """Which plot a metric key belongs on: ``loss``, ``accuracy`` or none (saved runs and comparisons use it too)."""
     if key.startswith("final/"):
         return None
     if key.endswith("loss"):
@@ -54,7 +58,11 @@ def plot_for_key(key: str) -> str | None:
 
 
 class LivePlots(QWidget):
-    """Two plots (loss, accuracy) against the run's global step."""
+    """Two plots (loss, accuracy) against the run's global step, and :attr:`size_plot` for the model size.
+
+    ``size_plot`` (parameters in millions on the left axis, sparsity in percent on the right) is not in this
+    widget's layout: the window shows it in a tab of its own, beside these two.
+    """
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,6 +84,9 @@ class LivePlots(QWidget):
             self.plots[name] = widget
             layout.addWidget(widget)
         self.plots["accuracy"].getPlotItem().setYRange(0.0, 1.0)
+        self.size_plot = self._build_size_plot()
+        self.plots["size"] = self.size_plot
+        self.last_step = 0  # the latest global step seen, for series that come without one (StepFinished)
         self.buffers: dict[str, SeriesBuffer] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._dirty: set[str] = set()
@@ -84,37 +95,89 @@ class LivePlots(QWidget):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
 
+    def _build_size_plot(self) -> pg.PlotWidget:
+        # Two y axes on one plot, as in pyqtgraph's MultiplePlotAxes example: a second ViewBox on the right axis.
+        widget = pg.PlotWidget(background="w")
+        item = widget.getPlotItem()
+        item.setTitle("Model size")
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "parameters (millions)")
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.addLegend(offset=(-10, 10))
+        item.getAxis("left").enableAutoSIPrefix(False)
+        item.showAxis("right")
+        item.setLabel("right", "sparsity (%)")
+        self.sparsity_view = pg.ViewBox()
+        item.scene().addItem(self.sparsity_view)
+        item.getAxis("right").linkToView(self.sparsity_view)
+        self.sparsity_view.setXLink(item)
+        self.sparsity_view.setYRange(0.0, 100.0)
+
+        def follow() -> None:
+            self.sparsity_view.setGeometry(item.getViewBox().sceneBoundingRect())
+            self.sparsity_view.linkedViewChanged(item.getViewBox(), self.sparsity_view.XAxis)
+
+        item.getViewBox().sigResized.connect(follow)
+        return widget
+
     def reset(self) -> None:
         """Forget every series (a new run starts)."""
+        for curve in self.curves.values():
+            view = curve.getViewBox()
+            if view is not None:
+                view.removeItem(curve)
         for plot in self.plots.values():
             item = plot.getPlotItem()
-            for curve in self.curves.values():
-                if curve.getViewBox() is item.getViewBox():
-                    item.removeItem(curve)
             if item.legend is not None:
                 item.legend.clear()
         self.buffers.clear()
         self.curves.clear()
         self._dirty.clear()
+        self.last_step = 0
 
     def add_point(self, key: str, step: float, value: float) -> bool:
         """Buffer one point; returns whether ``key`` is plotted. Drawing waits for the timer."""
-        target = plot_for_key(key)
+        target = "size" if key in _SCALE else plot_for_key(key)
         if target is None:
             return False
         if key not in self.curves:
             colour = _COLOURS.get(key) or _FALLBACK[len(self.curves) % len(_FALLBACK)]
-            symbol = "o" if key.startswith("val/") else None  # validation points are sparse: show each
-            self.curves[key] = self.plots[target].plot(name=key, pen=pg.mkPen(colour, width=2), symbol=symbol,
-                                                       symbolSize=6, symbolBrush=colour)
+            # Validation and model-size points are sparse: show each.
+            symbol = "o" if key.startswith(("val/", "model/")) else None
+            style = dict(pen=pg.mkPen(colour, width=2), symbol=symbol, symbolSize=6, symbolBrush=colour)
+            if key == "model/sparsity":
+                curve = pg.PlotDataItem(name="sparsity (%)", **style)
+                self.sparsity_view.addItem(curve)
+                self.size_plot.getPlotItem().legend.addItem(curve, "sparsity (%)")
+            else:
+                name = "parameters (M)" if key == PARAMETERS_KEY else key
+                curve = self.plots[target].plot(name=name, **style)
+            self.curves[key] = curve
             self.buffers[key] = SeriesBuffer()
-        self.buffers[key].append(step, value)
+        self.last_step = max(self.last_step, step)
+        self.buffers[key].append(step, value * _SCALE.get(key, 1.0))
         self._dirty.add(key)
         return True
 
     def on_metric(self, event) -> None:
-        """Slot for :attr:`EventBridge.metric`."""
-        self.add_point(event.key, event.step, event.value)
+        """Slot for :attr:`EventBridge.metric`.
+
+        ``model/parameters`` from the methods is skipped: the curve takes one point per step from
+        :meth:`on_step_finished` instead (some methods emit it too, and ``evaluate`` counts non-zeros only).
+        """
+        if event.key != PARAMETERS_KEY:
+            self.add_point(event.key, event.step, event.value)
+
+    def on_step_finished(self, event) -> None:
+        """Slot for :attr:`EventBridge.stepFinished`: one parameter-count point per step, at the latest step."""
+        parameters = event.summary.get("parameters")
+        if parameters is not None:
+            self.add_point(PARAMETERS_KEY, self.last_step, float(parameters))
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The buffered ``(x, y)`` of ``key`` in plotted units (copies)."""
+        buf = self.buffers.get(key)
+        return (np.empty(0), np.empty(0)) if buf is None else (buf.x.copy(), buf.y.copy())
 
     def point_count(self, key: str) -> int:
         buf = self.buffers.get(key)
