@@ -85,7 +85,7 @@ class MainWindow(RecipeFilesMixin, QMainWindow):
                 self.data_panel._select(self.data_panel.model_box, source, {})
         self.data_panel.model_box.setCurrentIndex(0)
         for source in self.settings.recent("data"):
-            if Path(source).is_file():
+            if Path(source).exists():  # a file or a save_to_disk folder
                 self.data_panel.add_recent_data(source)
         if recipe is None:
             recipe = default_recipe()

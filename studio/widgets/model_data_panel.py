@@ -79,6 +79,9 @@ class ModelDataPanel(QWidget):
         self.inspect_button = QPushButton("Inspect")
         self.data_box = _combo(DATA_LABELS)
         self.data_browse = QPushButton("File\u2026")
+        self.data_folder = QPushButton("Folder\u2026")
+        self.data_folder.setToolTip("A dataset folder written by datasets' save_to_disk")
+        self.mapping_dialog = None  # the column-mapping dialog open now, if any
         self.text_column = QComboBox()
         self.pair_column = QComboBox()
         self.label_column = QComboBox()
@@ -113,6 +116,7 @@ class ModelDataPanel(QWidget):
         drow = QHBoxLayout()
         drow.addWidget(self.data_box, 1)
         drow.addWidget(self.data_browse)
+        drow.addWidget(self.data_folder)
         form = QFormLayout()
         form.addRow("Text column", self.text_column)
         form.addRow("Pair column", self.pair_column)
@@ -133,6 +137,7 @@ class ModelDataPanel(QWidget):
 
         self.model_browse.clicked.connect(self._browse_model)
         self.data_browse.clicked.connect(self._browse_data)
+        self.data_folder.clicked.connect(self._browse_data_folder)
         self.inspect_button.clicked.connect(self.inspect_model)
         for box in (self.model_box, self.data_box):
             box.currentIndexChanged.connect(lambda _: self.changed.emit())
@@ -221,7 +226,41 @@ class ModelDataPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Choose a dataset", "",
                                               "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
         if path:
-            self.choose_data_file(path)
+            self.map_data_source(path)
+
+    def _browse_data_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a dataset folder (saved with save_to_disk)")
+        if path:
+            self.map_data_source(path)
+
+    def map_data_source(self, path: str):
+        """Open the column-mapping dialog on ``path`` (non-blocking); OK there makes it the data. Returns it."""
+        from studio.dialogs.column_mapping import ColumnMappingDialog
+
+        dialog = ColumnMappingDialog(path, self.data_ref(), self)
+        dialog.accepted.connect(lambda: self.apply_mapping(dialog.data_ref(), dialog.columns))
+        dialog.finished.connect(dialog.deleteLater)
+        self.mapping_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def apply_mapping(self, ref: DataRef, columns: list[str]) -> None:
+        """Use ``ref`` (a checked mapping of a file or folder with ``columns``) as the data."""
+        self.set_data_ref(ref)
+        self._fill_columns(columns)
+        self.text_column.setCurrentText(ref.text_column)
+        self.pair_column.setCurrentText(ref.text_pair_column or "")
+        self.label_column.setCurrentText(ref.label_column)
+        self.status.setText(f"Data: {ref.source} (text {ref.text_column!r}, label {ref.label_column!r})")
+        self.changed.emit()
+        self.dataAccepted.emit(ref.source)
+
+    def _fill_columns(self, columns: list[str]) -> None:
+        for box in (self.text_column, self.label_column):
+            box.clear()
+            box.addItems(columns)
+        self.pair_column.clear()
+        self.pair_column.addItems([""] + columns)
 
     def _start(self, message: str) -> None:
         self._pending += 1
