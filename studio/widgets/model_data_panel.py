@@ -149,6 +149,16 @@ class ModelDataPanel(QWidget):
             spin.valueChanged.connect(lambda _: self.changed.emit())
         self._pending = 0
         self._base_data = DataRef()
+        # Reading order: the device row was built after the data widgets, so the default chain would end there.
+        chain = self.focus_chain()
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
+
+    def focus_chain(self) -> list[QWidget]:
+        """The panel's inputs in reading order (top to bottom, left to right): the Tab order."""
+        return [self.model_box, self.model_browse, self.inspect_button, self.device_box, self.data_box,
+                self.data_browse, self.data_folder, self.text_column, self.pair_column, self.label_column,
+                self.max_length, self.train_cap, self.val_cap, self.test_cap]
 
     # -- recipe parts --------------------------------------------------
     def model_ref(self) -> ModelRef:

@@ -106,6 +106,10 @@ class SettingsForm(QWidget):
             self._infos[info.name] = info
             self._error_labels[info.name] = error
             self._check(info, value, store=False)
+        # Tab walks the fields top to bottom, whatever order the rows' widgets were created in.
+        editors = list(self.editors.values())
+        for first, second in zip(editors, editors[1:]):
+            QWidget.setTabOrder(first, second)
         self.validityChanged.emit(self.valid)
 
     def set_value(self, name: str, value: Any) -> None:
