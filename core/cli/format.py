@@ -8,24 +8,6 @@ FIGURE_ORDER = (
 )
 
 
-def figure(key: str, value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and value != value:
-        return "n/a"
-    if key.endswith("accuracy") or key == "accuracy_retained":
-        return f"{value * 100:.2f} %"
-    if key.endswith("size_bytes"):
-        return f"{value / 1e6:.2f} MB"
-    if key.endswith("parameters"):
-        return f"{int(value):,}"
-    if key.endswith("ratio") or key == "speedup":
-        return f"{value:.2f}x"
-    if key.endswith("_ms"):
-        return f"{value:.1f} ms"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def ordered(results: dict) -> list[tuple[str, object]]:
     known = [(k, results[k]) for k in FIGURE_ORDER if k in results]
     rest = sorted((k, v) for k, v in results.items() if k not in FIGURE_ORDER)

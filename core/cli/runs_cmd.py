@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.cli.format import figure, ordered, table
+from core.cli.format import ordered, table
+from core.metrics.figures import format_figure as figure
 
 
 def add_parser(sub) -> None:

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import pyqtgraph as pg
 from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QPlainTextEdit, QSplitter, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
 
+from core.metrics.figures import format_figure
 from studio.widgets.live_plots import plot_for_key
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-
-
-def format_figure(key: str, value) -> str:
-    """Results as people read them: accuracies in %, sizes in MB, ratios as 1.23x."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return "n/a"
-    if "accuracy" in key or key.endswith("retained") or key == "sparsity":
-        return f"{100 * v:.2f} %"
-    if key.endswith("size_bytes"):
-        return f"{v / 1e6:.2f} MB"
-    if key.endswith("ratio") or key == "speedup":
-        return f"{v:.2f}x"
-    if key.endswith("latency_ms"):
-        return f"{v:.1f} ms"
-    if key.endswith("parameters"):
-        return f"{int(v):,}"
-    return f"{v:.4g}"
 
 
 def curve_plots() -> dict[str, pg.PlotWidget]:
