@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.errors import StudioError
+from studio.widgets.head_grid import as_grid, head_grid_plot, show_grid
 
 
 def load_sensitivity(path: str | Path) -> dict:
@@ -25,15 +25,6 @@ def load_sensitivity(path: str | Path) -> dict:
     return data
 
 
-def as_grid(rows: list[list[float]]) -> np.ndarray:
-    """Ragged rows (layers keep different head counts) as a NaN-padded 2-D array."""
-    width = max((len(r) for r in rows), default=0)
-    grid = np.full((len(rows), width), np.nan)
-    for i, row in enumerate(rows):
-        grid[i, : len(row)] = row
-    return grid
-
-
 class ImportanceMap(QWidget):
     """``set_scores`` draws one cell per head; brighter is more important."""
 
@@ -42,13 +33,8 @@ class ImportanceMap(QWidget):
         self.caption = QLabel("Head importance appears after a run with a sensitivity-analysis step.")
         self.caption.setObjectName("hint")
         self.caption.setWordWrap(True)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot, self.image = head_grid_plot()
         item = self.plot.getPlotItem()
-        item.setLabel("bottom", "head")
-        item.setLabel("left", "layer")
-        item.invertY(True)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        item.addItem(self.image)
         self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=12)
         self.bar.setImageItem(self.image, insert_in=item)
         layout = QVBoxLayout(self)
@@ -65,8 +51,7 @@ class ImportanceMap(QWidget):
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if high <= low:
             high = low + 1e-12
-        self.image.setImage(np.nan_to_num(grid, nan=low), levels=(low, high))
-        self.image.setRect(QRectF(-0.5, -0.5, grid.shape[1], grid.shape[0]))  # cells centred on their index
+        show_grid(self.image, grid, (low, high), fill=low)
         self.bar.setLevels((low, high))
         self.plot.show()
         self.caption.setText(title or f"Head importance: {grid.shape[0]} layers x {grid.shape[1]} heads")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from studio.widgets.head_grid import as_grid, head_grid_plot, show_grid
 
 
 class MaskHeatmap(QWidget):
@@ -16,15 +16,8 @@ class MaskHeatmap(QWidget):
         self.caption = QLabel("Head mask: appears when a step prunes attention heads.")
         self.caption.setObjectName("hint")
         self.caption.setWordWrap(True)
-        self.plot = pg.PlotWidget(background="w")
-        item = self.plot.getPlotItem()
-        item.setLabel("bottom", "head")
-        item.setLabel("left", "layer")
-        item.invertY(True)
-        item.setAspectLocked(False)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("viridis"))
-        item.addItem(self.image)
+        self.plot, self.image = head_grid_plot()
+        self.plot.getPlotItem().setAspectLocked(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.caption)
@@ -35,15 +28,10 @@ class MaskHeatmap(QWidget):
     def on_mask(self, event) -> None:
         if event.kind != "heads":
             return
-        rows = [list(r) for r in event.mask]
-        width = max((len(r) for r in rows), default=0)
-        # Layers may keep different numbers of heads; pad with NaN so ragged rows still draw.
-        mask = np.full((len(rows), width), np.nan)
-        for i, row in enumerate(rows):
-            mask[i, : len(row)] = row
+        # Layers may keep different numbers of heads; ragged rows are padded with NaN.
+        mask = as_grid([list(r) for r in event.mask])
         self.mask = mask
-        self.image.setImage(np.nan_to_num(mask, nan=0.0), levels=(0.0, 1.0))
-        self.image.setRect(QRectF(-0.5, -0.5, mask.shape[1], mask.shape[0]))  # cells centred on their index
+        show_grid(self.image, mask, (0.0, 1.0), fill=0.0)
         self.plot.show()
         finite = mask[~np.isnan(mask)]
         if np.isin(finite, (0.0, 1.0)).all():
