@@ -30,6 +30,36 @@ def tiny_recipe(*steps: Step, train: int = 128, name: str = "tiny") -> Recipe:
     )
 
 
+def method_context(tmp_path, task, state, teacher=None):
+    """A real RunContext for calling method handlers directly.
+
+    The teacher (baseline) is ``teacher`` or ``state``; every event lands in
+    ``ctx.events`` and metric values by key in ``ctx.seen``.
+    """
+    import torch
+
+    from core import events as ev
+    from core.engine.context import RunContext
+    from core.engine.control import RunControl
+
+    ctx = RunContext("test", tiny_recipe(), ev.EventBus(), RunControl(), torch.device("cpu"), tmp_path, task=task)
+    ctx.baseline = ctx.original = teacher or state
+    ctx.events, ctx.seen = [], {}
+    ctx.bus.subscribe(ev.Event, ctx.events.append)
+    ctx.bus.subscribe(ev.Metric, lambda e: ctx.seen.setdefault(e.key, []).append(e.value))
+    return ctx
+
+
+def apply_method(name: str, state, ctx, **settings):
+    """Apply registered method ``name`` with ``settings`` (which must be valid)."""
+    from core.registry import build_config, get_method
+
+    spec = get_method(name)
+    cfg, errors = build_config(spec.config_cls, settings)
+    assert not errors, errors
+    return spec.apply(state, cfg, ctx)
+
+
 @pytest.fixture(scope="session")
 def tiny_task():
     """The default data (small slices), tokenized once per test session."""

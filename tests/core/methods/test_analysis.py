@@ -6,21 +6,12 @@ from pathlib import Path
 import torch
 
 from core import events as ev
-from core.engine.context import RunContext
-from core.engine.control import RunControl
 from core.methods.pruning.ablation import head_ablation
 from core.metrics.accuracy import evaluate_accuracy
 from core.models.surgery import keep_heads
 from core.registry import build_config, get_method
-from tests.conftest import tiny_recipe
+from tests.conftest import method_context as make_ctx
 
-
-def make_ctx(tmp_path, task, state):
-    ctx = RunContext("test", tiny_recipe(), ev.EventBus(), RunControl(), torch.device("cpu"), tmp_path, task=task)
-    ctx.baseline = ctx.original = state
-    ctx.events = []
-    ctx.bus.subscribe(ev.Event, ctx.events.append)
-    return ctx
 
 
 def test_sensitivity_stores_emits_and_writes_scores(tiny_state, tiny_task, tmp_path):

@@ -6,21 +6,10 @@ import functools
 
 import torch
 
-from core import events as ev
-from core.engine.context import RunContext
-from core.engine.control import RunControl
 from core.models.loading import tiny_config
 from core.models.state import ModelState
-from tests.conftest import tiny_recipe
+from tests.conftest import method_context as make_ctx  # noqa: F401  (re-exported for the method tests)
 
-
-def make_ctx(tmp_path, task, state, teacher=None):
-    """A context whose teacher is ``teacher`` (default: ``state``); collects metric events in ``ctx.seen``."""
-    ctx = RunContext("test-run", tiny_recipe(), ev.EventBus(), RunControl(), torch.device("cpu"), tmp_path, task=task)
-    ctx.baseline = ctx.original = teacher or state
-    ctx.seen = {}
-    ctx.bus.subscribe(ev.Metric, lambda e: ctx.seen.setdefault(e.key, []).append(e.value))
-    return ctx
 
 
 @functools.lru_cache(maxsize=1)

@@ -5,30 +5,16 @@ import torch
 import torch.nn as nn
 
 from core import events as ev
-from core.engine.context import RunContext
-from core.engine.control import RunControl
 from core.methods.factorization.modules import FactorizedEmbedding, LowRankLinear
 from core.models.architecture import count_parameters, encoder_of, layer_shapes
 from core.models.custom import is_custom, module_class
 from core.models.surgery import head_counts, keep_ffn, keep_heads
 from core.recipe import Step
-from core.registry import build_config, get_method
-from tests.conftest import tiny_recipe
+from tests.conftest import apply_method as run, method_context as make_ctx, tiny_recipe
 
 VOCAB, HIDDEN, FFN = 30522, 32, 64
 
 
-def make_ctx(tmp_path, task, state):
-    ctx = RunContext("test", tiny_recipe(), ev.EventBus(), RunControl(), torch.device("cpu"), tmp_path, task=task)
-    ctx.baseline = ctx.original = state
-    return ctx
-
-
-def run(name, state, ctx, **settings):
-    spec = get_method(name)
-    cfg, errors = build_config(spec.config_cls, settings)
-    assert not errors, errors
-    return spec.apply(state, cfg, ctx)
 
 
 def logits(model, task):

@@ -4,33 +4,17 @@ import pytest
 import torch
 
 from core import events as ev
-from core.engine.context import RunContext
-from core.engine.control import RunControl
 from core.methods.pruning.masks import MASKS_KEY
 from core.models.architecture import count_parameters, encoder_of
 from core.models.surgery import ffn_widths, head_counts
 from core.recipe import Step
-from core.registry import build_config, get_method
-from tests.conftest import tiny_recipe
+from tests.conftest import apply_method as run, method_context as make_ctx, tiny_recipe
 
 HIDDEN, HEAD = 32, 8
 PER_HEAD = 3 * (HIDDEN * HEAD + HEAD) + HIDDEN * HEAD
 PER_NEURON = 2 * HIDDEN + 1
 
 
-def make_ctx(tmp_path, task, state):
-    ctx = RunContext("test", tiny_recipe(), ev.EventBus(), RunControl(), torch.device("cpu"), tmp_path, task=task)
-    ctx.baseline = ctx.original = state
-    ctx.events = []
-    ctx.bus.subscribe(ev.Event, ctx.events.append)
-    return ctx
-
-
-def run(name, state, ctx, **settings):
-    spec = get_method(name)
-    cfg, errors = build_config(spec.config_cls, settings)
-    assert not errors, errors
-    return spec.apply(state, cfg, ctx)
 
 
 def masks_of(ctx, kind):
