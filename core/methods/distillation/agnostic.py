@@ -79,14 +79,8 @@ def make_loss(teacher, cfg: TaskAgnosticSettings, matcher: Matcher, means: Runni
         out = model(**inputs, **extra)
         with torch.no_grad():
             t_out = teacher(**inputs, **extra)
-        mask = inputs.get("attention_mask")
-        loss = matcher.hidden(out.hidden_states, t_out.hidden_states, mask)
-        report = {"hidden_loss": loss}
-        if want_attn:
-            a = matcher.attention(out.attentions, t_out.attentions, mask)
-            if a is not None:
-                loss = loss + cfg.attention_weight * a
-                report["attention_loss"] = a
+        report: dict = {}
+        loss = matcher.weighted_loss(out, t_out, inputs.get("attention_mask"), 1.0, cfg.attention_weight, report)
         if means is not None:
             means.add(report)
         return loss

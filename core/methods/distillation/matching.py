@@ -130,6 +130,21 @@ class Matcher(nn.Module):
             losses.append(attention_loss(s_map, t_map, attention_mask))
         return torch.stack(losses).mean() if losses else None
 
+    def weighted_loss(self, out, t_out, attention_mask, hidden_weight: float, attention_weight: float,
+                      report: dict) -> torch.Tensor | float:
+        """Hidden-state and attention-map losses, weighted and summed; each part also goes into ``report``."""
+        loss: torch.Tensor | float = 0.0
+        if hidden_weight > 0:
+            h = self.hidden(out.hidden_states, t_out.hidden_states, attention_mask)
+            loss = loss + hidden_weight * h
+            report["hidden_loss"] = h
+        if attention_weight > 0:
+            a = self.attention(out.attentions, t_out.attentions, attention_mask)
+            if a is not None:
+                loss = loss + attention_weight * a
+                report["attention_loss"] = a
+        return loss
+
 
 @contextlib.contextmanager
 def attached(student: nn.Module, matcher: Matcher | None) -> Iterator[None]:

@@ -59,16 +59,9 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
         parts = distillation_loss(out.logits, t_out.logits, labels, cfg.temperature, cfg.alpha)
         loss = parts["loss"]
         report = {"kd_loss": parts["kd"], "ce_loss": parts["ce"]}
-        mask = inputs.get("attention_mask")
-        if want_hidden:
-            h = matcher.hidden(out.hidden_states, t_out.hidden_states, mask)
-            loss = loss + cfg.hidden_weight * h
-            report["hidden_loss"] = h
-        if want_attn:
-            a = matcher.attention(out.attentions, t_out.attentions, mask)
-            if a is not None:
-                loss = loss + cfg.attention_weight * a
-                report["attention_loss"] = a
+        if matcher is not None:
+            loss = loss + matcher.weighted_loss(out, t_out, inputs.get("attention_mask"), cfg.hidden_weight,
+                                                cfg.attention_weight, report)
         if means is not None:
             means.add(report)
         return loss
