@@ -32,7 +32,6 @@ class RunContext:
         self.global_step = 0
         self.baseline = None  # ModelState: the uncompressed reference (teacher once fine-tuned)
         self.original = None  # ModelState as loaded, before any step
-        self.baseline_accuracy: float | None = None
         self._last_progress = 0.0
 
     # -- reporting -----------------------------------------------------

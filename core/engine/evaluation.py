@@ -33,9 +33,7 @@ def final_results(ctx, state) -> dict[str, float]:
     models = {"final": _on_cpu(state)}
     if settings.measure_baseline and baseline is not None:
         ctx.progress(1, 3, "measuring the baseline", force=True)
-        base_acc = ctx.baseline_accuracy
-        if base_acc is None:
-            base_acc = evaluate_accuracy(baseline.model, loader, check=ctx.check)["accuracy"]
+        base_acc = evaluate_accuracy(baseline.model, loader, check=ctx.check)["accuracy"]
         results["baseline_accuracy"] = base_acc
         results["baseline_parameters"] = count_parameters(baseline.model)
         results["baseline_size_bytes"] = serialized_size(baseline.model)

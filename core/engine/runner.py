@@ -129,6 +129,8 @@ class Engine:
         return state
 
     def _run_steps(self, ctx: RunContext, state):
+        from core.models.architecture import count_parameters
+
         compressed = False
         for index, step in enumerate(ctx.recipe.steps):
             ctx.check()
@@ -140,10 +142,7 @@ class Engine:
                 state.quantized = True
             if spec.family in _BASELINE_FAMILIES and not compressed:
                 ctx.baseline = state.replace(model=copy.deepcopy(state.model))
-                ctx.baseline_accuracy = None
             compressed = compressed or spec.family not in _NEUTRAL_FAMILIES
-            from core.models.architecture import count_parameters
-
             summary = {"parameters": count_parameters(state.model)}
             self.bus.publish(ev.StepFinished(run_id=ctx.run_id, index=index, method=step.method, summary=summary))
         return state
