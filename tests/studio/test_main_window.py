@@ -115,3 +115,16 @@ def test_window_fits_a_1400_by_900_screen_even_with_long_status_texts(window):
     window.main_tabs.setCurrentIndex(0)
     hint = window.minimumSizeHint()
     assert hint.width() <= 1400 and hint.height() <= 900, hint
+
+
+def test_every_toolbar_action_explains_itself_and_names_its_shortcut(window):
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QToolBar
+
+    toolbar = window.findChild(QToolBar, "main_toolbar")
+    actions = [a for a in toolbar.actions() if not a.isSeparator()]
+    assert len(actions) == 6
+    for action in actions:
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        assert keys and keys in action.toolTip(), (action.text(), action.toolTip())
+        assert action.toolTip() != action.text().replace("&", "")  # more than the bare label

@@ -1,0 +1,63 @@
+"""The window's actions: the menus, the toolbar and their keyboard shortcuts.
+
+A mixin of :class:`~studio.main_window.MainWindow`; every action calls a
+method the window already has, so this module holds no behaviour of its own.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget
+
+from studio.dialogs.about import show_about
+
+
+class WindowActionsMixin:
+    def _action(self, text: str, slot, shortcut=None, menu=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.open_action = self._action("&Open recipe\u2026", lambda: self.open_recipe(), QKeySequence.StandardKey.Open,
+                                        file_menu, "Open a recipe file (Ctrl+O)")
+        self.save_action = self._action("&Save recipe", lambda: self.save_recipe(self.recipe_path),
+                                        QKeySequence.StandardKey.Save, file_menu, "Save the recipe (Ctrl+S)")
+        self._action("Save recipe &as\u2026", lambda: self.save_recipe(None), QKeySequence.StandardKey.SaveAs, file_menu)
+        self.recent_menu = file_menu.addMenu("Recent recipes")
+        self.examples_menu = file_menu.addMenu("Open &example")
+        file_menu.addSeparator()
+        self.database_action = self._action("Runs &database location\u2026", lambda: self.choose_database(), None,
+                                            file_menu, "Choose where the studio records its runs")
+        file_menu.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+        run_menu = bar.addMenu("&Run")
+        self.run_action = self._action("&Run", self.start_run, "Ctrl+R", run_menu, "Run the stack (Ctrl+R)")
+        self.queue_action = self._action("&Queue", self.queue_current, "Ctrl+Shift+R", run_menu,
+                                         "Queue the recipe as it is now to run after the current run (Ctrl+Shift+R)")
+        self.pause_action = self._action("&Pause", self.controller.toggle_pause, "Ctrl+P", run_menu,
+                                         "Pause the run between batches, or resume it (Ctrl+P)")
+        self.cancel_action = self._action("&Cancel", self.controller.cancel, "Ctrl+.", run_menu,
+                                          "Cancel the run (Ctrl+.)")
+        view_menu = bar.addMenu("&View")
+        for dock in self.findChildren(QDockWidget):
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        self._action("&About", lambda: show_about(self), None, help_menu)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        for action in (self.open_action, self.save_action, self.run_action, self.queue_action, self.pause_action,
+                       self.cancel_action):
+            toolbar.addAction(action)
+        self._refresh_recent_menu()
+        self._fill_examples_menu()

@@ -1,0 +1,149 @@
+"""The window's run-facing side: start, queue, follow and end runs, export saved ones, warm the libraries up.
+
+A mixin of :class:`~studio.main_window.MainWindow`. It talks to the run
+controller only through ``start``, ``toggle_pause``, ``cancel`` and the
+bridge's signals, so the engine behind the controller can move without
+changing this module.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+
+from core.errors import StudioError
+from core.recipe import Recipe
+from studio.dialogs import errors
+
+
+class WindowRunsMixin:
+    def _connect_run_signals(self) -> None:
+        b = self.controller.bridge
+        b.metric.connect(self.plots.on_metric)
+        b.runStarted.connect(self.dashboard.on_run_started)
+        b.stepStarted.connect(self.dashboard.on_step_started)
+        b.stepFinished.connect(self.dashboard.on_step_finished)
+        b.stepFinished.connect(self.plots.on_step_finished)
+        b.progress.connect(self.dashboard.on_progress)
+        b.maskUpdate.connect(self.heatmap.on_mask)
+        b.checkpoint.connect(self._checkpoint)
+        b.logMessage.connect(self.log.on_log)
+        b.stepStarted.connect(lambda e: self.log.append_line(f"step {e.index + 1}: {e.title}"))
+        b.runFinished.connect(self._run_finished)
+        b.runFailed.connect(self._run_failed)
+        b.runCancelled.connect(self._run_cancelled)
+        self.controller.runningChanged.connect(self._running_changed)
+        self.controller.pausedChanged.connect(self._paused_changed)
+        self.queue.changed.connect(self._queue_changed)
+        self.browser.exportRequested.connect(self.export_run)
+
+    # -- starting and queueing -------------------------------------------
+    def start_run(self) -> None:
+        if self.run_action.isEnabled():
+            self._launch(self.recipe())
+
+    def _launch(self, recipe: Recipe) -> bool:
+        try:
+            self.controller.start(recipe)
+        except StudioError as exc:
+            errors.report_exception(self, "The recipe cannot run", exc)
+            return False
+        self.plots.reset()
+        self.bottom_tabs.setCurrentWidget(self.plots)
+        self.log.append_line(f"run started: {recipe.name} ({len(recipe.steps)} steps) on {recipe.model.source}")
+        return True
+
+    def queue_current(self) -> None:
+        """Queue the recipe as shown now; it starts at once when nothing runs."""
+        if not self.queue_action.isEnabled():
+            return
+        item = self.queue.add(self.recipe())
+        self.log.append_line(f"queued: {item.label}")
+        self._start_next_queued()
+
+    def _start_next_queued(self) -> None:
+        while not self.controller.running:
+            item = self.queue.pop()
+            if item is None or self._launch(item.recipe):
+                return
+
+    def _queue_changed(self) -> None:
+        n = len(self.queue)
+        self.bottom_tabs.setTabText(self.bottom_tabs.indexOf(self.queue_panel), f"Queue ({n})" if n else "Queue")
+
+    # -- following a run -------------------------------------------------
+    def _running_changed(self, running: bool) -> None:
+        self.update_validity()
+        if not running:
+            self.runs.refresh()
+            # After the end-of-run slots (dialogs, dashboard) have run: the next queued recipe starts.
+            QTimer.singleShot(0, self, self._start_next_queued)
+
+    def _paused_changed(self, paused: bool) -> None:
+        self.pause_action.setText("&Resume" if paused else "&Pause")
+        self.dashboard.set_paused(paused)
+        self.log.append_line("paused" if paused else "resumed")
+
+    def _run_finished(self, event) -> None:
+        r = event.results
+        summary = f"accuracy {100 * r.get('accuracy', 0):.1f} %"
+        if "speedup" in r:
+            summary += f", {r['speedup']:.2f}x faster, {r.get('parameter_ratio', 1):.2f}x fewer parameters"
+        self.dashboard.on_run_ended(event, f"Finished: {summary}")
+        self.log.append_line(f"run finished: {summary}")
+
+    def _run_failed(self, event) -> None:
+        self.dashboard.on_run_ended(event, "Failed")
+        self.log.append_line(f"run failed: {event.error}", "error")
+        errors.show_error(self, "The run failed", event.error, event.details)
+
+    def _run_cancelled(self, event) -> None:
+        self.dashboard.on_run_ended(event, "Cancelled")
+        self.log.append_line("run cancelled")
+
+    def _checkpoint(self, event) -> None:
+        if event.kind != "sensitivity":
+            return
+        from studio.widgets.importance_map import load_sensitivity
+
+        try:
+            self.sensitivity = {**load_sensitivity(event.path), "run_id": event.run_id}
+        except StudioError as exc:
+            self.log.append_line(str(exc), "warning")
+            return
+        self.log.append_line(f"head importance ready: {event.path} (Model \u25b8 Inspect shows it)")
+        if self.inspector is not None:
+            self.inspector.set_sensitivity(self.sensitivity)
+
+    # -- saved runs ------------------------------------------------------
+    def export_run(self, run_id: str):
+        """Open the export dialog for a saved run (returns it, for tests)."""
+        from studio.dialogs.export_dialog import ExportDialog
+
+        repo = self.store.repository()
+        if repo is None:
+            errors.show_error(self, "Export", self.store.error or "There is no runs database to export from.")
+            return None
+        name = next((r.name for r in self.runs.rows if r.run_id == run_id), "")
+        self.export_dialog = ExportDialog(repo, run_id, name, self)
+        self.export_dialog.exportFinished.connect(lambda report: self.browser.show_selection(self.runs.selected_run_ids()))
+        self.export_dialog.show()
+        return self.export_dialog
+
+    # -- start-up --------------------------------------------------------
+    def start_warm_up(self) -> None:
+        """Load the run's libraries in the background now, so the first run does not freeze the window."""
+        from studio.warmup import warm_up
+        from studio.workers import run_in_background
+
+        self.statusBar().showMessage("Loading the machine-learning libraries\u2026")
+
+        def done(_=None) -> None:
+            self.statusBar().showMessage("Ready", 3000)
+            try:
+                import torch  # loaded by the warm-up, so this costs nothing now
+            except ImportError:
+                return
+            self.data_panel.set_cuda_available(torch.cuda.is_available())
+            self.warmedUp.emit()
+
+        run_in_background(warm_up, done, done, self)
