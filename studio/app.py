@@ -36,4 +36,5 @@ def run_studio(argv: list[str]) -> int:
         window.open_recipe(argv[0])
     window.show()
     window.start_warm_up()
+    window.controller.warm_up()  # the run worker imports its libraries meanwhile, in its own process
     return int(app.exec())

@@ -1,15 +1,21 @@
 """Start, pause, resume and cancel runs; the studio's only door to the engine.
 
-The engine runs each recipe in its own thread; this controller holds the
-handle, records runs in the database through the store's recorder, and turns
-the end of a run into Qt signals via :class:`~studio.bridge.EventBridge`.
+By default the engine is a :class:`~core.engine.process.ProcessEngine`: each
+recipe runs in a warm worker process, so the run never holds this process's
+GIL and the window stays responsive. (An in-thread :class:`~core.engine.Engine`
+can be passed instead.) This controller holds the run's handle, records runs
+in the database through the store's recorder (in this process, from the
+events the worker sends), and turns the end of a run into Qt signals via
+:class:`~studio.bridge.EventBridge`.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from core import events as ev
 from core.engine import Engine, RunHandle
+from core.engine.process import ProcessEngine, ProcessRunHandle
 from core.recipe import Recipe
 from studio.bridge import EventBridge
 from studio.runs_store import RunsStore
@@ -21,14 +27,16 @@ class RunController(QObject):
     runningChanged = Signal(bool)
     pausedChanged = Signal(bool)
 
-    def __init__(self, store: RunsStore | None = None, engine: Engine | None = None, parent: QObject | None = None):
+    def __init__(self, store: RunsStore | None = None, engine: Engine | ProcessEngine | None = None,
+                 parent: QObject | None = None):
         super().__init__(parent)
-        self.engine = engine or Engine()
+        self._owns_engine = engine is None  # a worker process this controller started, it also stops
+        self.engine = engine or ProcessEngine()
         self.store = store or RunsStore()
         # The recorder subscribes before the bridge so a run is written before the GUI hears it ended.
         self.recorder = self.store.attach_recorder(self.engine.bus)
         self.bridge = EventBridge(self.engine.bus, self)
-        self.handle: RunHandle | None = None
+        self.handle: RunHandle | ProcessRunHandle | None = None
         self._paused = False
         for signal in (self.bridge.runFinished, self.bridge.runFailed, self.bridge.runCancelled):
             signal.connect(self._on_terminal)
@@ -41,7 +49,13 @@ class RunController(QObject):
     def paused(self) -> bool:
         return self._paused
 
-    def start(self, recipe: Recipe) -> RunHandle:
+    def warm_up(self) -> None:
+        """Start the engine's worker process now (if it has one), so the first run starts at once."""
+        warm_up = getattr(self.engine, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+
+    def start(self, recipe: Recipe) -> RunHandle | ProcessRunHandle:
         """Validate ``recipe`` (raises :class:`~core.errors.RecipeError`) and start it in the background."""
         if self.running:
             raise RuntimeError("a run is already in progress")
@@ -80,12 +94,17 @@ class RunController(QObject):
         self.resume() if self._paused else self.pause()
 
     def shutdown(self, timeout: float = 60.0) -> bool:
-        """Cancel a run in progress and wait for its thread; returns whether it stopped in time."""
+        """Cancel a run in progress and wait for its end; returns whether it stopped in time.
+
+        A worker process this controller started is stopped too (killed if the run did not stop).
+        """
         stopped = True
-        if self.handle is not None and self.handle.thread is not None and self.handle.thread.is_alive():
+        if self.handle is not None and not self.handle.done:
             self.handle.cancel()
             self.handle.join(timeout)
-            stopped = not self.handle.thread.is_alive()
+            stopped = self.handle.done
+        if self._owns_engine:
+            self.engine.close(timeout=5.0)
         self.bridge.close()
         if self.recorder is not None:
             self.recorder.close()
@@ -99,6 +118,8 @@ class RunController(QObject):
 
     def _on_terminal(self, event) -> None:
         if self.handle is not None and event.run_id == self.handle.run_id:
-            self.handle.join(5.0)  # the thread returns right after publishing its last event
+            self.handle.join(5.0)  # the handle is done right after its last event was published
             self._set_paused(False)
+            if isinstance(event, ev.RunFailed):
+                self.warm_up()  # the worker may have died with the run: have a fresh one ready for the next
             self.runningChanged.emit(False)

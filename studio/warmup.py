@@ -1,13 +1,14 @@
-"""Load the heavy libraries a run needs before the first run, then freeze the garbage collector's view.
+"""Load the heavy libraries in the studio's own process, then freeze the garbage collector's view.
 
-Why: the engine runs in a thread of the studio's process. Importing
-transformers, datasets and accelerate for the first time, and full garbage
-collections over the hundreds of thousands of objects they create, hold the
-GIL for tenths of a second at a time; done inside the first run they freeze
-the window (``bench/gui_stall.py`` measured gaps up to 0.36 s). Importing them
-once at start-up and then calling :func:`gc.freeze` moves every object that
-exists by then out of the collector's reach, so later collections (accelerate
-calls ``gc.collect()`` after each training) only walk what the run created.
+Runs execute in a worker process (:class:`~core.engine.process.ProcessEngine`,
+which imports the same libraries there), but the studio itself still uses
+torch and transformers: describing a model, the data panel, CUDA detection.
+Importing them once at start-up in the background, then calling
+:func:`gc.freeze`, moves every object that exists by then out of the
+collector's reach, so later full collections in this process (the GUI thread
+runs them too) only walk what was created since, instead of hundreds of
+thousands of library objects (``bench/gui_stall.py`` measured 0.2-0.36 s
+stalls before).
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from __future__ import annotations
 import gc
 import importlib
 
-MODULES = (
-    "torch", "transformers", "datasets", "accelerate",
-    "transformers.models.bert.modeling_bert", "transformers.core_model_loading", "transformers.data.data_collator",
-    "core.engine.training", "core.engine.evaluation", "core.data.task", "core.models.loading",
-    "core.methods", "core.export.checkpoint", "core.db",
-)
+from core.engine.process import WORKER_MODULES
+
+MODULES = WORKER_MODULES + ("core.db",)
 
 
 def warm_up(modules: tuple[str, ...] = MODULES) -> list[str]:

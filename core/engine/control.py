@@ -8,9 +8,19 @@ from core.errors import RunCancelled
 
 
 class RunControl:
-    def __init__(self) -> None:
-        self._cancel = threading.Event()
-        self._running = threading.Event()
+    """Two flags the run checks between batches, set from another thread (or process).
+
+    ``context`` makes the flags ``multiprocessing`` events of that context, so a
+    run in a worker process (:mod:`core.engine.process`) obeys the studio's
+    pause and cancel; such a control must reach the worker as an argument of
+    its ``Process`` (events cannot travel through queues). The default is
+    plain ``threading`` events, for a run in a thread of this process.
+    """
+
+    def __init__(self, context=None) -> None:
+        make = context.Event if context is not None else threading.Event
+        self._cancel = make()
+        self._running = make()
         self._running.set()
 
     def cancel(self) -> None:
@@ -21,6 +31,11 @@ class RunControl:
         self._running.clear()
 
     def resume(self) -> None:
+        self._running.set()
+
+    def reset(self) -> None:
+        """Neither paused nor cancelled: lets one control serve a worker's runs one after another."""
+        self._cancel.clear()
         self._running.set()
 
     @property

@@ -2,6 +2,7 @@
 
 :meth:`Engine.run` is synchronous (CLI, tests); :meth:`Engine.start` runs the
 same thing in a background thread and returns a :class:`RunHandle`.
+:class:`core.engine.process.ProcessEngine` runs it in a worker process instead.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class Engine:
 
     def _prepare(self, ctx: RunContext, initial_state):
         from core.data.task import prepare_task
+        from core.models.architecture import count_parameters, serialized_size
         from core.models.loading import load_model, load_tokenizer
 
         recipe = ctx.recipe
@@ -124,7 +126,11 @@ class Engine:
         state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed)
         state.model.to(ctx.device)
         ctx.original = state.replace(model=copy.deepcopy(state.model))
-        ctx.log(f"loaded {recipe.model.source}: {sum(p.numel() for p in state.model.parameters()):,} parameters on {ctx.device}")
+        parameters = count_parameters(state.model)
+        # The starting point of the model-size curves, before any step (index -1, step 0).
+        ctx.metric("model/parameters", parameters, step=0)
+        ctx.metric("model/size_bytes", serialized_size(state.model), step=0)
+        ctx.log(f"loaded {recipe.model.source}: {parameters:,} parameters on {ctx.device}")
         ctx.progress(2, 2, "ready", force=True)
         return state
 
