@@ -89,6 +89,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self._connect()
         self._connect_run_signals()
         self._offer_recent_sources()
+        self._show_database()
         if recipe is None:
             recipe = default_recipe()
             recipe.device = self.settings.device()

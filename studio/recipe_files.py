@@ -99,18 +99,47 @@ class RecipeFilesMixin:
 
     # -- the runs database ---------------------------------------------
     def choose_database(self, url: str | None = None) -> bool:
-        """Switch the runs database (asks with a dialog when ``url`` is None); the old one is left untouched."""
-        if self.controller.running or len(self.queue):
-            errors.show_error(self, "Runs database", "Wait for the run and the queue to finish before moving the "
-                              "runs database.")
+        """Switch the runs database (asks with a dialog when ``url`` is None); the old one is left untouched.
+
+        The new location is remembered and opened on the next start, whatever BERT_STUDIO_DB says.
+        """
+        if self._database_busy():
             return False
         if url is None:
             from studio.dialogs.database_dialog import DatabaseDialog
 
-            dialog = DatabaseDialog(self.store_url(), self)
-            if not dialog.exec() or not dialog.url:
+            dialog = DatabaseDialog(self.store_url(), self, self.database_origin(), self.settings.default_database()[0])
+            if not dialog.exec():
+                return False
+            if dialog.use_default:
+                return self.use_default_database()
+            if not dialog.url:
                 return False
             url = dialog.url
+        if not self._switch_store(url):
+            return False
+        self.settings.set_database_url(url)
+        self._show_database()
+        return True
+
+    def use_default_database(self) -> bool:
+        """Forget the chosen location and switch to the default ($BERT_STUDIO_DB, else the studio home's)."""
+        if self._database_busy():
+            return False
+        if not self._switch_store(self.settings.default_database()[0]):
+            return False
+        self.settings.clear_database_url()
+        self._show_database()
+        return True
+
+    def _database_busy(self) -> bool:
+        if self.controller.running or len(self.queue):
+            errors.show_error(self, "Runs database", "Wait for the run and the queue to finish before moving the "
+                              "runs database.")
+            return True
+        return False
+
+    def _switch_store(self, url: str) -> bool:
         store = DatabaseRunsStore(url)
         if not store.available:
             errors.show_error(self, "Runs database", store.error)
@@ -120,9 +149,27 @@ class RecipeFilesMixin:
         self.store = store
         self.browser.set_store(store)
         old.close()
-        self.settings.set_database_url(url)
         self.log.append_line(f"runs database: {url}")
         return True
 
     def store_url(self) -> str:
         return str(getattr(self.store, "url", "") or self.settings.database_url())
+
+    def database_origin(self) -> str:
+        """Why the database in use is this one: "chosen", "environment", "default", or "given" (by the caller)."""
+        url, origin = self.settings.database_choice()
+        return origin if url == self.store_url() else "given"
+
+    def database_note(self) -> str:
+        """The database in use and why, in one sentence (status bar tooltip, About)."""
+        from studio.dialogs.database_dialog import describe_origin
+
+        return f"Runs database: {self.store_url()} \u2014 {describe_origin(self.database_origin())}."
+
+    def _show_database(self) -> None:
+        url = self.store_url()
+        name = Path(url[len("sqlite:///"):]).name if url.startswith("sqlite:///") else url
+        if len(name) > 40:
+            name = name[:18] + "\u2026" + name[-18:]
+        self.database_label.setText(f"Runs: {name}")
+        self.database_label.setToolTip(f"{self.database_note()}<br>File \u25b8 Runs database location changes it.")

@@ -50,16 +50,32 @@ class StudioSettings:
         self.qs.setValue(f"recent/{kind}", items[:MAX_RECENT])
 
     # -- database --------------------------------------------------------
-    def database_url(self) -> str:
-        """BERT_STUDIO_DB wins, then the remembered location, then the default in the studio home."""
+    # A location chosen in the studio is the user's most deliberate word on it, so it wins on every start;
+    # BERT_STUDIO_DB is the default until a choice is made (and again after "Use default").
+    def database_choice(self) -> tuple[str, str]:
+        """``(url, origin)`` of the runs database to open; origin is "chosen", "environment" or "default"."""
+        chosen = str(self.qs.value("database/url", "") or "")
+        if chosen:
+            return chosen, "chosen"
+        return self.default_database()
+
+    def default_database(self) -> tuple[str, str]:
+        """``(url, origin)`` used when nothing is chosen: $BERT_STUDIO_DB, else studio.db in the studio home."""
         from core.env import default_database_url
 
         if os.environ.get("BERT_STUDIO_DB"):
-            return os.environ["BERT_STUDIO_DB"]
-        return str(self.qs.value("database/url", "") or default_database_url())
+            return os.environ["BERT_STUDIO_DB"], "environment"
+        return default_database_url(), "default"
+
+    def database_url(self) -> str:
+        return self.database_choice()[0]
 
     def set_database_url(self, url: str) -> None:
         self.qs.setValue("database/url", url)
+
+    def clear_database_url(self) -> None:
+        """Forget the chosen location: the next start (and this one, if asked) uses the default."""
+        self.qs.remove("database/url")
 
     # -- device ----------------------------------------------------------
     def device(self) -> str:

@@ -53,7 +53,7 @@ class WindowActionsMixin:
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
-        self._action("&About", lambda: show_about(self), None, help_menu)
+        self._action("&About", lambda: show_about(self, self.database_note()), None, help_menu)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         for action in (self.open_action, self.save_action, self.run_action, self.queue_action, self.pause_action,

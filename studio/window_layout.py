@@ -7,7 +7,7 @@ window created and wires nothing else.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTabWidget, QWidget
 
 
 class WindowLayoutMixin:
@@ -56,6 +56,9 @@ class WindowLayoutMixin:
         self.resizeDocks([left, palette], [360, 470], Qt.Orientation.Vertical)
         self.resizeDocks([right, log], [400, 430], Qt.Orientation.Vertical)
         self.resizeDocks([left, right], [440, 290], Qt.Orientation.Horizontal)
+        self.database_label = QLabel("")
+        self.database_label.setObjectName("hint")
+        self.statusBar().addPermanentWidget(self.database_label)
         self.resize(1380, 860)
 
     def _main_tab_changed(self, index: int) -> None:

@@ -22,11 +22,15 @@ def versions() -> dict[str, str]:
     return out
 
 
-def about_text() -> str:
+def about_text(note: str = "") -> str:
+    """The About text; ``note`` (for instance the runs database in use and why) goes under the versions."""
+    from html import escape
+
     rows = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
+    extra = f"<p>{escape(note)}</p>" if note else ""
     return ("<h3>BERT Compression Studio</h3><p>Stack BERT compression methods, watch them run, "
-            f"compare and export the winner.</p><table>{rows}</table>")
+            f"compare and export the winner.</p><table>{rows}</table>{extra}")
 
 
-def show_about(parent: QWidget | None = None) -> None:
-    QMessageBox.about(parent, "About BERT Compression Studio", about_text())
+def show_about(parent: QWidget | None = None, note: str = "") -> None:
+    QMessageBox.about(parent, "About BERT Compression Studio", about_text(note))

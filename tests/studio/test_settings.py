@@ -60,3 +60,57 @@ def test_moving_the_database_records_there_and_leaves_the_old_one_whole(qtbot, w
     window.controller.recorder.flush()
     with open_database(new_url) as db:
         assert [r.id for r in Repository(db).list_runs()] == ["r-new"]
+
+
+def test_a_location_chosen_in_the_studio_beats_bert_studio_db_and_use_default_goes_back(tmp_path, monkeypatch):
+    from studio.settings import StudioSettings
+
+    env_url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("BERT_STUDIO_DB", env_url)
+    settings = StudioSettings(str(tmp_path / "studio.ini"))
+    assert settings.database_choice() == (env_url, "environment")  # no choice made: the variable is the default
+    chosen = f"sqlite:///{tmp_path / 'chosen.db'}"
+    settings.set_database_url(chosen)
+    settings.sync()
+    assert StudioSettings(str(tmp_path / "studio.ini")).database_choice() == (chosen, "chosen")  # the next start
+    settings.clear_database_url()
+    assert settings.database_choice() == (env_url, "environment")
+    monkeypatch.delenv("BERT_STUDIO_DB")
+    url, origin = settings.database_choice()
+    assert origin == "default" and url.endswith("studio.db") and url != env_url
+
+
+def test_the_chosen_database_opens_on_the_next_start_and_the_status_bar_says_why(qtbot, window, tmp_path, db_url):
+    from studio.main_window import MainWindow
+
+    assert window.database_origin() == "environment"
+    assert "studio-test.db" in window.database_label.text()
+    assert "BERT_STUDIO_DB" in window.database_label.toolTip()
+    new_url = check_database(str(tmp_path / "elsewhere.db"))
+    assert window.choose_database(new_url)
+    assert window.database_label.text() == "Runs: elsewhere.db"
+    assert "chosen in File" in window.database_label.toolTip() and "chosen in File" in window.database_note()
+    again = MainWindow(settings=window.settings)  # no store given: the window opens what the settings say
+    qtbot.addWidget(again)
+    assert again.store_url() == new_url, "BERT_STUDIO_DB is still set, but the choice in the studio wins"
+    assert again.database_origin() == "chosen"
+    assert again.use_default_database()
+    assert again.store_url() == db_url and again.database_origin() == "environment"
+    assert window.settings.qs.value("database/url", "") in ("", None)
+    assert "studio-test.db" in again.database_label.text()
+    again.controller.shutdown()
+    again.store.close()
+
+
+def test_the_dialog_explains_the_precedence_and_offers_the_default(qtbot, tmp_path):
+    dialog = DatabaseDialog("sqlite:///x/chosen.db", origin="chosen", default_url="sqlite:///x/from-env.db")
+    qtbot.addWidget(dialog)
+    text = dialog.explain.text()
+    assert "remembered" in text and "BERT_STUDIO_DB" in text and "sqlite:///x/from-env.db" in text
+    assert "chosen in File" in text  # why the current one is in use
+    assert dialog.default_button.isEnabled()
+    dialog.default_button.click()
+    assert dialog.use_default and dialog.url is None and dialog.result() == DatabaseDialog.DialogCode.Accepted
+    from_env = DatabaseDialog("sqlite:///x/from-env.db", origin="environment")
+    qtbot.addWidget(from_env)
+    assert not from_env.default_button.isEnabled()  # already on the default
