@@ -104,7 +104,8 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.data_panel.changed.connect(self.update_validity)
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.modelDescribed.connect(self._model_described)
-        self.data_panel.dataAccepted.connect(lambda path: self.settings.add_recent("data", path))
+        self.data_panel.dataAccepted.connect(
+            lambda path: self.settings.add_recent_data(path, self.data_panel.column_mapping()))
         self.data_panel.deviceChanged.connect(self.settings.set_device)
 
     def _offer_recent_sources(self) -> None:
@@ -115,7 +116,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.data_panel.model_box.setCurrentIndex(0)
         for source in self.settings.recent("data"):
             if Path(source).exists():  # a file or a save_to_disk folder
-                self.data_panel.add_recent_data(source)
+                self.data_panel.add_recent_data(source, self.settings.data_mapping(source))
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:

@@ -6,6 +6,7 @@ Stored as an INI file in the studio home, so tests (which point
 
 from __future__ import annotations
 
+import json
 import os
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -48,6 +49,28 @@ class StudioSettings:
     def add_recent(self, kind: str, item: str) -> None:
         items = [item] + [v for v in self.recent(kind) if v != item]
         self.qs.setValue(f"recent/{kind}", items[:MAX_RECENT])
+
+    # -- data sources and their column mappings ---------------------------
+    def data_mapping(self, source: str) -> dict | None:
+        """The column mapping last accepted for the data ``source`` (see :meth:`add_recent_data`), if any."""
+        mapping = self._data_mappings().get(source)
+        return dict(mapping) if isinstance(mapping, dict) else None
+
+    def add_recent_data(self, source: str, mapping: dict) -> None:
+        """Remember ``source`` first among the recent data, with its ``text/text_pair/label_column`` mapping."""
+        self.add_recent("data", source)
+        kept = set(self.recent("data"))
+        mappings = {k: v for k, v in self._data_mappings().items() if k in kept}
+        mappings[source] = dict(mapping)
+        self.qs.setValue("recent/data_mappings", json.dumps(mappings))
+
+    def _data_mappings(self) -> dict:
+        # JSON, not nested QSettings groups: the keys are file paths, which QSettings would mangle.
+        try:
+            value = json.loads(str(self.qs.value("recent/data_mappings", "{}") or "{}"))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     # -- database --------------------------------------------------------
     # A location chosen in the studio is the user's most deliberate word on it, so it wins on every start;

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
 
 from core.recipe import DataRef, ModelRef
 from studio.dialogs import errors
+from studio.widgets.recent_data import DATA_LABELS, RecentDataMixin, read_columns
 from studio.workers import run_in_background
 
 MODEL_LABELS = {"default": "default (embedded all-MiniLM-L6-v2)", "tiny": "tiny (random, for quick checks)"}
-DATA_LABELS = {"default": "default (embedded movie-review sentences)"}
 DEVICE_LABELS = {"auto": "auto (GPU when there is one)", "cpu": "cpu", "cuda": "cuda (NVIDIA GPU)"}
 _NO_CUDA = "PyTorch sees no CUDA GPU on this machine"
 _TEXT_GUESSES = ("text", "sentence", "review", "content", "sentence1")
@@ -35,18 +35,6 @@ def check_model_source(source: str) -> dict:
     return info
 
 
-def read_columns(source: str) -> list[str]:
-    """Column names of a dataset source (raises :class:`~core.errors.DataLoadError`)."""
-    import datasets
-
-    from core.data.sources import read_source
-
-    ds = read_source(source)
-    if isinstance(ds, datasets.DatasetDict):
-        ds = ds["train"] if "train" in ds else next(iter(ds.values()))
-    return list(ds.column_names)
-
-
 def _combo(items: dict[str, str]) -> QComboBox:
     box = QComboBox()
     box.setEditable(False)
@@ -63,7 +51,7 @@ def _cap_spin() -> QSpinBox:
     return spin
 
 
-class ModelDataPanel(QWidget):
+class ModelDataPanel(RecentDataMixin, QWidget):
     """Edits the recipe's :class:`ModelRef` and :class:`DataRef`."""
 
     changed = Signal()
@@ -149,6 +137,8 @@ class ModelDataPanel(QWidget):
             spin.valueChanged.connect(lambda _: self.changed.emit())
         self._pending = 0
         self._base_data = DataRef()
+        self._accepted_source = self._base_data.source  # the data in use, whatever the list shows meanwhile
+        self._mappings: dict[str, dict] = {}  # data source -> the columns last accepted for it
         # Reading order: the device row was built after the data widgets, so the default chain would end there.
         chain = self.focus_chain()
         for first, second in zip(chain, chain[1:]):
@@ -198,6 +188,7 @@ class ModelDataPanel(QWidget):
 
     def set_data_ref(self, ref: DataRef) -> None:
         self._base_data = ref
+        self._accepted_source = ref.source
         self._select(self.data_box, ref.source, DATA_LABELS)
         self.text_column.setCurrentText(ref.text_column)
         self.pair_column.setCurrentText(ref.text_pair_column or "")
@@ -243,12 +234,16 @@ class ModelDataPanel(QWidget):
         if path:
             self.map_data_source(path)
 
-    def map_data_source(self, path: str):
-        """Open the column-mapping dialog on ``path`` (non-blocking); OK there makes it the data. Returns it."""
+    def map_data_source(self, path: str, current: DataRef | None = None):
+        """Open the column-mapping dialog on ``path`` (non-blocking); OK there makes it the data. Returns it.
+
+        The dialog starts from ``current`` (default: the data settings shown now) where its columns exist.
+        """
         from studio.dialogs.column_mapping import ColumnMappingDialog
 
-        dialog = ColumnMappingDialog(path, self.data_ref(), self)
+        dialog = ColumnMappingDialog(path, current or self.data_ref(), self)
         dialog.accepted.connect(lambda: self.apply_mapping(dialog.data_ref(), dialog.columns))
+        dialog.rejected.connect(self._show_accepted_data)
         dialog.finished.connect(dialog.deleteLater)
         self.mapping_dialog = dialog
         dialog.open()
@@ -256,6 +251,7 @@ class ModelDataPanel(QWidget):
 
     def apply_mapping(self, ref: DataRef, columns: list[str]) -> None:
         """Use ``ref`` (a checked mapping of a file or folder with ``columns``) as the data."""
+        self._mappings[ref.source] = self.mapping_of(ref)
         self.set_data_ref(ref)
         self._fill_columns(columns)
         self.text_column.setCurrentText(ref.text_column)
@@ -307,24 +303,14 @@ class ModelDataPanel(QWidget):
             box.setCurrentText(pick)
         self.pair_column.clear()
         self.pair_column.addItems([""] + columns)
+        self._mappings[path] = self.column_mapping()
+        self._accepted_source = path
         self.changed.emit()
         self.dataAccepted.emit(path)
 
-    def add_recent_data(self, path: str) -> None:
-        """Offer ``path`` in the data list without selecting it."""
-        current = self.data_box.currentIndex()
-        if self.data_box.findData(path) < 0:
-            self.data_box.addItem(path, path)
-        self.data_box.setCurrentIndex(current)
-
-    def _data_picked(self, index: int) -> None:
-        # A recent file picked from the list: read its columns again (the file may have changed).
-        source = self.data_box.itemData(index)
-        if source and source not in DATA_LABELS:
-            self.choose_data_file(source)
-
     def _data_failed(self, exc: BaseException) -> None:
         self._finish("The data was not changed.")
+        self._show_accepted_data()
         errors.report_exception(self, "This dataset cannot be used", exc)
 
     @staticmethod

@@ -93,3 +93,68 @@ def test_accepting_sets_the_panels_data_ref_and_an_unreadable_file_says_why(qtbo
     assert "broken.parquet" in bad.error_label.text() and not bad.ok_button.isEnabled()
     bad.reject()
     assert window.recipe().data.source == str(reviews_csv)  # cancelling changed nothing
+
+
+def _map_reviews(qtbot, window, path):
+    """Map ``path`` in the window's panel: text ``review``, second text ``title``, label ``sentiment``."""
+    panel = window.data_panel
+    dialog = _open(qtbot, panel, path)
+    _check(qtbot, dialog, dialog.label_column, "sentiment")
+    _check(qtbot, dialog, dialog.pair_column, "title")
+    with qtbot.waitSignal(panel.dataAccepted, timeout=WAIT_MS):
+        dialog.ok_button.click()
+
+
+def _window_again(qtbot, window):
+    from studio.main_window import MainWindow
+
+    again = MainWindow(settings=window.settings, store=window.store)
+    qtbot.addWidget(again)
+    return again
+
+
+def _pick(panel, source):
+    """Pick ``source`` in the data list as a user would (the list changes, then ``activated``)."""
+    box = panel.data_box
+    index = box.findData(source)
+    assert index >= 0, f"{source} is not offered"
+    box.setCurrentIndex(index)
+    box.activated.emit(index)
+
+
+def test_a_recent_data_file_reopens_with_the_columns_chosen_for_it(qtbot, window, reviews_csv):
+    _map_reviews(qtbot, window, reviews_csv)
+    assert window.settings.data_mapping(str(reviews_csv)) == {
+        "text_column": "review", "text_pair_column": "title", "label_column": "sentiment"}
+    again = _window_again(qtbot, window)
+    assert again.recipe().data.source == "default"  # offered, not chosen
+    with qtbot.waitSignal(again.data_panel.dataAccepted, timeout=WAIT_MS):
+        _pick(again.data_panel, str(reviews_csv))
+    ref = again.recipe().data
+    assert (ref.source, ref.text_column, ref.text_pair_column, ref.label_column) == (
+        str(reviews_csv), "review", "title", "sentiment")
+    assert again.data_panel.mapping_dialog is None  # no question asked
+    assert "chosen last time" in again.data_panel.status.text()
+    assert again.run_action.isEnabled()
+    again.controller.shutdown()
+
+
+def test_a_recent_file_whose_columns_changed_opens_the_mapping_dialog_and_cancel_keeps_the_data(
+        qtbot, window, reviews_csv):
+    _map_reviews(qtbot, window, reviews_csv)
+    text = reviews_csv.read_text().replace("review,sentiment,score,title", "review,polarity,score,title", 1)
+    reviews_csv.write_text(text)
+    again = _window_again(qtbot, window)
+    panel = again.data_panel
+    _pick(panel, str(reviews_csv))
+    qtbot.waitUntil(lambda: panel.mapping_dialog is not None, timeout=WAIT_MS)
+    dialog = panel.mapping_dialog
+    with qtbot.waitSignal(dialog.checked, timeout=WAIT_MS):
+        pass
+    assert dialog.isVisible() and "polarity" in dialog.columns
+    # It starts from what still matches: the text and second text columns survived the change.
+    assert dialog.text_column.currentText() == "review" and dialog.pair_column.currentData() == "title"
+    assert "sentiment" in panel.status.text()  # why it asks again
+    dialog.reject()
+    assert panel.data_box.currentData() == "default" and again.recipe().data.source == "default"
+    again.controller.shutdown()
