@@ -225,6 +225,8 @@ class _Worker:
             self._jobs.send(None)
         except OSError:
             pass
+        if not self.ready.is_set():  # still importing: nothing to lose, no reason to wait for it
+            self.process.terminate()
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
