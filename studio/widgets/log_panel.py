@@ -15,6 +15,8 @@ class LogPanel(QPlainTextEdit):
         self.setReadOnly(True)
         self.setMaximumBlockCount(MAX_LINES)  # old lines drop off; a long run cannot grow memory forever
         self.setObjectName("logPanel")
+        self.setPlaceholderText("Nothing has run yet. When a run starts, its steps, evaluations, warnings and "
+                                "errors are written here, newest at the bottom.")
 
     def append_line(self, text: str, level: str = "info", when: float | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(when or time.time()))

@@ -82,7 +82,27 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.max_length.setRange(8, 512)
         self.max_length.setValue(64)
         self.train_cap, self.val_cap, self.test_cap = _cap_spin(), _cap_spin(), _cap_spin()
+        tips = {
+            self.model_box: "The model to compress: the embedded MiniLM, a tiny random one for quick checks, or a "
+                            "folder added with Folder\u2026",
+            self.model_browse: "A Hugging Face model folder (config.json and weights)",
+            self.inspect_button: "Layers, heads, sizes and parameters of the chosen model",
+            self.data_box: "The labelled sentences to train and evaluate on; a recent file reopens with the columns "
+                           "chosen for it",
+            self.data_browse: "A CSV, TSV, JSON(L) or Parquet file; a dialog then maps its columns",
+            self.text_column: "The column holding the sentence to classify",
+            self.pair_column: "For sentence-pair tasks (such as entailment): the column with the second sentence; "
+                              "empty for single sentences",
+            self.label_column: "The column holding the class of each row (names or integers)",
+            self.max_length: "Sentences are cut to this many tokens; shorter is faster",
+            self.train_cap: "Use at most this many training rows (\u201call\u201d: every row)",
+            self.val_cap: "Validation rows, used for the accuracy curve during training (\u201call\u201d: every row)",
+            self.test_cap: "Test rows, used for the final accuracy and speed (\u201call\u201d: every row)",
+        }
+        for widget, tip in tips.items():
+            widget.setToolTip(tip)
         self.device_box = _combo(DEVICE_LABELS)
+        self.device_box.setToolTip("Where runs train and are measured; auto takes a CUDA GPU when PyTorch sees one")
         # Until the libraries are loaded (see set_cuda_available) CUDA is unknown: importing torch here would
         # freeze the window at start-up.
         self._set_cuda_item(False, "Checking for a CUDA GPU\u2026")
@@ -107,7 +127,7 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         drow.addWidget(self.data_folder)
         form = QFormLayout()
         form.addRow("Text column", self.text_column)
-        form.addRow("Pair column", self.pair_column)
+        form.addRow("Second text column", self.pair_column)
         form.addRow("Label column", self.label_column)
         form.addRow("Max length", self.max_length)
         form.addRow("Train samples", self.train_cap)

@@ -11,6 +11,12 @@ from studio.widgets.run_details import RunDetails
 from studio.widgets.runs_list import RunsList
 
 
+SELECT_HINT = "Select a run to see its details; select several (Ctrl or Shift) to compare them."
+EMPTY_HINT = ("No saved runs in this database yet.\n\nRun a recipe from the \u201cRecipe and live run\u201d tab "
+              "(Run, Ctrl+R): every run is recorded here with its settings, curves and results, ready to compare "
+              "and export. File \u25b8 Runs database location shows or changes where runs are kept.")
+
+
 class RunBrowser(QWidget):
     """Wires a :class:`RunsList` to :class:`RunDetails` (one run) and :class:`RunComparison` (several)."""
 
@@ -23,8 +29,9 @@ class RunBrowser(QWidget):
         self.export_button = QPushButton("Export\u2026")
         self.export_button.setToolTip("Export the selected run's final model (Hugging Face folder or ONNX)")
         self.list.layout().itemAt(1).layout().addWidget(self.export_button)
-        self.hint = QLabel("Select a run to see its details; select several (Ctrl or Shift) to compare them.")
+        self.hint = QLabel(SELECT_HINT)
         self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.details = RunDetails()
         self.comparison = RunComparison()
@@ -42,10 +49,12 @@ class RunBrowser(QWidget):
         self.list.selectionChanged.connect(self.show_selection)
         self.export_button.clicked.connect(self._export)
         self.export_button.setEnabled(False)
+        self.show_selection([])
 
     def set_store(self, store: RunsStore) -> None:
         self.store = store
         self.list.set_store(store)
+        self.show_selection(self.list.selected_run_ids())
 
     def _series(self, run_id: str) -> dict[str, list]:
         return {key: self.store.metric_series(run_id, key) for key in self.store.metric_keys(run_id)
@@ -59,6 +68,7 @@ class RunBrowser(QWidget):
             self.list.refresh()
             return
         if not records:
+            self.hint.setText(SELECT_HINT if self.list.rows else EMPTY_HINT)
             self.pages.setCurrentWidget(self.hint)
         elif len(records) == 1:
             self.details.show_run(records[0], self._series(records[0].id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -13,6 +14,8 @@ from core.registry import get_method
 from studio.widgets.method_palette import METHOD_MIME
 
 _STEP_ROLE = Qt.ItemDataRole.UserRole
+EMPTY_HINT = ("The stack is empty.\n\nDrag a method here from the Methods palette, or double-click one there. "
+              "Steps run from top to bottom; drag them to reorder.")
 
 
 class _StackList(QListWidget):
@@ -25,6 +28,15 @@ class _StackList(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setAcceptDrops(True)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.count() == 0:  # an empty white box says nothing to a first-time user: say what goes here
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            rect = self.viewport().rect().adjusted(16, 16, -16, -16)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, EMPTY_HINT)
+            painter.end()
 
     def mimeTypes(self) -> list[str]:
         return super().mimeTypes() + [METHOD_MIME]
