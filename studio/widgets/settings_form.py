@@ -7,6 +7,7 @@ it silently). Each edit is checked with :func:`core.registry.check_field`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -14,6 +15,46 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineE
 
 from core.recipe import Step
 from core.registry import FieldInfo, check_field
+
+
+_EMPTY_MEANS = re.compile(r"empty:\s*([^);]+)")
+# Placeholders wider than this are not widened for: past it the row wraps and the field gets the whole width.
+_MAX_FIELD_MIN_WIDTH = 220
+
+
+def range_text(info: FieldInfo) -> str:
+    """The accepted range, compact enough for a placeholder: ``1 – 48``, ``≥ 1``, ``≤ 0.95`` or ``""``."""
+    def fmt(v: float) -> str:
+        return format(v, "g") if isinstance(v, float) else str(v)
+
+    if info.min is not None and info.max is not None:
+        return f"{fmt(info.min)} \u2013 {fmt(info.max)}"
+    if info.min is not None:
+        return f"\u2265 {fmt(info.min)}"
+    if info.max is not None:
+        return f"\u2264 {fmt(info.max)}"
+    return ""
+
+
+def empty_meaning(info: FieldInfo) -> str:
+    """What leaving an optional field empty means, as its help text says (``"(empty: the teacher's)"``)."""
+    match = _EMPTY_MEANS.search(info.help)
+    return match.group(1).strip() if match else "none"
+
+
+def placeholder_text(info: FieldInfo) -> str:
+    """Short enough to read in a narrow field: what empty means for optional fields, else the range."""
+    return f"empty: {empty_meaning(info)}" if info.optional else range_text(info)
+
+
+def field_tooltip(info: FieldInfo) -> str:
+    """The help text with the full rules (range, empty) that the short placeholder leaves out."""
+    lines = [info.help]
+    if range_text(info):
+        lines.append(f"Accepted: {range_text(info)}")
+    if info.optional and "empty:" not in info.help:
+        lines.append(f"Leave empty for: {empty_meaning(info)}")
+    return "\n".join(lines)
 
 
 def _to_text(value: Any) -> str:
@@ -41,6 +82,9 @@ class SettingsForm(QWidget):
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # In the narrow column beside the stack, a long label ("Intermediate size (optional)") would leave its field
+        # too little room to show the value or placeholder: such a row puts the field under its label instead.
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.form.setContentsMargins(0, 0, 0, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -88,7 +132,7 @@ class SettingsForm(QWidget):
         for info in spec.fields():
             value = step.settings.get(info.name, info.default)
             editor = self._editor(info, value)
-            editor.setToolTip(info.help)
+            editor.setToolTip(field_tooltip(info))
             error = QLabel("")
             error.setObjectName("fieldError")
             error.setWordWrap(True)
@@ -100,7 +144,7 @@ class SettingsForm(QWidget):
             v.addWidget(editor)
             v.addWidget(error)
             label = QLabel(info.label + ("" if not info.optional else " (optional)"))
-            label.setToolTip(info.help)
+            label.setToolTip(field_tooltip(info))
             self.form.addRow(label, box)
             self.editors[info.name] = editor
             self._infos[info.name] = info
@@ -139,14 +183,12 @@ class SettingsForm(QWidget):
             editor.currentIndexChanged.connect(lambda idx, i=info: self._edited(i, i.choices[idx]))
             return editor
         editor = QLineEdit(_to_text(value))
-        hint = []
-        if info.min is not None:
-            hint.append(f"\u2265 {info.min}")
-        if info.max is not None:
-            hint.append(f"\u2264 {info.max}")
-        if info.optional:
-            hint.append("empty: none")
-        editor.setPlaceholderText(", ".join(hint))
+        placeholder = placeholder_text(info)
+        editor.setPlaceholderText(placeholder)
+        if placeholder:
+            # Wide enough for the placeholder (plus the frame and text margins); the form wraps the row if need be.
+            needed = editor.fontMetrics().horizontalAdvance(placeholder) + 20
+            editor.setMinimumWidth(min(needed, _MAX_FIELD_MIN_WIDTH))
         # textEdited flags a bad value while typing; editingFinished stores it.
         editor.textEdited.connect(lambda text, i=info: self._edited(i, self._parse(i, text)))
         return editor
