@@ -37,19 +37,30 @@ class GapMeter:
         from PySide6.QtCore import QTimer
 
         self.gaps: list[float] = []
+        # Gaps over the target, with the CPU time the GUI thread and the whole process used meanwhile:
+        # little of either means the process waited for a core (machine load), much of the process's
+        # but little of the GUI thread's means another thread here held the GIL.
+        self.long_gaps: list[dict] = []
         self._last: float | None = None
+        self._cpu = (0.0, 0.0)
         self.timer = QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), (time.thread_time(), time.process_time())
         if self._last is not None:
-            self.gaps.append((now - self._last) * 1000)
-        self._last = now
+            gap = (now - self._last) * 1000
+            self.gaps.append(gap)
+            if gap > TARGET_MS:
+                self.long_gaps.append({"gap_ms": round(gap, 1), "gui_thread_cpu_ms": round((cpu[0] - self._cpu[0]) * 1000, 1),
+                                       "process_cpu_ms": round((cpu[1] - self._cpu[1]) * 1000, 1),
+                                       "at_s": round(now - self._started, 1)})
+        self._last, self._cpu = now, cpu
 
     def start(self) -> None:
-        self.gaps, self._last = [], None
+        self.gaps, self.long_gaps, self._last = [], [], None
+        self._started = time.perf_counter()
         self.timer.start()
 
     def stop(self) -> dict:
@@ -61,7 +72,64 @@ class GapMeter:
             "p99_gap_ms": round(gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))], 1),
             "median_gap_ms": round(statistics.median(gaps), 1),
             "gaps_over_target": sum(g > TARGET_MS for g in gaps),
+            "long_gaps": self.long_gaps,
         }
+
+
+class StallProbe:
+    """Says where the GUI process was during long gaps: full collections here, and the GUI thread's stack.
+
+    A watchdog thread looks every 5 ms; once the GUI thread's timer is ``after_ms``
+    late it records the GUI thread's innermost frames (it can only look when it
+    gets the GIL: a thread of this process holding the GIL shows up as the GUI
+    thread's stack not changing while the watchdog was late too).
+    """
+
+    def __init__(self, meter: GapMeter, after_ms: float = 60.0):
+        import gc
+        import threading
+
+        self.meter, self.after_ms = meter, after_ms
+        self.samples: list[tuple[float, float, str]] = []  # (when, how late in ms, GUI stack)
+        self.collections: list[tuple[float, float, int]] = []  # (start, ms, generation)
+        self._gc_start = 0.0
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        gc.callbacks.append(self._on_gc)
+        self._thread = threading.Thread(target=self._watch, name="stall-probe", daemon=True)
+        self._thread.start()
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._gc_start = now
+        elif now - self._gc_start > 0.01:
+            self.collections.append((self._gc_start, (now - self._gc_start) * 1000, info.get("generation", -1)))
+
+    def _watch(self) -> None:
+        import sys
+        import traceback
+
+        sampled_for = None
+        while not self._stop.wait(0.005):
+            last = self.meter._last
+            if last is None or not self.meter.timer.isActive():
+                continue
+            late = (time.perf_counter() - last) * 1000
+            if late > self.after_ms and sampled_for != last:
+                sampled_for = last
+                frame = sys._current_frames().get(self._main)
+                stack = "".join(traceback.format_stack(frame, limit=6)) if frame else "?"
+                self.samples.append((time.perf_counter(), late, stack))
+
+    def close(self) -> dict:
+        import gc
+
+        self._stop.set()
+        self._thread.join()
+        gc.callbacks.remove(self._on_gc)
+        return {"collections_over_10ms": [(round(ms, 1), gen) for _, ms, gen in self.collections],
+                "late_gui_stacks": [(round(late, 1), stack) for _, late, stack in self.samples]}
 
 
 def wait(app, seconds: float, until=None) -> None:
@@ -98,6 +166,10 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="skip the studio's start-up warm-up (first run then imports the libraries itself)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also record full collections and the GUI thread's stack during gaps over 60 ms")
+    parser.add_argument("--niceness", type=int, default=None,
+                        help="the worker's nice increment (default: the studio's, see studio/run_controller.py)")
     parser.add_argument("--engine", choices=("process", "thread"), default="process",
                         help="where the run goes: the studio's worker process (default) or a thread of the GUI process")
     args = parser.parse_args(argv)
@@ -109,11 +181,17 @@ def main(argv=None) -> int:
         from studio.app import application
 
         app = application([])
-        from core.engine import Engine, ProcessEngine
+        from core.engine import Engine
         from studio.main_window import MainWindow
         from studio.settings import StudioSettings
 
-        engine = (ProcessEngine if args.engine == "process" else Engine)(workdir_root=f"{tmp}/runs")
+        from studio.run_controller import studio_engine
+
+        if args.engine == "thread":
+            engine = Engine(workdir_root=f"{tmp}/runs")
+        else:
+            nice = {} if args.niceness is None else {"niceness": args.niceness}
+            engine = studio_engine(workdir_root=f"{tmp}/runs", **nice)
         window = MainWindow(settings=StudioSettings(f"{tmp}/studio.ini"), engine=engine)
         window.show()
         warmed: list = []
@@ -135,10 +213,12 @@ def main(argv=None) -> int:
             signal.connect(ended.append)
         window.set_recipe(bench_recipe(args.model, args.steps, args.batch))
         meter.start()
+        probe = StallProbe(meter) if args.diagnose else None
         started = time.perf_counter()
         window.start_run()
         wait(app, args.timeout, until=lambda: bool(ended))
         running = meter.stop()
+        diagnosis = probe.close() if probe else None
         seconds = time.perf_counter() - started
         status = type(ended[0]).__name__ if ended else "timed out"
         window.controller.shutdown(60)
@@ -147,12 +227,15 @@ def main(argv=None) -> int:
         window.store.close()
         window.close()
     figures = {
-        "model": args.model, "steps": args.steps, "engine": args.engine, "warm_up": args.warm_up,
+        "model": args.model, "steps": args.steps, "engine": args.engine,
+        "worker_niceness": getattr(engine, "niceness", None), "warm_up": args.warm_up,
         "batch_size": args.batch, "run_status": status, "load_average": [round(x, 2) for x in os.getloadavg()],
         "run_seconds": round(seconds, 1), "tick_ms": TICK_MS, "target_ms": TARGET_MS,
         "idle": idle, "during_run": running,
         "meets_target": running["longest_gap_ms"] <= TARGET_MS,
     }
+    if diagnosis is not None:
+        figures["diagnosis"] = diagnosis
     write_result("gui_stall", figures)
     return 0 if status == "RunFinished" else 1
 

@@ -21,6 +21,16 @@ from studio.bridge import EventBridge
 from studio.runs_store import RunsStore
 
 
+# How much lower the run worker's CPU priority is than the studio's (POSIX nice increment):
+# on a busy CPU the window's thread gets a core first; an idle CPU still goes to the run.
+WORKER_NICENESS = 0
+
+
+def studio_engine(**kwargs) -> ProcessEngine:
+    """The engine the studio runs recipes with (``kwargs`` go to :class:`ProcessEngine`)."""
+    return ProcessEngine(**{"niceness": WORKER_NICENESS, **kwargs})
+
+
 class RunController(QObject):
     """Owns the engine, the event bridge and the current :class:`RunHandle`."""
 
@@ -31,7 +41,7 @@ class RunController(QObject):
                  parent: QObject | None = None):
         super().__init__(parent)
         self._owns_engine = engine is None  # a worker process this controller started, it also stops
-        self.engine = engine or ProcessEngine()
+        self.engine = engine or studio_engine()
         self.store = store or RunsStore()
         # The recorder subscribes before the bridge so a run is written before the GUI hears it ended.
         self.recorder = self.store.attach_recorder(self.engine.bus)

@@ -86,11 +86,13 @@ def describe_exit(code: int | None) -> str:
 
 
 # -- the worker process -----------------------------------------------------
-def _worker_main(jobs, events, control: RunControl, modules: tuple[str, ...]) -> None:
+def _worker_main(jobs, events, control: RunControl, modules: tuple[str, ...], niceness: int = 0) -> None:
     """Entry point of the worker: import, then run each job received on ``jobs`` until it closes."""
     import faulthandler
 
     faulthandler.enable()  # a crash in native code leaves a Python stack on stderr
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)
     from core.env import configure_environment
 
     configure_environment()
@@ -186,7 +188,7 @@ class ProcessRunHandle:
 class _Worker:
     """One worker process, its two pipes and the thread that listens to it."""
 
-    def __init__(self, mp, bus: ev.EventBus, modules: tuple[str, ...], on_exit):
+    def __init__(self, mp, bus: ev.EventBus, modules: tuple[str, ...], niceness: int, on_exit):
         self.bus = bus
         self.control = RunControl(mp)
         self.ready = threading.Event()
@@ -195,7 +197,7 @@ class _Worker:
         self._on_exit = on_exit
         jobs_out, self._jobs = mp.Pipe(duplex=False)
         self._events, events_in = mp.Pipe(duplex=False)
-        self.process = mp.Process(target=_worker_main, args=(jobs_out, events_in, self.control, modules),
+        self.process = mp.Process(target=_worker_main, args=(jobs_out, events_in, self.control, modules, niceness),
                                   name="bert-studio-worker", daemon=True)
         self.process.start()
         jobs_out.close()  # only the worker holds these ends now: it sees EOF when this process dies
@@ -293,12 +295,13 @@ class ProcessEngine:
     """
 
     def __init__(self, bus: ev.EventBus | None = None, workdir_root: str | Path | None = None,
-                 modules: tuple[str, ...] = WORKER_MODULES):
+                 modules: tuple[str, ...] = WORKER_MODULES, niceness: int = 0):
         from core.env import studio_home
 
         self.bus = bus or ev.EventBus()
         self.workdir_root = Path(workdir_root) if workdir_root else studio_home() / "runs"
         self.modules = modules
+        self.niceness = niceness  # added to the worker's (POSIX) nice value: the caller's threads win a busy CPU
         self._mp = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
@@ -341,7 +344,7 @@ class ProcessEngine:
     def _ensure_worker(self) -> _Worker:
         with self._lock:
             if self._worker is None or not self._worker.alive:
-                self._worker = _Worker(self._mp, self.bus, self.modules, self._worker_exited)
+                self._worker = _Worker(self._mp, self.bus, self.modules, self.niceness, self._worker_exited)
                 self.workers_started += 1
             return self._worker
 

@@ -74,15 +74,16 @@ def test_pause_holds_the_worker_and_cancel_ends_the_run(worker_engine, events):
     handle = worker_engine.start(small_recipe(max_steps=40))
     assert losses.wait(180), "no training step arrived"
     handle.pause()
-    time.sleep(1.0)  # a step in flight may still land
     count = sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events)
-    time.sleep(2.0)
-    assert sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events) == count  # held while paused
+    time.sleep(2.5)  # a running worker makes several steps meanwhile (over 1 s each on a loaded machine)
+    count_paused = sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events)
+    assert count_paused <= count + 1  # at most the batch in flight
+    count = count_paused
     with pytest.raises(RuntimeError, match="busy"):
         worker_engine.start(small_recipe(max_steps=1))
     handle.resume()
     deadline = time.monotonic() + 60
-    while sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events) == count:
+    while sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events) <= count + 1:
         assert time.monotonic() < deadline, "the run did not resume"
         time.sleep(0.05)
     handle.cancel()
