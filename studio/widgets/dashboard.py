@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QFormLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFormLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 _DONE, _CURRENT, _TODO = "\u2714", "\u25b6", "\u25cb"
+IDLE_HINT = ("No run yet. Press Run (Ctrl+R) to run the stack: its steps are listed here (done, current, to do) "
+             "with the progress, the elapsed time and an estimate of what is left.")
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -28,6 +31,14 @@ class Dashboard(QWidget):
         self.status = QLabel("Idle")
         self.status.setObjectName("runStatus")
         self.steps = QListWidget()
+        # Until the first run the empty list would be a blank box: a hint stands in its place.
+        self.hint = QLabel(IDLE_HINT)
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.steps_area = QStackedWidget()
+        self.steps_area.addWidget(self.hint)
+        self.steps_area.addWidget(self.steps)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -46,7 +57,7 @@ class Dashboard(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status)
-        layout.addWidget(self.steps, 1)
+        layout.addWidget(self.steps_area, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addLayout(info)
@@ -69,6 +80,7 @@ class Dashboard(QWidget):
         self._eta = None
         self.device.setText(event.device)
         self.status.setText("Preparing: loading model and data")
+        self.steps_area.setCurrentWidget(self.steps)
         self._render_steps()
         self._clock.start()
         self._tick()

@@ -20,6 +20,49 @@ _COLOURS = {"train/loss": "#1f77b4", "val/loss": "#ff7f0e", "val/accuracy": "#2c
 _SCALE = {"model/parameters": 1e-6, "model/sparsity": 100.0}
 PARAMETERS_KEY = "model/parameters"
 _FALLBACK = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+HINTS = {
+    "loss": "Training and validation loss appear here when a run starts (Run, Ctrl+R).",
+    "accuracy": "Validation accuracy appears here after each evaluation of a run (Run, Ctrl+R).",
+    "size": "Parameter count and sparsity appear here as a run's steps finish (Run, Ctrl+R).",
+}
+
+
+class PlotHint:
+    """A grey note centred in a plot's view box, for a plot that has nothing to show yet.
+
+    It is a child of the view box, not of its data group, so it sits in view pixels: it ignores panning and
+    auto-range, and never counts as data.
+    """
+
+    def __init__(self, plot_item: pg.PlotItem, text: str = ""):
+        self.view = plot_item.getViewBox()
+        self.item = pg.TextItem(anchor=(0.5, 0.5))
+        self.item.setParentItem(self.view)
+        self.item.setZValue(1000)
+        self.set_text(text)
+        self.view.sigResized.connect(self._place)
+        self._place()
+
+    def set_text(self, text: str) -> None:
+        self.text = text
+        self.item.setHtml(f"<div style='text-align:center; color:#6b7280'>{text}</div>")
+        self._place()
+
+    def show(self, text: str | None = None) -> None:
+        if text is not None:
+            self.set_text(text)
+        self.item.show()
+
+    def hide(self) -> None:
+        self.item.hide()
+
+    def is_shown(self) -> bool:
+        return self.item.isVisible()
+
+    def _place(self, *_) -> None:
+        rect = self.view.rect()
+        self.item.setTextWidth(max(120.0, rect.width() * 0.8))  # wrap inside the plot rather than run past it
+        self.item.setPos(rect.center())
 
 
 class SeriesBuffer:
@@ -86,6 +129,8 @@ class LivePlots(QWidget):
         self.plots["accuracy"].getPlotItem().setYRange(0.0, 1.0)
         self.size_plot = self._build_size_plot()
         self.plots["size"] = self.size_plot
+        # Before a run the plots are empty axes: say what will appear there and how to start (gone with the data).
+        self.hints = {name: PlotHint(plot.getPlotItem(), HINTS[name]) for name, plot in self.plots.items()}
         self.last_step = 0  # the latest global step seen, for series that come without one (StepFinished)
         self.buffers: dict[str, SeriesBuffer] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -134,6 +179,8 @@ class LivePlots(QWidget):
         self.curves.clear()
         self._dirty.clear()
         self.last_step = 0
+        for hint in self.hints.values():
+            hint.show()
 
     def add_point(self, key: str, step: float, value: float) -> bool:
         """Buffer one point; returns whether ``key`` is plotted. Drawing waits for the timer."""
@@ -154,6 +201,7 @@ class LivePlots(QWidget):
                 curve = self.plots[target].plot(name=name, **style)
             self.curves[key] = curve
             self.buffers[key] = SeriesBuffer()
+            self.hints[target].hide()
         self.last_step = max(self.last_step, step)
         self.buffers[key].append(step, value * _SCALE.get(key, 1.0))
         self._dirty.add(key)
