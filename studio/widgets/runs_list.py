@@ -9,6 +9,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from studio.runs_store import RunsStore, RunSummary
 
 COLUMNS = ("Started", "Name", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Params ratio", "Run id")
+NAME_COLUMN, MODEL_COLUMN = 1, 3
+# A model is often a long folder path: its column fits the content up to this width, then elides (full path in the
+# tooltip), so the spare width goes to the run's name, the column a user reads and renames.
+MODEL_MAX_WIDTH = 220
 
 
 def _fmt(results: dict, key: str, kind: str) -> str:
@@ -35,8 +39,11 @@ class RunsList(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(MODEL_COLUMN, QHeaderView.ResizeMode.Interactive)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a path keeps its start and its folder name
         self.message = QLabel(store.error)
         self.message.setObjectName("hint")
         self.message.setVisible(bool(store.error))
@@ -86,9 +93,13 @@ class RunsList(QWidget):
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, row.run_id)
+                if j in (NAME_COLUMN, MODEL_COLUMN):
+                    item.setToolTip(text)  # in full, where the column elides it
                 if j >= 4:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)
+        self.table.resizeColumnToContents(MODEL_COLUMN)
+        self.table.setColumnWidth(MODEL_COLUMN, min(self.table.columnWidth(MODEL_COLUMN), MODEL_MAX_WIDTH))
         for i, row in enumerate(self.rows):
             if row.run_id in keep:
                 self._add_row_to_selection(i)
