@@ -80,3 +80,49 @@ def scatter_points(results: Sequence[dict], cost: str) -> tuple[list[float], lis
     """(cost, accuracy) per run; ``cost`` is ``latency`` (ms) or ``size`` (MB)."""
     key, scale = {"latency": ("latency_ms", 1.0), "size": ("size_bytes", 1e-6)}[cost]
     return [_num(r, key) * scale for r in results], [_num(r, "accuracy") for r in results]
+
+
+# Figures that exist only when the run also measured its baseline (core.engine.evaluation.final_results).
+BASELINE_KEYS = frozenset({"accuracy_retained", "speedup", "parameter_ratio", "size_ratio", "baseline_accuracy",
+                           "baseline_parameters", "baseline_size_bytes", "baseline_latency_ms"})
+# The results-table column each figure fills, for the notes that explain a blank.
+COLUMN_KEYS = {"Accuracy": "accuracy", "Retained": "accuracy_retained", "Params": "parameters",
+               "Size (MB)": "size_bytes", "Speedup": "speedup"}
+_NOT_FINISHED = {"failed": "failed before its final measurement",
+                 "cancelled": "was cancelled before its final measurement",
+                 "interrupted": "was interrupted before its final measurement",
+                 "running": "is still running", "pending": "has not run yet"}
+BASELINE_OFF = "has the baseline measurement turned off in its recipe (evaluation: measure_baseline)"
+
+
+def missing_reason(status: str, recipe: dict | None, results: dict, key: str) -> str | None:
+    """Why a run has no final figure ``key``, in words that follow the run's name; ``None`` if it has it.
+
+    Every finished run has accuracy, parameters, size and latency (the engine always measures them); the
+    figures relative to the baseline exist only when the recipe's evaluation measured the baseline too.
+    """
+    if not math.isnan(_num(results, key)):
+        return None
+    if status != "finished":
+        return _NOT_FINISHED.get(status, f"ended {status} before its final measurement")
+    measure = ((recipe or {}).get("evaluation") or {}).get("measure_baseline", True)
+    if key in BASELINE_KEYS and not measure:
+        return BASELINE_OFF
+    return "has no such figure recorded"
+
+
+def group_reasons(pairs: Sequence[tuple[str, str]]) -> str:
+    """``[(name, reason), ...]`` -> ``"a, b reason; c other reason"`` (names in order, reasons in first-seen order)."""
+    grouped: dict[str, list[str]] = {}
+    for name, reason in pairs:
+        grouped.setdefault(reason, []).append(name)
+    return "; ".join(f"{', '.join(names)} {reason if len(names) == 1 else _plural(reason)}"
+                     for reason, names in grouped.items())
+
+
+def _plural(reason: str) -> str:
+    # "has ... in its recipe" -> "have ... in their recipes"; "was cancelled" -> "were cancelled"; "is" -> "are"
+    for singular, plural in (("its recipe", "their recipes"), ("its final", "their final"), ("was ", "were "),
+                             ("is still", "are still"), ("has ", "have ")):
+        reason = reason.replace(singular, plural)
+    return reason

@@ -7,11 +7,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from studio.compare import RESULT_COLUMNS, pareto_front, recipe_diff, results_row, scatter_points
-from studio.widgets.live_plots import plot_for_key
+from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, group_reasons, missing_reason, pareto_front,
+                            recipe_diff, results_row, scatter_points)
+from studio.widgets.live_plots import PlotHint, plot_for_key
 from studio.widgets.run_details import curve_plots
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+_COST_KEYS = {"latency": "latency_ms", "size": "size_bytes"}
+IDENTICAL = "The recipes are identical (apart from their names)."
+DIFFERENT = "Recipe fields that differ"
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -28,6 +32,24 @@ def variant_name(record) -> str:
     return f"{record.name or '(unnamed)'} ({record.id[:6]})"
 
 
+def _note() -> QLabel:
+    label = QLabel("")
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label
+
+
+def legend_below(plot: pg.PlotWidget, columns: int = 2) -> pg.LegendItem:
+    """Replace the plot's in-view legend by one under the x axis, so it never covers a curve."""
+    item = plot.getPlotItem()
+    if item.legend is not None and item.legend.scene() is not None:
+        item.legend.scene().removeItem(item.legend)
+    legend = pg.LegendItem(colCount=columns, labelTextColor="#374151")
+    item.layout.addItem(legend, 4, 1)  # rows 0-3 are the title, top axis, view and bottom axis
+    item.legend = legend  # PlotItem.plot(name=...) adds its entries here
+    return legend
+
+
 class ScatterPlot(pg.PlotWidget):
     """Accuracy against a cost, one coloured dot per run, the Pareto front as a dashed line."""
 
@@ -42,10 +64,14 @@ class ScatterPlot(pg.PlotWidget):
         item.getAxis("left").enableAutoSIPrefix(False)
         item.getAxis("bottom").enableAutoSIPrefix(False)
         self.front: list[int] = []
+        self.hint = PlotHint(item)
+        self.hint.hide()
 
-    def show_points(self, names: list[str], results: list[dict]) -> None:
+    def show_points(self, names: list[str], results: list[dict], missing: list[tuple[str, str]] = ()) -> None:
+        """``missing`` lists ``(name, reason)`` for the runs without this cost or an accuracy: they are explained."""
         item = self.getPlotItem()
         item.clear()
+        self._explain(names, missing)
         xs, ys = scatter_points(results, self.cost)
         for n, (x, y) in enumerate(zip(xs, ys)):
             if x == x and y == y:  # NaN-safe: a run without the figure is left out
@@ -60,6 +86,15 @@ class ScatterPlot(pg.PlotWidget):
             item.plot([xs[i] for i in self.front], [ys[i] for i in self.front],
                       pen=pg.mkPen("#6b7280", width=1.5, style=Qt.PenStyle.DashLine))
 
+    def _explain(self, names: list[str], missing: list[tuple[str, str]]) -> None:
+        title = f"Accuracy vs {self.cost}"
+        if missing and len(missing) == len(names):
+            self.hint.show(f"No {self.cost} measured for these runs.<br>{group_reasons(missing)}.")
+        else:
+            self.hint.hide()
+            if missing:  # some dots are absent: say which and why under the title
+                title += f"<br><span style='font-size:8pt; color:#6b7280'>not shown: {group_reasons(missing)}</span>"
+        self.getPlotItem().setTitle(title)
 
     def _pad_ranges(self, xs: list[float], ys: list[float]) -> None:
         # Runs often tie (same accuracy, near-equal sizes): a degenerate range makes unreadable 16-digit ticks.
@@ -71,6 +106,16 @@ class ScatterPlot(pg.PlotWidget):
                 setter(max(floor, lo - pad), hi + pad, padding=0)
 
 
+def _column(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, QTableWidget) else 0)
+    layout.addStretch()  # takes the height when the table is hidden, so a note stays at the top
+    return box
+
+
 class RunComparison(QWidget):
     """``show_runs(records, series)``: ``series[run_id][key]`` lists ``MetricPoint``."""
 
@@ -79,18 +124,23 @@ class RunComparison(QWidget):
         self.title = QLabel("")
         self.curves = curve_plots()
         self.curves["loss"].getPlotItem().setTitle("Loss (dashed: validation)")
+        # Under the plots: accuracy curves climb into the corner where an in-view legend sits.
+        self.legends = {name: legend_below(plot) for name, plot in self.curves.items()}
+        self.curve_hints = {name: PlotHint(plot.getPlotItem()) for name, plot in self.curves.items()}
         self.scatters = {"latency": ScatterPlot("latency", "latency (ms, lower is better)"),
                          "size": ScatterPlot("size", "size (MB, lower is better)")}
         self.results = _table(list(RESULT_COLUMNS))
+        self.results_note = _note()  # why figures are blank
         self.diff = _table(["Field"])
+        self.diff_note = _note()  # a caption, or "the recipes are identical" in place of an empty table
         top, middle = QSplitter(Qt.Orientation.Horizontal), QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.curves["loss"])
         top.addWidget(self.curves["accuracy"])
         middle.addWidget(self.scatters["latency"])
         middle.addWidget(self.scatters["size"])
         tables = QSplitter(Qt.Orientation.Horizontal)
-        tables.addWidget(self.results)
-        tables.addWidget(self.diff)
+        tables.addWidget(_column(self.results, self.results_note))
+        tables.addWidget(_column(self.diff_note, self.diff))
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         for part in (top, middle, tables):
             self.splitter.addWidget(part)
@@ -107,16 +157,44 @@ class RunComparison(QWidget):
         self.title.setText(f"Comparing {len(records)} runs")
         self._draw_curves(records, names, series)
         results = [dict(r.results or r.figures or {}) for r in records]
-        for scatter in self.scatters.values():
-            scatter.show_points(names, results)
-        self.results.setRowCount(len(records))
+        # why[n](key): why run n has no figure `key` (None when it has it), for the notes beside blanks.
+        why = [lambda key, r=r, res=res: missing_reason(getattr(r, "status", "finished"), r.recipe, res, key)
+               for r, res in zip(records, results)]
+        for cost, scatter in self.scatters.items():
+            missing = []
+            for n, name in enumerate(names):
+                reason = why[n](_COST_KEYS[cost]) or why[n]("accuracy")
+                if reason:
+                    missing.append((name, reason))
+            scatter.show_points(names, results, missing)
+        self._fill_results(names, results, why)
+        self._fill_diff(records, names)
+
+    def _fill_results(self, names, results, why) -> None:
+        self.results.setRowCount(len(names))
+        notes = []
         for i, (name, res) in enumerate(zip(names, results)):
+            blanks: dict[str, list[str]] = {}  # reason -> the columns it leaves blank
             for j, text in enumerate(results_row(name, res)):
                 cell = QTableWidgetItem(text)
                 if j:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    reason = why[i](COLUMN_KEYS[RESULT_COLUMNS[j]]) if not text else None
+                    if reason:
+                        cell.setText(MISSING)
+                        cell.setToolTip(f"{name} {reason}")
+                        blanks.setdefault(reason, []).append(RESULT_COLUMNS[j])
                 self.results.setItem(i, j, cell)
+            for reason, columns in blanks.items():
+                what = "no figures" if len(columns) == len(RESULT_COLUMNS) - 1 else f"no {', '.join(columns)}"
+                notes.append((name, f"{reason}: {what}"))
+        self.results_note.setText(group_reasons(notes).replace("; ", ". ") + "." if notes else "")
+        self.results_note.setVisible(bool(notes))
+
+    def _fill_diff(self, records, names) -> None:
         rows = recipe_diff([r.recipe for r in records])
+        self.diff_note.setText(DIFFERENT if rows else IDENTICAL)
+        self.diff.setVisible(bool(rows))
         self.diff.setColumnCount(1 + len(records))
         self.diff.setHorizontalHeaderLabels(["Field", *names])
         self.diff.setRowCount(len(rows))
@@ -142,3 +220,9 @@ class RunComparison(QWidget):
                 # One legend entry per run (its main series); validation loss is the dashed line of the same colour.
                 self.curves[target].plot([p.step for p in points], [p.value for p in points],
                                          name=None if dashed else names[n], pen=pen)
+        for name, plot in self.curves.items():
+            hint = self.curve_hints[name]
+            if plot.getPlotItem().listDataItems():
+                hint.hide()
+            else:
+                hint.show(f"No {name} was recorded for these runs.")
