@@ -23,7 +23,7 @@ from studio.runs_store import RunsStore
 
 # How much lower the run worker's CPU priority is than the studio's (POSIX nice increment):
 # on a busy CPU the window's thread gets a core first; an idle CPU still goes to the run.
-WORKER_NICENESS = 0
+WORKER_NICENESS = 5
 
 
 def studio_engine(**kwargs) -> ProcessEngine:

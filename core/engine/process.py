@@ -188,11 +188,12 @@ class ProcessRunHandle:
 class _Worker:
     """One worker process, its two pipes and the thread that listens to it."""
 
-    def __init__(self, mp, bus: ev.EventBus, modules: tuple[str, ...], niceness: int, on_exit):
-        self.bus = bus
+    def __init__(self, mp, publish, modules: tuple[str, ...], niceness: int, on_exit):
+        self.publish = publish
         self.control = RunControl(mp)
         self.ready = threading.Event()
         self.current: ProcessRunHandle | None = None
+        self.ended = False  # the listener saw the process end; no run may be handed to it
         self._lock = threading.Lock()
         self._on_exit = on_exit
         jobs_out, self._jobs = mp.Pipe(duplex=False)
@@ -214,13 +215,20 @@ class _Worker:
         with self._lock:
             return self.current is not None
 
-    def submit(self, handle: ProcessRunHandle, job: _Job) -> None:
+    def submit(self, handle: ProcessRunHandle, job: _Job) -> bool:
+        """Hand ``job`` over; False if the worker ended meanwhile (the caller starts another)."""
         with self._lock:
+            if self.ended:
+                return False
             if self.current is not None:
                 raise RuntimeError("the worker is busy with another run")
             self.control.reset()
             self.current = handle
-        self._jobs.send(job)
+        try:
+            self._jobs.send(job)
+        except OSError:  # it is dying: its listener fails the run with the exit code
+            pass
+        return True
 
     def close(self, timeout: float) -> None:
         try:
@@ -262,7 +270,7 @@ class _Worker:
         if isinstance(message, _Ready):
             self.ready.set()
             return
-        self.bus.publish(message)
+        self.publish(message)
         if isinstance(message, ev.TERMINAL_EVENTS):
             with self._lock:
                 handle = self.current
@@ -274,7 +282,7 @@ class _Worker:
     def _worker_ended(self) -> None:
         self.process.join(5)
         with self._lock:
-            handle, self.current = self.current, None
+            handle, self.current, self.ended = self.current, None, True
         self._on_exit(self)
         if handle is None:
             return
@@ -282,7 +290,7 @@ class _Worker:
         event = ev.RunFailed(run_id=handle.run_id, error=f"the run's worker process ended unexpectedly ({how})",
                              details=f"Worker process {self.process.pid} ended before the run did ({how}). "
                                      "The figures recorded until then are kept; the next run starts a fresh worker.")
-        self.bus.publish(event)
+        self.publish(event)
         handle._finish(event)
 
 
@@ -325,10 +333,12 @@ class ProcessEngine:
         if kwargs:
             raise TypeError(f"a run in a worker process cannot take {sorted(kwargs)} (objects of this process)")
         run_id = run_id or new_run_id()
-        worker = self._ensure_worker()
-        handle = ProcessRunHandle(run_id, worker.control, self.workdir_root / run_id)
-        worker.submit(handle, _Job(handle.run_id, recipe.to_dict(), str(self.workdir_root), _forwarded_env()))
-        return handle
+        job = _Job(run_id, recipe.to_dict(), str(self.workdir_root), _forwarded_env())
+        while True:
+            worker = self._ensure_worker()
+            handle = ProcessRunHandle(run_id, worker.control, self.workdir_root / run_id)
+            if worker.submit(handle, job):
+                return handle
 
     def run(self, recipe: Recipe, run_id: str | None = None, timeout: float | None = None) -> RunResult | None:
         """Run ``recipe`` in the worker and wait for its end (``None`` if ``timeout`` passed first)."""
@@ -343,10 +353,13 @@ class ProcessEngine:
 
     def _ensure_worker(self) -> _Worker:
         with self._lock:
-            if self._worker is None or not self._worker.alive:
-                self._worker = _Worker(self._mp, self.bus, self.modules, self.niceness, self._worker_exited)
+            if self._worker is None or self._worker.ended or not self._worker.alive:
+                self._worker = _Worker(self._mp, self._publish, self.modules, self.niceness, self._worker_exited)
                 self.workers_started += 1
             return self._worker
+
+    def _publish(self, event: ev.Event) -> None:
+        self.bus.publish(event)  # looked up each time: ``bus`` may be replaced between runs
 
     def _worker_exited(self, worker: _Worker) -> None:
         with self._lock:
