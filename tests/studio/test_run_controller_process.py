@@ -9,6 +9,7 @@ import os
 import signal
 
 import pytest
+from PySide6.QtWidgets import QWidget
 
 from core.db import Repository, open_database
 from core.engine.process import ProcessEngine
@@ -28,17 +29,25 @@ def worker_engine(tmp_path_factory):
 
 
 @pytest.fixture
-def controller(qtbot, worker_engine, db_url):
+def owner(qtbot):
+    """A widget to own controllers: pytest-qt deletes it (and them) after the test, while Qt still runs."""
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    return widget
+
+
+@pytest.fixture
+def controller(owner, worker_engine, db_url):
     store = DatabaseRunsStore(db_url)
-    ctl = RunController(store, worker_engine)
+    ctl = RunController(store, worker_engine, owner)
     yield ctl
     ctl.shutdown(30)
     store.close()
 
 
-def test_the_studio_runs_recipes_in_a_worker_process_by_default(qtbot, db_url):
+def test_the_studio_runs_recipes_in_a_worker_process_by_default(owner, db_url):
     store = DatabaseRunsStore(db_url)
-    ctl = RunController(store)
+    ctl = RunController(store, parent=owner)
     try:
         assert isinstance(ctl.engine, ProcessEngine)
         assert ctl.engine.worker_pid is None  # nothing spawned until the studio warms up or runs
@@ -102,9 +111,9 @@ def test_a_dead_worker_fails_the_run_and_the_next_run_goes(qtbot, controller, wo
         controller.start(quick_recipe(max_steps=1))
 
 
-def test_shutdown_stops_the_worker_a_controller_started(qtbot, db_url):
+def test_shutdown_stops_the_worker_a_controller_started(owner, db_url):
     store = DatabaseRunsStore(db_url)
-    ctl = RunController(store)
+    ctl = RunController(store, parent=owner)
     ctl.warm_up()
     process = ctl.engine._worker.process
     assert process.is_alive()
