@@ -1,7 +1,9 @@
 """Hop engine events from the run thread onto the GUI thread as Qt signals.
 
 The engine's :class:`~core.events.EventBus` calls subscribers on the thread
-that publishes (the run thread). :class:`EventBridge` receives them there,
+that publishes: the listener thread that takes the worker process's events
+off its pipe (:class:`~core.engine.process.ProcessEngine`, the studio's
+default), or the run thread of an in-thread engine. :class:`EventBridge` receives them there,
 emits one internal signal with a queued connection, and re-emits each event on
 the GUI thread through a signal per event class, carrying the event object.
 """
