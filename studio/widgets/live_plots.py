@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 REDRAW_MS = 50
 _COLOURS = {"train/loss": "#1f77b4", "val/loss": "#ff7f0e", "val/accuracy": "#2ca02c",
@@ -27,42 +27,46 @@ HINTS = {
 }
 
 
-class PlotHint:
-    """A grey note centred in a plot's view box, for a plot that has nothing to show yet.
+class PlotHint(QLabel):
+    """A grey note over the middle of a plot, for a plot that has nothing to show yet.
 
-    It is a child of the view box, not of its data group, so it sits in view pixels: it ignores panning and
-    auto-range, and never counts as data.
+    A plain label on top of the plot widget, re-centred as the plot resizes: it ignores panning and auto-range
+    and never counts as data.
     """
 
-    def __init__(self, plot_item: pg.PlotItem, text: str = ""):
-        self.view = plot_item.getViewBox()
-        self.item = pg.TextItem(anchor=(0.5, 0.5))
-        self.item.setParentItem(self.view)
-        self.item.setZValue(1000)
+    def __init__(self, plot: pg.PlotWidget, text: str = ""):
+        super().__init__(plot)
+        self.plot = plot
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # clicks and wheel still reach the plot
+        self.setStyleSheet("color: #6b7280; background: transparent;")
         self.set_text(text)
-        self.view.sigResized.connect(self._place)
-        self._place()
+        plot.installEventFilter(self)  # re-centre as the plot resizes
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self._place()
+        return False
 
     def set_text(self, text: str) -> None:
-        self.text = text
-        self.item.setHtml(f"<div style='text-align:center; color:#6b7280'>{text}</div>")
+        self.setText(text)
         self._place()
 
-    def show(self, text: str | None = None) -> None:
+    def reveal(self, text: str | None = None) -> None:
+        """Show the note (with a new ``text`` if given) above the plot."""
         if text is not None:
             self.set_text(text)
-        self.item.show()
-
-    def hide(self) -> None:
-        self.item.hide()
+        self.show()
+        self.raise_()
 
     def is_shown(self) -> bool:
-        return self.item.isVisible()
+        return not self.isHidden()
 
-    def _place(self, *_) -> None:
-        rect = self.view.rect()
-        self.item.setTextWidth(max(120.0, rect.width() * 0.8))  # wrap inside the plot rather than run past it
-        self.item.setPos(rect.center())
+    def _place(self) -> None:
+        area = self.plot.rect()
+        margin = max(8, area.width() // 8)  # wrap inside the plot, clear of its axes
+        self.setGeometry(area.adjusted(margin, 40, -margin, -40))
 
 
 class SeriesBuffer:
@@ -130,7 +134,7 @@ class LivePlots(QWidget):
         self.size_plot = self._build_size_plot()
         self.plots["size"] = self.size_plot
         # Before a run the plots are empty axes: say what will appear there and how to start (gone with the data).
-        self.hints = {name: PlotHint(plot.getPlotItem(), HINTS[name]) for name, plot in self.plots.items()}
+        self.hints = {name: PlotHint(plot, HINTS[name]) for name, plot in self.plots.items()}
         self.last_step = 0  # the latest global step seen, for series that come without one (StepFinished)
         self.buffers: dict[str, SeriesBuffer] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -180,7 +184,7 @@ class LivePlots(QWidget):
         self._dirty.clear()
         self.last_step = 0
         for hint in self.hints.values():
-            hint.show()
+            hint.reveal()
 
     def add_point(self, key: str, step: float, value: float) -> bool:
         """Buffer one point; returns whether ``key`` is plotted. Drawing waits for the timer."""

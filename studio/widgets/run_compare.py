@@ -3,6 +3,8 @@ a paper-style results table and the recipe fields that differ."""
 
 from __future__ import annotations
 
+import html
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
@@ -42,8 +44,9 @@ def _note() -> QLabel:
 def legend_below(plot: pg.PlotWidget, columns: int = 2) -> pg.LegendItem:
     """Replace the plot's in-view legend by one under the x axis, so it never covers a curve."""
     item = plot.getPlotItem()
-    if item.legend is not None and item.legend.scene() is not None:
-        item.legend.scene().removeItem(item.legend)
+    if item.legend is not None:
+        # Hidden, not removed from the scene: the view box keeps owning it.
+        item.legend.hide()
     legend = pg.LegendItem(colCount=columns, labelTextColor="#374151")
     item.layout.addItem(legend, 4, 1)  # rows 0-3 are the title, top axis, view and bottom axis
     item.legend = legend  # PlotItem.plot(name=...) adds its entries here
@@ -64,7 +67,7 @@ class ScatterPlot(pg.PlotWidget):
         item.getAxis("left").enableAutoSIPrefix(False)
         item.getAxis("bottom").enableAutoSIPrefix(False)
         self.front: list[int] = []
-        self.hint = PlotHint(item)
+        self.hint = PlotHint(self)
         self.hint.hide()
 
     def show_points(self, names: list[str], results: list[dict], missing: list[tuple[str, str]] = ()) -> None:
@@ -88,12 +91,13 @@ class ScatterPlot(pg.PlotWidget):
 
     def _explain(self, names: list[str], missing: list[tuple[str, str]]) -> None:
         title = f"Accuracy vs {self.cost}"
+        why = html.escape(group_reasons(missing))  # run names are the user's text, shown as rich text here
         if missing and len(missing) == len(names):
-            self.hint.show(f"No {self.cost} measured for these runs.<br>{group_reasons(missing)}.")
+            self.hint.reveal(f"No {self.cost} measured for these runs.<br>{why}.")
         else:
             self.hint.hide()
             if missing:  # some dots are absent: say which and why under the title
-                title += f"<br><span style='font-size:8pt; color:#6b7280'>not shown: {group_reasons(missing)}</span>"
+                title += f"<br><span style='font-size:8pt; color:#6b7280'>not shown: {why}</span>"
         self.getPlotItem().setTitle(title)
 
     def _pad_ranges(self, xs: list[float], ys: list[float]) -> None:
@@ -126,7 +130,7 @@ class RunComparison(QWidget):
         self.curves["loss"].getPlotItem().setTitle("Loss (dashed: validation)")
         # Under the plots: accuracy curves climb into the corner where an in-view legend sits.
         self.legends = {name: legend_below(plot) for name, plot in self.curves.items()}
-        self.curve_hints = {name: PlotHint(plot.getPlotItem()) for name, plot in self.curves.items()}
+        self.curve_hints = {name: PlotHint(plot) for name, plot in self.curves.items()}
         self.scatters = {"latency": ScatterPlot("latency", "latency (ms, lower is better)"),
                          "size": ScatterPlot("size", "size (MB, lower is better)")}
         self.results = _table(list(RESULT_COLUMNS))
@@ -225,4 +229,4 @@ class RunComparison(QWidget):
             if plot.getPlotItem().listDataItems():
                 hint.hide()
             else:
-                hint.show(f"No {name} was recorded for these runs.")
+                hint.reveal(f"No {name} was recorded for these runs.")

@@ -81,8 +81,8 @@ def test_runs_that_never_reached_their_final_measurement_leave_a_note_in_the_emp
     view.show_runs(runs, {})
     for cost, scatter in view.scatters.items():
         assert scatter.hint.is_shown()
-        assert f"No {cost} measured" in scatter.hint.text
-        assert "failed before its final measurement" in scatter.hint.text and "cancelled" in scatter.hint.text
+        assert f"No {cost} measured" in scatter.hint.text()
+        assert "failed before its final measurement" in scatter.hint.text() and "cancelled" in scatter.hint.text()
     assert "no figures" in view.results_note.text()
     # One finished run beside a failed one: its dot is drawn, the other is named under the title.
     view.show_runs([_run("ok", NO_BASELINE), runs[0]], {})
@@ -107,4 +107,4 @@ def test_curve_plots_without_series_say_so(qtbot, view):
     runs = [_run("a", {}, status="failed"), _run("b", {}, status="failed")]
     view.show_runs(runs, {runs[0].id: {"train/loss": _series(0.5)["train/loss"]}})
     assert not view.curve_hints["loss"].is_shown()
-    assert view.curve_hints["accuracy"].is_shown() and "No accuracy" in view.curve_hints["accuracy"].text
+    assert view.curve_hints["accuracy"].is_shown() and "No accuracy" in view.curve_hints["accuracy"].text()

@@ -18,13 +18,15 @@ def test_empty_plots_explain_themselves_until_their_data_arrives_and_again_after
     plots.show()
     qtbot.waitExposed(plots)
     assert _shown(plots) == {"loss": True, "accuracy": True, "size": True}
-    assert "Ctrl+R" in plots.hints["loss"].text and "accuracy" in plots.hints["accuracy"].text
+    assert "Ctrl+R" in plots.hints["loss"].text() and "accuracy" in plots.hints["accuracy"].text()
     for name in ("loss", "accuracy"):
-        # The note is drawn inside its plot's view (wrapped to fit), and it is not a data item.
-        item = plots.plots[name].getPlotItem()
-        inner = plots.hints[name].item.sceneBoundingRect()
-        assert item.getViewBox().sceneBoundingRect().contains(inner), name
-        assert item.listDataItems() == []
+        # The note lies over its plot's view box (wrapped to fit), and it is not a data item.
+        plot = plots.plots[name]
+        view = plot.mapFromScene(plot.getPlotItem().getViewBox().sceneBoundingRect()).boundingRect()
+        hint = plots.hints[name]
+        assert view.contains(hint.geometry()) and hint.width() > 100, name
+        assert hint.heightForWidth(hint.width()) <= hint.height()  # the wrapped text fits its box
+        assert plot.getPlotItem().listDataItems() == []
 
     plots.add_point("train/loss", 1, 0.7)
     assert _shown(plots) == {"loss": False, "accuracy": True, "size": True}  # accuracy comes with the first evaluation
