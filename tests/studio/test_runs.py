@@ -74,7 +74,7 @@ def test_closing_during_a_run_asks_then_cancels_and_joins(qtbot, window, dialogs
     dialogs.answer = True
     assert window.close()
     assert len(dialogs.questions) == 2
-    assert not window.controller.handle.thread.is_alive()
+    assert window.controller.handle.done
     assert window.controller.handle.result.status == "cancelled"
 
 
