@@ -216,8 +216,9 @@ class LivePlots(QWidget):
 
         ``model/parameters`` from the methods is skipped: the curve takes one point per step from
         :meth:`on_step_finished` instead (some methods emit it too, and ``evaluate`` counts non-zeros only).
+        The engine's count before the first step (index -1) is kept: it is the curve's starting point.
         """
-        if event.key != PARAMETERS_KEY:
+        if event.key != PARAMETERS_KEY or event.index < 0:
             self.add_point(event.key, event.step, event.value)
 
     def on_step_finished(self, event) -> None:

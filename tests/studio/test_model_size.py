@@ -19,7 +19,7 @@ def test_model_size_series_are_scaled_and_follow_the_latest_step(qtbot):
     plots.on_metric(ev.Metric(run_id="r", key="train/loss", value=0.7, step=12))
     plots.on_step_finished(ev.StepFinished(run_id="r", index=0, method="finetune", summary={"parameters": 4_400_000}))
     plots.on_metric(ev.Metric(run_id="r", key="model/sparsity", value=0.25, step=12))
-    plots.on_metric(ev.Metric(run_id="r", key="model/parameters", value=4_000_000, step=12))  # per step only
+    plots.on_metric(ev.Metric(run_id="r", key="model/parameters", value=4_000_000, step=12, index=0))  # a method: per step only
     x, y = plots.series("model/parameters")
     assert list(x) == [12.0] and np.allclose(y, [4.4])
     assert np.allclose(plots.series("model/sparsity")[1], [25.0])
@@ -47,12 +47,14 @@ def test_a_run_draws_one_parameter_point_per_step_and_the_pruned_model_is_smalle
         window.start_run()
     plots = window.plots
     x, params = plots.series("model/parameters")
-    assert len(params) == len(recipe.steps) == len(finished)
-    assert np.allclose(params, [f.summary["parameters"] / 1e6 for f in finished])
+    # The model as loaded (step 0, before any step), then one point per step.
+    assert len(params) == len(recipe.steps) + 1 and len(finished) == len(recipe.steps)
+    assert x[0] == 0 and np.allclose(params[1:], [f.summary["parameters"] / 1e6 for f in finished])
+    assert np.isclose(params[0], params[1])  # fine-tuning keeps the loaded model's size
     assert params[-1] < params[0]  # half the heads are gone
     assert list(x) == sorted(x) and x[-1] > x[0]  # plotted against the run's global step
     [sparsity] = plots.series("model/sparsity")[1]
     assert 40.0 < sparsity <= 60.0  # prune.magnitude's 50 %, shown in percent
-    qtbot.waitUntil(lambda: plots.drawn_count("model/parameters") == len(recipe.steps), timeout=2000)
+    qtbot.waitUntil(lambda: plots.drawn_count("model/parameters") == len(recipe.steps) + 1, timeout=2000)
     tabs = window.bottom_tabs
     assert tabs.tabText(tabs.indexOf(plots.size_plot)) == "Model size"
