@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import importlib
 
-from core.engine.process import WORKER_MODULES
+from core.engine.worker import WORKER_MODULES
 
 MODULES = WORKER_MODULES + ("core.db",)
 

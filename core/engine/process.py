@@ -23,52 +23,20 @@ transformers once, then takes runs one after another.
 
 from __future__ import annotations
 
-import gc
-import importlib
 import logging
 import multiprocessing
-import os
 import signal
 import threading
-from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from core import events as ev
 from core.engine.control import RunControl
 from core.engine.runner import RunResult, new_run_id
+from core.engine.worker import WORKER_MODULES, Job, Ready, forwarded_env, worker_main
 from core.recipe import Recipe
 
 log = logging.getLogger(__name__)
-
-# What a run needs, imported once when the worker starts (a first import takes seconds).
-WORKER_MODULES = (
-    "torch", "transformers", "datasets", "accelerate",
-    "transformers.models.bert.modeling_bert", "transformers.core_model_loading", "transformers.data.data_collator",
-    "core.engine.training", "core.engine.evaluation", "core.data.task", "core.models.loading",
-    "core.methods", "core.export.checkpoint",
-)
-# Settings read from the environment that a run started later must see as this process sees them then.
-_ENV_PREFIXES = ("BERT_STUDIO_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "CUDA_", "OMP_", "MKL_")
-
-
-@dataclass(frozen=True)
-class _Job:
-    run_id: str
-    recipe: dict
-    workdir_root: str
-    env: dict
-
-
-@dataclass(frozen=True)
-class _Ready:
-    """The worker imported its modules and waits for runs."""
-
-    pid: int
-
-
-def _forwarded_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
 
 
 def describe_exit(code: int | None) -> str:
@@ -85,57 +53,6 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-# -- the worker process -----------------------------------------------------
-def _worker_main(jobs, events, control: RunControl, modules: tuple[str, ...], niceness: int = 0) -> None:
-    """Entry point of the worker: import, then run each job received on ``jobs`` until it closes."""
-    import faulthandler
-
-    faulthandler.enable()  # a crash in native code leaves a Python stack on stderr
-    if niceness and hasattr(os, "nice"):
-        os.nice(niceness)
-    from core.env import configure_environment
-
-    configure_environment()
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a missing optional piece only loads later, inside a run
-            continue
-    gc.collect()
-    gc.freeze()  # later collections walk only what runs create
-    lock = threading.Lock()
-
-    def forward(event) -> None:
-        with lock:
-            try:
-                events.send(event)
-            except (BrokenPipeError, EOFError, OSError):  # the studio is gone: stop working for it
-                control.cancel()
-
-    events.send(_Ready(os.getpid()))
-    from core.engine.runner import Engine
-
-    while True:
-        try:
-            job: _Job = jobs.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        os.environ.update(job.env)
-        bus = ev.EventBus()
-        bus.subscribe(ev.Event, forward)
-        try:
-            recipe = Recipe.from_dict(job.recipe)
-        except Exception as exc:
-            forward(ev.RunFailed(run_id=job.run_id, error=f"the worker could not read the recipe: {exc}"))
-            continue
-        Engine(bus, job.workdir_root).run(recipe, run_id=job.run_id, control=control)
-        del bus, recipe
-        gc.collect()
-
-
-# -- this process ---------------------------------------------------------------
 class ProcessRunHandle:
     """A run in the worker process: cancel, pause, resume, wait.
 
@@ -198,7 +115,7 @@ class _Worker:
         self._on_exit = on_exit
         jobs_out, self._jobs = mp.Pipe(duplex=False)
         self._events, events_in = mp.Pipe(duplex=False)
-        self.process = mp.Process(target=_worker_main, args=(jobs_out, events_in, self.control, modules, niceness),
+        self.process = mp.Process(target=worker_main, args=(jobs_out, events_in, self.control, modules, niceness),
                                   name="bert-studio-worker", daemon=True)
         self.process.start()
         jobs_out.close()  # only the worker holds these ends now: it sees EOF when this process dies
@@ -215,7 +132,7 @@ class _Worker:
         with self._lock:
             return self.current is not None
 
-    def submit(self, handle: ProcessRunHandle, job: _Job) -> bool:
+    def submit(self, handle: ProcessRunHandle, job: Job) -> bool:
         """Hand ``job`` over; False if the worker ended meanwhile (the caller starts another)."""
         with self._lock:
             if self.ended:
@@ -267,7 +184,7 @@ class _Worker:
         self._worker_ended()
 
     def _deliver(self, message) -> None:
-        if isinstance(message, _Ready):
+        if isinstance(message, Ready):
             self.ready.set()
             return
         self.publish(message)
@@ -333,7 +250,7 @@ class ProcessEngine:
         if kwargs:
             raise TypeError(f"a run in a worker process cannot take {sorted(kwargs)} (objects of this process)")
         run_id = run_id or new_run_id()
-        job = _Job(run_id, recipe.to_dict(), str(self.workdir_root), _forwarded_env())
+        job = Job(run_id, recipe.to_dict(), str(self.workdir_root), forwarded_env())
         while True:
             worker = self._ensure_worker()
             handle = ProcessRunHandle(run_id, worker.control, self.workdir_root / run_id)

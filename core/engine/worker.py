@@ -1,0 +1,96 @@
+"""What runs inside the worker process of :class:`~core.engine.process.ProcessEngine`.
+
+The worker imports the libraries a run needs once, then takes jobs from a
+pipe one after another and sends every event its engine publishes back
+through another pipe (events are frozen, picklable dataclasses).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+
+from core import events as ev
+from core.engine.control import RunControl
+from core.recipe import Recipe
+
+# What a run needs, imported once when the worker starts (a first import takes seconds).
+WORKER_MODULES = (
+    "torch", "transformers", "datasets", "accelerate",
+    "transformers.models.bert.modeling_bert", "transformers.core_model_loading", "transformers.data.data_collator",
+    "core.engine.training", "core.engine.evaluation", "core.data.task", "core.models.loading",
+    "core.methods", "core.export.checkpoint",
+)
+# Settings read from the environment that a run started later must see as this process sees them then.
+_ENV_PREFIXES = ("BERT_STUDIO_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "CUDA_", "OMP_", "MKL_")
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: str
+    recipe: dict
+    workdir_root: str
+    env: dict
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The worker imported its modules and waits for runs."""
+
+    pid: int
+
+
+def forwarded_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+
+
+def worker_main(jobs, events, control: RunControl, modules: tuple[str, ...], niceness: int = 0) -> None:
+    """Entry point of the worker: import, then run each job received on ``jobs`` until it closes."""
+    import faulthandler
+
+    faulthandler.enable()  # a crash in native code leaves a Python stack on stderr
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)
+    from core.env import configure_environment
+
+    configure_environment()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional piece only loads later, inside a run
+            continue
+    gc.collect()
+    gc.freeze()  # later collections walk only what runs create
+    lock = threading.Lock()
+
+    def forward(event) -> None:
+        with lock:
+            try:
+                events.send(event)
+            except (BrokenPipeError, EOFError, OSError):  # the studio is gone: stop working for it
+                control.cancel()
+
+    events.send(Ready(os.getpid()))
+    from core.engine.runner import Engine
+
+    while True:
+        try:
+            job: Job = jobs.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        os.environ.update(job.env)
+        bus = ev.EventBus()
+        bus.subscribe(ev.Event, forward)
+        try:
+            recipe = Recipe.from_dict(job.recipe)
+        except Exception as exc:
+            forward(ev.RunFailed(run_id=job.run_id, error=f"the worker could not read the recipe: {exc}"))
+            continue
+        Engine(bus, job.workdir_root).run(recipe, run_id=job.run_id, control=control)
+        del bus, recipe
+        gc.collect()
