@@ -82,3 +82,14 @@ def engine(tmp_path):
     from core.engine import Engine
 
     return Engine(workdir_root=tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def worker_engine(tmp_path_factory):
+    """One warm run worker process (:class:`ProcessEngine`, the studio's engine) shared by the whole session."""
+    from core.engine.process import ProcessEngine
+
+    engine = ProcessEngine(workdir_root=tmp_path_factory.mktemp("worker-runs"))
+    engine.warm_up()
+    yield engine
+    engine.close()

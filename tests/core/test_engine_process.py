@@ -14,7 +14,7 @@ import pytest
 
 from core import events as ev
 from core.db import Recorder, Repository, open_database
-from core.engine.process import ProcessEngine, describe_exit
+from core.engine.process import describe_exit
 from core.recipe import Step
 from tests.conftest import tiny_recipe
 
@@ -23,14 +23,6 @@ def small_recipe(max_steps: int):
     recipe = tiny_recipe(Step("finetune", {"max_steps": max_steps, "batch_size": 16}), train=64)
     recipe.data.validation_samples = recipe.data.test_samples = recipe.evaluation.max_samples = 32
     return recipe
-
-
-@pytest.fixture(scope="module")
-def worker_engine(tmp_path_factory):
-    engine = ProcessEngine(workdir_root=tmp_path_factory.mktemp("runs"))
-    engine.warm_up()
-    yield engine
-    engine.close()
 
 
 @pytest.fixture

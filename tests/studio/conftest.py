@@ -52,24 +52,13 @@ def quick_recipe(max_steps: int = 3, **finetune) -> Recipe:
     return recipe
 
 
-@pytest.fixture(scope="session")
-def studio_worker(tmp_path_factory):
-    """The studio's own engine (runs in a worker process), warmed once and shared by the session's windows."""
-    from studio.run_controller import studio_engine
-
-    engine = studio_engine(workdir_root=tmp_path_factory.mktemp("runs"))
-    engine.warm_up()
-    yield engine
-    engine.close()
-
-
 @pytest.fixture
-def window(qtbot, tmp_path, db_url, dialogs, studio_worker):
+def window(qtbot, tmp_path, db_url, dialogs, worker_engine):
     """The main window on the default recipe, with private settings and database, running recipes as the studio does."""
     from studio.main_window import MainWindow
     from studio.settings import StudioSettings
 
-    win = MainWindow(settings=StudioSettings(str(tmp_path / "studio.ini")), engine=studio_worker)
+    win = MainWindow(settings=StudioSettings(str(tmp_path / "studio.ini")), engine=worker_engine)
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -20,14 +20,6 @@ from tests.studio.conftest import quick_recipe
 RUN_TIMEOUT_MS = 120_000
 
 
-@pytest.fixture(scope="module")
-def worker_engine(tmp_path_factory):
-    engine = ProcessEngine(workdir_root=tmp_path_factory.mktemp("runs"))
-    engine.warm_up()
-    yield engine
-    engine.close()
-
-
 @pytest.fixture
 def owner(qtbot):
     """A widget to own controllers: pytest-qt deletes it (and them) after the test, while Qt still runs."""
