@@ -1,7 +1,7 @@
 """Take the studio's documentation screenshots on a real X display (Xvfb), on the embedded default model.
 
     Xvfb :99 -screen 0 1400x900x24 -nolisten tcp &
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack | --only-compare]
 
 Each picture is taken by ImageMagick's ``import`` in a second process while the
 studio runs. Everything the runs write goes to a temporary studio home.
@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,12 +48,14 @@ def main() -> int:
     from studio.app import application
 
     app = application([])
-    from core.engine import Engine
     from core.recipe import DataRef, EvaluationSettings
     from studio.main_window import MainWindow
+    from studio.run_controller import studio_engine
     from studio.settings import StudioSettings
 
-    window = MainWindow(settings=StudioSettings(f"{tmp}/studio.ini"), engine=Engine(workdir_root=f"{tmp}/runs"))
+    engine = studio_engine(workdir_root=f"{tmp}/runs")  # runs go to a worker process, as in the studio
+    engine.warm_up()
+    window = MainWindow(settings=StudioSettings(f"{tmp}/studio.ini"), engine=engine)
     window.setGeometry(0, 0, 1400, 900)
     window.show()
     window.start_warm_up()
@@ -71,6 +72,8 @@ def main() -> int:
         path = sys.argv[sys.argv.index("--inspector-json") + 1]
         window.sensitivity = {**load_sensitivity(path), "run_id": Path(path).parent.parent.name}
         inspector_shot(app, window)
+    elif "--only-stack" in sys.argv:
+        stack_shot(app, window, data, evaluation)
     else:
         if not only_compare:
             default_model_shots(app, window, data, evaluation)
@@ -78,10 +81,11 @@ def main() -> int:
         compare_shot(app, window, evaluation)
     window.controller.shutdown(60)
     window.store.close()
+    engine.close()
     return 0
 
 
-def default_model_shots(app, window, data, evaluation) -> None:
+def stack_shot(app, window, data, evaluation) -> None:
     from bench.gui_stall import wait
     from core.recipe import Recipe, Step
 
@@ -99,6 +103,13 @@ def default_model_shots(app, window, data, evaluation) -> None:
     window.stack.list.setCurrentRow(2)
     wait(app, 1.5)
     shot(window, "stack-editor.png")
+
+
+def default_model_shots(app, window, data, evaluation) -> None:
+    from bench.gui_stall import wait
+    from core.recipe import Recipe, Step
+
+    stack_shot(app, window, data, evaluation)
 
     # 2. A live run with head pruning: the head mask fills in while the recovery fine-tuning goes.
     live = Recipe(name="heads-half", data=data, evaluation=evaluation, steps=[
