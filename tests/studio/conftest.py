@@ -41,6 +41,15 @@ def db_url(tmp_path, monkeypatch) -> str:
     return url
 
 
+def shown(qtbot, widget, width: int, height: int):
+    """``widget`` at ``width`` x ``height``, shown and exposed (deleted by pytest-qt after the test)."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
 def quick_recipe(max_steps: int = 3, **finetune) -> Recipe:
     """The tiny recipe of the brief: random tiny BERT, 64/32/32 sentences, one short fine-tuning step."""
     recipe = tiny_recipe(Step("finetune", {"max_steps": max_steps, "batch_size": 16, **finetune}), train=64)

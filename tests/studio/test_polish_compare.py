@@ -11,7 +11,7 @@ import pytest
 from core.db.domain import MetricPoint
 from studio.compare import group_reasons, missing_reason
 from studio.widgets.run_compare import IDENTICAL, RunComparison
-from tests.studio.conftest import quick_recipe
+from tests.studio.conftest import quick_recipe, shown
 
 
 def _run(name: str, results: dict, status: str = "finished", measure_baseline: bool = True, steps: int = 3):
@@ -33,12 +33,7 @@ NO_BASELINE = {"accuracy": 0.81, "parameters": 4.0e6, "size_bytes": 16e6, "laten
 
 @pytest.fixture
 def view(qtbot):
-    widget = RunComparison()
-    qtbot.addWidget(widget)
-    widget.resize(1100, 900)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown(qtbot, RunComparison(), 1100, 900)
 
 
 def test_missing_reason_follows_what_the_engine_measures():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core import events as ev
 from studio.widgets.dashboard import Dashboard
 from studio.widgets.live_plots import LivePlots
+from tests.studio.conftest import shown
 
 
 def _shown(plots: LivePlots) -> dict[str, bool]:
@@ -12,11 +13,7 @@ def _shown(plots: LivePlots) -> dict[str, bool]:
 
 
 def test_empty_plots_explain_themselves_until_their_data_arrives_and_again_after_reset(qtbot):
-    plots = LivePlots()
-    qtbot.addWidget(plots)
-    plots.resize(900, 320)
-    plots.show()
-    qtbot.waitExposed(plots)
+    plots = shown(qtbot, LivePlots(), 900, 320)
     assert _shown(plots) == {"loss": True, "accuracy": True, "size": True}
     assert "Ctrl+R" in plots.hints["loss"].text() and "accuracy" in plots.hints["accuracy"].text()
     for name in ("loss", "accuracy"):
