@@ -109,6 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--kd-epochs", type=float, help="distillation epochs of the best stack's student "
                         "(default: the recovery epochs)")
     parser.add_argument("--only", nargs="*", help="substrings of variant names to run")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the variants' training (the baseline keeps seed 0)")
     parser.add_argument("--baseline-cache", help="folder keeping the fine-tuned baseline between invocations with the "
                         "same data and epochs (it is still measured against every variant in the same run)")
     parser.add_argument("--db", help="also record every run in this database (SQLAlchemy URL) to compare them in the studio")
@@ -138,7 +139,8 @@ def main(argv=None) -> int:
         if args.only and not any(s in name for s in args.only):
             continue
         start = time.time()
-        recipe = Recipe(name=name, model=ModelRef("default"), data=data, evaluation=evaluation, steps=steps)
+        recipe = Recipe(name=name, model=ModelRef("default"), data=data, evaluation=evaluation, steps=steps,
+                        seed=args.seed)
         state = baseline_state.replace(model=copy.deepcopy(baseline_state.model))
         result = engine.run(recipe, task=task, initial_state=state)
         rows.append({"name": name, "status": result.status, "error": result.error, "results": result.results,
