@@ -13,23 +13,11 @@ stalls before).
 
 from __future__ import annotations
 
-import gc
-import importlib
-
-from core.engine.worker import WORKER_MODULES
+from core.engine.worker import WORKER_MODULES, preload
 
 MODULES = WORKER_MODULES + ("core.db",)
 
 
 def warm_up(modules: tuple[str, ...] = MODULES) -> list[str]:
     """Import ``modules`` (skipping any that fail) and freeze the collector; returns the names imported."""
-    done = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a missing optional piece only means it loads later, inside a run
-            continue
-        done.append(name)
-    gc.collect()
-    gc.freeze()
-    return done
+    return preload(modules)
