@@ -48,9 +48,7 @@ class RecipeFilesMixin:
             errors.report_exception(self, "This recipe cannot be opened", exc)
             return False
         self.set_recipe(recipe)
-        self.recipe_path = Path(path)
-        self._remember("recipes", str(path))
-        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
+        self._editing(path)
         return True
 
     def save_recipe(self, path: str | Path | None = None) -> bool:
@@ -63,10 +61,14 @@ class RecipeFilesMixin:
         except OSError as exc:
             errors.report_exception(self, "The recipe could not be saved", exc)
             return False
+        self._editing(path)
+        return True
+
+    def _editing(self, path: str | Path) -> None:
+        """``path`` is the recipe file being edited: saved over by Save, first among the recent, in the title."""
         self.recipe_path = Path(path)
         self._remember("recipes", str(path))
         self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
-        return True
 
     def open_example(self, path: str | Path) -> bool:
         """Load a shipped recipe into the editor; it is not remembered as the file to save over."""
