@@ -42,49 +42,103 @@ def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
     return out
 
 
-def count_parameters(model: nn.Module, nonzero: bool = False) -> int:
-    """Unique parameters (shared tensors counted once); ``nonzero`` skips pruned zeros."""
+COMPONENTS = ("embeddings", "attention", "ffn", "head", "other")
+
+
+def component_of(module_name: str) -> str:
+    """The component a module (or parameter) belongs to, from its qualified name."""
+    name = f".{module_name}."
+    if ".embeddings." in name:
+        return "embeddings"
+    if ".attention." in name:
+        return "attention"
+    if ".encoder." in name and (".intermediate." in name or ".output." in name):
+        return "ffn"
+    if ".classifier." in name or ".pooler." in name:
+        return "head"
+    return "other"
+
+
+def _tensor_bytes(t: torch.Tensor) -> int:
+    """Bytes a tensor holds; a quantized tensor counts its integer codes plus its scales and zero points."""
+    if t.is_quantized:
+        extra = 0
+        if t.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric,
+                           torch.per_channel_affine_float_qparams):
+            extra = t.q_per_channel_scales().nbytes + t.q_per_channel_zero_points().nbytes
+        else:
+            extra = 8 + 8  # one float64 scale and one int64 zero point
+        return t.numel() * t.element_size() + extra
+    return t.numel() * t.element_size()
+
+
+def _count(t: torch.Tensor, nonzero: bool) -> int:
+    if not nonzero:
+        return t.numel()
+    return int(torch.count_nonzero(t.dequantize() if t.is_quantized else t))
+
+
+def _holdings(model: nn.Module, nonzero: bool = False):
+    """``(module name, weights, bytes)`` for what each module holds itself (its children excluded).
+
+    Weights are counted by what they represent, whatever the storage: float
+    parameters, torch.ao dynamic int8 linears (packed parameters), and the
+    project's k-bit modules (packed codes in buffers). Shared tensors and
+    modules are counted once. Bytes are those of the tensors as held (int8
+    codes with their scales, float16 scales, float32 parameters).
+    """
     seen: set[int] = set()
-    total = 0
-    for p in model.parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        total += int(torch.count_nonzero(p)) if nonzero else p.numel()
-    for _, module in model.named_modules():
-        if callable(getattr(module, "quantized_parameter_count", None)):  # k-bit weights live in buffers
-            total += int(torch.count_nonzero(module.dequantized())) if nonzero else module.quantized_parameter_count()
-        # dynamically quantized linears hold packed params
+    for name, module in model.named_modules():
+        count = size = 0
+        for p in module.parameters(recurse=False):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            count += _count(p, nonzero)
+            size += _tensor_bytes(p)
+        skip = getattr(module, "_non_persistent_buffers_set", set())
+        kbit = callable(getattr(module, "quantized_parameter_count", None))
+        for buffer_name, b in module.named_buffers(recurse=False):
+            if b is None or buffer_name in skip or id(b) in seen:
+                continue
+            seen.add(id(b))
+            size += _tensor_bytes(b)
+        if kbit:  # k-bit weights live in buffers of packed codes
+            count += _count(module.dequantized(), nonzero) if nonzero else module.quantized_parameter_count()
         packed = getattr(module, "_packed_params", None)
-        if packed is not None and hasattr(module, "weight") and callable(module.weight):
-            w = module.weight()
-            total += int(torch.count_nonzero(w.dequantize())) if nonzero else w.numel()
-            b = module.bias()
-            if b is not None:
-                total += b.numel()
-    return total
+        if packed is not None and callable(getattr(module, "weight", None)) and callable(getattr(module, "bias", None)):
+            # torch.ao dynamic int8 linear: int8 weight and float bias packed together
+            w, bias = module.weight(), module.bias()
+            count += _count(w, nonzero)
+            size += _tensor_bytes(w)
+            if bias is not None:
+                count += _count(bias, nonzero)
+                size += _tensor_bytes(bias)
+        if count or size:
+            yield name, count, size
+
+
+def count_parameters(model: nn.Module, nonzero: bool = False) -> int:
+    """Unique weights, quantized and packed ones included (shared tensors counted once); ``nonzero`` skips zeros."""
+    return sum(count for _, count, _ in _holdings(model, nonzero))
+
+
+def weights_by_component(model: nn.Module) -> dict[str, dict[str, int]]:
+    """``{component: {"parameters": n, "bytes": b}}`` for embeddings / attention / ffn / head / other.
+
+    The parameters add up to :func:`count_parameters`, so shares of the total add to 100 %.
+    """
+    out = {key: {"parameters": 0, "bytes": 0} for key in COMPONENTS}
+    for name, count, size in _holdings(model):
+        entry = out[component_of(name)]
+        entry["parameters"] += count
+        entry["bytes"] += size
+    return out
 
 
 def parameters_by_component(model: nn.Module) -> dict[str, int]:
-    """Parameters grouped as embeddings / attention / ffn / head / other."""
-    groups = {"embeddings": 0, "attention": 0, "ffn": 0, "head": 0, "other": 0}
-    seen: set[int] = set()
-    for name, p in model.named_parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        if "embeddings" in name:
-            key = "embeddings"
-        elif ".attention." in name:
-            key = "attention"
-        elif ".intermediate." in name or (".output." in name and ".attention." not in name and "encoder" in name):
-            key = "ffn"
-        elif "classifier" in name or "pooler" in name:
-            key = "head"
-        else:
-            key = "other"
-        groups[key] += p.numel()
-    return groups
+    """Parameters grouped as embeddings / attention / ffn / head / other (see :func:`weights_by_component`)."""
+    return {key: entry["parameters"] for key, entry in weights_by_component(model).items()}
 
 
 def serialized_size(model: nn.Module) -> int:
@@ -96,11 +150,13 @@ def serialized_size(model: nn.Module) -> int:
 
 def describe(model: nn.Module) -> dict[str, Any]:
     cfg = getattr(model, "config", None)
+    components = weights_by_component(model)
     return {
         "model_type": getattr(cfg, "model_type", type(model).__name__),
         "layers": layer_shapes(model),
         "hidden_size": getattr(cfg, "hidden_size", None),
         "vocab_size": getattr(cfg, "vocab_size", None),
-        "parameters": count_parameters(model),
-        "by_component": parameters_by_component(model),
+        "parameters": sum(entry["parameters"] for entry in components.values()),
+        "by_component": {key: entry["parameters"] for key, entry in components.items()},
+        "bytes_by_component": {key: entry["bytes"] for key, entry in components.items()},
     }

@@ -22,6 +22,32 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
     return table
 
 
+COMPONENT_HEADERS = ("Component", "Parameters", "Share", "Bytes", "Share of bytes")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 10_000 else f"{n:,} B"
+
+
+def component_rows(info: dict) -> list[list[str]]:
+    """One row per component with weights: parameters, their share of the total, bytes held and their share.
+
+    The total is the sum of the components, so each share column adds to 100 %.
+    """
+    params = info["by_component"]
+    sizes = info.get("bytes_by_component") or {}
+    total_params = max(1, sum(params.values()))
+    total_bytes = max(1, sum(sizes.values()))
+    rows = []
+    for name, count in params.items():
+        size = sizes.get(name, 0)
+        if not count and not size:
+            continue
+        rows.append([name, f"{count:,}", f"{100 * count / total_params:.1f} %",
+                     _mb(size) if sizes else "", f"{100 * size / total_bytes:.1f} %" if sizes else ""])
+    return rows
+
+
 class ModelInspector(QDialog):
     """Shows the dict from :func:`studio.widgets.model_data_panel.check_model_source`."""
 
@@ -35,17 +61,17 @@ class ModelInspector(QDialog):
             f"{total:,} parameters, {info.get('size_bytes', 0) / 1e6:.1f} MB as saved"
         )
         layers = [[str(i + 1), str(l["heads"]), str(l["head_size"]), str(l["ffn"])] for i, l in enumerate(info["layers"])]
-        by_component = [[name, f"{count:,}", f"{100 * count / max(1, total):.1f} %"]
-                        for name, count in info["by_component"].items()]
+        by_component = component_rows(info)
         self.layers_table = _table(["Layer", "Heads", "Head size", "FFN width"], layers)
-        self.components_table = _table(["Component", "Parameters", "Share"], by_component)
+        self.components_table = _table(list(COMPONENT_HEADERS), by_component)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(summary)
         layout.addWidget(QLabel("Encoder layers"))
         layout.addWidget(self.layers_table, 3)
-        layout.addWidget(QLabel("Parameters by component"))
+        layout.addWidget(QLabel("Parameters and bytes by component (quantized and packed weights counted by the "
+                                "weights they hold)"))
         layout.addWidget(self.components_table, 2)
         self.importance = ImportanceMap()
         layout.addWidget(QLabel("Head importance (sensitivity analysis)"))
