@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.data.diagnose import describe_failure
 from core.errors import DataLoadError
 
 DEFAULT_SOURCE = "default"
@@ -35,10 +36,15 @@ def read_source(source: str):
         raise DataLoadError(f"{path.name}: unsupported file type {path.suffix!r}; use CSV, TSV, JSON Lines, Parquet or a save_to_disk folder")
     if path.stat().st_size == 0:
         raise DataLoadError(f"{path.name} is empty")
-    kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    kwargs = {"delimiter": delimiter} if builder == "csv" else {}
+    verbosity = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # it logs the parser error we report below
     try:
         ds = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # datasets wraps the parser's error; say what the parser found, and where
+        reason = describe_failure(path, builder, exc, delimiter)
         raise DataLoadError(f"{path.name} could not be read as {builder.upper()}: {reason}") from None
+    finally:
+        datasets.logging.set_verbosity(verbosity)
     return ds

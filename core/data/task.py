@@ -63,9 +63,32 @@ def _label_names(ds, column: str) -> list[str]:
         raise DataLoadError(f"label column {column!r} has {len(values)} distinct values; a classification label has at most {MAX_CLASSES}")
     if any(isinstance(v, (list, dict)) for v in values):
         raise DataLoadError(f"label column {column!r} holds lists or mappings, not categories")
-    if all(isinstance(v, (int, float)) for v in values):
-        return [str(int(v)) for v in sorted(values)]
-    return sorted(str(v) for v in values)
+    if all(isinstance(v, (int, float)) for v in values):  # booleans included: False is 0, True is 1
+        return list(dict.fromkeys(label_key(v) for v in sorted(values)))
+    return sorted({label_key(v) for v in values})
+
+
+def label_key(value) -> str:
+    """The class name a raw label value stands for: the one rule for naming labels and for encoding them."""
+    if isinstance(value, bool):  # pandas reads a column of true/false as booleans: two classes, not numbers
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_text_column(ds, column: str, role: str) -> None:
+    """Refuse a text column that holds numbers (a mapping mistake) before its rows are all dropped as empty."""
+    import datasets
+
+    feature = ds.features[column]
+    if isinstance(feature, datasets.Value) and feature.dtype not in ("string", "large_string", "null"):
+        first = next((v for v in ds[column][:100] if v is not None), None)
+        raise DataLoadError(f"the {role} column {column!r} holds {feature.dtype} values (such as {first!r}), not text; "
+                            "map it to the column that holds the sentences")
+    if isinstance(feature, datasets.ClassLabel) or not isinstance(feature, datasets.Value):
+        raise DataLoadError(f"the {role} column {column!r} holds {type(feature).__name__} values, not text; "
+                            "map it to the column that holds the sentences")
 
 
 def _normalise(ds, ref: DataRef, names: list[str] | None):
@@ -77,6 +100,9 @@ def _normalise(ds, ref: DataRef, names: list[str] | None):
         raise DataLoadError(f"column(s) {', '.join(map(repr, missing))} not found; the data has {', '.join(map(repr, ds.column_names))}")
     if len(ds) == 0:
         raise DataLoadError("the dataset is empty")
+    _check_text_column(ds, ref.text_column, "text")
+    if ref.text_pair_column:
+        _check_text_column(ds, ref.text_pair_column, "text pair")
     names = names or _label_names(ds, ref.label_column)
     index = {n: i for i, n in enumerate(names)}
     is_class = isinstance(ds.features[ref.label_column], datasets.ClassLabel)
@@ -84,19 +110,19 @@ def _normalise(ds, ref: DataRef, names: list[str] | None):
     ds = ds.select_columns(keep)
     ds = ds.filter(lambda r: r[ref.label_column] is not None and isinstance(r[ref.text_column], str) and r[ref.text_column].strip() != "")
     if len(ds) == 0:
-        raise DataLoadError("the dataset has no rows with both a text and a label")
+        raise DataLoadError(f"the dataset has no rows with both a text (column {ref.text_column!r}) and a label "
+                            f"(column {ref.label_column!r}): every row lacks one or the other")
 
     def encode(row):
         value = row[ref.label_column]
-        key = value if is_class else (str(int(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
-        out = {"text": row[ref.text_column], "label": value if is_class else index.get(key, -1)}
+        out = {"text": row[ref.text_column], "label": value if is_class else index.get(label_key(value), -1)}
         if ref.text_pair_column:
             out["text_pair"] = row[ref.text_pair_column] or ""
         return out
 
+    if not is_class and (unknown := sorted({label_key(v) for v in ds.unique(ref.label_column)} - set(names))):
+        raise DataLoadError(f"label value {unknown[0]!r} is not one of the training labels {names}")
     ds = ds.map(encode, remove_columns=ds.column_names)
-    if (bad := ds.filter(lambda r: r["label"] < 0)).num_rows:
-        raise DataLoadError(f"label value {bad[0]['label']!r} is not one of the training labels {names}")
     features = ds.features.copy()
     features["label"] = datasets.ClassLabel(names=names)
     return ds.cast(features), names

@@ -74,3 +74,51 @@ def test_save_to_disk_folder_with_splits(tmp_path):
     parts, names = load_splits(DataRef(source=str(tmp_path / "saved")))
     assert len(parts["test"]) == 10 and len(parts["validation"]) > 0
     assert names == ["0", "1"]
+
+
+def test_boolean_labels_are_two_classes(tmp_path):
+    # pandas reads a column of true/false as booleans; each must stay its own class
+    rows = [f"sentence {i},{'true' if i % 3 == 0 else 'false'}" for i in range(60)]
+    ref = DataRef(source=str(write_csv(tmp_path / "b.csv", rows)), text_column="sentence", label_column="sentiment")
+    parts, names = load_splits(ref)
+    assert names == ["false", "true"]
+    counts = [0, 0]
+    for split in parts.values():
+        for label in split["label"]:
+            counts[label] += 1
+    assert counts == [40, 20]
+    assert sum(parts["test"]["label"]) < len(parts["test"])  # not every row class 1
+
+
+def _lines(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD = [f"sentence {i},{i % 2}" for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: _lines(p / "header.csv", ["sentence,sentiment"]), "header line (sentence, sentiment) but no data rows"),
+        (lambda p: (p / "bin.csv").write_bytes(bytes(range(256)) * 8) and p / "bin.csv", "binary file, not CSV text"),
+        (lambda p: _lines(p / "ragged.csv", ["sentence,sentiment", *GOOD, "a,b,c,d", *GOOD]),
+         "line 22 has 4 fields where the header line has 2"),
+        (lambda p: _lines(p / "quote.csv", ["sentence,sentiment", *GOOD, '"never closed,1', *GOOD]),
+         "quoted field that starts on line 22 is never closed"),
+        (lambda p: (p / "latin.csv").write_bytes("sentence,sentiment\n".encode() + "café,1\n".encode("latin-1") * 20)
+         and p / "latin.csv", "line 2 is not UTF-8"),
+        (lambda p: _lines(p / "broken.jsonl", ['{"sentence": "a", "sentiment": 1}', '{"sentence": "b", "sent']),
+         "line 2 is not valid JSON"),
+        (lambda p: _lines(p / "list.jsonl", ['{"sentence": "a", "sentiment": 1}', "[1, 2]"]), "line 2 is a JSON list"),
+        (lambda p: _lines(p / "numbers.csv", ["sentence,sentiment", *[f"{i},{i % 2}" for i in range(20)]]),
+         "text column 'sentence' holds int64 values"),
+    ],
+)
+def test_malformed_files_say_what_is_wrong_and_where(tmp_path, make, message):
+    ref = DataRef(source=str(make(tmp_path)), text_column="sentence", label_column="sentiment")
+    with pytest.raises(DataLoadError) as info:
+        load_splits(ref)
+    assert message in str(info.value)
+    assert "An error occurred while generating" not in str(info.value)
