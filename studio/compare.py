@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from core.recipe_diff import recipe_diff  # noqa: F401  (the diff of effective settings lives in core)
+
 MISSING = "\u2014"
 
 
@@ -35,22 +37,6 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     else:
         out[prefix] = list(value) if isinstance(value, tuple) else value
     return out
-
-
-def recipe_diff(recipes: Sequence[dict], ignore: tuple[str, ...] = ("name", "version")) -> list[tuple[str, list[str]]]:
-    """The fields whose values differ between ``recipes``, as ``(path, [value per recipe])`` in recipe order."""
-    flat = [flatten(r or {}) for r in recipes]
-    paths: list[str] = []
-    for f in flat:
-        paths += [p for p in f if p not in paths]
-    rows = []
-    for path in paths:
-        if path in ignore:
-            continue
-        values = [f.get(path, MISSING) for f in flat]
-        if any(v != values[0] for v in values[1:]):
-            rows.append((path, [MISSING if v is MISSING else str(v) for v in values]))
-    return rows
 
 
 def _num(results: dict, key: str) -> float:

@@ -25,8 +25,8 @@ def test_recipe_diff_lists_only_differing_fields():
     b["name"] = "other"
     b["steps"].append({"method": "quant.dynamic_int8", "settings": {}, "label": None})
     rows = dict(recipe_diff([a, b]))
-    assert rows == {"steps[0].settings.max_steps": ["3", "5"], "steps[1].method": ["\u2014", "quant.dynamic_int8"],
-                    "steps[1].label": ["\u2014", "None"]}
+    assert rows == {"step 1: max_steps": ["3", "5"], "step 2: method": ["\u2014", "quant.dynamic_int8"],
+                    "step 2: per_channel": ["\u2014", "True"], "step 2: include_classifier": ["\u2014", "False"]}
     assert flatten({"x": {"y": [1, 2]}}) == {"x.y": [1, 2]}
     row = results_row("v", {"accuracy": 0.8123, "accuracy_retained": 0.97, "parameters": 4.4e6,
                             "size_bytes": 17.6e6, "speedup": 1.9})
@@ -90,7 +90,7 @@ def test_selecting_several_runs_compares_them(qtbot, window, three_runs):
              for i in range(view.results.rowCount())}
     assert table["variant-1"][1:] == ["78.0 %", "97.5 %", "2.00 M", "8.0", "2.00x"]
     fields = [view.diff.item(i, 0).text() for i in range(view.diff.rowCount())]
-    assert "steps[0].settings.max_steps" in fields and "steps[1].method" in fields
+    assert "step 1: max_steps" in fields and "step 2: method" in fields
     assert not any(f.startswith("data.") or f == "name" for f in fields)  # identical or ignored fields stay out
     loss_curves = [c for c in view.curves["loss"].getPlotItem().listDataItems()]
     assert len(loss_curves) == 3
