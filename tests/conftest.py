@@ -17,6 +17,8 @@ os.environ["BERT_STUDIO_HOME"] = tempfile.mkdtemp(prefix="bert-studio-test-home-
 import pytest  # noqa: E402
 
 from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step  # noqa: E402
+# A throwaway PostgreSQL server for the database and study tests (skipped where no server binary exists).
+from tests.pg import any_db_url, postgres_server, postgres_url  # noqa: E402,F401
 
 
 def tiny_recipe(*steps: Step, train: int = 128, name: str = "tiny") -> Recipe:

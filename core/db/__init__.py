@@ -48,6 +48,11 @@ started_at, ended_at, model_source, data_source, device, error, figures; ``short
 error_details), ``StepRecord``, ``ArtifactRecord``, ``MetricPoint`` (step, value, time,
 step_index). Datetimes are aware UTC; NaN stands for a figure that could not be computed.
 Run statuses: running, finished, failed, cancelled, interrupted.
+
+``StudyRepository(db)`` (:mod:`core.db.studies`): studies (``studies`` table) and their trials
+(``study_trials``, each linked to an ordinary run): ``create_study``, ``list_studies``, ``get_study``
+(-> ``StudyRecord`` with ``trials``), ``claim_slot`` (the budget shared by every worker, atomic),
+``add_trial``, ``link_run``, ``end_trial``, ``interrupt_trial``, ``set_status``, ``delete_study``.
 """
 
 from __future__ import annotations
@@ -67,19 +72,27 @@ _EXPORTS = {
     "StepRecord": "core.db.domain",
     "ArtifactRecord": "core.db.domain",
     "MetricPoint": "core.db.domain",
+    "StudyRepository": "core.db.studies",
+    "StudyNotFoundError": "core.db.errors",
+    "StudySummary": "core.db.domain",
+    "StudyRecord": "core.db.domain",
+    "StudyTrialRecord": "core.db.domain",
 }
 
 __all__ = [
     "AmbiguousRunIdError", "ArtifactRecord", "Database", "DatabaseError", "MetricPoint", "Recorder",
-    "Repository", "RunNotFoundError", "RunRecord", "RunSummary", "StepRecord", "open_database",
+    "Repository", "RunNotFoundError", "RunRecord", "RunSummary", "StepRecord", "StudyNotFoundError", "StudyRecord",
+    "StudyRepository", "StudySummary", "StudyTrialRecord", "open_database",
 ]
 
 if TYPE_CHECKING:
     from core.db.database import Database, open_database
-    from core.db.domain import ArtifactRecord, MetricPoint, RunRecord, RunSummary, StepRecord
-    from core.db.errors import AmbiguousRunIdError, DatabaseError, RunNotFoundError
+    from core.db.domain import (ArtifactRecord, MetricPoint, RunRecord, RunSummary, StepRecord, StudyRecord,
+                                StudySummary, StudyTrialRecord)
+    from core.db.errors import AmbiguousRunIdError, DatabaseError, RunNotFoundError, StudyNotFoundError
     from core.db.recorder import Recorder
     from core.db.repository import Repository
+    from core.db.studies import StudyRepository
 
 
 def __getattr__(name: str) -> Any:

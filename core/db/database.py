@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000  # a reader (the studio) and a writer (a CLI run) may share the file
-OUR_TABLES = frozenset({"runs", "steps", "metrics", "results", "artifacts", "alembic_version"})
+OUR_TABLES = frozenset({"runs", "steps", "metrics", "results", "artifacts", "studies", "study_trials",
+                        "alembic_version"})
 _NOTHING_CHANGED = "Nothing was changed"
 
 
@@ -159,6 +160,10 @@ def _create_engine(url: URL, path: Path | None) -> Engine:
     if url.get_backend_name() == "sqlite" and path is None:
         # One shared connection, or each thread (the recording run!) would see its own empty memory database.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if url.get_backend_name() == "postgresql":
+        # PostgreSQL's JSON refuses NaN (SQLite's text keeps it): a figure that could not be computed is null there,
+        # read back as NaN by the repository.
+        kwargs.update(json_serializer=_json_without_nan, pool_pre_ping=True)
     try:
         engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as exc:
@@ -167,6 +172,22 @@ def _create_engine(url: URL, path: Path | None) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _json_without_nan(value) -> str:
+    import json
+    import math
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

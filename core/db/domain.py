@@ -80,3 +80,47 @@ class RunRecord(RunSummary):
     steps: tuple[StepRecord, ...]
     artifacts: tuple[ArtifactRecord, ...]
     error_details: str | None
+
+
+@dataclass(frozen=True)
+class StudyTrialRecord:
+    """One trial of a study: the claimed slot ``number``, what it tried, and the run it made."""
+
+    number: int
+    label: str
+    params: dict[str, Any]
+    run_id: str | None
+    status: str  # running | finished | pruned | failed | cancelled | interrupted | skipped
+    value: float  # the objective (NaN: none)
+    note: str | None
+    worker: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    optuna_trial: int | None = None
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """A study as shown in a list."""
+
+    id: str
+    name: str
+    kind: str  # order | grid | search
+    status: str  # running | finished | cancelled | interrupted
+    created_at: datetime
+    ended_at: datetime | None
+    max_trials: int | None
+    deadline: datetime | None
+    claimed: int  # trial slots taken so far, by every worker together
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+
+@dataclass(frozen=True)
+class StudyRecord(StudySummary):
+    """A study with its spec (the study file as a mapping) and its trials in slot order."""
+
+    spec: dict[str, Any] = field(default_factory=dict)
+    trials: tuple[StudyTrialRecord, ...] = ()

@@ -28,3 +28,10 @@ class AmbiguousRunIdError(RunNotFoundError):
         shown = ", ".join(c[:12] for c in self.candidates[:5])
         more = "" if len(self.candidates) <= 5 else f" and {len(self.candidates) - 5} more"
         super().__init__(f"the run id prefix {prefix!r} matches several runs ({shown}{more}); type more characters")
+
+
+class StudyNotFoundError(StudioError, KeyError):
+    """No study has this id (or the prefix is ambiguous)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

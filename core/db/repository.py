@@ -208,7 +208,7 @@ def _run_row(s: Session, run_id: str) -> RunRow:
 def _summary(row: RunRow) -> RunSummary:
     return RunSummary(id=row.id, name=row.name, status=row.status, started_at=row.started_at, ended_at=row.ended_at,
                       model_source=row.model_source, data_source=row.data_source, device=row.device,
-                      error=row.error, figures=dict(row.figures or {}))
+                      error=row.error, figures={k: math.nan if v is None else v for k, v in (row.figures or {}).items()})
 
 
 def _step(row: StepRow) -> StepRecord:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 RUN_STATUSES = ("running", "finished", "failed", "cancelled", "interrupted")
@@ -122,3 +123,49 @@ class ArtifactRow(Base):
     path: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+STUDY_STATUSES = ("running", "finished", "cancelled", "interrupted")
+TRIAL_STATUSES = ("running", "finished", "pruned", "failed", "cancelled", "interrupted", "skipped")
+
+
+class StudyRow(Base):
+    """A study: a template recipe, what varies, an objective and a budget (``spec``)."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    # The budget shared by every worker: trial slots are claimed by one atomic UPDATE of ``claimed``.
+    max_trials: Mapped[int | None] = mapped_column(Integer)
+    deadline: Mapped[datetime | None]
+    claimed: Mapped[int] = mapped_column(Integer, default=0)
+
+    trials: Mapped[list[StudyTrialRow]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="StudyTrialRow.number")
+
+
+class StudyTrialRow(Base):
+    """One trial of a study; ``run_id`` links the ordinary run it made (NULL until the run row exists)."""
+
+    __tablename__ = "study_trials"
+    __table_args__ = (UniqueConstraint("study_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # the claimed slot, 0-based
+    label: Mapped[str] = mapped_column(String(200), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    optuna_trial: Mapped[int | None] = mapped_column(Integer)  # Optuna's trial number (search studies)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    value: Mapped[float | None] = mapped_column(Float)  # the objective (score); NULL: none
+    note: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(255))  # host:pid of the process that ran it
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

@@ -10,8 +10,9 @@ from core import events as ev
 
 
 @pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'studio.db'}"
+def db_url(any_db_url):
+    """Every database test runs on a SQLite file and on PostgreSQL (tests/pg.py)."""
+    return any_db_url
 
 
 @pytest.fixture

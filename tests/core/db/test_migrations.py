@@ -17,7 +17,7 @@ from core.db import open_database
 from core.db.database import alembic_config, head_revision
 from core.db.schema import Base
 
-TABLES = {"runs", "steps", "metrics", "results", "artifacts"}
+TABLES = {"runs", "steps", "metrics", "results", "artifacts", "studies", "study_trials"}
 
 
 def test_fresh_file_gets_every_table_and_head_revision(tmp_path):
@@ -61,8 +61,9 @@ def test_downgrade_and_upgrade_round_trip(db):
         conn.commit()
 
 
-def test_sqlite_pragmas(db):
-    with db.engine.connect() as conn:
+def test_sqlite_pragmas(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    with db, db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000

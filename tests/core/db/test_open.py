@@ -42,16 +42,16 @@ def test_damaged_database_behind_a_valid_header_is_refused_and_left_untouched(tm
 
 
 def test_database_from_a_newer_studio_is_refused(db_url, tmp_path):
-    with open_database(db_url):
-        pass
-    path = tmp_path / "studio.db"
-    with sqlite3.connect(path) as raw:
-        raw.execute("UPDATE alembic_version SET version_num = '9999_future'")
-    before = path.read_bytes()
+    with open_database(db_url) as db:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
+        where = str(db.path) if db.path else db.url
+    before = (tmp_path / "studio.db").read_bytes() if db.path else None
     with pytest.raises(DatabaseError, match="newer version") as info:
         open_database(db_url)
-    assert "9999_future" in str(info.value) and str(path) in str(info.value)
-    assert path.read_bytes() == before
+    assert "9999_future" in str(info.value) and where in str(info.value)
+    if db.path:
+        assert db.path.read_bytes() == before
 
 
 def test_another_applications_database_is_refused(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 
 import pytest
 
@@ -95,11 +94,10 @@ def test_delete_cascades_to_every_child_table(repo, db):
     repo.delete_run("gone")
     with pytest.raises(KeyError):
         repo.get_run("gone")
-    with sqlite3.connect(db.path) as raw:
+    with db.engine.connect() as raw:
         for table in ("steps", "metrics", "results", "artifacts"):
-            counts = dict(raw.execute(f"SELECT run_id, COUNT(*) FROM {table} GROUP BY run_id").fetchall())
+            counts = dict(raw.exec_driver_sql(f"SELECT run_id, COUNT(*) FROM {table} GROUP BY run_id").fetchall())
             assert "gone" not in counts and counts.get("keep", 0) > 0, table
-    raw.close()
     assert [r.id for r in repo.list_runs()] == ["keep"]
 
 
