@@ -1,0 +1,194 @@
+"""Interaction and order effects of compression methods, against a null model of independence.
+
+For a method A applied after the common teacher, each run measures against that teacher
+in one sitting: speedup ``s_A``, size ratio ``z_A`` and accuracy drop ``d_A = acc(T) - acc(A)``.
+If A and B did not interact, stacking them would give ``s_AB = s_A * s_B``,
+``z_AB = z_A * z_B`` (gains multiply) and ``d_AB = d_A + d_B`` (losses add). The interaction
+is the distance from that null: ``s_AB / (s_A * s_B)`` (above 1: the gains compound better than
+independent; below 1: they overlap) and ``d_AB - (d_A + d_B)`` (positive: the losses compound;
+negative: the second method recovers some of the first's loss). The order effect compares
+A -> B with B -> A: ``s_AB / s_BA`` and ``d_AB - d_BA``.
+
+Each figure carries a spread: half its interval when the run reports ``NAME_low`` / ``NAME_high``,
+else a fallback (a Wilson interval on the ``evaluated`` examples for accuracy, the ``SPEEDUP_NOISE``
+measured on this kind of machine for speedup, nothing for the size ratio, which is exact). Spreads of
+independent runs combine in quadrature, relative for ratios and absolute for drops; an effect no
+larger than its combined spread is "inside the noise", and the table says so instead of ranking it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+# Repeated speedup measurements of one run on this kind of machine agree to about +-10 % (shared/ENV.md).
+SPEEDUP_NOISE = 0.10
+# Serialized sizes are exact; below this relative difference two sizes are the same size.
+SIZE_TOLERANCE = 1e-3
+Z95 = 1.959963984540054
+
+INSIDE = "inside the noise"
+MEASURABLE = "measurable"
+UNKNOWN = "spread unknown"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One figure of one run with its spread (half the interval; NaN: unknown)."""
+
+    value: float
+    spread: float
+
+    @property
+    def relative(self) -> float:
+        return self.spread / abs(self.value) if self.value else math.nan
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An interaction or order effect: ``value`` against ``null`` (1 for ratios, 0 for differences)."""
+
+    value: float
+    spread: float
+    null: float
+
+    @property
+    def verdict(self) -> str:
+        if math.isnan(self.value):
+            return UNKNOWN
+        if math.isnan(self.spread):
+            return UNKNOWN
+        return INSIDE if abs(self.value - self.null) <= self.spread else MEASURABLE
+
+    @property
+    def inside_noise(self) -> bool:
+        return self.verdict == INSIDE
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """What the null model needs from one run: speedup, size ratio and accuracy drop, each with its spread."""
+
+    speedup: Measured
+    size_ratio: Measured
+    drop: Measured
+
+    @classmethod
+    def from_figures(cls, figures: Mapping[str, float]) -> "RunFigures":
+        return cls(speedup_of(figures), size_ratio_of(figures), drop_of(figures))
+
+
+def _get(figures: Mapping[str, float], key: str) -> float:
+    value = figures.get(key)
+    try:
+        return float(value) if value is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _half_interval(figures: Mapping[str, float], key: str) -> float:
+    low, high = _get(figures, f"{key}_low"), _get(figures, f"{key}_high")
+    return (high - low) / 2 if not (math.isnan(low) or math.isnan(high)) else math.nan
+
+
+def speedup_of(figures: Mapping[str, float]) -> Measured:
+    value = _get(figures, "speedup")
+    spread = _half_interval(figures, "speedup")
+    if math.isnan(spread):
+        spread = SPEEDUP_NOISE * value
+    return Measured(value, spread)
+
+
+def size_ratio_of(figures: Mapping[str, float]) -> Measured:
+    value = _get(figures, "size_ratio")
+    spread = _half_interval(figures, "size_ratio")
+    return Measured(value, SIZE_TOLERANCE * value if math.isnan(spread) else spread)
+
+
+def drop_of(figures: Mapping[str, float]) -> Measured:
+    """``baseline_accuracy - accuracy``; spread from the paired retained interval, else accuracy's own."""
+    base, acc = _get(figures, "baseline_accuracy"), _get(figures, "accuracy")
+    spread = _half_interval(figures, "accuracy_retained") * base  # paired: the honest one
+    if math.isnan(spread):
+        spread = _half_interval(figures, "accuracy")
+    if math.isnan(spread):
+        n = _get(figures, "evaluated")
+        if n > 0 and not math.isnan(acc):
+            spread = Z95 * math.sqrt(max(acc * (1 - acc), 0.25 / n) / n)
+    return Measured(base - acc, spread)
+
+
+def _ratio_effect(top: Measured, *bottom: Measured) -> Effect:
+    denominator = math.prod(b.value for b in bottom)
+    value = top.value / denominator if denominator else math.nan
+    relative = math.sqrt(sum(m.relative ** 2 for m in (top, *bottom)))
+    return Effect(value, abs(value) * relative, 1.0)
+
+
+def _difference_effect(plus: Measured, *minus: Measured) -> Effect:
+    value = plus.value - sum(m.value for m in minus)
+    return Effect(value, math.sqrt(sum(m.spread ** 2 for m in (plus, *minus))), 0.0)
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """One pair's row group: A alone, B alone, A -> B, B -> A, the null prediction, the effects.
+
+    ``ab`` / ``ba`` are None where that order did not run (refused by the stack validator,
+    failed, or not asked for).
+    """
+
+    a: str
+    b: str
+    alone_a: RunFigures
+    alone_b: RunFigures
+    ab: RunFigures | None
+    ba: RunFigures | None
+
+    @property
+    def null_speedup(self) -> float:
+        return self.alone_a.speedup.value * self.alone_b.speedup.value
+
+    @property
+    def null_size_ratio(self) -> float:
+        return self.alone_a.size_ratio.value * self.alone_b.size_ratio.value
+
+    @property
+    def null_drop(self) -> float:
+        return self.alone_a.drop.value + self.alone_b.drop.value
+
+    def speed_interaction(self, stacked: RunFigures) -> Effect:
+        return _ratio_effect(stacked.speedup, self.alone_a.speedup, self.alone_b.speedup)
+
+    def size_interaction(self, stacked: RunFigures) -> Effect:
+        return _ratio_effect(stacked.size_ratio, self.alone_a.size_ratio, self.alone_b.size_ratio)
+
+    def drop_interaction(self, stacked: RunFigures) -> Effect:
+        return _difference_effect(stacked.drop, self.alone_a.drop, self.alone_b.drop)
+
+    def order_speed(self) -> Effect | None:
+        return _ratio_effect(self.ab.speedup, self.ba.speedup) if self.ab and self.ba else None
+
+    def order_size(self) -> Effect | None:
+        return _ratio_effect(self.ab.size_ratio, self.ba.size_ratio) if self.ab and self.ba else None
+
+    def order_drop(self) -> Effect | None:
+        return _difference_effect(self.ab.drop, self.ba.drop) if self.ab and self.ba else None
+
+
+def pair_tables(labels: Mapping[int, str], runs: Mapping[tuple[int, ...], Mapping[str, float]],
+                chosen: Sequence[int]) -> list[PairTable]:
+    """Every pair of ``chosen`` steps whose two single runs finished.
+
+    ``runs`` maps an arrangement (step numbers in order, e.g. ``(2, 3)`` for step 2 then step 3)
+    to that run's final figures; ``labels`` names each step.
+    """
+    tables = []
+    for a, b in itertools.combinations(chosen, 2):
+        if (a,) not in runs or (b,) not in runs:
+            continue
+        get = lambda key: RunFigures.from_figures(runs[key]) if key in runs else None  # noqa: E731
+        tables.append(PairTable(labels[a], labels[b], get((a,)), get((b,)), get((a, b)), get((b, a))))
+    return tables
