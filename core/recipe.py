@@ -3,55 +3,90 @@
 One format, versioned, shared by the studio, the command line and the database.
 On disk it is YAML or JSON (chosen by the file's suffix); in memory it is plain
 dataclasses that round-trip through :meth:`Recipe.to_dict` / :meth:`Recipe.from_dict`.
+
+Every field is declared with :func:`core.registry.setting`, like a method's
+settings, and checked by the same :func:`core.registry.check_field`: a wrong
+type, a value out of range, NaN or infinity, a text too long is a
+:class:`~core.errors.Problem` naming the field, before anything runs. Reading a
+file is bounded too: its size, its aliases (a YAML "billion laughs" expands to
+gigabytes from a few lines), its nesting; a key given twice is refused.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from core.errors import RecipeError
+from core.errors import Problem, RecipeError
+from core.metrics.protocol import profile_problems
+from core.registry import FieldInfo, brief, build_config, check_field, config_fields, get_method, setting
 
 FORMAT_VERSION = 1
+
+# A real recipe is a few kilobytes; these bounds only stop hostile or mistaken files.
+MAX_FILE_BYTES = 1 << 20  # read at most this much of a recipe file
+MAX_ALIASES = 100  # YAML aliases (*name) in one document
+MAX_EXPANDED = 1 << 20  # characters plus nodes of the document with every alias written out
+MAX_STEPS = 200
+NAME_LENGTH = 200  # the database's run name column
+SOURCE_LENGTH = 500  # the database's model and data source columns
+COLUMN_LENGTH = 200
+METHOD_LENGTH = 100
+SEED_MAX = 2**32 - 1  # numpy, which splits the data, takes seeds up to here
+SAMPLES_MAX = 10_000_000
 
 
 @dataclass
 class ModelRef:
     """Where the model comes from: ``default`` (embedded MiniLM), ``tiny`` (random, for tests), a folder or a hub name."""
 
-    source: str = "default"
+    source: str = setting("default", "default (the embedded MiniLM), tiny (random, for tests), a model folder, "
+                                     "or a hub name (online only)", min=1, max=SOURCE_LENGTH)
 
 
 @dataclass
 class DataRef:
     """Where the data comes from and how its columns map onto the task."""
 
-    source: str = "default"
-    text_column: str = "text"
-    text_pair_column: str | None = None
-    label_column: str = "label"
-    max_length: int = 64
-    train_samples: int | None = None
-    validation_samples: int | None = None
-    test_samples: int | None = None
-    seed: int = 0
+    source: str = setting("default", "default (review sentences), a .csv .tsv .jsonl .json .parquet file, "
+                                     "or a save_to_disk folder", min=1, max=SOURCE_LENGTH)
+    text_column: str = setting("text", "The column holding the sentence to classify", max=COLUMN_LENGTH)
+    text_pair_column: str | None = setting(None, "The column with the second sentence of a pair (empty: none)",
+                                           max=COLUMN_LENGTH)
+    label_column: str = setting("label", "The column holding the class of each row", max=COLUMN_LENGTH)
+    max_length: int = setting(64, "Sentences are cut to this many tokens (BERT-family models read at most 512)",
+                              min=8, max=512)
+    train_samples: int | None = setting(None, "Use at most this many training rows (empty: all)", min=1, max=SAMPLES_MAX)
+    validation_samples: int | None = setting(None, "Validation rows (empty: all)", min=1, max=SAMPLES_MAX)
+    test_samples: int | None = setting(None, "Test rows (empty: all)", min=1, max=SAMPLES_MAX)
+    seed: int = setting(0, "Seed of the train / validation / test split", min=0, max=SEED_MAX)
 
 
 @dataclass
 class EvaluationSettings:
     """The evaluation done before the first step and after the last."""
 
-    split: str = "test"
-    max_samples: int | None = None
-    batch_size: int = 64
-    latency_batch_size: int = 32
-    latency_repeats: int = 5
-    measure_baseline: bool = True
+    split: str = setting("test", "The split the final figures are measured on", choices=("train", "validation", "test"))
+    max_samples: int | None = setting(None, "Evaluate at most this many rows (empty: the whole split)", min=1,
+                                      max=SAMPLES_MAX)
+    batch_size: int = setting(64, "Sentences per batch while measuring accuracy", min=1, max=4096)
+    # the throughput profiles' batch (single-request profiles use 1)
+    latency_batch_size: int = setting(32, "Sentences per batch while timing", min=1, max=4096)
+    # alternating rounds per profile (core.metrics.latency)
+    latency_repeats: int = setting(5, "Timed rounds per latency profile", min=1, max=1000)
+    measure_baseline: bool = setting(True, "Measure the baseline in the same run, for the ratios")
+    # Which latency profiles the final measurement times (core.metrics.protocol.PROFILES); the first one
+    # gives the run's headline latency and speedup. One cheap profile by default.
+    latency_profiles: list[str] = setting(["throughput-fixed"], "Latency profiles to time; the first gives the "
+                                                                "headline latency")
+    latency_threads: int | None = setting(None, "Torch threads while timing (empty: torch's default)", min=1, max=1024)
 
 
 @dataclass
@@ -63,31 +98,37 @@ class Step:
     label: str | None = None
 
     def spec(self):
-        from core.registry import get_method
-
         return get_method(self.method)
 
     def config(self):
-        from core.registry import build_config
-
         cfg, errors = build_config(self.spec().config_cls, self.settings)
         if errors:
-            raise RecipeError([f"{self.method}.{f}: {m}" for f, m in errors])
+            raise RecipeError([Problem(m, field=f"{self.method}.{f}") for f, m in errors])
         return cfg
 
     def title(self) -> str:
         return self.label or self.spec().title
 
 
+# A step's own fields, checked like settings.
+_STEP_FIELDS = {
+    "method": FieldInfo("method", str, "", "The registered method's name", "Method", min=1, max=METHOD_LENGTH),
+    "label": FieldInfo("label", str, None, "The step's title in the stack and the run", "Label", max=NAME_LENGTH,
+                       optional=True),
+}
+
+
 @dataclass
 class Recipe:
-    name: str = "untitled"
+    name: str = setting("untitled", "The run's name in the database", max=NAME_LENGTH)
     model: ModelRef = field(default_factory=ModelRef)
     data: DataRef = field(default_factory=DataRef)
     steps: list[Step] = field(default_factory=list)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
-    device: str = "auto"
-    seed: int = 0
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N", min=1, max=20)
+    seed: int = setting(0, "Seed of the model's initialisation and of the training order", min=0, max=SEED_MAX)
+    cache: bool = setting(True, "Start from the step cache when an earlier run computed the same leading steps "
+                          "(false: compute every step, keep nothing)")
     version: int = FORMAT_VERSION
 
     # -- serialisation -------------------------------------------------
@@ -98,44 +139,32 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Recipe":
+        """The recipe in ``data``; raises :class:`RecipeError` for anything wrong outside the steps' settings.
+
+        Each field is typed and bounded here, so a recipe that loads has a model,
+        data and evaluation the studio can show; the stack itself (methods,
+        their settings, their order) is checked by :meth:`problems`.
+        """
         if not isinstance(data, dict):
             raise RecipeError("a recipe must be a mapping with 'model', 'data' and 'steps'")
         data = copy.deepcopy(data)
         data.pop("format", None)
         version = data.pop("version", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise RecipeError(f"recipe format version {version!r} is newer than this studio supports ({FORMAT_VERSION})")
-        problems: list[str] = []
-        model = _section(ModelRef, data.pop("model", {}), "model", problems)
-        dataref = _section(DataRef, data.pop("data", {}), "data", problems)
-        evaluation = _section(EvaluationSettings, data.pop("evaluation", {}), "evaluation", problems)
-        raw_steps = data.pop("steps", [])
-        steps: list[Step] = []
-        if not isinstance(raw_steps, list):
-            problems.append("steps: must be a list of steps")
-            raw_steps = []
-        for i, raw in enumerate(raw_steps, 1):
-            if isinstance(raw, str):
-                raw = {"method": raw}
-            if not isinstance(raw, dict) or "method" not in raw:
-                problems.append(f"step {i}: needs a 'method'")
-                continue
-            extra = set(raw) - {"method", "settings", "label"}
-            if extra:
-                problems.append(f"step {i}: unknown keys {sorted(extra)}")
-            settings = raw.get("settings") or {}
-            if not isinstance(settings, dict):
-                problems.append(f"step {i} ({raw['method']}): settings must be a mapping")
-                settings = {}
-            steps.append(Step(str(raw["method"]), dict(settings), raw.get("label")))
-        known = {f.name for f in fields(cls)} - {"model", "data", "steps", "evaluation", "version"}
-        for key in list(data):
-            if key not in known:
-                problems.append(f"unknown top-level key {key!r}")
-                data.pop(key)
-        if problems:
-            raise RecipeError(problems)
-        return cls(model=model, data=dataref, steps=steps, evaluation=evaluation, version=FORMAT_VERSION, **data)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise RecipeError(Problem(f"must be a whole number; got {brief(version)}", field="version"))
+        if version > FORMAT_VERSION:
+            raise RecipeError(f"recipe format version {version} is newer than this studio supports ({FORMAT_VERSION})")
+        problems: list[Problem] = []
+        sections = {name: _read_section(name, data.pop(name, None), problems) for name in _SECTIONS}
+        numbered = _read_steps(data.pop("steps", None), problems)
+        header, header_problems = _typed(_header_fields(), data, "", what="top-level key", known=_TOP_LEVEL)
+        problems += header_problems
+        if not problems:
+            recipe = cls(steps=[step for _, step in numbered], version=FORMAT_VERSION, **sections, **header)
+            problems = recipe._rule_problems()
+        if problems:  # with the steps' settings, so one reading shows everything
+            raise RecipeError(problems + [p for index, step in numbered for p in _settings_problems(index, step)[1]])
+        return recipe
 
     def to_text(self, fmt: str = "yaml") -> str:
         if fmt == "json":
@@ -144,10 +173,16 @@ class Recipe:
 
     @classmethod
     def from_text(cls, text: str, fmt: str = "yaml") -> "Recipe":
+        if len(text) > MAX_FILE_BYTES:
+            raise RecipeError(f"the recipe is {len(text):,} characters long; a recipe is a few kilobytes "
+                              f"and at most {MAX_FILE_BYTES:,} are read")
         try:
-            data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            data = _parse_json(text) if fmt == "json" else _parse_yaml(text)
+        except (json.JSONDecodeError, yaml.YAMLError, ValueError, OverflowError) as exc:
+            # ValueError and OverflowError: a value YAML recognises but cannot build (a date like 2024-13-45).
             raise RecipeError(f"the file is not valid {fmt.upper()}: {exc}") from None
+        except RecursionError:
+            raise RecipeError(f"the {fmt.upper()} is nested too deeply to be a recipe") from None
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> Path:
@@ -163,42 +198,50 @@ class Recipe:
         path = Path(path)
         if not path.is_file():
             raise RecipeError(f"no recipe file at {path}")
+        try:
+            with path.open("rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise RecipeError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise RecipeError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; a recipe is a few kilobytes "
+                              f"(is it the right file?)")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise RecipeError(f"{path} is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); "
+                              f"save it as UTF-8") from None
         fmt = "json" if path.suffix.lower() == ".json" else "yaml"
-        recipe = cls.from_text(path.read_text(encoding="utf-8"), fmt)
-        return recipe
+        return cls.from_text(text, fmt)
 
     def copy(self) -> "Recipe":
-        return Recipe.from_dict(self.to_dict())
+        return copy.deepcopy(self)
 
     # -- validation ----------------------------------------------------
-    def problems(self) -> list[str]:
-        """Every problem with the stack, each naming the step and field."""
-        from core.registry import build_config, get_method
-
-        out: list[str] = []
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            out.append(f"device: must be auto, cpu or cuda; got {self.device!r}")
+    def problems(self) -> list[Problem]:
+        """Every problem of the recipe: its fields, then each step's method, settings and place in the stack."""
+        out = self._field_problems()
         frozen_by: str | None = None
-        for i, step in enumerate(self.steps, 1):
-            where = f"step {i} ({step.method})"
-            try:
-                spec = get_method(step.method)
-            except KeyError as exc:
-                out.append(f"{where}: {exc.args[0]}")
+        for index, step in enumerate(self.steps):
+            shape = _step_shape_problems(index, step.method, step.settings, step.label)
+            if shape:
+                out += shape
                 continue
-            _, errors = build_config(spec.config_cls, step.settings)
-            out.extend(f"{where}, field '{f}': {m}" for f, m in errors)
+            spec, found = _settings_problems(index, step)
+            out += found
+            if spec is None:
+                continue
             if frozen_by and not spec.accepts_frozen:
                 if spec.trains:
-                    out.append(
-                        f"{where}: cannot train after {frozen_by}, which converts the model to integer weights; "
-                        f"move it before that step (or use quant.qat to train with quantization)"
-                    )
+                    out.append(Problem(
+                        f"cannot train after {frozen_by}, which converts the model to integer weights; "
+                        f"move it before that step (or use quant.qat to train with quantization)",
+                        step=index, method=step.method))
                 else:
-                    out.append(f"{where}: cannot run after {frozen_by}, which converts the model to integer weights; "
-                               f"move it before that step")
+                    out.append(Problem(f"cannot run after {frozen_by}, which converts the model to integer weights; "
+                                       f"move it before that step", step=index, method=step.method))
             if spec.freezes:
-                frozen_by = f"step {i} ({step.method})"
+                frozen_by = f"step {index + 1} ({step.method})"
         return out
 
     def validate(self) -> "Recipe":
@@ -207,17 +250,212 @@ class Recipe:
             raise RecipeError(problems)
         return self
 
+    def _field_problems(self) -> list[Problem]:
+        """The recipe's own fields (name, device, seed, model, data, evaluation) as they are now."""
+        out: list[Problem] = []
+        _, found = _typed(_header_fields(), {k: getattr(self, k) for k in _HEADER}, "")
+        out += found
+        for name, cls in _SECTIONS.items():
+            section = getattr(self, name)
+            if not isinstance(section, cls):
+                out.append(Problem(f"must be a {cls.__name__}; got {brief(section)}", field=name))
+                continue
+            _, found = _typed(_fields(cls), asdict(section), f"{name}.")
+            out += found
+        if not isinstance(self.steps, list):
+            out.append(Problem("must be a list of steps", field="steps"))
+        elif len(self.steps) > MAX_STEPS:
+            out.append(Problem(f"at most {MAX_STEPS} steps; got {len(self.steps)}", field="steps"))
+        return out or self._rule_problems()
 
-def _section(cls, raw: Any, name: str, problems: list[str]):
+    def _rule_problems(self) -> list[Problem]:
+        """Checks beyond a field's type and range (the fields are typed already)."""
+        out = []
+        if not re.fullmatch(r"auto|cpu|cuda(:\d{1,2})?", self.device):
+            out.append(Problem(f"must be auto, cpu, cuda or cuda:N; got {brief(self.device)}", field="device"))
+        out += [Problem(p) for p in profile_problems(self.evaluation.latency_profiles)]
+        return out
+
+
+# -- reading the parts of a recipe ---------------------------------------------
+_SECTIONS = {"model": ModelRef, "data": DataRef, "evaluation": EvaluationSettings}
+_HEADER = ("name", "device", "seed", "cache")
+_TOP_LEVEL = ("name", "model", "data", "steps", "evaluation", "device", "seed", "cache", "version")
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, FieldInfo]:
+    return {info.name: info for info in config_fields(cls)}
+
+
+def _header_fields() -> dict[str, FieldInfo]:
+    return {name: info for name, info in _fields(Recipe).items() if name in _HEADER}
+
+
+def _key_text(key: Any) -> str:
+    return key if isinstance(key, str) and len(key) <= 60 else brief(key)
+
+
+def _typed(infos: dict[str, FieldInfo], raw: dict, prefix: str, what: str = "key",
+           known: tuple[str, ...] | None = None) -> tuple[dict[str, Any], list[Problem]]:
+    """Check each value of ``raw`` against its field; returns the good values, coerced, and the problems."""
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for key, value in raw.items():
+        info = infos.get(key) if isinstance(key, str) else None
+        if info is None:
+            problems.append(Problem(f"unknown {what} (known: {', '.join(known or infos)})",
+                                    field=prefix + _key_text(key)))
+            continue
+        value, error = check_field(info, value)
+        if error:
+            problems.append(Problem(error, field=prefix + key))
+        else:
+            values[key] = value
+    return values, problems
+
+
+def _read_section(name: str, raw: Any, problems: list[Problem]):
+    cls = _SECTIONS[name]
     if raw is None:
         raw = {}
-    if isinstance(raw, str) and cls is not EvaluationSettings:
+    if isinstance(raw, str) and "source" in _fields(cls):
         raw = {"source": raw}
     if not isinstance(raw, dict):
-        problems.append(f"{name}: must be a mapping")
+        problems.append(Problem(f"must be a mapping; got {brief(raw)}", field=name))
         return cls()
-    names = {f.name for f in fields(cls)}
-    unknown = set(raw) - names
-    if unknown:
-        problems.append(f"{name}: unknown keys {sorted(unknown)} (known: {', '.join(sorted(names))})")
-    return cls(**{k: v for k, v in raw.items() if k in names})
+    values, found = _typed(_fields(cls), raw, f"{name}.")
+    problems += found
+    return cls(**values)
+
+
+def _read_steps(raw: Any, problems: list[Problem]) -> list[tuple[int, Step]]:
+    """The well-formed steps of ``raw`` with their index in it; the problems of the others."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(Problem(f"must be a list of steps; got {brief(raw)}", field="steps"))
+        return []
+    if len(raw) > MAX_STEPS:
+        problems.append(Problem(f"at most {MAX_STEPS} steps; got {len(raw)}", field="steps"))
+        return []
+    steps: list[tuple[int, Step]] = []
+    for index, item in enumerate(raw):
+        if isinstance(item, str):
+            item = {"method": item}
+        if not isinstance(item, dict) or "method" not in item:
+            problems.append(Problem(f"needs a 'method'; got {brief(item)}", step=index))
+            continue
+        extra = [k for k in item if k not in ("method", "settings", "label")]
+        if extra:
+            problems.append(Problem(f"unknown keys {brief(extra)} (known: method, settings, label)", step=index))
+        settings = {} if item.get("settings") is None else item["settings"]
+        found = _step_shape_problems(index, item["method"], settings, item.get("label"))
+        problems += found
+        if not found:
+            steps.append((index, Step(item["method"], dict(settings), item.get("label"))))
+    return steps
+
+
+def _settings_problems(index: int, step: Step) -> tuple[Any, list[Problem]]:
+    """The step's method (None when unknown) and the problems of its settings."""
+    try:
+        spec = get_method(step.method)
+    except KeyError as exc:
+        return None, [Problem(exc.args[0], step=index, method=step.method)]
+    _, errors = build_config(spec.config_cls, step.settings)
+    return spec, [Problem(m, step=index, method=step.method, field=f) for f, m in errors]
+
+
+def _step_shape_problems(index: int, method: Any, settings: Any, label: Any) -> list[Problem]:
+    """A step's method name, label and settings mapping, before the method's own settings are checked."""
+    out = []
+    _, error = check_field(_STEP_FIELDS["method"], method)
+    if error:
+        return [Problem(error, step=index, field="method")]
+    _, error = check_field(_STEP_FIELDS["label"], label)
+    if error:
+        out.append(Problem(error, step=index, method=method, field="label"))
+    if not isinstance(settings, dict):
+        out.append(Problem(f"must be a mapping; got {brief(settings)}", step=index, method=method, field="settings"))
+    return out
+
+
+# -- parsing, bounded ----------------------------------------------------------
+class _RecipeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that counts aliases as it composes the document."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise RecipeError(f"the recipe uses more than {MAX_ALIASES} YAML aliases (*name); write the values out")
+        return super().compose_node(parent, index)
+
+
+def _parse_yaml(text: str) -> Any:
+    """The YAML document in ``text``, refused before it is built if a key repeats or its aliases expand too far."""
+    loader = _RecipeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """Characters plus nodes of ``node`` with every alias written out; refuses past :data:`MAX_EXPANDED`.
+
+    An alias is the same node object as its anchor, so ``sizes`` counts each
+    node once however often it is referred to: linear in the document's size.
+    """
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise RecipeError("the recipe refers to itself through a YAML alias")
+    if isinstance(node, yaml.ScalarNode):
+        size = 1 + len(node.value)
+    else:
+        open_nodes.add(key)
+        if isinstance(node, yaml.MappingNode):
+            _refuse_repeated_keys(node)
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = node.value
+        size = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in children)
+        open_nodes.discard(key)
+    if size > MAX_EXPANDED:
+        raise RecipeError(f"the recipe's YAML aliases expand to more than {MAX_EXPANDED:,} characters; "
+                          f"write the values out")
+    sizes[key] = size
+    return size
+
+
+def _refuse_repeated_keys(node: yaml.MappingNode) -> None:
+    seen: set[tuple[str, str]] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            if (key.tag, key.value) in seen:
+                raise RecipeError(Problem(f"given twice (again on line {key.start_mark.line + 1}); keep one",
+                                          field=_key_text(key.value)))
+            seen.add((key.tag, key.value))
+
+
+def _parse_json(text: str) -> Any:
+    def mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise RecipeError(Problem("given twice; keep one", field=_key_text(key)))
+            out[key] = value
+        return out
+
+    return json.loads(text, object_pairs_hook=mapping)

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(sub)
+    for command in sub.choices.values():  # --db before or after the command; SUPPRESS keeps the global one
+        if not any("--db" in action.option_strings for action in command._actions):
+            command.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="experiment database (as before the command)")
     return parser
 
 
@@ -46,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        from core.cli.database import close_all
+
+        close_all()
 
 
 if __name__ == "__main__":

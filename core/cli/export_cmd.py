@@ -38,11 +38,12 @@ def run(args) -> int:
     _, repo = open_repository(getattr(args, "db", None))
     report = export_run(repo, args.run, args.format, args.out, overwrite=args.overwrite, progress=_printer(sys.stderr))
     ratio = f", {report.size_ratio:.2f}x smaller" if report.size_ratio else ""
-    speed = f", {report.speedup:.2f}x faster than the original" if report.speedup else ""
+    speed = f"; against the original: {report.speed_text()}" if report.speed_text() else ""
     print(f"exported {args.format} to {report.path}")
     print(f"  verified: {report.tolerance} (largest difference {report.max_abs_diff:.3g}, "
           f"class agreement {report.argmax_agreement:.1%} on {report.rows} rows)")
     print(f"  weights {report.weights_bytes / 1e6:.2f} MB{ratio}; latency {report.latency_ms:.1f} ms{speed}")
+    print(f"  latency measured: {report.protocol}")
     for note in report.notes:
         print(f"  note: {note}")
     return 0

@@ -1,20 +1,43 @@
-"""Formatting of figures for terminal tables."""
+"""Terminal tables of a run's figures, named and ordered by :mod:`core.metrics.figures`."""
 
 from __future__ import annotations
 
-FIGURE_ORDER = (
-    "accuracy", "baseline_accuracy", "accuracy_retained", "parameters", "baseline_parameters", "parameter_ratio",
-    "nonzero_parameters", "size_bytes", "baseline_size_bytes", "size_ratio", "latency_ms", "baseline_latency_ms", "speedup",
-)
+from typing import Any, Mapping
 
-
-def ordered(results: dict) -> list[tuple[str, object]]:
-    known = [(k, results[k]) for k in FIGURE_ORDER if k in results]
-    rest = sorted((k, v) for k, v in results.items() if k not in FIGURE_ORDER)
-    return known + rest
+from core.metrics import figures
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def figures_table(results: Mapping[str, Any]) -> str:
+    """Grouped figures (accuracy, size, speed) with their intervals; the group is named on its first row."""
+    rows, last = [], None
+    for row in figures.rows(results):
+        rows.append([row.group if row.group != last else "", row.label, row.text])
+        last = row.group
+    return table(rows, ["group", "figure", "value"])
+
+
+def speed_table(results: Mapping[str, Any]) -> str:
+    """Latency and speedup for every profile the run timed, each with the protocol it was measured under."""
+    per_profile = figures.profile_figures(results)
+    if not per_profile:
+        return f"latency: {figures.NO_PROTOCOL}" if "latency_ms" in results else ""
+    rows = [[name, figures.describe(f, "latency_ms"), figures.describe(f, "baseline_latency_ms") if
+             "baseline_latency_ms" in f else "-", figures.describe(f, "speedup") if
+             ("speedup" in f or "speed_note" in f) else "-"] for name, f, _ in per_profile]
+    out = [table(rows, ["profile", "latency", "baseline latency", "speedup"]), ""]
+    out += [f"  {name}: {how}" for name, _, how in per_profile]
+    return "\n".join(out)
+
+
+def results_text(results: Mapping[str, Any]) -> str:
+    """The figures table, then speed by profile with its protocol (what ``run`` and ``show`` print)."""
+    speed = speed_table(results)
+    if speed and figures.profile_figures(results):
+        speed = f"speed by latency profile (the first gives the headline figures):\n{speed}"
+    return figures_table(results) + (f"\n\n{speed}" if speed else "")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli.format import ordered, table
-from core.metrics.figures import format_figure as figure
+from core.cli.format import results_text
 
 
 def add_parser(sub) -> None:
@@ -52,5 +51,5 @@ def run(args) -> int:
         return 1
     if result.status == "cancelled":
         return 130
-    print(table([[k, figure(k, v)] for k, v in ordered(result.results)], ["figure", "value"]))
+    print(results_text(result.results))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.cli.format import ordered, table
+from core.cli.format import results_text, table
 from core.metrics.figures import format_figure as figure
 
 
@@ -59,7 +59,8 @@ def show_run(args) -> int:
     print("\nrecipe:")
     text = json.dumps(run.recipe, indent=2) if args.json else yaml.safe_dump(run.recipe, sort_keys=False)
     print("  " + text.rstrip().replace("\n", "\n  "))
-    if run.results:
+    figures = run.figures or run.results  # figures keep the intervals' notes and raw timings, results numbers only
+    if figures:
         print("\nresults:")
-        print(table([[k, figure(k, v)] for k, v in ordered(run.results)], ["figure", "value"]))
+        print(results_text(figures))
     return 0

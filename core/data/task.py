@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.data.sources import read_source
-from core.errors import DataLoadError
+from core.errors import DataLoadError, ModelLoadError
 from core.recipe import DataRef
 
 MAX_CLASSES = 100
@@ -178,6 +178,30 @@ def load_splits(ref: DataRef) -> tuple[dict[str, Any], list[str]]:
     return parts, names
 
 
+UNKNOWN_SAMPLE = 200  # training texts checked for unknown tokens
+MAX_UNKNOWN_SHARE = 0.5
+
+
+def check_vocabulary(ds, tokenizer) -> None:
+    """Refuse a tokenizer that reads most of the data as its unknown token: training on it would learn nothing.
+
+    A model folder with a broken or foreign vocabulary loads without complaint and
+    turns every word into [UNK]; this counts the first texts' tokens instead.
+    """
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None or len(ds) == 0:
+        return
+    special = set(getattr(tokenizer, "all_special_ids", ())) - {unk}
+    tokens = [t for ids in ds.select(range(min(UNKNOWN_SAMPLE, len(ds))))["input_ids"] for t in ids if t not in special]
+    share = sum(t == unk for t in tokens) / len(tokens) if tokens else 0.0
+    if share > MAX_UNKNOWN_SHARE:
+        raise ModelLoadError(
+            f"the model's tokenizer reads {share:.0%} of the tokens in the first training texts as "
+            f"{tokenizer.unk_token!r} (unknown): its vocabulary does not fit this data, or the model folder's "
+            "tokenizer files are wrong or incomplete"
+        )
+
+
 def prepare_task(ref: DataRef, tokenizer) -> TaskData:
     parts, names = load_splits(ref)
 
@@ -190,5 +214,6 @@ def prepare_task(ref: DataRef, tokenizer) -> TaskData:
     tokenized = {}
     for name, ds in parts.items():
         tokenized[name] = ds.map(tokenize, batched=True, remove_columns=ds.column_names)
+    check_vocabulary(tokenized["train"], tokenizer)
     return TaskData(tokenized["train"], tokenized["validation"], tokenized["test"], names, tokenizer,
                     ref.text_column, ref.text_pair_column)

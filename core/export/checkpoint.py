@@ -8,17 +8,20 @@ when plain ``transformers`` cannot rebuild the architecture,
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch.nn as nn
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from core.errors import ExportError
 from core.export.manifest import build_manifest, export_config, is_standard
 from core.export.staging import staged_folder
 from core.export.tensors import model_tensors
-from core.models.loading import STUDIO_MANIFEST
+from core.models.folder import STUDIO_MANIFEST
 from core.models.state import ModelState
 
 # module-level so tests can simulate a full disk at the moment the weights are written
@@ -41,12 +44,24 @@ def write_model_folder(state: ModelState, folder: Path) -> dict[str, Any]:
     config.architectures = [type(state.model).__name__]
     config.save_pretrained(folder)
     tensors = model_tensors(state.model, manifest)
-    _save_file(tensors, str(folder / manifest["weights"]), metadata={"format": "pt"})
+    try:
+        _save_file(tensors, str(folder / manifest["weights"]), metadata={"format": "pt"})
+    except SafetensorError as exc:  # an I/O failure in its Rust writer; the staging folder speaks for OSErrors
+        raise as_os_error(exc) from exc
     if state.tokenizer is not None:
         state.tokenizer.save_pretrained(str(folder))
     if not standard:
         (folder / STUDIO_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return {**manifest, "standard": standard}
+
+
+def as_os_error(exc: Exception) -> Exception:
+    """The ``OSError`` (with its errno) behind a safetensors write error, or an ``ExportError`` when it names none."""
+    match = re.search(r"code: (\d+)|os error (\d+)", str(exc))
+    if match is None:
+        return ExportError(f"could not write the weights: {exc}")
+    code = int(match.group(1) or match.group(2))
+    return OSError(code, os.strerror(code))
 
 
 def save_checkpoint(state: ModelState, folder: str | Path) -> Path:

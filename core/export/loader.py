@@ -8,39 +8,16 @@ in :mod:`core.models.custom`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from core.errors import ExportError, ModelLoadError
+from core.errors import ExportError
 from core.export.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
-from core.models.loading import BERT_FAMILY, STUDIO_MANIFEST
+from core.models.folder import STUDIO_MANIFEST, ModelFolderError, has_vocabulary, read_config, read_json_object, refuse_pickles
 from core.models.state import ModelState
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
-
-
-class ExportLoadError(ModelLoadError, ExportError):
-    """An export folder that cannot (or must not) be loaded; caught as either parent."""
-
-
-def _refuse_pickles(path: Path) -> None:
-    found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
-    if found:
-        raise ExportLoadError(
-            f"{path} contains {', '.join(found)}: pickle-based files can run code when loaded, so the studio "
-            "refuses them. Re-export the model with safetensors weights."
-        )
-
-
-def _read_json(file: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExportLoadError(f"cannot read {file}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ExportLoadError(f"{file} does not hold a JSON object")
-    return data
+# An export folder that cannot (or must not) be loaded; caught as ModelLoadError or ExportError.
+ExportLoadError = ModelFolderError
 
 
 def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
@@ -62,16 +39,12 @@ def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
 def _load_config(path: Path):
     from transformers import AutoConfig
 
-    raw = _read_json(path / "config.json")
-    if raw.get("auto_map"):
-        raise ExportLoadError(f"{path}/config.json asks for custom model code (auto_map); the studio never runs code from a checkpoint")
-    if raw.get("model_type") not in BERT_FAMILY:
-        raise ExportLoadError(f"{path} holds a {raw.get('model_type')!r} model, not a BERT-family encoder")
+    read_config(path)  # a JSON object, a BERT-family type, no remote code
     return AutoConfig.from_pretrained(str(path), trust_remote_code=False)
 
 
 def _load_tokenizer(path: Path):
-    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+    if not has_vocabulary(path):  # an export may come without a tokenizer
         return None
     from transformers import AutoTokenizer
 
@@ -97,7 +70,7 @@ def load_export(path: str | Path) -> ModelState:
     path = Path(path).expanduser()
     if not path.is_dir():
         raise ExportLoadError(f"{path} is not a folder")
-    _refuse_pickles(path)
+    refuse_pickles(path)  # the studio never writes one, so any pickle here is foreign
     if not (path / "config.json").is_file():
         raise ExportLoadError(f"{path} has no config.json")
     try:
@@ -118,7 +91,7 @@ def _load_manifest(path: Path) -> ModelState:
 
     from core.export.tensors import load_tensors
 
-    manifest = _read_json(path / STUDIO_MANIFEST)
+    manifest = read_json_object(path / STUDIO_MANIFEST)
     _check_manifest(manifest, path)
     config = _load_config(path)
     # resolve every module type before building anything, so an unknown one fails fast and clearly

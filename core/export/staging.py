@@ -56,12 +56,40 @@ def staged_folder(target: str | Path, overwrite: bool = False) -> Iterator[Path]
     try:
         try:
             yield tmp
+            _apply_umask(tmp)
         except OSError as exc:
             raise ExportError(describe_os_error(exc, target)) from exc
         _move_into_place(tmp, target, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows (another thread may create files)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(tmp: Path) -> None:
+    """Give the finished folder the modes a plain ``mkdir`` / ``open`` would have.
+
+    ``mkdtemp`` makes the folder 0700 and safetensors writes its file through a
+    0600 temporary file; an export is meant to be shared like any other file.
+    """
+    mask = current_umask()
+    for root, dirs, files in os.walk(tmp):
+        os.chmod(root, 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~mask)
 
 
 def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:

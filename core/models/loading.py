@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+from typing import Sequence
 
 from core.errors import ModelLoadError
+from core.models.folder import BERT_FAMILY, STUDIO_MANIFEST, check_model_folder, check_tokenizer, read_config
 from core.models.state import ModelState
 
 DEFAULT_SOURCE = "default"
 TINY_SOURCE = "tiny"
-STUDIO_MANIFEST = "studio_model.json"  # written by core.export next to config.json
-BERT_FAMILY = {"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "deberta", "deberta-v2", "mobilebert"}
+HEAD_MODULES = frozenset({"classifier", "pre_classifier", "pooler"})  # may be new when the task is new
+
+__all__ = ["BERT_FAMILY", "DEFAULT_SOURCE", "STUDIO_MANIFEST", "TINY_SOURCE", "default_model_path", "load_model",
+           "load_tokenizer", "resolve_source", "tiny_config"]
 
 
 def default_model_path() -> Path:
@@ -40,19 +43,27 @@ def tiny_config(num_labels: int = 2, **overrides):
     return BertConfig(**cfg)
 
 
+def _check_source(source: object) -> str:
+    if not isinstance(source, str) or not source.strip():
+        raise ModelLoadError(f"the model source must be 'default', a model folder or a hub name (text); got {source!r}")
+    return source
+
+
 def load_tokenizer(source: str):
     """The tokenizer of ``source`` (tiny models use the default's vocabulary)."""
     from transformers import AutoTokenizer
 
+    source = _check_source(source)
     if source in (DEFAULT_SOURCE, TINY_SOURCE):
         return AutoTokenizer.from_pretrained(str(default_model_path()))
     path = Path(source).expanduser()
     if path.exists():
-        _check_folder(path)
+        read_config(path)
+        check_tokenizer(path)
     else:
         _check_offline(source)
     try:
-        return AutoTokenizer.from_pretrained(str(path) if path.exists() else source)
+        return AutoTokenizer.from_pretrained(str(path) if path.exists() else source, trust_remote_code=False)
     except Exception as exc:  # transformers raises many types for a bad folder
         raise ModelLoadError(f"could not load a tokenizer from {source!r}: {str(exc).strip().splitlines()[0]}") from exc
 
@@ -65,53 +76,81 @@ def _check_offline(source: str) -> None:
         )
 
 
-def _check_folder(path: Path) -> None:
-    if not path.is_dir():
-        raise ModelLoadError(f"{path} is not a folder")
-    cfg = path / "config.json"
-    if not cfg.is_file():
-        raise ModelLoadError(f"{path} is not a model folder: it has no config.json")
-    try:
-        model_type = json.loads(cfg.read_text()).get("model_type")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{cfg} is not valid JSON: {exc}") from None
-    if model_type not in BERT_FAMILY:
-        raise ModelLoadError(f"{path} holds a {model_type!r} model; the studio works on BERT-family encoders ({', '.join(sorted(BERT_FAMILY))})")
-    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        raise ModelLoadError(f"{path} has a config.json but no weights (*.safetensors)")
+def _is_head(key: str) -> bool:
+    """Whether a weight belongs to the classification head (or pooler), which may be new for a task."""
+    return any(part in HEAD_MODULES for part in key.split("."))
 
 
-def load_model(source: str, num_labels: int, seed: int = 0) -> ModelState:
+def _check_loading_info(info: dict, source: str) -> None:
+    """Refuse a checkpoint whose encoder weights did not load: only the head may be initialised anew.
+
+    ``ignore_mismatched_sizes`` is needed so a head with another number of labels is
+    replaced; it would also silently re-initialise every encoder weight whose shape
+    disagrees with ``config.json``.
+    """
+    mismatched = sorted((key, tuple(old), tuple(new)) for key, old, new in info.get("mismatched_keys") or ()
+                        if not _is_head(key))
+    if mismatched:
+        shown = "; ".join(f"{k} is {list(old)} in the weights but {list(new)} by config.json" for k, old, new in mismatched[:4])
+        more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
+        raise ModelLoadError(f"the weights in {source} do not fit its config.json: {shown}{more}. "
+                             "Fix config.json or use the weights it was saved with.")
+    missing = sorted(k for k in info.get("missing_keys") or () if not _is_head(k))
+    if missing:
+        more = f" (and {len(missing) - 4} more)" if len(missing) > 4 else ""
+        raise ModelLoadError(f"the weights in {source} lack {', '.join(missing[:4])}{more}; they would be random. "
+                             "Use a folder saved with save_pretrained for this architecture.")
+
+
+def _label_config(num_labels: int, label_names: Sequence[str] | None) -> dict:
+    """from_pretrained / config arguments for the head: the data's label names when known."""
+    if label_names is None:
+        return {"num_labels": num_labels}
+    if len(label_names) != num_labels:
+        raise ValueError(f"{len(label_names)} label names for {num_labels} labels")
+    names = [str(n) for n in label_names]
+    return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+
+
+def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequence[str] | None = None) -> ModelState:
     """Load ``source`` with a classification head of ``num_labels`` outputs.
 
     A new head is initialised (with ``seed``) when the checkpoint has none or a
-    different number of labels.
+    different number of labels; every other weight must load from the folder.
+    ``label_names`` (the data's, in label order) go into the config as
+    ``id2label`` / ``label2id``, so an export names its classes.
     """
     import torch
     from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
     from transformers.utils import logging as hf_logging
 
+    source = _check_source(source)
+    labels = _label_config(num_labels, label_names)
     torch.manual_seed(seed)
     if source == TINY_SOURCE:
-        model = BertForSequenceClassification(tiny_config(num_labels))
+        model = BertForSequenceClassification(tiny_config(num_labels, **{k: v for k, v in labels.items() if k != "num_labels"}))
         return ModelState(model=model, tokenizer=load_tokenizer(source), source=source)
 
     path = Path(resolve_source(source)).expanduser()
     if path.exists():
-        _check_folder(path)
+        check_model_folder(path)
         if (path / STUDIO_MANIFEST).is_file():
-            from core.export.loader import load_export  # an export records its own architecture
+            from core.export.loader import load_export  # heavy (torch, safetensors): only for an export folder
 
-            return load_export(path)
+            state = load_export(path)
+            _rename_labels(state.model.config, labels)
+            return state
     else:
         _check_offline(source)
+    where = str(path) if path.exists() else source
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised head" warning is expected here
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(path) if path.exists() else source, num_labels=num_labels, ignore_mismatched_sizes=True
-        )
-        tokenizer = load_tokenizer(str(path) if path.exists() else source)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            where, ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True,
+            trust_remote_code=False, **labels)
+        _check_loading_info(info, where)
+        tokenizer = load_tokenizer(where)
     except ModelLoadError:
         raise
     except Exception as exc:  # transformers raises many types for a bad folder
@@ -119,3 +158,9 @@ def load_model(source: str, num_labels: int, seed: int = 0) -> ModelState:
     finally:
         hf_logging.set_verbosity(verbosity)
     return ModelState(model=model, tokenizer=tokenizer, source=source)
+
+
+def _rename_labels(config, labels: dict) -> None:
+    """Give an exported model the data's label names when they number the same as its outputs."""
+    if "id2label" in labels and len(labels["id2label"]) == config.num_labels:
+        config.id2label, config.label2id = labels["id2label"], labels["label2id"]

@@ -43,7 +43,7 @@ def test_run_default_model_records_and_shows(tmp_path, db):
     shown = cli("show", run_id, db=db)
     assert shown.returncode == 0, shown.stderr
     assert "prune.magnitude" in shown.stdout and "sparsity: 0.3" in shown.stdout
-    assert "size_ratio" in shown.stdout
+    assert "Size vs baseline" in shown.stdout and "x smaller" in shown.stdout
 
     from core.db import Repository, open_database
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -165,3 +167,51 @@ def test_weights_that_do_not_fit_the_manifest_are_refused(studio_folder):
     _edit_manifest(studio_folder, lambda m: m.update(modules=[e for e in m["modules"] if e["kind"] != "linear"]))
     with pytest.raises(ExportError, match="do not match the recorded architecture"):
         load_export(studio_folder)
+
+
+SAFETENSORS_FULL = 'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+
+
+def _safetensors_full_disk(*args, **kwargs):
+    from safetensors import SafetensorError
+
+    raise SafetensorError(SAFETENSORS_FULL)  # what its Rust writer raises: not an OSError
+
+
+def test_a_full_disk_in_the_safetensors_writer_is_a_clear_error(tiny_state, tmp_path, batch, monkeypatch):
+    import core.export.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "_save_file", _safetensors_full_disk)
+    with pytest.raises(ExportError, match="the disk holding .* is full"):
+        export_model(tiny_state, tmp_path / "out", "hf", batch=batch)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_command_on_a_full_disk_prints_one_line(tiny_state, tmp_path, monkeypatch, capsys):
+    import core.export.checkpoint as checkpoint
+    from core.cli import main
+    from core.db import Repository, open_database
+    from tests.core.db.conftest import record_run
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with open_database(url) as db:
+        record_run(db, "fullrun")
+        Repository(db).add_artifact("fullrun", "final", str(save_checkpoint(tiny_state, tmp_path / "ckpt")))
+    monkeypatch.setattr(checkpoint, "_save_file", _safetensors_full_disk)
+    code = main(["--db", url, "export", "fullrun", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: the disk holding {tmp_path / 'out'} is full (No space left on device)" in err
+    assert "Traceback" not in err and "SafetensorError" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "runs.db"]
+
+
+def test_export_folders_follow_the_umask(tiny_state, tmp_path, batch):
+    previous = os.umask(0o022)
+    try:
+        export_model(tiny_state, tmp_path / "out", "hf", batch=batch, latency_repeats=1)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()} == {
+        p.name: 0o644 for p in (tmp_path / "out").iterdir()}

@@ -144,4 +144,4 @@ def test_layerdrop_trains_and_restores_every_layer(tiny_state, tiny_task, tmp_pa
 ])
 def test_invalid_settings_name_the_field(method, settings, field):
     problems = tiny_recipe(Step(method, settings)).problems()
-    assert problems and any(f"field '{field}'" in p for p in problems), problems
+    assert problems and any(f"field '{field}'" in str(p) for p in problems), problems

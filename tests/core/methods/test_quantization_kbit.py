@@ -107,7 +107,7 @@ def test_kbit_modules_rebuild_from_their_spec(tiny_task):
 
 def test_training_after_kbit_is_rejected():
     problems = tiny_recipe(Step("quant.kbit"), Step("finetune")).problems()
-    assert len(problems) == 1 and "cannot train after step 1 (quant.kbit)" in problems[0]
+    assert len(problems) == 1 and "cannot train after step 1 (quant.kbit)" in str(problems[0])
     assert tiny_recipe(Step("quant.kbit"), Step("distill.train")).problems()
     assert tiny_recipe(Step("finetune"), Step("quant.kbit", {"bits": 3}), Step("evaluate")).problems() == []
-    assert any("bits" in p for p in tiny_recipe(Step("quant.kbit", {"bits": 1})).problems())
+    assert any(p.field == "bits" for p in tiny_recipe(Step("quant.kbit", {"bits": 1})).problems())

@@ -63,5 +63,5 @@ def test_qat_per_tensor_with_the_head(tmp_path, tiny_task):
 
 def test_qat_freezes_the_stack():
     problems = tiny_recipe(Step("quant.qat"), Step("finetune")).problems()
-    assert len(problems) == 1 and "cannot train after step 1 (quant.qat)" in problems[0]
+    assert len(problems) == 1 and "cannot train after step 1 (quant.qat)" in str(problems[0])
     assert tiny_recipe(Step("finetune"), Step("quant.qat"), Step("evaluate")).problems() == []
