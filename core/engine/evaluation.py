@@ -1,11 +1,21 @@
-"""The figures a run ends with: accuracy, size, parameters and latency, each beside the baseline's."""
+"""The figures a run ends with: accuracy, size, parameters and latency, each beside the baseline's.
+
+Every figure carries its spread (:mod:`core.metrics.intervals`): test accuracy
+with a Wilson interval on the examples evaluated, accuracy retained with a
+paired bootstrap interval (both models see the same examples), latency and
+speedup from alternating rounds under a stated protocol
+(:mod:`core.metrics.protocol`). The raw rounds and the protocol of every
+profile timed are kept under ``results["timing"]`` so the figures can be
+re-derived later (the database keeps non-numeric results in the run's figures).
+"""
 
 from __future__ import annotations
 
 import copy
 
 from core.metrics.accuracy import evaluate_accuracy
-from core.metrics.latency import compare_latency, fixed_batch
+from core.metrics.intervals import paired_retained, wilson
+from core.metrics.latency import measure_profile, speed_figures
 from core.models.architecture import count_parameters, serialized_size
 
 
@@ -17,14 +27,32 @@ def _on_cpu(state):
     return model
 
 
-def final_results(ctx, state) -> dict[str, float]:
-    """Measure the final model against the baseline in the same run."""
+def accuracy_figures(acc: dict, prefix: str = "") -> dict[str, float]:
+    """``accuracy`` with its 95 % Wilson interval (``_low``/``_high``) and ``evaluated`` examples."""
+    n = int(acc.get("samples") or 0)
+    low, high = wilson(round(acc["accuracy"] * n), n) if n else (float("nan"), float("nan"))
+    out = {f"{prefix}accuracy": acc["accuracy"], f"{prefix}accuracy_low": low, f"{prefix}accuracy_high": high}
+    if not prefix:
+        out["evaluated"] = n
+    return out
+
+
+def retained_figures(final: dict, base: dict) -> dict[str, float]:
+    """Accuracy retained with a paired bootstrap interval over the examples both models saw."""
+    if not base["accuracy"]:
+        return {"accuracy_retained": float("nan")}
+    kept = paired_retained(final["correct"], base["correct"])
+    return {"accuracy_retained": kept.value, "accuracy_retained_low": kept.low, "accuracy_retained_high": kept.high}
+
+
+def final_results(ctx, state, timer=None) -> dict:
+    """Measure the final model against the baseline in the same run (``timer``: tests inject a fake clock)."""
     settings = ctx.recipe.evaluation
-    results: dict[str, float] = {}
+    results: dict = {}
     loader = ctx.task.loader(settings.split, settings.batch_size, limit=settings.max_samples)
     ctx.progress(0, 3, "measuring accuracy", force=True)
-    acc = evaluate_accuracy(state.model, loader, check=ctx.check)
-    results["accuracy"] = acc["accuracy"]
+    acc = evaluate_accuracy(state.model, loader, check=ctx.check, per_example=True)
+    results.update(accuracy_figures(acc))
     results["loss"] = acc["loss"]
     results["parameters"] = count_parameters(state.model)
     results["nonzero_parameters"] = count_parameters(state.model, nonzero=True)
@@ -33,20 +61,23 @@ def final_results(ctx, state) -> dict[str, float]:
     models = {"final": _on_cpu(state)}
     if settings.measure_baseline and baseline is not None:
         ctx.progress(1, 3, "measuring the baseline", force=True)
-        base_acc = evaluate_accuracy(baseline.model, loader, check=ctx.check)["accuracy"]
-        results["baseline_accuracy"] = base_acc
+        base = evaluate_accuracy(baseline.model, loader, check=ctx.check, per_example=True)
+        results.update(accuracy_figures(base, "baseline_"))
         results["baseline_parameters"] = count_parameters(baseline.model)
         results["baseline_size_bytes"] = serialized_size(baseline.model)
-        results["accuracy_retained"] = results["accuracy"] / base_acc if base_acc else float("nan")
+        results.update(retained_figures(acc, base))
         results["parameter_ratio"] = results["baseline_parameters"] / max(1, results["parameters"])
         results["size_ratio"] = results["baseline_size_bytes"] / max(1, results["size_bytes"])
         models["baseline"] = _on_cpu(baseline)
     ctx.progress(2, 3, "measuring latency", force=True)
-    batch = fixed_batch(ctx.task, settings.split, settings.latency_batch_size, ctx.recipe.data.max_length)
-    times = compare_latency(models, batch, repeats=settings.latency_repeats, check=ctx.check)
-    results["latency_ms"] = times["final"] * 1000
-    if "baseline" in times:
-        results["baseline_latency_ms"] = times["baseline"] * 1000
-        results["speedup"] = times["baseline"] / times["final"]
+    timing = {}
+    for profile in settings.latency_profiles:
+        timing[profile] = measure_profile(
+            models, ctx.task, settings.split, profile, throughput_batch=settings.latency_batch_size,
+            max_length=ctx.recipe.data.max_length, rounds=settings.latency_repeats, threads=settings.latency_threads,
+            timer=timer, check=ctx.check).to_dict()
+    # The headline latency and speedup are the first profile's; every profile stays re-derivable from "timing".
+    results.update(speed_figures(timing[settings.latency_profiles[0]]))
+    results["timing"] = timing
     ctx.progress(3, 3, "done", force=True)
     return results

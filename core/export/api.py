@@ -104,7 +104,7 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         _tell(progress, 3, "measuring latency against the original")
         original = reference.model if reference is not None else None
         with (_cpu_eval(original) if original is not None else _none()) as original_cpu:
-            latency, original_latency = verify.measure_latency(exported, original_cpu, batch, latency_repeats)
+            speed = verify.measure_latency(exported, original_cpu, batch, latency_repeats)
         original_size = verify.tensor_bytes(original) if original is not None else None
         weights_bytes = (tmp / weights).stat().st_size
         from core.models.architecture import count_parameters
@@ -114,9 +114,7 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
             argmax_agreement=agreement, rows=int(batch["input_ids"].shape[0]), size_bytes=0,
             weights_bytes=weights_bytes, standard=manifest.get("standard") if manifest else None,
             parameters=count_parameters(model), original_size_bytes=original_size,
-            size_ratio=(original_size / weights_bytes) if original_size else None, latency_ms=latency,
-            original_latency_ms=original_latency,
-            speedup=(original_latency / latency) if original_latency else None,
+            size_ratio=(original_size / weights_bytes) if original_size else None, **speed,
             latency_batch=f"{batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, CPU",
             notes=[*notes_written, *(notes or [])], versions=verify.software_versions(),
         )
@@ -195,6 +193,7 @@ def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> 
         from core.metrics.latency import fixed_batch
 
         task = prepare_task(parsed.data, state.tokenizer)
+        name_labels(state.model.config, task.label_names)
         batch = fixed_batch(task, "validation", parsed.evaluation.latency_batch_size, parsed.data.max_length)
         batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
     except (StudioError, OSError) as exc:
@@ -206,6 +205,14 @@ def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> 
     except (StudioError, OSError) as exc:
         notes.append(f"original model unavailable ({exc}); latency not compared")
     return batch, reference
+
+
+def name_labels(config: Any, names: list[str]) -> None:
+    """Give a checkpoint written before runs kept the data's label names (LABEL_0, LABEL_1...) those names."""
+    generic = [f"LABEL_{i}" for i in range(config.num_labels)]
+    if len(names) == config.num_labels and [config.id2label.get(i) for i in range(config.num_labels)] == generic:
+        config.id2label = dict(enumerate(names))
+        config.label2id = {name: i for i, name in enumerate(names)}
 
 
 def export_run(repo: Any, run_id: str, format: str, out_dir: str | Path, overwrite: bool = False,

@@ -90,8 +90,10 @@ def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | No
         f"| latency ({report.latency_batch or 'validation batch'}) | {_figure(report.latency_ms, ' ms')} "
         f"| {_figure(report.original_latency_ms, ' ms')} |",
         "",
-        f"Size ratio {_figure(report.size_ratio, 'x')}, speedup {_figure(report.speedup, 'x')} "
-        "(median of alternating runs in one process on this machine; ratios are what carries over).", "",
+        f"Size ratio {_figure(report.size_ratio, 'x')}, speedup {report.speed_text() or 'not measured'} "
+        "(median of per-round ratios, export and original timed back to back in one process on this machine, "
+        "interquartile range in brackets; ratios are what carries over).", "",
+        f"Latency measured: {report.protocol or 'protocol not recorded'}.", "",
         "## Verification", "",
         f"The folder was reloaded as a user would and compared with the in-memory model on {report.rows} rows: "
         f"{report.tolerance}. Largest logit difference {report.max_abs_diff:.3g}, predicted class agreement "

@@ -63,13 +63,28 @@ class ExportReport:
     size_ratio: float | None = None  # original / export weights
     latency_ms: float | None = None
     original_latency_ms: float | None = None
-    speedup: float | None = None
+    speedup: float | None = None  # None when not measured, or the original is too small to time (speed_note)
+    speedup_low: float | None = None  # interquartile range of the per-round ratios
+    speedup_high: float | None = None
+    speed_note: str | None = None
     latency_batch: str = ""
+    protocol: str = ""  # how latency was measured (core.metrics.protocol.Protocol.describe)
+    timing: dict[str, Any] | None = None  # the raw rounds and the protocol, re-derivable
     notes: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def speed_text(self) -> str | None:
+        """``"2.10x faster (1.90–2.30)"``, marked unreliable when the interval is wide, or the note that says
+        why no speedup is claimed; None when the original was not timed."""
+        from core.metrics.figures import describe
+
+        if self.speedup is None and not self.speed_note:
+            return None
+        return describe({"speedup": self.speedup, "speedup_low": self.speedup_low,
+                         "speedup_high": self.speedup_high, "speed_note": self.speed_note}, "speedup")
 
 
 def logits_of(model: Any, batch: dict[str, torch.Tensor]) -> np.ndarray:
@@ -136,17 +151,27 @@ def software_versions() -> dict[str, str]:
 
 
 def measure_latency(exported: Any, original: nn.Module | None, batch: dict[str, torch.Tensor],
-                    repeats: int) -> tuple[float, float | None]:
-    """Median ms per batch of the export and of the original, timed in alternation (core.metrics.latency)."""
-    from core.metrics.latency import compare_latency
+                    repeats: int, timer=None) -> dict[str, Any]:
+    """The export and the original timed in alternation under the measurement protocol (core.metrics.latency).
+
+    An ONNX Runtime session is a callable like a torch model, so both go through the same rounds. Returns the
+    :class:`ExportReport` fields: latencies, the speedup with its interval (or a note when the original is too
+    small to time), the protocol line and the raw timing.
+    """
+    from core.metrics.latency import batch_protocol, measure_batches, speed_figures
 
     models = {"export": exported}
     was_training = original.training if original is not None else False
     if original is not None:
         models["original"] = original
+    protocol = batch_protocol(batch, repeats)
     try:
-        times = compare_latency(models, batch, repeats=max(1, repeats))
+        timing = measure_batches(models, [batch], protocol, timer=timer)
     finally:
         if original is not None:
             original.train(was_training)
-    return times["export"] * 1000, (times["original"] * 1000 if "original" in times else None)
+    figures = speed_figures(timing, candidate="export", baseline="original")
+    return {"latency_ms": figures["latency_ms"], "original_latency_ms": figures.get("baseline_latency_ms"),
+            "speedup": figures.get("speedup"), "speedup_low": figures.get("speedup_low"),
+            "speedup_high": figures.get("speedup_high"), "speed_note": figures.get("speed_note"),
+            "protocol": protocol.describe(), "timing": timing.to_dict()}

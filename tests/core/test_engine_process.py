@@ -54,7 +54,7 @@ def test_a_run_in_the_worker_is_published_and_recorded_here(worker_engine, event
     losses = [e.value for e in events if isinstance(e, ev.Metric) and e.key == "train/loss"]
     assert len(losses) == 2
     # Written by this process's recorder from the forwarded events; the checkpoint is on the shared disk.
-    assert run.status == "finished" and run.results == result.results
+    assert run.status == "finished" and run.figures == result.results
     assert [p.value for p in Repository(db).metric_series(run.id, "train/loss")] == pytest.approx(losses)
     [final] = [e for e in events if isinstance(e, ev.Checkpoint) and e.kind == "final"]
     assert os.path.isdir(final.path) and final.path.startswith(str(result.workdir))

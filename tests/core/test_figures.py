@@ -1,4 +1,10 @@
-from core.metrics.figures import format_figure
+"""The one module of figure names: labels, groups, formatting with intervals, old runs, notes."""
+
+import math
+
+from core.cli.format import results_text
+from core.metrics import figures
+from core.metrics.figures import FIGURES, GROUPS, describe, format_figure, phrase, rows, summary
 
 
 def test_figures_read_as_people_read_them():
@@ -11,3 +17,63 @@ def test_figures_read_as_people_read_them():
     assert format_figure("accuracy", float("nan")) == "n/a"
     assert format_figure("accuracy", None) == "-"
     assert format_figure("device", "cpu") == "cpu"
+
+
+def test_every_figure_has_a_label_a_group_and_help_saying_how_it_is_measured():
+    keys = [f.key for f in FIGURES]
+    assert len(keys) == len(set(keys))
+    for f in FIGURES:
+        assert f.group in GROUPS and f.label and f.label != f.key
+        assert len(f.help) > 20, f.key
+    assert "Wilson" in figures.spec("accuracy").help
+    assert "paired bootstrap" in figures.spec("accuracy_retained").help
+    assert "interquartile" in figures.spec("speedup").help
+    # one key, one meaning: total parameters and non-zero parameters are two figures
+    assert "zeros included" in figures.spec("parameters").help
+    assert "not zero" in figures.spec("nonzero_parameters").help
+
+
+def test_ratios_in_words_say_same_instead_of_1_00x():
+    assert phrase("parameter_ratio", 1.0) == "same parameters"
+    assert phrase("parameter_ratio", 1.004) == "same parameters"
+    assert phrase("parameter_ratio", 3.2) == "3.20x fewer parameters"
+    assert phrase("size_ratio", 0.8) == "1.25x larger"
+    assert phrase("speedup", 0.5) == "2.00x slower"
+    assert describe({"parameter_ratio": 1.0}, "parameter_ratio") == "same parameters"
+
+
+def test_intervals_are_shown_and_a_wide_speedup_is_marked_unreliable():
+    tight = {"speedup": 5.1, "speedup_low": 4.8, "speedup_high": 5.3}
+    wide = {"speedup": 1.6, "speedup_low": 0.9, "speedup_high": 2.4}
+    assert describe(tight, "speedup") == "5.10x faster (4.80\u20135.30)"
+    assert describe(wide, "speedup") == f"1.60x faster (0.90\u20132.40) {figures.UNRELIABLE}"
+    assert not figures.unreliable(tight) and figures.unreliable(wide)
+    acc = {"accuracy": 0.8, "accuracy_low": 0.7111, "accuracy_high": 0.8666}
+    assert describe(acc, "accuracy") == "80.00 % (71.11\u201386.66)"
+
+
+def test_a_model_too_small_to_time_reads_as_its_note_not_a_speedup():
+    results = {"latency_ms": 0.3, "baseline_latency_ms": 0.4, "speed_note": "too small to time (baseline 0.40 ms)"}
+    assert describe(results, "speedup") == "too small to time (baseline 0.40 ms)"
+    speed_row = [r for r in rows(results) if r.key == "speedup"]
+    assert speed_row and "x" not in speed_row[0].text.split("(")[0]
+    assert "not claimed" in summary(results)
+
+
+def test_an_old_run_without_intervals_or_timing_still_displays():
+    old = {"accuracy": 0.81, "parameters": 4_000_000, "size_bytes": 16e6, "latency_ms": 9.0, "speedup": 1.9,
+           "baseline_latency_ms": 17.1, "parameter_ratio": 1.0}
+    shown = {r.key: r.text for r in rows(old)}
+    assert shown["accuracy"] == "81.00 %" and shown["speedup"] == "1.90x faster"
+    assert shown["parameter_ratio"] == "same parameters"
+    text = results_text(old)
+    assert "Speedup" in text and figures.NO_PROTOCOL in text
+    assert figures.protocols(old) == [] and figures.profile_figures(old) == []
+
+
+def test_rows_are_grouped_in_order_and_companions_are_not_rows():
+    results = {"speedup": 2.0, "speedup_low": 1.9, "speedup_high": 2.1, "accuracy": 0.9, "size_bytes": 1e6,
+               "timing": {}, "onnx_latency_ms": 3.0, "latency_ms_low": 1.0}
+    keyed = [(r.group, r.key) for r in rows(results)]
+    assert keyed == [("accuracy", "accuracy"), ("size", "size_bytes"), ("speed", "speedup"), ("other", "onnx_latency_ms")]
+    assert not math.isnan(float(results["speedup"]))
