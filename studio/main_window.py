@@ -14,7 +14,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QLabel, QMainWindow
 
+from core.errors import Problem
 from core.recipe import DataRef, Recipe, Step
+from core.recipe_diff import effective_recipe
 from studio.dialogs import errors
 from studio.dialogs.inspector import ModelInspector
 from studio.recipe_files import RecipeFilesMixin
@@ -42,7 +44,7 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 def default_recipe() -> Recipe:
     """What the studio opens with: the embedded model and data, and a short example stack."""
     return Recipe(
-        name="example",
+        name="untitled",  # runs are named from their stack (core.naming.run_name)
         data=DataRef(train_samples=2000, validation_samples=500, test_samples=1000),
         steps=[
             Step("finetune", {"epochs": 1.0, "eval_every": 20}),
@@ -68,8 +70,11 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.inspector: ModelInspector | None = None
         self.sensitivity: dict | None = None  # the latest analyze.sensitivity result (JSON + run_id)
         self._base = Recipe()  # the parts of the recipe without a panel (name, evaluation, seed)
+        self._clean: dict = {}  # the effective recipe as last opened or saved (see is_modified)
+        self._title = "example stack"  # what the title says is being edited, when no file is
 
         self.data_panel = ModelDataPanel()
+        self.data_panel.folders = self.settings
         self.palette = MethodPalette()
         self.stack = StackEditor()
         self.form = SettingsForm()
@@ -120,35 +125,65 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:
-        """The recipe as shown in the window (a fresh object each call); the device is the panel's."""
+        """The recipe as shown in the window (a fresh object each call); the device is the panel's.
+
+        Its name is the one opened while the stack is still the one opened; once the stack is edited it is
+        "untitled", so the run is named from its stack (:func:`core.naming.run_name`) and two different stacks
+        opened from one example cannot be confused.
+        """
+        recipe = self._shown_recipe()
+        if self._effective(recipe)["steps"] != self._clean.get("steps"):
+            recipe.name = "untitled"
+        return recipe
+
+    def _shown_recipe(self) -> Recipe:
         base = self._base
         return Recipe(name=base.name, model=self.data_panel.model_ref(), data=self.data_panel.data_ref(),
                       steps=[Step(s.method, dict(s.settings), s.label) for s in self.stack.steps()],
                       evaluation=base.evaluation, device=self.data_panel.device(), seed=base.seed)
 
-    def set_recipe(self, recipe: Recipe) -> None:
+    @staticmethod
+    def _effective(recipe: Recipe) -> dict:
+        out = effective_recipe(recipe.to_dict())
+        out.pop("name", None)
+        return out
+
+    def set_recipe(self, recipe: Recipe, keep_inputs: bool = False) -> None:
+        """Show ``recipe``; ``keep_inputs`` keeps the model, data (with its caps) and device already chosen."""
         self._base = recipe.copy()
-        self.data_panel.set_model_ref(recipe.model)
-        self.data_panel.set_data_ref(recipe.data)
-        self.data_panel.set_device(recipe.device)
+        if not keep_inputs:
+            self.data_panel.set_model_ref(recipe.model)
+            self.data_panel.set_data_ref(recipe.data)
+            self.data_panel.set_device(recipe.device)
         self.stack.set_steps(recipe.steps)
+        self.mark_clean()
+
+    def mark_clean(self) -> None:
+        """The recipe as shown now is the one opened or saved: not modified."""
+        self._clean = self._effective(self._shown_recipe())
         self.update_validity()
 
-    def problems(self) -> list[str]:
+    def is_modified(self) -> bool:
+        """Whether the stack, its settings, the model, the data or the device differ from what was opened or saved."""
+        return self._effective(self._shown_recipe()) != self._clean
+
+    def update_title(self) -> None:
+        what = self.recipe_path.name if self.recipe_path is not None else self._title
+        self.setWindowTitle(f"BERT Compression Studio \u2014 {what}[*]")
+        self.setWindowModified(self.is_modified())
+
+    def problems(self) -> list[Problem]:
         out = self.recipe().problems()
         if not self.stack.steps():
-            out.append("the stack is empty: add a method from the palette")
+            out.append(Problem("the stack is empty: add a method from the palette"))
         return out
 
     def update_validity(self) -> None:
         problems = self.problems()
-        rows = {}
+        rows: dict[int, str] = {}
         for p in problems:
-            if p.startswith("step "):
-                try:
-                    rows.setdefault(int(p.split()[1]) - 1, p)
-                except ValueError:
-                    pass
+            if p.step is not None:
+                rows.setdefault(p.step, str(p))
         self.stack.refresh_titles(rows)
         self.problems_label.setText("\n".join(f"\u26a0 {p}" for p in problems[:4]))
         self.problems_label.setVisible(bool(problems))
@@ -157,6 +192,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.queue_action.setEnabled(not problems and not self.data_panel.busy)
         self.cancel_action.setEnabled(running)
         self.pause_action.setEnabled(running)
+        self.update_title()
 
     def _model_described(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():

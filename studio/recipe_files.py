@@ -37,9 +37,29 @@ def example_recipes() -> list[tuple[str, Path]]:
 
 
 class RecipeFilesMixin:
+    def may_discard_changes(self, what: str) -> bool:
+        """True when nothing is modified, or the user agrees to lose the changes to ``what`` replaces them."""
+        if not self.is_modified():
+            return True
+        return errors.ask_yes_no(self, "Unsaved changes", f"The stack has changes that are not saved. Discard them "
+                                 f"and {what}?")
+
+    def new_recipe(self) -> bool:
+        """File > New: an empty stack; the model, data and device stay as chosen."""
+        if not self.may_discard_changes("start a new, empty stack"):
+            return False
+        self.recipe_path = None
+        self._title = "new stack"
+        self.set_recipe(Recipe(name="untitled", evaluation=self._base.evaluation, seed=self._base.seed),
+                        keep_inputs=True)
+        return True
+
     def open_recipe(self, path: str | Path | None = None) -> bool:
+        if not self.may_discard_changes("open another recipe"):
+            return False
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open recipe", "", RECIPE_FILTER)
+            path, _ = QFileDialog.getOpenFileName(self, "Open recipe", self.settings.last_folder("recipes"),
+                                                  RECIPE_FILTER)
             if not path:
                 return False
         try:
@@ -47,39 +67,51 @@ class RecipeFilesMixin:
         except StudioError as exc:
             errors.report_exception(self, "This recipe cannot be opened", exc)
             return False
+        self.recipe_path = Path(path)
         self.set_recipe(recipe)
         self._editing(path)
         return True
 
     def save_recipe(self, path: str | Path | None = None) -> bool:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.yaml", RECIPE_FILTER)
+            start = Path(self.settings.last_folder("recipes")) / (self.recipe_path.name if self.recipe_path
+                                                                   else "recipe.yaml")
+            path, _ = QFileDialog.getSaveFileName(self, "Save recipe", str(start), RECIPE_FILTER)
             if not path:
                 return False
+        recipe = self.recipe()
         try:
-            self.recipe().save(path)
+            recipe.save(path)
         except OSError as exc:
             errors.report_exception(self, "The recipe could not be saved", exc)
             return False
+        self._base.name = recipe.name  # the name now in the file (an edited stack's is "untitled")
         self._editing(path)
+        self.mark_clean()
         return True
 
     def _editing(self, path: str | Path) -> None:
         """``path`` is the recipe file being edited: saved over by Save, first among the recent, in the title."""
         self.recipe_path = Path(path)
         self._remember("recipes", str(path))
-        self.setWindowTitle(f"BERT Compression Studio \u2014 {Path(path).name}")
+        self.settings.set_last_folder("recipes", path)
+        self.update_title()
 
     def open_example(self, path: str | Path) -> bool:
-        """Load a shipped recipe into the editor; it is not remembered as the file to save over."""
+        """Load a shipped stack into the editor; it is not remembered as the file to save over.
+
+        An example is a stack: the model, the data (with its sample caps) and the device chosen in the window stay.
+        """
+        if not self.may_discard_changes("open this example"):
+            return False
         try:
             recipe = Recipe.load(path)
         except StudioError as exc:
             errors.report_exception(self, "This example cannot be opened", exc)
             return False
-        self.set_recipe(recipe)
         self.recipe_path = None  # Save asks where, so the shipped example is never overwritten
-        self.setWindowTitle(f"BERT Compression Studio \u2014 example: {recipe.name}")
+        self._title = f"example: {recipe.name}"
+        self.set_recipe(recipe, keep_inputs=True)
         return True
 
     def _fill_examples_menu(self) -> None:

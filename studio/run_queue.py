@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from core.naming import run_name, stack_name
 from core.recipe import Recipe
 
 
@@ -25,8 +26,9 @@ class QueuedRun:
 
     @property
     def label(self) -> str:
-        steps = " > ".join(s.method for s in self.recipe.steps)
-        return f"{self.recipe.name} ({self.recipe.model.source}): {steps}"
+        name, stack = run_name(self.recipe), stack_name(self.recipe.steps)
+        return f"{name} ({self.recipe.model.source})" if name == stack else \
+            f"{name} ({self.recipe.model.source}): {stack}"
 
 
 class RunQueue(QObject):

@@ -1,6 +1,6 @@
 """What the studio reads of past runs, behind a small adapter over :mod:`core.db`.
 
-Widgets see :class:`RunSummary` rows only; :class:`DatabaseRunsStore` is the
+Widgets see :class:`core.db.RunSummary` rows only (the CLI's rows too); :class:`DatabaseRunsStore` is the
 one place that talks to the database package, so a missing or broken
 database degrades to an explanatory message instead of a crash.
 """
@@ -8,24 +8,13 @@ database degrades to an explanatory message instead of a crash.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One row of the runs list."""
-
-    run_id: str
-    name: str
-    status: str
-    started: str = ""
-    steps: str = ""
-    model: str = ""
-    results: dict = field(default_factory=dict)
+from core.db.domain import RunSummary
 
 
-def _format_time(value: Any) -> str:
+def format_time(value: Any) -> str:
+    """A run's time as the runs table shows it: local time, to the second."""
     if isinstance(value, (int, float)):
         value = _dt.datetime.fromtimestamp(value)
     if isinstance(value, _dt.datetime):
@@ -33,28 +22,6 @@ def _format_time(value: Any) -> str:
             value = value.astimezone()  # stored in UTC; shown in local time
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value or "")
-
-
-def summarise(record: Any) -> RunSummary:
-    """Turn a repository record (any object with the usual attributes) into a row."""
-    recipe = getattr(record, "recipe", None) or {}
-    steps = getattr(record, "steps", None) or recipe.get("steps") or []
-    names = []
-    for step in steps:
-        if isinstance(step, dict):
-            names.append(str(step.get("method", "?")))
-        else:
-            names.append(str(getattr(step, "method", step)))
-    started = next((getattr(record, a) for a in ("started_at", "created_at", "started", "created") if getattr(record, a, None)), "")
-    return RunSummary(
-        run_id=str(getattr(record, "run_id", getattr(record, "id", ""))),
-        name=str(getattr(record, "name", None) or recipe.get("name", "")),
-        status=str(getattr(record, "status", "")),
-        started=_format_time(started),
-        steps=" > ".join(names),
-        model=str(getattr(record, "model_source", None) or (recipe.get("model") or {}).get("source", "")),
-        results=dict(getattr(record, "figures", None) or getattr(record, "results", None) or {}),
-    )
 
 
 class RunsStore:
@@ -121,7 +88,7 @@ class DatabaseRunsStore(RunsStore):
     def list_runs(self) -> list[RunSummary]:
         if self._repo is None:
             return []
-        return [summarise(r) for r in self._repo.list_runs()]
+        return list(self._repo.list_runs())
 
     def get_run(self, run_id: str) -> Any:
         if self._repo is None:

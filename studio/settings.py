@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -108,6 +109,24 @@ class StudioSettings:
 
     def set_device(self, device: str) -> None:
         self.qs.setValue("run/device", device)
+
+    # -- file dialogs ----------------------------------------------------
+    def last_folder(self, kind: str) -> str:
+        """Where a file dialog for ``kind`` (recipes, models, data, exports) starts: the folder last used for it,
+        else the last folder used for anything, else the home folder (never the working directory, which for a
+        source checkout is the repository)."""
+        for key in (f"folders/{kind}", "folders/any"):
+            value = str(self.qs.value(key, "") or "")
+            if value and Path(value).is_dir():
+                return value
+        return str(Path.home())
+
+    def set_last_folder(self, kind: str, path: str | Path) -> None:
+        """Remember the folder of ``path`` (a file, or a folder itself) for ``kind`` and for any dialog."""
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        self.qs.setValue(f"folders/{kind}", str(folder))
+        self.qs.setValue("folders/any", str(folder))
 
     def sync(self) -> None:
         self.qs.sync()

@@ -29,6 +29,8 @@ class WindowActionsMixin:
     def _build_actions(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self.new_action = self._action("&New stack", lambda: self.new_recipe(), QKeySequence.StandardKey.New,
+                                       file_menu, "Start an empty stack; the model and data stay (Ctrl+N)")
         self.open_action = self._action("&Open recipe\u2026", lambda: self.open_recipe(), QKeySequence.StandardKey.Open,
                                         file_menu, "Open a recipe file (Ctrl+O)")
         self.save_action = self._action("&Save recipe", lambda: self.save_recipe(self.recipe_path),

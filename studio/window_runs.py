@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 
 from core.errors import StudioError
+from core.naming import run_name
 from core.recipe import Recipe
 from studio.dialogs import errors
 
@@ -49,7 +50,7 @@ class WindowRunsMixin:
             return False
         self.plots.reset()
         self.bottom_tabs.setCurrentWidget(self.plots)
-        self.log.append_line(f"run started: {recipe.name} ({len(recipe.steps)} steps) on {recipe.model.source}")
+        self.log.append_line(f"run started: {run_name(recipe)} ({len(recipe.steps)} steps) on {recipe.model.source}")
         return True
 
     def queue_current(self) -> None:
@@ -123,7 +124,7 @@ class WindowRunsMixin:
         if repo is None:
             errors.show_error(self, "Export", self.store.error or "There is no runs database to export from.")
             return None
-        name = next((r.name for r in self.runs.rows if r.run_id == run_id), "")
+        name = next((r.name for r in self.runs.rows if r.id == run_id), "")
         self.export_dialog = ExportDialog(repo, run_id, name, self)
         self.export_dialog.exportFinished.connect(lambda report: self.browser.show_selection(self.runs.selected_run_ids()))
         self.export_dialog.show()

@@ -45,7 +45,7 @@ class ArtifactRecord:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """A run as shown in a list: identity, status, where it ran and its final figures."""
+    """A run as shown in a list (the CLI's and the studio's): identity, status, where it ran, its stack and figures."""
 
     id: str
     name: str
@@ -57,6 +57,8 @@ class RunSummary:
     device: str
     error: str | None
     figures: dict[str, Any]  # the final results, e.g. {"accuracy": 0.81, "speedup": 2.3}
+    # what the stack does, e.g. "fine-tune \u2192 heads 50 % \u2192 int8" (core.naming.stack_name of the recipe)
+    stack: str = field(default="", kw_only=True)
 
     @property
     def short_id(self) -> str:
@@ -69,6 +71,12 @@ class RunSummary:
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def size_bytes(self) -> float | None:
+        """The final model's size as saved, when the run measured it."""
+        value = self.figures.get("size_bytes")
+        return None if value is None or value != value else float(value)
 
 
 @dataclass(frozen=True)

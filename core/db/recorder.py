@@ -24,6 +24,7 @@ from core.db import live
 from core.db.database import Database
 from core.db.repository import write_results
 from core.db.schema import ArtifactRow, MetricRow, RunRow, StepRow
+from core.naming import run_name
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Recorder:
                 log.warning("run %s is already in the database; not recording it again", e.run_id)
                 return
             s.add(RunRow(
-                id=e.run_id, name=str(recipe.get("name", "")), recipe=recipe, status="running",
+                id=e.run_id, name=run_name(recipe), recipe=recipe, status="running",
                 started_at=_utc(e.time), model_source=_source(recipe, "model"), data_source=_source(recipe, "data"),
                 device=e.device, figures={}, pid=os.getpid(), host=live.this_host(),
                 steps=[StepRow(index=i, method=methods[i] if i < len(methods) else "", title=title, status="pending",

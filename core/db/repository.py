@@ -20,6 +20,7 @@ from core.db.database import Database
 from core.db.domain import ArtifactRecord, MetricPoint, RunRecord, RunSummary, StepRecord
 from core.db.errors import AmbiguousRunIdError, DatabaseError, RunNotFoundError
 from core.db.schema import ArtifactRow, MetricRow, ResultRow, RunRow, StepRow
+from core.naming import stack_name
 
 INTERRUPTED_MESSAGE = ("The process recording this run stopped before the run ended (killed, crashed or the "
                        "machine went down); the metrics recorded until then are kept.")
@@ -208,7 +209,8 @@ def _run_row(s: Session, run_id: str) -> RunRow:
 def _summary(row: RunRow) -> RunSummary:
     return RunSummary(id=row.id, name=row.name, status=row.status, started_at=row.started_at, ended_at=row.ended_at,
                       model_source=row.model_source, data_source=row.data_source, device=row.device,
-                      error=row.error, figures={k: math.nan if v is None else v for k, v in (row.figures or {}).items()})
+                      error=row.error, figures={k: math.nan if v is None else v for k, v in (row.figures or {}).items()},
+                      stack=stack_name((row.recipe or {}).get("steps") or []))
 
 
 def _step(row: StepRow) -> StepRecord:

@@ -39,10 +39,12 @@ def report_html(report) -> str:
     if report.size_ratio:
         rows.append(("Smaller than the original", f"{report.size_ratio:.2f}x"))
     if report.latency_ms is not None:
-        latency = f"{report.latency_ms:.1f} ms ({report.latency_batch})"
+        latency = f"{report.latency_ms:.1f} ms ({report.protocol or report.latency_batch})"
         if report.original_latency_ms:
-            latency += f"; original {report.original_latency_ms:.1f} ms, ratio {report.speedup:.2f}x"
+            latency += f"; original {report.original_latency_ms:.1f} ms"
         rows.append(("Latency", latency))
+        if report.speed_text():
+            rows.append(("Against the original", report.speed_text()))
     rows += [("Max output difference", f"{report.max_abs_diff:.3g} (logits)"),
              ("Same predicted class", f"{100 * report.argmax_agreement:.1f} % of {report.rows} sentences"),
              ("Tolerance", report.tolerance), ("Verified", "yes" if report.verified else "no")]
@@ -138,8 +140,12 @@ class ExportDialog(QDialog):
         self.format_box.setCurrentIndex(self.format_box.findData(fmt))
 
     def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Export into folder")
+        settings = getattr(self.parent(), "settings", None)  # the window's StudioSettings, when there is one
+        start = settings.last_folder("exports") if settings is not None else ""
+        path = QFileDialog.getExistingDirectory(self, "Export into folder", start)
         if path:
+            if settings is not None:
+                settings.set_last_folder("exports", path)
             self.folder.setText(path)
 
     @property

@@ -7,6 +7,8 @@ choice stays in place.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -70,6 +72,7 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.data_folder = QPushButton("Folder\u2026")
         self.data_folder.setToolTip("A dataset folder written by datasets' save_to_disk")
         self.mapping_dialog = None  # the column-mapping dialog open now, if any
+        self.folders = None  # the StudioSettings that remember where file dialogs start (set by the window)
         self.text_column = QComboBox()
         self.pair_column = QComboBox()
         self.label_column = QComboBox()
@@ -238,20 +241,32 @@ class ModelDataPanel(RecentDataMixin, QWidget):
     def busy(self) -> bool:
         return self._pending > 0
 
+    def _start_folder(self, kind: str) -> str:
+        return self.folders.last_folder(kind) if self.folders is not None else ""
+
+    def _used_folder(self, kind: str, folder: str) -> None:
+        if self.folders is not None:
+            self.folders.set_last_folder(kind, folder)
+
     def _browse_model(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)")
+        path = QFileDialog.getExistingDirectory(self, "Choose a model folder (with config.json)",
+                                                self._start_folder("models"))
         if path:
+            self._used_folder("models", str(Path(path).parent))  # next time: beside this model, not inside it
             self.choose_model_folder(path)
 
     def _browse_data(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a dataset", "",
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a dataset", self._start_folder("data"),
                                               "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
         if path:
+            self._used_folder("data", path)
             self.map_data_source(path)
 
     def _browse_data_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a dataset folder (saved with save_to_disk)")
+        path = QFileDialog.getExistingDirectory(self, "Choose a dataset folder (saved with save_to_disk)",
+                                                self._start_folder("data"))
         if path:
+            self._used_folder("data", str(Path(path).parent))
             self.map_data_source(path)
 
     def map_data_source(self, path: str, current: DataRef | None = None):

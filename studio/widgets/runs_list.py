@@ -6,21 +6,26 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from studio.runs_store import RunsStore, RunSummary
+from core.db.domain import RunSummary
+from studio.runs_store import RunsStore, format_time
 
-COLUMNS = ("Started", "Name", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Params ratio", "Run id")
-NAME_COLUMN, MODEL_COLUMN = 1, 3
-# A model is often a long folder path: its column fits the content up to this width, then elides (full path in the
-# tooltip), so the spare width goes to the run's name, the column a user reads and renames.
+COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Size", "Params ratio",
+           "Run id")
+NAME_COLUMN, STACK_COLUMN, MODEL_COLUMN, FIRST_FIGURE = 1, 2, 4, 5
+# A model is often a long folder path, a stack a long chain: their columns fit the content up to these widths, then
+# elide (in full in the tooltip), so the spare width goes to the run's name, the column a user reads and renames.
 MODEL_MAX_WIDTH = 220
+STACK_MAX_WIDTH = 320
 
 
 def _fmt(results: dict, key: str, kind: str) -> str:
     value = results.get(key)
-    if value is None:
+    if value is None or value != value:  # missing or NaN
         return ""
     if kind == "pct":
         return f"{100 * value:.1f} %"
+    if kind == "mb":
+        return f"{value / 1e6:.1f} MB"
     return f"{value:.2f}x"
 
 
@@ -43,6 +48,7 @@ class RunsList(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(MODEL_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(STACK_COLUMN, QHeaderView.ResizeMode.Interactive)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a path keeps its start and its folder name
         self.message = QLabel(store.error)
         self.message.setObjectName("hint")
@@ -73,7 +79,7 @@ class RunsList(QWidget):
         self.refresh()
 
     def run_ids(self) -> list[str]:
-        return [r.run_id for r in self.rows]
+        return [r.id for r in self.rows]
 
     def refresh(self) -> None:
         keep = set(self.selected_run_ids()) if self.rows else set()
@@ -86,22 +92,23 @@ class RunsList(QWidget):
             self.message.show()
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
-            r = row.results
-            cells = (row.started, row.name, row.status, row.model, _fmt(r, "accuracy", "pct"),
-                     _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"), _fmt(r, "parameter_ratio", "x"),
-                     row.run_id[:8])
+            r = row.figures
+            cells = (format_time(row.started_at), row.name, row.stack, row.status, row.model_source,
+                     _fmt(r, "accuracy", "pct"), _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"),
+                     _fmt(r, "size_bytes", "mb"), _fmt(r, "parameter_ratio", "x"), row.short_id)
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, row.run_id)
-                if j in (NAME_COLUMN, MODEL_COLUMN):
+                item.setData(Qt.ItemDataRole.UserRole, row.id)
+                if j in (NAME_COLUMN, STACK_COLUMN, MODEL_COLUMN):
                     item.setToolTip(text)  # in full, where the column elides it
-                if j >= 4:
+                if j >= FIRST_FIGURE:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)
-        self.table.resizeColumnToContents(MODEL_COLUMN)
-        self.table.setColumnWidth(MODEL_COLUMN, min(self.table.columnWidth(MODEL_COLUMN), MODEL_MAX_WIDTH))
+        for column, widest in ((MODEL_COLUMN, MODEL_MAX_WIDTH), (STACK_COLUMN, STACK_MAX_WIDTH)):
+            self.table.resizeColumnToContents(column)
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
         for i, row in enumerate(self.rows):
-            if row.run_id in keep:
+            if row.id in keep:
                 self._add_row_to_selection(i)
         self.table.blockSignals(False)
         self._selected()
@@ -122,7 +129,7 @@ class RunsList(QWidget):
 
     def selected_run_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.rows[r].run_id for r in rows if r < len(self.rows)]
+        return [self.rows[r].id for r in rows if r < len(self.rows)]
 
     def selected_run_id(self) -> str | None:
         ids = self.selected_run_ids()
@@ -152,7 +159,7 @@ class RunsList(QWidget):
         if run_id is None:
             return
         if name is None:
-            current = next((r.name for r in self.rows if r.run_id == run_id), "")
+            current = next((r.name for r in self.rows if r.id == run_id), "")
             name = errors.ask_text(self, "Rename run", "New name:", current)
             if name is None:
                 return

@@ -52,7 +52,7 @@ def test_invalid_value_is_flagged_and_disables_run(window):
     assert window.form.editors["epochs"].property("invalid") is True
     assert not window.form._error_labels["epochs"].isHidden()
     assert not window.run_action.isEnabled()
-    assert any("epochs" in p for p in window.problems())
+    assert any(p.field == "epochs" for p in window.problems())
     window.form.set_value("epochs", "abc")
     assert "number" in window.form.errors["epochs"]
     window.form.set_value("epochs", "0.5")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from studio.runs_store import RunsStore, RunSummary
+from datetime import datetime, timezone
+
+from core.db.domain import RunSummary
+from studio.runs_store import RunsStore
 from studio.widgets.runs_list import COLUMNS, RunsList
 
 LONG_MODEL = "/home/someone/models/checkpoints/all-MiniLM-L6-v2-finetuned-movie-reviews-2024-05-01"
@@ -10,10 +13,12 @@ LONG_MODEL = "/home/someone/models/checkpoints/all-MiniLM-L6-v2-finetuned-movie-
 
 class _Store(RunsStore):
     def list_runs(self) -> list[RunSummary]:
-        return [RunSummary("a" * 32, "baseline fp32", "finished", "2025-01-02 10:00:00", "finetune", LONG_MODEL,
-                           {"accuracy": 0.8, "speedup": 1.0}),
-                RunSummary("b" * 32, "heads 50 % + int8", "finished", "2025-01-02 11:00:00", "finetune", "default",
-                           {"accuracy": 0.78, "speedup": 2.1})]
+        started = datetime(2025, 1, 2, 10, tzinfo=timezone.utc)
+        return [RunSummary("a" * 32, "baseline fp32", "finished", started, None, LONG_MODEL, "default", "cpu", None,
+                           {"accuracy": 0.8, "speedup": 1.0}, stack="fine-tune"),
+                RunSummary("b" * 32, "heads 50 % + int8", "finished", started, None, "default", "default", "cpu", None,
+                           {"accuracy": 0.78, "speedup": 2.1, "size_bytes": 23e6},
+                           stack="fine-tune \u2192 heads 50 % \u2192 int8")]
 
 
 def test_name_takes_the_spare_width_and_the_model_path_is_capped_with_a_tooltip(qtbot):
@@ -32,6 +37,8 @@ def test_name_takes_the_spare_width_and_the_model_path_is_capped_with_a_tooltip(
     row = runs.run_ids().index("a" * 32)
     assert table.item(row, model).toolTip() == LONG_MODEL  # elided in the cell, whole in the tooltip
     # The short columns fit their content (nothing there is cut).
-    for column in ("Started", "Status", "Accuracy", "Speedup", "Run id"):
+    assert table.item(runs.run_ids().index("b" * 32), COLUMNS.index("Size")).text() == "23.0 MB"
+    assert table.item(runs.run_ids().index("b" * 32), COLUMNS.index("Stack")).toolTip().endswith("int8")
+    for column in ("Started", "Status", "Accuracy", "Speedup", "Size", "Run id"):
         c = COLUMNS.index(column)
         assert widths[c] >= max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) - 1, column

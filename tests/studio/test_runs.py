@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.db import Repository, open_database
+from studio.widgets.runs_list import COLUMNS
 from tests.studio.conftest import quick_recipe
 
 RUN_TIMEOUT_MS = 60_000
@@ -20,8 +21,8 @@ def test_tiny_run_reaches_the_end_feeds_the_plot_and_the_runs_list(qtbot, window
     qtbot.waitUntil(lambda: window.plots.drawn_count("train/loss") == 3, timeout=2000)  # the timer redrew
     qtbot.waitUntil(lambda: run_id in window.runs.run_ids(), timeout=5000)
     row = window.runs.run_ids().index(run_id)
-    assert window.runs.table.item(row, 2).text() == "finished"
-    assert window.runs.table.item(row, 4).text().endswith("%")
+    assert window.runs.table.item(row, COLUMNS.index("Status")).text() == "finished"
+    assert window.runs.table.item(row, COLUMNS.index("Accuracy")).text().endswith("%")
     assert "Finished" in window.dashboard.status.text()
     assert window.dashboard.done_steps == {0}
     qtbot.waitUntil(lambda: window.run_action.isEnabled(), timeout=2000)
