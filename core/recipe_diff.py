@@ -56,7 +56,8 @@ def effective_recipe(recipe: dict | None) -> dict[str, Any]:
 
     raw = copy.deepcopy(recipe or {})
     out: dict[str, Any] = {"name": raw.pop("name", "untitled"), "device": raw.pop("device", "auto"),
-                           "seed": raw.pop("seed", 0), "version": raw.pop("version", FORMAT_VERSION)}
+                           "seed": raw.pop("seed", 0), "cache": raw.pop("cache", True),
+                           "version": raw.pop("version", FORMAT_VERSION)}
     raw.pop("format", None)
     for key, cls in (("model", ModelRef), ("data", DataRef), ("evaluation", EvaluationSettings)):
         out[key] = _section(cls, raw.pop(key, None), key)

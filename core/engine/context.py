@@ -31,6 +31,7 @@ class RunContext:
         self.step_index = -1
         self.global_step = 0
         self.baseline = None  # ModelState: the uncompressed reference (teacher once fine-tuned)
+        self.baseline_steps: int | None = None  # the baseline is the model after this many steps (None: the original)
         self.original = None  # ModelState as loaded, before any step
         self._last_progress = 0.0
 

@@ -3,6 +3,10 @@
 :meth:`Engine.run` is synchronous (CLI, tests); :meth:`Engine.start` runs the
 same thing in a background thread and returns a :class:`RunHandle`.
 :class:`core.engine.process.ProcessEngine` runs it in a worker process instead.
+
+Given a :class:`~core.engine.cache.StepCache`, a run starts from the longest
+prefix of its stack that an earlier finished run left in the cache, and leaves
+its own prefixes there when it finishes (see :mod:`core.engine.prefixes`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from core import events as ev
+from core.engine.cache import StepCache
 from core.engine.context import RunContext
 from core.engine.control import RunControl
 from core.engine.device import resolve_device
+from core.engine.prefixes import Prefixes
 from core.errors import RunCancelled, StudioError
 from core.recipe import Recipe
 
@@ -44,11 +50,13 @@ class RunResult:
 class Engine:
     """Runs recipes and publishes :mod:`core.events` on ``bus``."""
 
-    def __init__(self, bus: ev.EventBus | None = None, workdir_root: str | Path | None = None):
+    def __init__(self, bus: ev.EventBus | None = None, workdir_root: str | Path | None = None,
+                 cache: StepCache | None = None):
         from core.env import studio_home
 
         self.bus = bus or ev.EventBus()
         self.workdir_root = Path(workdir_root) if workdir_root else studio_home() / "runs"
+        self.cache = cache  # None: every run computes every step
 
     def start(self, recipe: Recipe, run_id: str | None = None, **kwargs) -> "RunHandle":
         handle = RunHandle(run_id or new_run_id(), RunControl())
@@ -58,8 +66,12 @@ class Engine:
         return handle
 
     def run(self, recipe: Recipe, run_id: str | None = None, control: RunControl | None = None,
-            initial_state=None, task=None) -> RunResult:
-        """Run ``recipe`` to its end; never raises for a failure inside the run (see the result's status)."""
+            initial_state=None, task=None, use_cache: bool = True) -> RunResult:
+        """Run ``recipe`` to its end; never raises for a failure inside the run (see the result's status).
+
+        The step cache is used unless ``use_cache`` is false, the recipe opts out (``cache: false``) or the
+        run starts from a caller's ``initial_state`` (a model the recipe's source does not name).
+        """
         import torch
 
         run_id = run_id or new_run_id()
@@ -67,6 +79,7 @@ class Engine:
         workdir = self.workdir_root / run_id
         result = RunResult(run_id, "failed", workdir=workdir)
         ctx: RunContext | None = None
+        prefixes: Prefixes | None = None
         try:
             recipe.validate()
             device = resolve_device(recipe.device)
@@ -76,14 +89,20 @@ class Engine:
             ctx = RunContext(run_id, recipe, self.bus, control, device, workdir, task)
             torch.manual_seed(recipe.seed)
             state = self._prepare(ctx, initial_state)
-            state = self._run_steps(ctx, state)
+            if self.cache is not None and use_cache and getattr(recipe, "cache", True) and initial_state is None:
+                prefixes = Prefixes(self.cache, ctx)
+            start, state = prefixes.resume(state) if prefixes else (0, state)
+            state = self._run_steps(ctx, state, start, prefixes)
             ctx.step_index = len(recipe.steps)
             from core.engine.evaluation import final_results
 
             results = final_results(ctx, state)
             for key, value in results.items():
-                ctx.metric(f"final/{key}", value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):  # raw timings and notes: results only
+                    ctx.metric(f"final/{key}", value)
             self._save_final(ctx, state)
+            if prefixes:
+                prefixes.commit()
             result.status, result.results, result.state = "finished", results, state
             self.bus.publish(ev.RunFinished(run_id=run_id, results=results))
         except RunCancelled:
@@ -96,6 +115,9 @@ class Engine:
             log.exception("run %s failed", run_id)
             result.error = f"{type(exc).__name__}: {exc}"
             self.bus.publish(ev.RunFailed(run_id=run_id, error=result.error, details=traceback.format_exc()))
+        finally:
+            if prefixes:
+                prefixes.discard()  # what a run that did not finish staged (nothing after a commit)
         return result
 
     def _save_final(self, ctx: RunContext, state) -> None:
@@ -123,7 +145,8 @@ class Engine:
             ctx.task = prepare_task(recipe.data, tokenizer)
         ctx.check()
         ctx.progress(1, 2, "loading model", force=True)
-        state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed)
+        state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed,
+                                            label_names=ctx.task.label_names)
         state.model.to(ctx.device)
         ctx.original = state.replace(model=copy.deepcopy(state.model))
         parameters = count_parameters(state.model)
@@ -134,11 +157,13 @@ class Engine:
         ctx.progress(2, 2, "ready", force=True)
         return state
 
-    def _run_steps(self, ctx: RunContext, state):
+    def _run_steps(self, ctx: RunContext, state, start: int = 0, prefixes: Prefixes | None = None):
         from core.models.architecture import count_parameters
 
-        compressed = False
+        compressed = is_compressed(ctx.recipe.steps[:start])
         for index, step in enumerate(ctx.recipe.steps):
+            if index < start:
+                continue  # reused from the step cache
             ctx.check()
             spec = step.spec()
             ctx.step_index = index
@@ -148,10 +173,18 @@ class Engine:
                 state.quantized = True
             if spec.family in _BASELINE_FAMILIES and not compressed:
                 ctx.baseline = state.replace(model=copy.deepcopy(state.model))
+                ctx.baseline_steps = index + 1
             compressed = compressed or spec.family not in _NEUTRAL_FAMILIES
             summary = {"parameters": count_parameters(state.model)}
+            if prefixes:
+                prefixes.after_step(index, state, summary)
             self.bus.publish(ev.StepFinished(run_id=ctx.run_id, index=index, method=step.method, summary=summary))
         return state
+
+
+def is_compressed(steps) -> bool:
+    """Whether any of ``steps`` changes the model beyond training (after which no step makes the baseline)."""
+    return any(step.spec().family not in _NEUTRAL_FAMILIES for step in steps)
 
 
 class RunHandle:
