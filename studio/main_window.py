@@ -109,6 +109,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.data_panel.changed.connect(self.update_validity)
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.modelDescribed.connect(self._model_described)
+        self.data_panel.modelAccepted.connect(self._model_accepted)
         self.data_panel.dataAccepted.connect(
             lambda path: self.settings.add_recent_data(path, self.data_panel.column_mapping()))
         self.data_panel.deviceChanged.connect(self.settings.set_device)
@@ -194,9 +195,12 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.pause_action.setEnabled(running)
         self.update_title()
 
-    def _model_described(self, info: dict) -> None:
+    def _model_accepted(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():
             self.settings.add_recent("models", info["source"])
+
+    def _model_described(self, info: dict) -> None:
+        self._model_accepted(info)
         self.inspector = ModelInspector(info, self, self.sensitivity)
         self.inspector.show()
 

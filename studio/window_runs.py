@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 
 from core.errors import StudioError
+from core.metrics import figures
 from core.naming import run_name
 from core.recipe import Recipe
 from studio.dialogs import errors
@@ -21,6 +22,7 @@ class WindowRunsMixin:
         b = self.controller.bridge
         b.metric.connect(self.plots.on_metric)
         b.runStarted.connect(self.dashboard.on_run_started)
+        b.runStarted.connect(lambda _: self.heatmap.reset())
         b.stepStarted.connect(self.dashboard.on_step_started)
         b.stepFinished.connect(self.dashboard.on_step_finished)
         b.stepFinished.connect(self.plots.on_step_finished)
@@ -85,10 +87,7 @@ class WindowRunsMixin:
         self.log.append_line("paused" if paused else "resumed")
 
     def _run_finished(self, event) -> None:
-        r = event.results
-        summary = f"accuracy {100 * r.get('accuracy', 0):.1f} %"
-        if "speedup" in r:
-            summary += f", {r['speedup']:.2f}x faster, {r.get('parameter_ratio', 1):.2f}x fewer parameters"
+        summary = figures.summary(event.results) or "no figures"
         self.dashboard.on_run_ended(event, f"Finished: {summary}")
         self.log.append_line(f"run finished: {summary}")
 

@@ -9,7 +9,10 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QFormLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QStackedWidget,
                                QVBoxLayout, QWidget)
 
-_DONE, _CURRENT, _TODO = "\u2714", "\u25b6", "\u25cb"
+from core import events as ev
+from studio.run_eta import RunEstimate
+
+_DONE, _CURRENT, _TODO, _STOPPED = "\u2714", "\u25b6", "\u25cb", "\u2716"
 IDLE_HINT = ("No run yet. Press Run (Ctrl+R) to run the stack: its steps are listed here (done, current, to do) "
              "with the progress, the elapsed time and an estimate of what is left.")
 
@@ -50,10 +53,14 @@ class Dashboard(QWidget):
         self.device = QLabel("\u2014")
         self.elapsed = QLabel("\u2014")
         self.eta = QLabel("\u2014")
+        self.run_eta = QLabel("\u2014")
+        self.run_eta.setToolTip("A rough estimate of the whole run: the training still to do at the speed seen so "
+                                "far (steps that do not train and the final measurements not counted).")
         info = QFormLayout()
         info.addRow("Device", self.device)
         info.addRow("Elapsed", self.elapsed)
         info.addRow("Step ETA", self.eta)
+        info.addRow("Run ETA", self.run_eta)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status)
@@ -64,7 +71,10 @@ class Dashboard(QWidget):
         self.titles: tuple[str, ...] = ()
         self.current = -1
         self.done_steps: set[int] = set()
+        self.stopped: int | None = None  # the step a cancelled or failed run was in
+        self.estimate = RunEstimate(None)
         self._started: float | None = None
+        self._paused_at: float | None = None  # while paused the clocks stand still
         self._step_started: float | None = None
         self._eta: float | None = None
         self._clock = QTimer(self)
@@ -76,8 +86,12 @@ class Dashboard(QWidget):
         self.titles = tuple(event.step_titles)
         self.current = -1
         self.done_steps = set()
+        self.stopped = None
+        self.estimate = RunEstimate(getattr(event, "recipe", None))
         self._started = self._step_started = time.monotonic()
+        self._paused_at = None
         self._eta = None
+        self._reset_progress("loading model and data")
         self.device.setText(event.device)
         self.status.setText("Preparing: loading model and data")
         self.steps_area.setCurrentWidget(self.steps)
@@ -87,8 +101,9 @@ class Dashboard(QWidget):
 
     def on_step_started(self, event) -> None:
         self.current = event.index
-        self._step_started = time.monotonic()
+        self._step_started = self._now()
         self._eta = None
+        self._reset_progress("starting")  # not the last step's "100 % ready"
         self.status.setText(f"Step {event.index + 1} of {len(self.titles)}: {event.title}")
         self._render_steps()
 
@@ -103,31 +118,56 @@ class Dashboard(QWidget):
         self.message.setText(event.message)
         if event.index >= len(self.titles) and self.titles:
             self.status.setText("Measuring the final model")
-        if total and event.current > 0 and self._step_started is not None:
-            spent = time.monotonic() - self._step_started
+        if total and event.current > 0 and self._step_started is not None and event.index < len(self.titles):
+            spent = self._now() - self._step_started
             self._eta = spent / event.current * (total - event.current)
+            self.estimate.observe(event.index, event.current, total, spent)
 
     def on_run_ended(self, event, text: str) -> None:
+        """The run ended: the progress bar says how, and a cancelled or failed run marks the step it was in."""
         self._clock.stop()
+        self._paused_at = None
         self._tick()
         self.status.setText(text)
+        if isinstance(event, ev.RunFinished):
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+            self.message.setText("done")
+        else:
+            how = "failed" if isinstance(event, ev.RunFailed) else "cancelled"
+            if 0 <= self.current < len(self.titles):
+                self.stopped = self.current
+                where = f"during step {self.current + 1}"
+            else:
+                where = "before the first step" if self.current < 0 and not self.done_steps else "after the steps"
+            self._reset_progress(f"{how} {where}")
         self.current = -1
         self._render_steps()
         self._eta = None
         self.eta.setText("\u2014")
+        self.run_eta.setText("\u2014")
 
     def set_paused(self, paused: bool) -> None:
         if paused:
+            if self._paused_at is None:
+                self._paused_at = time.monotonic()
             self.status.setText(self.status.text() + "  (paused)")
         else:
+            if self._paused_at is not None:  # shift the clocks past the pause
+                gap = time.monotonic() - self._paused_at
+                self._started = None if self._started is None else self._started + gap
+                self._step_started = None if self._step_started is None else self._step_started + gap
+                self._paused_at = None
             self.status.setText(self.status.text().replace("  (paused)", ""))
+        self._tick()
 
     # -- internals -----------------------------------------------------
     def _render_steps(self) -> None:
         self.steps.clear()
         for i, title in enumerate(self.titles):
-            mark = _DONE if i in self.done_steps else _CURRENT if i == self.current else _TODO
-            item = QListWidgetItem(f"{mark}  {i + 1}. {title}")
+            mark = (_DONE if i in self.done_steps else _CURRENT if i == self.current else
+                    _STOPPED if i == self.stopped else _TODO)
+            item = QListWidgetItem(f"{mark}  {i + 1}. {title}" + ("  (stopped here)" if i == self.stopped else ""))
             if i == self.current:
                 font = QFont(item.font())
                 font.setBold(True)
@@ -135,9 +175,22 @@ class Dashboard(QWidget):
                 item.setBackground(QBrush(QColor("#dbeafe")))
             elif i in self.done_steps:
                 item.setForeground(QBrush(QColor("#15803d")))
+            elif i == self.stopped:
+                item.setForeground(QBrush(QColor("#b91c1c")))
             self.steps.addItem(item)
+
+    def _now(self) -> float:
+        return self._paused_at if self._paused_at is not None else time.monotonic()
+
+    def _reset_progress(self, message: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.message.setText(message)
 
     def _tick(self) -> None:
         if self._started is not None:
-            self.elapsed.setText(format_seconds(time.monotonic() - self._started))
+            self.elapsed.setText(format_seconds(self._now() - self._started))
         self.eta.setText(format_seconds(self._eta))
+        if self._clock.isActive():
+            left = self.estimate.remaining(self.current, self._eta)
+            self.run_eta.setText("\u2014" if left is None else "\u2248 " + format_seconds(left))

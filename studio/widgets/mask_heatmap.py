@@ -8,12 +8,15 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from studio.widgets.head_grid import as_grid, head_grid_plot, show_grid
 
 
+IDLE_CAPTION = "Head mask: appears when a step prunes attention heads."
+
+
 class MaskHeatmap(QWidget):
     """Shows the latest ``heads`` mask (viridis: dark cells are removed heads, yellow ones kept)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.caption = QLabel("Head mask: appears when a step prunes attention heads.")
+        self.caption = QLabel(IDLE_CAPTION)
         self.caption.setObjectName("hint")
         self.caption.setWordWrap(True)
         self.plot, self.image = head_grid_plot()
@@ -24,6 +27,13 @@ class MaskHeatmap(QWidget):
         layout.addWidget(self.plot, 1)
         self.plot.hide()  # empty axes say nothing; the caption explains until a mask arrives
         self.mask: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """A new run: the last run's mask is not this one's (a run without head pruning shows none)."""
+        self.mask = None
+        self.image.clear()
+        self.plot.hide()
+        self.caption.setText(IDLE_CAPTION)
 
     def on_mask(self, event) -> None:
         if event.kind != "heads":

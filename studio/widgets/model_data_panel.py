@@ -57,7 +57,8 @@ class ModelDataPanel(RecentDataMixin, QWidget):
     """Edits the recipe's :class:`ModelRef` and :class:`DataRef`."""
 
     changed = Signal()
-    modelDescribed = Signal(object)  # dict from check_model_source
+    modelDescribed = Signal(object)  # dict from check_model_source, asked for with Inspect
+    modelAccepted = Signal(object)  # the same for a model folder that was checked and chosen (not inspected)
     busyChanged = Signal(bool)
     dataAccepted = Signal(str)  # a dataset file that was read successfully (for the recent list)
     deviceChanged = Signal(str)
@@ -152,6 +153,8 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.inspect_button.clicked.connect(self.inspect_model)
         for box in (self.model_box, self.data_box):
             box.currentIndexChanged.connect(lambda _: self.changed.emit())
+        self.model_box.currentIndexChanged.connect(lambda _: self._show_model())
+        self._model_infos: dict[str, dict] = {}  # model source -> what loading it described
         self.data_box.activated.connect(self._data_picked)
         self.device_box.currentIndexChanged.connect(lambda _: self._device_changed())
         for box in (self.text_column, self.pair_column, self.label_column):
@@ -313,13 +316,26 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.status.setText(message)
         self.busyChanged.emit(self.busy)
 
+    @staticmethod
+    def _model_line(info: dict) -> str:
+        return f"Model: {info['model_type']}, {len(info['layers'])} layers, {info['parameters']:,} parameters"
+
+    def _show_model(self) -> None:
+        """The status line describes the model chosen now, never the one chosen before it."""
+        if self.busy:
+            return
+        info = self._model_infos.get(self.model_box.currentData())
+        self.status.setText(self._model_line(info) if info else f"Model: {self.model_box.currentText()}")
+
     def _model_ok(self, info: dict) -> None:
-        self._finish(f"Model: {info['model_type']}, {len(info['layers'])} layers, {info['parameters']:,} parameters")
+        self._model_infos[info["source"]] = info
+        self._finish(self._model_line(info))
         self._select(self.model_box, info["source"], MODEL_LABELS)
-        self.modelDescribed.emit(info)
+        self.modelAccepted.emit(info)  # chosen, not inspected: the inspector opens with Inspect only
 
     def _described(self, info: dict) -> None:
-        self._finish()
+        self._model_infos[info["source"]] = info
+        self._finish(self._model_line(info) if info["source"] == self.model_box.currentData() else "")
         self.modelDescribed.emit(info)
 
     def _model_failed(self, exc: BaseException) -> None:

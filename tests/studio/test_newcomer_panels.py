@@ -1,0 +1,151 @@
+"""Issue 13, item 6 and the overall ETA: panels that described a run or a model other than the current one."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import events as ev
+from studio.widgets import dashboard as dashboard_module
+from studio.widgets.dashboard import Dashboard
+from studio.widgets.mask_heatmap import IDLE_CAPTION, MaskHeatmap
+from tests.studio.conftest import quick_recipe, shown
+
+RUN_TIMEOUT_MS = 60_000
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(dashboard_module.time, "monotonic", c)
+    return c
+
+
+def _recipe(*steps):
+    return {"data": {"train_samples": 320}, "steps": [{"method": m, "settings": s} for m, s in steps]}
+
+
+def _started(dash, recipe=None, titles=("Fine-tune", "Int8")):
+    dash.on_run_started(ev.RunStarted("r", recipe=recipe or {}, device="cpu", step_titles=titles))
+
+
+def _bar(dash) -> str:
+    return dash.progress.text() + " " + dash.message.text()
+
+
+def test_progress_bar_starts_each_step_empty_and_reads_done_at_the_end(qtbot, clock):
+    dash = shown(qtbot, Dashboard(), 320, 480)
+    _started(dash)
+    dash.on_progress(ev.Progress("r", index=-1, current=2, total=2, message="ready"))
+    assert dash.progress.text() == "100 %"
+    dash.on_step_started(ev.StepStarted("r", index=0, method="finetune", title="Fine-tune"))
+    assert dash.progress.value() == 0 and "ready" not in dash.message.text()
+    dash.on_step_finished(ev.StepFinished("r", index=0, method="finetune", summary={}))
+    dash.on_step_started(ev.StepStarted("r", index=1, method="quant.dynamic_int8", title="Int8"))
+    dash.on_step_finished(ev.StepFinished("r", index=1, method="quant.dynamic_int8", summary={}))
+    dash.on_progress(ev.Progress("r", index=1, current=0, total=1, message="saving the final checkpoint"))
+    dash.on_run_ended(ev.RunFinished("r", results={}), "Finished")
+    assert dash.progress.text() == "100 %" and dash.message.text() == "done", _bar(dash)
+
+
+def test_a_cancelled_run_marks_the_step_it_was_in(qtbot, clock):
+    dash = shown(qtbot, Dashboard(), 320, 480)
+    _started(dash, titles=("Fine-tune", "Heads", "Int8"))
+    dash.on_step_started(ev.StepStarted("r", index=0, method="finetune", title="Fine-tune"))
+    dash.on_step_finished(ev.StepFinished("r", index=0, method="finetune", summary={}))
+    dash.on_step_started(ev.StepStarted("r", index=1, method="prune.heads", title="Heads"))
+    dash.on_progress(ev.Progress("r", index=1, current=4, total=4, message="step 4/4"))
+    dash.on_run_ended(ev.RunCancelled("r"), "Cancelled")
+    texts = [dash.steps.item(i).text() for i in range(dash.steps.count())]
+    assert texts[0].startswith("\u2714") and texts[2].startswith("\u25cb")
+    assert texts[1].startswith("\u2716") and "stopped here" in texts[1]
+    assert "100 %" not in dash.progress.text() and dash.message.text() == "cancelled during step 2"
+    _started(dash)  # the next run starts clean
+    assert dash.stopped is None and all("\u2716" not in dash.steps.item(i).text() for i in range(dash.steps.count()))
+
+
+def test_elapsed_time_stands_still_while_paused(qtbot, clock):
+    dash = shown(qtbot, Dashboard(), 320, 480)
+    _started(dash)
+    dash.on_step_started(ev.StepStarted("r", index=0, method="finetune", title="Fine-tune"))
+    clock.now += 10
+    dash._tick()
+    assert dash.elapsed.text() == "0:10"
+    dash.set_paused(True)
+    clock.now += 120
+    dash._tick()
+    assert dash.elapsed.text() == "0:10" and "(paused)" in dash.status.text()
+    dash.set_paused(False)
+    clock.now += 5
+    dash._tick()
+    assert dash.elapsed.text() == "0:15"
+    # and the step ETA does not count the pause as work: 15 s for 5 of 10 steps leaves 15 s
+    dash.on_progress(ev.Progress("r", index=0, current=5, total=10, message="step 5/10"))
+    dash._tick()
+    assert dash.eta.text() == "0:15"
+
+
+def test_run_eta_adds_the_later_training_steps_at_the_speed_seen(qtbot, clock):
+    dash = shown(qtbot, Dashboard(), 320, 480)
+    recipe = _recipe(("finetune", {"epochs": 1.0, "batch_size": 32}), ("prune.magnitude", {"sparsity": 0.5}),
+                     ("finetune", {"epochs": 0.5, "batch_size": 32}))
+    _started(dash, recipe, titles=("Fine-tune", "Prune", "Recover"))
+    dash.on_step_started(ev.StepStarted("r", index=0, method="finetune", title="Fine-tune"))
+    dash._tick()
+    assert dash.run_eta.text() == "\u2014"  # nothing trained yet: no guess
+    clock.now += 20
+    dash.on_progress(ev.Progress("r", index=0, current=5, total=10, message="step 5/10"))  # 4 s a batch
+    dash._tick()
+    # 20 s left in this step, then 320 * 0.5 / 32 = 5 batches of recovery at 4 s each
+    assert dash.eta.text() == "0:20" and dash.run_eta.text() == "\u2248 0:40"
+    dash.on_run_ended(ev.RunFinished("r", results={}), "Finished")
+    assert dash.run_eta.text() == "\u2014"
+
+
+def test_a_new_run_clears_the_last_runs_head_mask(qtbot):
+    heat = shown(qtbot, MaskHeatmap(), 320, 320)
+    heat.on_mask(ev.MaskUpdate("r", index=1, kind="heads", mask=((1.0, 0.0), (1.0, 1.0))))
+    assert heat.plot.isVisible() and "3 of 4" in heat.caption.text()
+    heat.reset()
+    assert not heat.plot.isVisible() and heat.caption.text() == IDLE_CAPTION and heat.mask is None
+
+
+def test_window_clears_the_mask_and_marks_a_cancelled_step_in_a_real_run(qtbot, window):
+    window.heatmap.on_mask(ev.MaskUpdate("old", index=0, kind="heads", mask=((1.0, 0.0),)))
+    window.set_recipe(quick_recipe(max_steps=100_000, epochs=100.0))
+    bridge = window.controller.bridge
+    with qtbot.waitSignal(bridge.metric, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda e: e.key == "train/loss"):
+        window.start_run()
+    assert window.heatmap.mask is None and window.heatmap.caption.text() == IDLE_CAPTION
+    assert window.dashboard.progress.text() != "100 %"
+    with qtbot.waitSignal(bridge.runCancelled, timeout=RUN_TIMEOUT_MS):
+        window.cancel_action.trigger()
+    assert window.dashboard.stopped == 0
+    assert "stopped here" in window.dashboard.steps.item(0).text()
+
+
+def test_model_status_follows_the_model_chosen_and_a_folder_does_not_open_the_inspector(qtbot, window, tmp_path):
+    from core.models.loading import load_model, load_tokenizer
+
+    folder = tmp_path / "tiny-model"
+    state = load_model("tiny", num_labels=2, seed=0)
+    state.model.save_pretrained(folder)
+    load_tokenizer("tiny").save_pretrained(folder)
+    panel = window.data_panel
+    panel.choose_model_folder(str(folder))
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)
+    assert panel.model_box.currentData() == str(folder)
+    assert panel.status.text().startswith("Model: bert") and "layers" in panel.status.text()
+    assert window.inspector is None  # chosen, not asked to inspect
+    assert str(folder) in window.settings.recent("models")
+    panel.model_box.setCurrentIndex(panel.model_box.findData("default"))
+    assert panel.status.text() == f"Model: {panel.model_box.currentText()}"
+    panel.model_box.setCurrentIndex(panel.model_box.findData(str(folder)))
+    assert "layers" in panel.status.text()
