@@ -14,32 +14,38 @@ import torch.nn as nn
 
 
 def encoder_of(model: nn.Module) -> nn.Module:
-    base = getattr(model, getattr(model, "base_model_prefix", "bert"), model)
-    enc = getattr(base, "encoder", None)
+    """The module holding ``.layer`` (BERT, RoBERTa, DistilBERT, DeBERTa, MobileBERT); prefer :func:`layers_of`."""
+    from core.models.adapters import adapter_for
+
+    try:
+        adapter = adapter_for(model)
+        owner_path = adapter.layers_path.rpartition(".")[0]
+        enc = adapter.base(model).get_submodule(owner_path) if owner_path else None
+    except (TypeError, AttributeError):
+        enc = None
     if enc is None or not hasattr(enc, "layer"):
-        raise TypeError("this method needs a BERT-style encoder (model.bert.encoder.layer)")
+        raise TypeError("this model has no BERT-style encoder.layer list; use core.models.adapters")
     return enc
 
 
+def layers_of(model: nn.Module) -> list[nn.Module]:
+    """The model's encoder layers, one per position (ALBERT: its shared layers), through its family's adapter."""
+    from core.models.adapters import adapter_for
+
+    return adapter_for(model).layers(model)
+
+
 def _out_features(linear: nn.Module) -> int:
-    if hasattr(linear, "out_features"):
-        return int(linear.out_features)
-    weight = linear.weight() if callable(getattr(linear, "weight", None)) else linear.weight
-    return int(weight.shape[0])
+    from core.models.adapters.base import out_features
+
+    return out_features(linear)
 
 
 def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
-    """Per layer: attention heads kept, head size, FFN width."""
-    out = []
-    for layer in encoder_of(model).layer:
-        att = layer.attention.self
-        head_size = int(att.attention_head_size)
-        out.append({
-            "heads": _out_features(att.query) // head_size,
-            "head_size": head_size,
-            "ffn": _out_features(layer.intermediate.dense),
-        })
-    return out
+    """Per layer: attention heads kept, head size, FFN width (read off the module shapes)."""
+    from core.models.adapters import adapter_for
+
+    return adapter_for(model).layer_shapes(model)
 
 
 COMPONENTS = ("embeddings", "attention", "ffn", "head", "other")
@@ -48,13 +54,14 @@ COMPONENTS = ("embeddings", "attention", "ffn", "head", "other")
 def component_of(module_name: str) -> str:
     """The component a module (or parameter) belongs to, from its qualified name."""
     name = f".{module_name}."
-    if ".embeddings." in name:
+    if ".embeddings." in name or ".embedding_hidden_mapping_in." in name:
         return "embeddings"
-    if ".attention." in name:
+    if ".attention." in name or ".attn." in name:
         return "attention"
-    if ".encoder." in name and (".intermediate." in name or ".output." in name):
+    in_layer = ".encoder." in name or ".transformer." in name or ".layers." in name
+    if in_layer and any(f".{part}." in name for part in ("intermediate", "output", "ffn", "ffn_output", "mlp")):
         return "ffn"
-    if ".classifier." in name or ".pooler." in name:
+    if any(f".{part}." in name for part in ("classifier", "pooler", "pre_classifier", "head")):
         return "head"
     return "other"
 

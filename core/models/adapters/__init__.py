@@ -1,0 +1,151 @@
+"""One architecture adapter per encoder family, and the checks that refuse a method before a run.
+
+``adapter_for(model)`` gives the adapter of a loaded model; ``applicability``
+and ``stack_problems`` answer, without Qt (and, for an unquantized model, without torch), whether a method can apply
+to a family (and to a model that is already int8 / k-bit), with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from core.models.adapters.albert import AlbertAdapter
+from core.models.adapters.base import Adapter, AttentionLayout, FamilyRefusal, FFNLayout
+from core.models.adapters.bert import (BertAdapter, CamembertAdapter, ElectraAdapter, RobertaAdapter,
+                                       XLMRobertaAdapter)
+from core.models.adapters.deberta import DebertaAdapter, DebertaV2Adapter
+from core.models.adapters.distilbert import DistilBertAdapter
+from core.models.adapters.mobilebert import MobileBertAdapter
+from core.models.adapters.modernbert import ModernBertAdapter
+
+__all__ = ["ADAPTERS", "Adapter", "AttentionLayout", "FFNLayout", "FamilyRefusal", "adapter_for", "adapter_for_type",
+           "applicability", "families", "source_profile", "stack_problems"]
+
+ADAPTERS: dict[str, Adapter] = {}
+for _cls in (BertAdapter, RobertaAdapter, XLMRobertaAdapter, CamembertAdapter, ElectraAdapter, DistilBertAdapter,
+             AlbertAdapter, DebertaAdapter, DebertaV2Adapter, ModernBertAdapter, MobileBertAdapter):
+    for _type in _cls.model_types:
+        ADAPTERS[_type] = _cls()
+
+# Settings that a family cannot take, beyond whole methods: (method, setting, value) -> reason.
+_SETTING_REFUSALS: dict[str, dict[tuple[str, str, Any], str]] = {
+    "albert": {("distill.student_init", "mode", "layers"):
+               "ALBERT uses one set of layer weights at every depth, so keeping some teacher layers saves nothing; "
+               "use mode: config for a smaller ALBERT"},
+    "mobilebert": {("distill.student_init", "mode", "config"):
+                   "MobileBERT's bottleneck sizes are tied to its hidden width; build the student with mode: layers"},
+}
+
+FROZEN_REASON = ("the model holds int8 or k-bit weights (quantized before this step, or loaded from such an export), "
+                 "so it cannot be trained, distilled or pruned further; start from the float model")
+
+
+def families() -> list[str]:
+    return sorted(ADAPTERS)
+
+
+def adapter_for_type(model_type: str) -> Adapter:
+    try:
+        return ADAPTERS[model_type]
+    except KeyError:
+        raise FamilyRefusal(f"no architecture adapter for model type {model_type!r}; the studio knows "
+                            f"{', '.join(families())}") from None
+
+
+def adapter_for(model) -> Adapter:
+    """The adapter of a loaded model, from ``model.config.model_type``."""
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if not isinstance(model_type, str):
+        raise FamilyRefusal(f"{type(model).__name__} has no config.model_type; the studio works on Hugging Face "
+                            "BERT-family encoders")
+    return adapter_for_type(model_type)
+
+
+def applicability(method_name: str, family: str, settings: Mapping[str, Any] | None = None,
+                  quantized: bool = False) -> str | None:
+    """Why ``method_name`` cannot apply to a ``family`` model (None when it can); Qt-free and torch-free.
+
+    ``settings`` (the step's) catch refusals that depend on one setting;
+    ``quantized`` says the model starts with int8 / k-bit weights.
+    """
+    adapter = ADAPTERS.get(family)
+    if adapter is None:
+        return f"{family!r} is not a supported encoder family ({', '.join(families())})"
+    if quantized:
+        from core.registry import get_method
+
+        try:
+            spec = get_method(method_name)
+        except KeyError:
+            spec = None
+        if spec is not None and not spec.accepts_frozen:
+            return f"{method_name} cannot apply to this {adapter.title} model: {FROZEN_REASON}"
+    reason = adapter.refusals.get(method_name)
+    if reason:
+        return f"{method_name} cannot apply to a {adapter.title} model ({family}): {reason}"
+    for (method, key, value), why in _SETTING_REFUSALS.get(family, {}).items():
+        if method == method_name and settings is not None and settings.get(key, _default(method, key)) == value:
+            return f"{method_name} with {key}: {value} cannot apply to a {adapter.title} model ({family}): {why}"
+    return None
+
+
+def _default(method: str, key: str) -> Any:
+    from core.registry import get_method
+
+    try:
+        return get_method(method).default_settings().get(key)
+    except KeyError:
+        return None
+
+
+def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str,
+                   quantized: bool = False) -> list[tuple[int, str]]:
+    """``(step index, message)`` for each step that cannot apply to the model the stack starts from.
+
+    The state a step meets follows the stack: after a step that ``freezes``
+    the model (a real int8 conversion) the model counts as quantized.
+    """
+    from core.registry import get_method
+
+    out = []
+    for index, (method, settings) in enumerate(steps):
+        reason = applicability(method, family, settings, quantized)
+        if reason:
+            out.append((index, reason))
+        try:
+            quantized = quantized or get_method(method).freezes
+        except KeyError:
+            pass
+    return out
+
+
+def check_method(method_name: str, model, settings: Mapping[str, Any] | None = None, quantized: bool = False) -> Adapter:
+    """The model's adapter, after refusing (``FamilyRefusal``) a method that cannot apply to it."""
+    adapter = adapter_for(model)
+    reason = applicability(method_name, adapter.family, settings, quantized)
+    if reason:
+        raise FamilyRefusal(reason)
+    return adapter
+
+
+def source_profile(source: str) -> tuple[str, bool]:
+    """``(family, quantized)`` of a model source, read from its folder's JSON files only (no torch)."""
+    from pathlib import Path
+
+    from core.models.folder import STUDIO_MANIFEST, read_config, read_json_object
+
+    if source in ("default", "tiny"):
+        return "bert", False
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return "", False  # a hub name: its family is known only once loaded
+    family = str(read_config(path).get("model_type"))
+    quantized = False
+    if (path / STUDIO_MANIFEST).is_file():
+        manifest = read_json_object(path / STUDIO_MANIFEST)
+        modules = manifest.get("modules") or []
+        quantized = bool(manifest.get("quantized")) or any(
+            isinstance(m, dict) and (m.get("kind") == "dynamic_int8" or "KBit" in str(m.get("class", "")))
+            for m in modules)
+    return family, quantized

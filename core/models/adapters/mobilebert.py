@@ -1,0 +1,29 @@
+"""MobileBERT: BERT-shaped attention inside bottlenecks, several stacked FFNs per layer.
+
+``mobilebert.encoder.layer[i]`` has ``attention.self.{query,key,value}`` (on
+the bottleneck width ``true_hidden_size``), ``attention.output.dense``, the
+main ``intermediate.dense`` / ``output.dense`` plus ``ffn[k]`` (the other
+``num_feedforward_networks - 1`` FFNs) and the input/output bottlenecks.
+Heads and whole layers can go; narrowing the FFN stack or factorizing its
+already-narrow linears is refused.
+"""
+
+from __future__ import annotations
+
+from core.models.adapters.base import Adapter
+
+
+class MobileBertAdapter(Adapter):
+    family = "mobilebert"
+    title = "MobileBERT"
+    model_types = ("mobilebert",)
+    norms = ("attention.output.LayerNorm", "output.LayerNorm")
+    refusals = {
+        "prune.ffn": "each MobileBERT layer stacks num_feedforward_networks FFNs between its bottlenecks; "
+                     "pruning one of them is not supported",
+        "factorize.linear": "MobileBERT's linears are already narrow bottleneck projections; low-rank "
+                            "factorization is not supported for it",
+        "factorize.embeddings": "MobileBERT's word embeddings are factorized already (embedding_size, then "
+                                "embedding_transformation)",
+        "share.layers": "MobileBERT's bottleneck layers are not supported by layer sharing",
+    }
