@@ -105,6 +105,7 @@ class StudyTrialRecord:
     started_at: datetime
     ended_at: datetime | None
     optuna_trial: int | None = None
+    heartbeat_at: datetime | None = None  # last sign of life from the worker running it
 
 
 @dataclass(frozen=True)

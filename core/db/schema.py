@@ -169,3 +169,5 @@ class StudyTrialRow(Base):
     worker: Mapped[str | None] = mapped_column(String(255))  # host:pid of the process that ran it
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # stamped every few seconds by the worker running the trial; a silent one is interrupted (migration 0003)
+    heartbeat_at: Mapped[datetime | None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 import sqlalchemy as sa
@@ -100,7 +100,70 @@ class StudyRepository:
         with self.db.session() as s:
             s.add(StudyTrialRow(study_id=_resolve(s, study_id), number=number, label=label, params=dict(params or {}),
                                 status=status, note=note, worker=worker, optuna_trial=optuna_trial,
-                                started_at=now, ended_at=None if status == "running" else now))
+                                started_at=now, ended_at=None if status == "running" else now, heartbeat_at=now))
+
+    def restart_trial(self, study_id: str, number: int, *, label: str, params: Mapping[str, Any] | None = None,
+                      optuna_trial: int | None = None) -> None:
+        """A reclaimed trial starts again: new label and params, no run, no value, no end."""
+        now = datetime.now(timezone.utc)
+        with self.db.session() as s:
+            row = _trial_row(s, study_id, number)
+            row.label, row.params, row.optuna_trial = label, dict(params or {}), optuna_trial
+            row.run_id, row.value, row.note, row.ended_at = None, None, None, None
+            row.started_at = row.heartbeat_at = now
+
+    def reclaim_slot(self, study_id: str, worker: str | None = None,
+                     statuses: tuple[str, ...] = ("cancelled", "interrupted")) -> int | None:
+        """Take back the lowest-numbered trial that ended ``statuses`` (to run it again), or None.
+
+        The conditional UPDATE re-checks the status under the row lock, so of two workers reaching
+        for the same trial exactly one gets it; the other tries the next one.
+        """
+        for _ in range(100):
+            with self.db.session() as s:
+                full = _resolve(s, study_id)
+                number = s.scalar(sa.select(StudyTrialRow.number).where(
+                    StudyTrialRow.study_id == full, StudyTrialRow.status.in_(statuses))
+                    .order_by(StudyTrialRow.number).limit(1))
+                if number is None:
+                    return None
+                now = datetime.now(timezone.utc)
+                got = s.execute(sa.update(StudyTrialRow).where(
+                    StudyTrialRow.study_id == full, StudyTrialRow.number == number,
+                    StudyTrialRow.status.in_(statuses))
+                    .values(status="running", worker=worker, heartbeat_at=now, started_at=now, ended_at=None)
+                    .returning(StudyTrialRow.number)).scalar()
+                if got is not None:
+                    return got
+        return None
+
+    def beat(self, study_id: str, numbers: list[int] | tuple[int, ...]) -> None:
+        """The worker running these trials is alive (stamps ``heartbeat_at``)."""
+        if not numbers:
+            return
+        with self.db.session() as s:
+            s.execute(sa.update(StudyTrialRow).where(
+                StudyTrialRow.study_id == _resolve(s, study_id), StudyTrialRow.number.in_(list(numbers)),
+                StudyTrialRow.status == "running").values(heartbeat_at=datetime.now(timezone.utc)))
+
+    def stale_trials(self, study_id: str, grace_s: float) -> list[StudyTrialRecord]:
+        """Running trials whose worker has been silent for more than ``grace_s`` seconds."""
+        limit = datetime.now(timezone.utc) - timedelta(seconds=grace_s)
+        with self.db.session() as s:
+            full = _resolve(s, study_id)
+            rows = s.scalars(sa.select(StudyTrialRow).where(
+                StudyTrialRow.study_id == full, StudyTrialRow.status == "running",
+                sa.func.coalesce(StudyTrialRow.heartbeat_at, StudyTrialRow.started_at) < limit)
+                .order_by(StudyTrialRow.number))
+            return [_trial(r) for r in rows]
+
+    def reopen(self, study_id: str, extra_trials: int = 0) -> None:
+        """Set a stopped study running again (resume); ``extra_trials`` widens its trial budget."""
+        with self.db.session() as s:
+            row = s.get(StudyRow, _resolve(s, study_id))
+            row.status, row.ended_at = "running", None
+            if extra_trials and row.max_trials is not None:
+                row.max_trials += extra_trials
 
     def link_run(self, study_id: str, number: int, run_id: str) -> bool:
         """Point the trial at its run; False while the run row does not exist yet."""
@@ -171,4 +234,4 @@ def _trial(row: StudyTrialRow) -> StudyTrialRecord:
     return StudyTrialRecord(number=row.number, label=row.label, params=dict(row.params or {}), run_id=row.run_id,
                             status=row.status, value=math.nan if row.value is None else row.value, note=row.note,
                             worker=row.worker, started_at=row.started_at, ended_at=row.ended_at,
-                            optuna_trial=row.optuna_trial)
+                            optuna_trial=row.optuna_trial, heartbeat_at=row.heartbeat_at)

@@ -25,6 +25,18 @@ class PlannedTrial:
     problems: tuple[str, ...] = ()  # why it cannot run; empty: it can
 
 
+@dataclass
+class Prepared:
+    """A trial ready to run (what the study runner needs of any kind of study)."""
+
+    label: str
+    recipe: Recipe
+    params: dict[str, Any]
+    problems: tuple[str, ...] = ()
+    optuna_trial: int | None = None
+    handle: Any = None  # a search's Optuna trial
+
+
 def arrange(template: Recipe, chosen: tuple[int, ...], arrangement: tuple[int, ...]) -> Recipe:
     """The template with the ``chosen`` steps (1-based) replaced by ``arrangement`` (some of them, in this order).
 

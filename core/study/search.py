@@ -8,11 +8,14 @@ lags the median of earlier trials at the same point.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
 from core.recipe import Recipe
+from core.study.plan import Prepared
 from core.study.spec import StudySpec, apply_variant
+from core.study.storage import optuna_storage
 
 CONSTRAINTS_ATTR = "constraints"
 FIGURES_ATTR = "figures"
@@ -75,3 +78,90 @@ def suggest(trial, spec: StudySpec) -> tuple[Recipe, dict[str, Any], str]:
 
 def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+# -- a search study's Optuna side (used by core.study.runner) ----------------------------------------
+def _quiet_optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the runner reports trials itself
+    return optuna
+
+
+def create_optuna_study(spec: StudySpec, db_url: str, study_id: str):
+    """Optuna's study for ``study_id`` (named so), in its own place beside the runs (core.study.storage)."""
+    from core.study.objective import Objective
+
+    optuna = _quiet_optuna()
+    return optuna.create_study(study_name=study_id, storage=optuna_storage(db_url),
+                               directions=Objective(spec.objective).directions, load_if_exists=True)
+
+
+class SearchTrials:
+    """Each slot asks Optuna for a trial, runs its recipe, and tells Optuna the outcome."""
+
+    def __init__(self, spec: StudySpec, db_url: str, study_id: str):
+        from core.study.objective import Objective
+
+        self.spec, self.db_url, self.study_id = spec, db_url, study_id
+        self.objective = Objective(spec.objective)
+        self.prunes = spec.pruner != "none" and not spec.multi_objective
+        self._study = None
+
+    def _optuna_study(self, slot: int):
+        if self._study is None:
+            optuna = _quiet_optuna()
+            # A seed of its own per worker (from its first slot): two workers never propose the same startup trials.
+            own = dataclasses.replace(self.spec, seed=self.spec.seed + slot)
+            self._study = optuna.load_study(study_name=self.study_id, storage=optuna_storage(self.db_url),
+                                            sampler=sampler(own), pruner=pruner(own))
+        return self._study
+
+    def prepare(self, slot: int):
+        trial = self._optuna_study(slot).ask()
+        recipe, params, label = suggest(trial, self.spec)
+        recipe.name = f"{self.spec.name}: trial {slot + 1}"
+        problems = tuple(str(p) for p in recipe.problems())
+        return Prepared(label or f"trial {slot + 1}", recipe, params, problems, optuna_trial=trial.number,
+                        handle=trial)
+
+    def report(self, prepared, value: float, step: int) -> bool:
+        """Report a point of the validation curve; True when Optuna says to stop this trial."""
+        trial = prepared.handle
+        trial.report(float(value), int(step))
+        return bool(trial.should_prune())
+
+    def finished(self, prepared, status: str, figures: dict) -> None:
+        import math
+
+        optuna = _quiet_optuna()
+        study, trial = self._study, prepared.handle
+        if status == "finished":
+            values = self.objective.values(figures)
+            trial.set_user_attr(CONSTRAINTS_ATTR, [c.slack(figures) for c in self.spec.constraints] or [0.0])
+            trial.set_user_attr(FIGURES_ATTR, {k: v for k, v in figures.items()
+                                               if isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               and math.isfinite(v)})
+            if all(math.isfinite(v) for v in values):
+                study.tell(trial, values)
+                return
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        elif status == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def skipped(self, prepared) -> None:
+        optuna = _quiet_optuna()
+        self._study.tell(prepared.handle, state=optuna.trial.TrialState.FAIL)
+
+    def interrupted(self, trial) -> None:
+        """Another worker's trial went silent: Optuna marks it failed, so samplers stop waiting on it."""
+        if trial.optuna_trial is None:
+            return
+        optuna = _quiet_optuna()
+        try:
+            study = self._study or optuna.load_study(study_name=self.study_id, storage=optuna_storage(self.db_url))
+            study.tell(trial.optuna_trial, state=optuna.trial.TrialState.FAIL)
+        except (RuntimeError, ValueError):  # already finished or failed by another worker
+            pass

@@ -1,0 +1,444 @@
+"""Run a study: claim trials from the shared budget, run each as an ordinary recorded run, report back.
+
+Qt-free; the CLI (``bert-studio study``) and the studio's Study view are both clients of this module.
+Every worker (a thread in the studio, a ``bert-studio study worker`` process, on any machine that
+reaches the same database) runs the same loop: take the next trial slot from the study's budget
+(:meth:`core.db.StudyRepository.claim_slot`, atomic across processes), build that trial's recipe,
+run it through the :class:`~core.engine.Engine` with the shared step cache (so the teacher and
+shared prefixes are computed once), record it as an ordinary run linked to the trial, and give
+its score back. No scheduler of our own: a search study's sampler state lives in Optuna's
+relational storage beside the runs (:mod:`core.study.storage`).
+
+Public API (stable; later changes only add)::
+
+    from core.study.spec import StudySpec
+    from core.study.runner import (StudyRunner, create_study, stop_study, study_report,
+                                   StudyStarted, TrialStarted, TrialFinished, StudyEnded)
+
+    spec = StudySpec.load("resources/studies/order-heads-ffn-int8.yaml")   # or StudySpec.from_dict(mapping)
+    study_id = create_study(spec, db_url)          # records the study (and Optuna's study for a search)
+
+    bus = EventBus()                               # core.events.EventBus; None: the runner makes one
+    bus.subscribe(TrialFinished, on_trial)         # callbacks run on the worker's thread (hop to the GUI's)
+    runner = StudyRunner(db_url, study_id, bus=bus)
+    outcome = runner.run()                         # blocks: trial after trial until the budget is spent
+    handle = runner.start()                        # the same loop in a background thread; handle.join()
+    runner.stop()                                  # this worker: its current trial is cancelled ('cancelled'),
+                                                   #   the study stays 'running' for the other workers
+    runner.stop(study=True)  /  stop_study(db_url, study_id)
+                                                   # the whole study: status 'cancelled', every worker
+                                                   #   stops after (stop: during) its current trial
+    StudyRunner(db_url, study_id, resume=True).run()
+                                                   # resume: the study runs again; its cancelled and
+                                                   #   interrupted trials are run again first
+
+    report = study_report(db_url, study_id)        # -> core.study.report.StudyReport, read any time
+    report.study        # StudyRecord (status, claimed, max_trials, spec) from core.db
+    report.trials       # list[TrialView]: number, label, status, params, run_id, value (score), figures, feasible
+    report.best         # TrialView | None: best feasible finished trial by the study's score
+    report.pareto       # list[TrialView]: the non-dominated feasible trials (report.pareto_axes says on what)
+    report.interaction  # list[core.study.interaction.PairTable] (order studies; [] otherwise)
+
+Events (frozen dataclasses, published on ``runner.bus`` beside the engine's own run events, which
+carry the trial's ``run_id``): :class:`StudyStarted` (this worker joined), :class:`TrialStarted`,
+:class:`TrialFinished` (status finished | pruned | failed | cancelled | skipped, the score, the
+figures), :class:`StudyEnded` (this worker left; ``status`` is the study's then).
+
+``StudyRunner(db_url, study_id, *, bus=None, cache=DEFAULT, engine=None, record=True, resume=False,
+heartbeat_s=10, grace_s=120, poll_s=2, worker=None)``: ``cache`` a
+:class:`~core.engine.cache.StepCache` (default: the one beside the database; None: none);
+``engine`` any engine with ``bus`` and ``start(recipe, run_id=...) -> handle`` (``cancel()``,
+``join(timeout)``, ``done``, ``result``), e.g. the studio's ``ProcessEngine`` (its bus must be the
+runner's; default: an in-process :class:`~core.engine.Engine` with the cache); ``record`` False
+when the caller already records the bus's runs into this database (the studio's recorder).
+
+Liveness: a worker stamps its running trial every ``heartbeat_s`` seconds; a trial silent for more
+than ``grace_s`` (its worker was killed, its machine lost) is marked ``interrupted`` by whichever
+worker notices, with its run. A worker that finds the budget spent waits for the other workers'
+running trials to end (or go silent), then marks the study ``finished``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from core import events as ev
+from core.study.objective import Objective
+from core.study.plan import Prepared, plan
+from core.study.spec import StudySpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT = object()  # StudyRunner(cache=DEFAULT): the step cache beside the database
+STOPPED_TRIAL = "stopped by the user"
+PRUNE_METRIC = "val/accuracy"  # the validation curve the pruner watches
+
+
+# -- events -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudyEvent:
+    study_id: str
+    time: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class StudyStarted(StudyEvent):
+    """A worker joined the study; ``planned`` is the number of trial slots (None: until a deadline)."""
+
+    name: str
+    kind: str
+    planned: int | None
+    worker: str
+
+
+@dataclass(frozen=True)
+class TrialStarted(StudyEvent):
+    number: int
+    label: str
+    run_id: str | None  # None for a trial that cannot run (it is 'skipped' at once)
+    params: dict
+
+
+@dataclass(frozen=True)
+class TrialFinished(StudyEvent):
+    number: int
+    label: str
+    run_id: str | None
+    status: str  # finished | pruned | failed | cancelled | skipped
+    value: float  # the study's score (NaN: none)
+    figures: dict
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StudyEnded(StudyEvent):
+    """This worker left the study; ``status`` is the study's status at that moment."""
+
+    status: str
+    worker: str
+    trials_run: int
+
+
+@dataclass
+class StudyOutcome:
+    study_id: str
+    status: str  # the study's status when this worker left
+    trials: list[int] = field(default_factory=list)  # the slots this worker ran
+
+
+# -- starting, stopping, reading ----------------------------------------------------------------
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def create_study(spec: StudySpec, db_url: str | None = None, study_id: str | None = None) -> str:
+    """Record ``spec`` as a new study (status 'running') and return its id; workers then join it."""
+    from core.db import StudyRepository, open_database
+
+    if spec.kind == "search":
+        slots = spec.max_trials
+    else:
+        slots = len(plan(spec))
+        if spec.max_trials is not None:
+            slots = min(slots, spec.max_trials)
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=spec.seconds) if spec.seconds else None
+    with open_database(db_url) as db:
+        record = StudyRepository(db).create_study(spec.name, spec.kind, spec.to_dict(), max_trials=slots,
+                                                  deadline=deadline, study_id=study_id)
+        url = db.engine.url.render_as_string(hide_password=False)
+    if spec.kind == "search":
+        from core.study.search import create_optuna_study
+
+        create_optuna_study(spec, url, record.id)
+    return record.id
+
+
+def stop_study(db_url: str | None, study_id: str) -> None:
+    """Stop the whole study: every worker stops (cancelling its current trial); ``resume=True`` restarts it."""
+    from core.db import StudyRepository, open_database
+
+    with open_database(db_url) as db:
+        StudyRepository(db).set_status(study_id, "cancelled")
+
+
+def study_report(db_url_or_db, study_id: str):
+    """What the study found so far (see :class:`core.study.report.StudyReport`)."""
+    from core.study.report import build_report
+
+    return build_report(db_url_or_db, study_id)
+
+
+# -- a worker ----------------------------------------------------------------------------------------
+class StudyRunner:
+    """One worker of one study (see the module docstring)."""
+
+    def __init__(self, db_url: str | None, study_id: str, *, bus: ev.EventBus | None = None, cache: Any = DEFAULT,
+                 engine=None, record: bool = True, resume: bool = False, heartbeat_s: float = 10.0,
+                 grace_s: float = 120.0, poll_s: float = 2.0, worker: str | None = None,
+                 workdir_root=None):
+        self.db_url = db_url
+        self.study_id = study_id
+        self.bus = engine.bus if engine is not None else (bus or ev.EventBus())
+        self._cache = cache
+        self._engine = engine
+        self._workdir_root = workdir_root
+        self.record = record
+        self.resume = resume
+        self.heartbeat_s, self.grace_s, self.poll_s = heartbeat_s, grace_s, poll_s
+        self.worker = worker or worker_name()
+        self._stop = threading.Event()
+        self._stop_study = False
+        self._handle = None
+        self._current: list[int] = []
+        self._lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.outcome: StudyOutcome | None = None
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self) -> "StudyRunner":
+        """Run :meth:`run` in a background thread; ``join()`` waits for it."""
+        self.thread = threading.Thread(target=self.run, name=f"study-{self.study_id[:8]}", daemon=True)
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> StudyOutcome | None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.outcome
+
+    @property
+    def done(self) -> bool:
+        return self.thread is not None and not self.thread.is_alive()
+
+    def stop(self, study: bool = False) -> None:
+        """Stop this worker (its current trial is cancelled); ``study=True`` stops the whole study too."""
+        self._stop_study = self._stop_study or study
+        self._stop.set()
+        with self._lock:
+            handle = self._handle
+        if handle is not None:
+            handle.cancel()
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> StudyOutcome:
+        from core.db import Recorder, StudyRepository, open_database
+
+        db = open_database(self.db_url)
+        self.studies = StudyRepository(db)
+        self.db = db
+        recorder = Recorder(db, self.bus) if self.record else None
+        beater = threading.Thread(target=self._beat, name=f"study-beat-{self.study_id[:8]}", daemon=True)
+        outcome = StudyOutcome(self.study_id, "running")
+        try:
+            self.study_id = self.studies.resolve_id(self.study_id)
+            outcome.study_id = self.study_id
+            if self.resume:
+                self.studies.reopen(self.study_id)
+            record = self.studies.get_study(self.study_id)
+            self.spec = StudySpec.from_dict(record.spec)
+            self.objective = Objective(self.spec.objective)
+            self.engine = self._engine or self._default_engine()
+            self.kind = _kind(self.spec, self)
+            self.bus.publish(StudyStarted(self.study_id, name=record.name, kind=record.kind,
+                                          planned=record.max_trials, worker=self.worker))
+            beater.start()
+            while not self._stop.is_set():
+                self._reap()
+                slot = self.studies.reclaim_slot(self.study_id, self.worker) if self.resume else None
+                if slot is None:
+                    slot = self.studies.claim_slot(self.study_id)
+                    fresh = True
+                else:
+                    fresh = False
+                if slot is None:
+                    if self._others_running():
+                        self._stop.wait(self.poll_s)
+                        continue
+                    break
+                self._run_trial(slot, fresh)
+                outcome.trials.append(slot)
+            outcome.status = self._leave()
+        finally:
+            self._stop.set()
+            if beater.is_alive():
+                beater.join(5)
+            if recorder is not None:
+                recorder.close()
+            db.close()
+        self.bus.publish(StudyEnded(self.study_id, status=outcome.status, worker=self.worker,
+                                    trials_run=len(outcome.trials)))
+        self.outcome = outcome
+        return outcome
+
+    def _default_engine(self):
+        from core.engine import Engine
+        from core.engine.cache import StepCache
+
+        cache = StepCache.for_database(self.db_url) if self._cache is DEFAULT else self._cache
+        return Engine(bus=self.bus, workdir_root=self._workdir_root, cache=cache)
+
+    def _leave(self) -> str:
+        status = self.studies.get_study(self.study_id).status
+        if self._stop_study and status == "running":
+            self.studies.set_status(self.study_id, "cancelled")
+            return "cancelled"
+        if status == "running" and not self._stop.is_set() and not self._others_running():
+            self.studies.set_status(self.study_id, "finished")
+            return "finished"
+        return status
+
+    def _others_running(self) -> bool:
+        return any(t.status == "running" for t in self.studies.trials(self.study_id))
+
+    def _reap(self) -> None:
+        """Mark the trials of workers that went silent as interrupted (and tell Optuna they failed)."""
+        for trial in self.studies.stale_trials(self.study_id, self.grace_s):
+            with self._lock:
+                mine = trial.number in self._current
+            if mine:
+                continue
+            log.warning("study %s: trial %d of worker %s went silent; marking it interrupted",
+                        self.study_id[:8], trial.number, trial.worker)
+            self.studies.interrupt_trial(self.study_id, trial.number)
+            self.kind.interrupted(trial)
+            self.bus.publish(TrialFinished(self.study_id, number=trial.number, label=trial.label,
+                                           run_id=trial.run_id, status="interrupted", value=float("nan"),
+                                           figures={}, note="its worker went silent"))
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            with self._lock:
+                numbers = list(self._current)
+            try:
+                self.studies.beat(self.study_id, numbers)
+            except Exception:  # a lost connection: the next beat tries again
+                log.warning("study %s: heartbeat failed", self.study_id[:8], exc_info=True)
+
+    # -- one trial -----------------------------------------------------------------------------------
+    def _run_trial(self, slot: int, fresh: bool) -> None:
+        from core.engine.runner import new_run_id
+
+        prepared = self.kind.prepare(slot)
+        if fresh:
+            self.studies.add_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
+                                   worker=self.worker, status="skipped" if prepared.problems else "running",
+                                   note="; ".join(prepared.problems) or None, optuna_trial=prepared.optuna_trial)
+        else:
+            self.studies.restart_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
+                                       optuna_trial=prepared.optuna_trial)
+            if prepared.problems:
+                self.studies.end_trial(self.study_id, slot, "skipped", note="; ".join(prepared.problems))
+        if prepared.problems:
+            self.kind.skipped(prepared)
+            self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=None,
+                                          params=prepared.params))
+            self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=None,
+                                           status="skipped", value=float("nan"), figures={},
+                                           note="; ".join(prepared.problems)))
+            return
+        run_id = new_run_id()
+        with self._lock:
+            self._current.append(slot)
+        unsubscribe = [self.bus.subscribe(ev.RunStarted, lambda e: self.studies.link_run(self.study_id, slot, run_id),
+                                          filter=lambda e: e.run_id == run_id)]
+        pruned = threading.Event()
+        if self.kind.prunes:
+            def on_metric(e: ev.Metric) -> None:
+                if self.kind.report(prepared, e.value, e.step):
+                    pruned.set()
+                    with self._lock:
+                        handle = self._handle
+                    if handle is not None:
+                        handle.cancel()
+            unsubscribe.append(self.bus.subscribe(ev.Metric, on_metric,
+                                                  filter=lambda e: e.run_id == run_id and e.key == PRUNE_METRIC))
+        self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=run_id,
+                                      params=prepared.params))
+        try:
+            handle = self.engine.start(prepared.recipe, run_id=run_id)
+            with self._lock:
+                self._handle = handle
+            if self._stop.is_set():
+                handle.cancel()
+            while not handle.done:
+                handle.join(0.2)
+                if not self._stop.is_set() and self._study_stopped():
+                    self._stop.set()
+                    handle.cancel()
+            result = handle.result
+        finally:
+            with self._lock:
+                self._handle = None
+            for unsub in unsubscribe:
+                unsub()
+        self.studies.link_run(self.study_id, slot, run_id)
+        figures = dict(result.results or {}) if result is not None else {}
+        if result is None:
+            status, note = "failed", "the run ended without a result"
+        elif result.status == "finished":
+            status, note = "finished", None
+        elif result.status == "cancelled":
+            status, note = ("pruned", "stopped early: losing on its validation curve") if pruned.is_set() \
+                else ("cancelled", STOPPED_TRIAL)
+        else:
+            status, note = "failed", result.error or "the run failed"
+        value = self.objective.score(figures) if status == "finished" else float("nan")
+        self.kind.finished(prepared, status, figures)
+        self.studies.end_trial(self.study_id, slot, status, value=value, note=note)
+        with self._lock:
+            self._current.remove(slot)
+        self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=run_id,
+                                       status=status, value=value, figures=figures, note=note or ""))
+
+    def _study_stopped(self) -> bool:
+        """Whether someone stopped the whole study (checked while a trial runs, at most every ``poll_s``)."""
+        now = time.monotonic()
+        if now - getattr(self, "_last_status_check", 0.0) < self.poll_s:
+            return False
+        self._last_status_check = now
+        try:
+            return self.studies.get_study(self.study_id).status != "running"
+        except Exception:
+            return False
+
+
+# -- what differs between kinds of study --------------------------------------------------------------
+class _Planned:
+    """Order and grid studies: slot ``n`` is the plan's ``n``-th trial."""
+
+    prunes = False
+
+    def __init__(self, spec: StudySpec):
+        self.trials = plan(spec)
+
+    def prepare(self, slot: int) -> Prepared:
+        t = self.trials[slot]
+        return Prepared(t.label, t.recipe, dict(t.params), tuple(t.problems))
+
+    def report(self, prepared: Prepared, value: float, step: int) -> bool:
+        return False
+
+    def finished(self, prepared: Prepared, status: str, figures: dict) -> None:
+        pass
+
+    def skipped(self, prepared: Prepared) -> None:
+        pass
+
+    def interrupted(self, trial) -> None:
+        pass
+
+
+def _kind(spec: StudySpec, runner: StudyRunner):
+    if spec.kind == "search":
+        from core.study.search import SearchTrials
+
+        return SearchTrials(spec, runner.db.engine.url.render_as_string(hide_password=False), runner.study_id)
+    return _Planned(spec)
