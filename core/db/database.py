@@ -44,9 +44,23 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session that commits on success and rolls back on error.
+
+        Raises:
+            DatabaseError: the file turned out damaged where this session read or wrote it (a database whose
+                first pages are sound opens, and lists its runs, but fails on the damaged ones).
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except sa.exc.DatabaseError as exc:
+            reason = str(getattr(exc, "orig", None) or exc)
+            if not _is_damage(reason):
+                raise
+            where = str(self.path) if self.path else self.url
+            raise DatabaseError(f"The studio database {where} is damaged ({reason}): part of it cannot be read. "
+                                f"Nothing was changed; copy out what still reads, then move the file aside or choose "
+                                f"another database.") from exc
 
     def revision(self) -> str | None:
         """The schema revision stored in the database (``HEAD_REVISION`` once opened)."""
@@ -117,11 +131,16 @@ def open_database(url: str | None = None) -> Database:
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", None) or exc)
-        if "not a database" in reason or "malformed" in reason:
+        if _is_damage(reason):
             raise DatabaseError(f"The studio database {where} is damaged or is not a SQLite database ({reason}). "
                                 f"{_NOTHING_CHANGED}; move the file aside or choose another database.") from None
         raise DatabaseError(f"Cannot open the studio database {where}: {reason}") from None
     return Database(engine, parsed, path)
+
+
+def _is_damage(reason: str) -> bool:
+    """Whether SQLite's message says the file itself is damaged (not locked, not a wrong query)."""
+    return "not a database" in reason or "malformed" in reason
 
 
 def _sqlite_path(url: URL) -> Path | None:
@@ -210,10 +229,14 @@ def _validate_and_upgrade(engine: Engine, where: str, is_file: bool) -> None:
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         current = MigrationContext.configure(conn).get_current_revision()
-        if current is None and tables - OUR_TABLES:
+        # Without a schema revision the database must be empty: the first migration writes the revision in the
+        # same transaction as the tables, so tables without one (even ones named like ours) are someone else's.
+        foreign = tables - {"alembic_version"}
+        if current is None and foreign:
+            listed = sorted(foreign - OUR_TABLES) + sorted(foreign & OUR_TABLES)
             raise DatabaseError(
                 f"{where} is a database that does not belong to BERT Compression Studio (it holds the tables "
-                f"{', '.join(sorted(tables - OUR_TABLES)[:6])}). {_NOTHING_CHANGED}; choose another database.")
+                f"{', '.join(listed[:6])} but no studio schema revision). {_NOTHING_CHANGED}; choose another database.")
         if current is not None and not _known_revision(script, current):
             raise DatabaseError(
                 f"The studio database {where} was written by a newer version of BERT Compression Studio "

@@ -101,3 +101,49 @@ def test_memory_database_is_shared_with_the_recording_thread():
         worker.start()
         worker.join()
         assert Repository(db).get_run("in-memory").status == "finished"
+
+
+def test_another_applications_runs_table_is_refused_and_its_file_left_as_it_was(tmp_path):
+    path = tmp_path / "tracker.db"
+    with sqlite3.connect(path) as raw:  # a table named like ours, in another program's file
+        raw.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, km REAL)")
+        raw.execute("INSERT INTO runs VALUES (1, 5.2)")
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="does not belong to BERT Compression Studio") as info:
+        open_database(f"sqlite:///{path}")
+    assert "runs" in str(info.value) and "Nothing was changed" in str(info.value)
+    assert path.read_bytes() == before  # not switched to WAL: the header's bytes 18-19 stay 1, 1
+    assert before[18:20] == b"\x01\x01"
+    assert _files(tmp_path) == ["tracker.db"]
+
+
+def _dbstat_pages(path, table):
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = [r[0] for r in raw.execute("SELECT pageno FROM dbstat WHERE name = ?", (table,))]
+        size = raw.execute("PRAGMA page_size").fetchone()[0]
+    raw.close()
+    return pages, size
+
+
+def damaged_studio_database(path, run_id="abc"):
+    """A studio database with one recorded run whose results page is overwritten with garbage."""
+    with open_database(f"sqlite:///{path}") as db:
+        record_run(db, run_id)
+    pages, size = _dbstat_pages(path, "results")
+    data = bytearray(path.read_bytes())
+    for page in pages:
+        data[(page - 1) * size:page * size] = bytes((i * 37 + 11) % 256 for i in range(size))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_garbage_pages_in_the_middle_list_but_reading_them_is_a_clear_error(tmp_path):
+    path = damaged_studio_database(tmp_path / "studio.db")
+    with open_database(f"sqlite:///{path}") as db:
+        repo = Repository(db)
+        assert [r.id for r in repo.list_runs()] == ["abc"]  # the sound pages still read
+        with pytest.raises(DatabaseError, match="is damaged") as info:
+            repo.get_run("abc")
+        assert str(path) in str(info.value) and "malformed" in str(info.value)
