@@ -26,6 +26,16 @@ class WindowActionsMixin:
         self.addAction(action)  # shortcuts work even when the menu bar is hidden
         return action
 
+    def show_help(self):
+        """Help > Figures and methods (non-modal; returns the page, for tests)."""
+        from studio.dialogs.help_page import HelpDialog
+
+        if getattr(self, "help_dialog", None) is None:
+            self.help_dialog = HelpDialog(self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+        return self.help_dialog
+
     def _build_actions(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -55,6 +65,8 @@ class WindowActionsMixin:
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
+        self.help_action = self._action("&Figures and methods", self.show_help, QKeySequence.StandardKey.HelpContents,
+                                        help_menu, "What each figure means and how it is measured; what each method does")
         self._action("&About", lambda: show_about(self, self.database_note()), None, help_menu)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")

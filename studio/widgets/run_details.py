@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QPlainTextEdit,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
 
-from core.metrics.figures import format_figure
+from core.metrics import figures as fig
 from studio.widgets.live_plots import plot_for_key
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
@@ -43,6 +43,9 @@ class RunDetails(QWidget):
         self.results.setHorizontalHeaderLabels(["Figure", "Value"])
         self.results.verticalHeader().hide()
         self.results.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.results.setWordWrap(True)
+        self.results.setToolTip("Hover a figure for what it is and how it was measured (Help \u25b8 Figures and "
+                                "methods explains them all).")
         self.artifacts = QListWidget()
         self.recipe_text = QPlainTextEdit()
         self.recipe_text.setReadOnly(True)
@@ -78,13 +81,7 @@ class RunDetails(QWidget):
                             f"{record.device or '?'} \u00b7 {started}{duration}</span>")
         self.error.setText(f"\u26a0 {record.error}" if record.error else "")
         self.error.setVisible(bool(record.error))
-        figures = dict(record.results or record.figures or {})
-        self.results.setRowCount(len(figures))
-        for i, (key, value) in enumerate(sorted(figures.items())):
-            self.results.setItem(i, 0, QTableWidgetItem(key))
-            cell = QTableWidgetItem(format_figure(key, value))
-            cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.results.setItem(i, 1, cell)
+        self._show_figures(dict(record.results or record.figures or {}))
         self.artifacts.clear()
         for art in record.artifacts:
             self.artifacts.addItem(f"{art.kind}: {art.path}")
@@ -93,6 +90,63 @@ class RunDetails(QWidget):
         except Exception:  # a recipe from an older or newer studio: show it raw rather than nothing
             self.recipe_text.setPlainText(repr(record.recipe))
         self._draw(series)
+
+    def _show_figures(self, results: dict) -> None:
+        """The figures by group (accuracy, size, speed), labelled, each explained in its tooltip.
+
+        Names, labels, groups, help and wording all come from :mod:`core.metrics.figures`; the speed group
+        ends with how the latency was timed (batch, lengths, threads, CPU).
+        """
+        self.results.clearSpans()
+        self.results.setRowCount(0)
+        group = None
+        for row in fig.rows(results):
+            if row.group != group:
+                group = row.group
+                self._group_row(group.capitalize())
+            self._figure_row(row.label, row.text, row.help, row.key)
+            if row.key == "baseline_latency_ms" or (row.key == "latency_ms" and "baseline_latency_ms" not in results):
+                try:
+                    timed = fig.protocols(results)
+                except (TypeError, ValueError):  # a protocol written by another studio version: leave it out
+                    timed = []
+                for profile, how in timed:
+                    self._figure_row(f"Timed ({profile})", how, "How the latencies above were measured.", "")
+        self.results.resizeRowsToContents()
+
+    def _group_row(self, title: str) -> None:
+        r = self.results.rowCount()
+        self.results.insertRow(r)
+        item = QTableWidgetItem(title)
+        font = item.font()
+        font.setBold(True)
+        item.setFont(font)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        self.results.setItem(r, 0, item)
+        self.results.setSpan(r, 0, 1, 2)
+
+    def _figure_row(self, label: str, text: str, help_text: str, key: str) -> None:
+        r = self.results.rowCount()
+        self.results.insertRow(r)
+        name = QTableWidgetItem(label)
+        cell = QTableWidgetItem(text)
+        cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tip = f"<b>{label}</b> <span style='color:#6b7280'>({key})</span><br>{help_text}" if key else help_text
+        for item in (name, cell):
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            if help_text:
+                item.setToolTip(tip)
+        self.results.setItem(r, 0, name)
+        self.results.setItem(r, 1, cell)
+
+    def figure_texts(self) -> dict[str, str]:
+        """``{figure label: value as shown}`` (for tests and the clipboard)."""
+        out = {}
+        for r in range(self.results.rowCount()):
+            value = self.results.item(r, 1)
+            if value is not None:
+                out[self.results.item(r, 0).text()] = value.text()
+        return out
 
     def _draw(self, series: dict[str, list]) -> None:
         for plot in self.plots.values():

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.db.domain import RunSummary
+from core.metrics import figures as fig
 from studio.runs_store import RunsStore, format_time
 
 COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Size", "Params ratio",
@@ -15,6 +16,9 @@ NAME_COLUMN, STACK_COLUMN, MODEL_COLUMN, FIRST_FIGURE = 1, 2, 4, 5
 # A model is often a long folder path, a stack a long chain: their columns fit the content up to these widths, then
 # elide (in full in the tooltip), so the spare width goes to the run's name, the column a user reads and renames.
 MODEL_MAX_WIDTH = 220
+# The figure behind each figure column: its header's tooltip is that figure's help (core.metrics.figures).
+FIGURE_KEYS = {"Accuracy": "accuracy", "Baseline": "baseline_accuracy", "Speedup": "speedup", "Size": "size_bytes",
+               "Params ratio": "parameter_ratio"}
 STACK_MAX_WIDTH = 320
 
 
@@ -40,6 +44,10 @@ class RunsList(QWidget):
         self.store = store
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for column, key in FIGURE_KEYS.items():
+            spec = fig.spec(key)
+            if spec is not None:
+                self.table.horizontalHeaderItem(COLUMNS.index(column)).setToolTip(f"<b>{spec.label}</b><br>{spec.help}")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

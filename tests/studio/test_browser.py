@@ -61,9 +61,8 @@ def test_selecting_a_run_shows_its_details_and_curves_from_the_database(qtbot, w
     details = window.browser.details
     assert window.browser.pages.currentWidget() is details
     assert "variant-1" in details.header.text() and "finished" in details.header.text()
-    figures = {details.results.item(i, 0).text(): details.results.item(i, 1).text()
-               for i in range(details.results.rowCount())}
-    assert figures["accuracy"] == "78.00 %" and figures["speedup"] == "2.00x" and figures["size_bytes"] == "8.00 MB"
+    figures = details.figure_texts()  # labelled and worded by core.metrics.figures
+    assert figures["Accuracy"] == "78.00 %" and figures["Speedup"] == "2.00x faster" and figures["Size"] == "8.00 MB"
     loss = details.curves["train/loss"]
     assert list(loss.xData) == [1, 2, 3, 4, 5] and loss.yData[-1] == pytest.approx(0.2)
     assert "max_steps: 5" in details.recipe_text.toPlainText()
