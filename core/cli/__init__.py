@@ -14,7 +14,7 @@ import sys
 from core import __version__
 from core.errors import StudioError
 
-COMMANDS = ("run_cmd", "runs_cmd", "methods_cmd", "export_cmd")
+COMMANDS = ("run_cmd", "runs_cmd", "methods_cmd", "export_cmd", "bench_cmd", "study_cmd", "cache_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
