@@ -1,10 +1,22 @@
-"""``bert-studio run RECIPE``: run a recipe headless, recording into the database."""
+"""``bert-studio run RECIPE``: run a recipe headless, recording into the database.
+
+Ctrl-C cancels the run at its next batch and the command exits with 130 once the
+run is recorded as cancelled; a second Ctrl-C records it as cancelled and exits
+at once, without waiting for the engine's thread. A run that finished is never
+lost to a recording error: it is recorded afterwards, or kept in a file.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sys
+import threading
 
 from core.cli.format import results_text
+
+EXIT_CANCELLED = 130  # the shell's code for a command ended by SIGINT
 
 
 def add_parser(sub) -> None:
@@ -16,8 +28,37 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+class _StopNow(BaseException):
+    """The second Ctrl-C: leave without waiting for the run's thread."""
+
+
+class _Interrupts:
+    """Counts Ctrl-C while a run goes on; the first only sets a flag, the second raises :class:`_StopNow`.
+
+    Handling SIGINT ourselves keeps KeyboardInterrupt out of ``Thread.join``, which on
+    Python 3.11 would mark the still-running thread as stopped.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, _signum, _frame) -> None:
+        self.count += 1
+        if self.count > 1:
+            raise _StopNow
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 def run(args) -> int:
-    from core.cli.database import open_repository
+    from core import events as ev
+    from core.cli.database import close_all, open_repository
     from core.cli.progress import TerminalProgress
     from core.db import Recorder
     from core.engine import Engine
@@ -29,27 +70,119 @@ def run(args) -> int:
     if args.name:
         recipe.name = args.name
     recipe.validate()
+    from core.engine import distributed  # under torchrun / accelerate launch: one run, rank 0 records and prints
+
+    if distributed.setup(recipe.device) and not distributed.is_main():
+        return _other_rank(recipe)
     db, repo = open_repository(args.db)
     engine = Engine()
     recorder = Recorder(db, engine.bus)
     display = TerminalProgress(engine.bus, quiet=args.quiet)
-    handle = engine.start(recipe)
+    interrupts = _Interrupts()
+    handle = None
     try:
+        handle = engine.start(recipe)
+        cancelling = False
         while not handle.done:
             handle.join(0.2)
-    except KeyboardInterrupt:
-        print("\ncancelling (the run stops at the next batch)...", file=sys.stderr)
-        handle.cancel()
-        handle.join()
+            if interrupts.count and not cancelling:
+                cancelling = True
+                print("\ncancelling: the run stops at its next batch (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+                handle.cancel()
+    except _StopNow:
+        if handle is None:
+            raise KeyboardInterrupt from None
+        # The engine's thread may be deep in a batch; record the run as cancelled now and leave without it
+        # (interpreter shutdown beside a running torch thread can abort the process).
+        engine.bus.publish(ev.RunCancelled(run_id=handle.run_id, reason="stopped at once by the user"))
+        display.close()
+        recorder.close()
+        close_all()
+        print(f"\nrun {handle.run_id[:8]} cancelled (stopped at once)", flush=True)
+        sys.stderr.flush()
+        os._exit(EXIT_CANCELLED)
     finally:
+        interrupts.restore()
         display.close()
         recorder.close()
     result = handle.result
+    if result is None:  # the thread ended without a result: nothing the engine can raise does that
+        print(f"run {handle.run_id[:8]} ended without a result", file=sys.stderr)
+        return 1
+    _make_sure_it_is_recorded(db, repo, recipe, result)
     print(f"run {result.run_id[:8]} {result.status}")
     if result.status == "failed":
         print(f"error: {result.error}", file=sys.stderr)
         return 1
     if result.status == "cancelled":
-        return 130
+        return EXIT_CANCELLED
     print(results_text(result.results))
     return 0
+
+
+def _recorded_status(repo, run_id: str) -> str | None:
+    try:
+        return repo.get_run(run_id).status
+    except Exception:  # missing, or the database cannot be read: either way not recorded
+        return None
+
+
+def _make_sure_it_is_recorded(db, repo, recipe, result) -> None:
+    """Record a run the live recorder lost (its metrics are gone, its recipe and results are not), or keep it in a file."""
+    from core import events as ev
+    from core.db import Recorder
+
+    if _recorded_status(repo, result.run_id) == result.status:
+        return
+    if _recorded_status(repo, result.run_id) is None:
+        bus = ev.EventBus()
+        plain = json.loads(json.dumps(recipe.to_dict(), default=str))
+        ended = {"finished": lambda: ev.RunFinished(run_id=result.run_id, results=result.results),
+                 "failed": lambda: ev.RunFailed(run_id=result.run_id, error=result.error),
+                 "cancelled": lambda: ev.RunCancelled(run_id=result.run_id)}[result.status]()
+        with Recorder(db, bus):
+            bus.publish(ev.RunStarted(run_id=result.run_id, recipe=plain, device=recipe.device,
+                                      step_titles=tuple(step.title() for step in recipe.steps)))
+            bus.publish(ended)
+        if _recorded_status(repo, result.run_id) == result.status:
+            print(f"warning: the run could not be recorded while it ran; it was recorded afterwards in {db.url} "
+                  f"without its live metrics", file=sys.stderr)
+            return
+    kept = _keep_in_file(recipe, result)
+    print(f"warning: the run could not be recorded in the database {db.url}; its recipe and results are kept in {kept}",
+          file=sys.stderr)
+
+
+def _keep_in_file(recipe, result):
+    from pathlib import Path
+
+    from core.env import studio_home
+
+    folder = Path(result.workdir) if result.workdir else studio_home() / "runs" / result.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "unrecorded-run.json"
+    path.write_text(json.dumps({"run_id": result.run_id, "status": result.status, "error": result.error,
+                                "recipe": recipe.to_dict(), "results": result.results}, indent=2, default=str))
+    return path
+
+
+def _other_rank(recipe) -> int:
+    """A process other than rank 0 of a multi-process run: it trains its share; it records and prints nothing."""
+    from core.engine import Engine
+    from core.engine.distributed import rank
+
+    interrupts = _Interrupts()
+    try:
+        handle = Engine().start(recipe)
+        while not handle.done:
+            handle.join(0.2)
+            if interrupts.count:
+                handle.cancel()  # every rank stops at the same step (core.engine.distributed.sync_check)
+    except _StopNow:
+        os._exit(EXIT_CANCELLED)
+    finally:
+        interrupts.restore()
+    result = handle.result
+    if result is not None and result.status == "failed":
+        print(f"error on rank {rank()}: {result.error}", file=sys.stderr)
+    return {"finished": 0, "cancelled": EXIT_CANCELLED}.get(result.status if result else "", 1)

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,105 @@ def test_a_ragged_csv_fails_the_run_with_its_line(tmp_path, db):
     assert out.returncode == 1
     assert "ragged.csv could not be read as CSV: line 6 has 3 fields where the header line has 2" in out.stderr
     assert "Traceback" not in out.stderr and "Failed to read file" not in out.stderr
+
+
+def _long_recipe(tmp_path):
+    """A run that trains for many seconds unless cancelled."""
+    recipe = Recipe(name="long", model=ModelRef("tiny"),
+                    data=DataRef(source=str(small_csv(tmp_path / "d.csv")), max_length=16),
+                    steps=[Step("finetune", {"epochs": 100, "batch_size": 2})],
+                    evaluation=EvaluationSettings(latency_repeats=1, latency_batch_size=4))
+    return str(recipe.save(tmp_path / "long.yaml"))
+
+
+def _interrupt_while_training(tmp_path, db, presses):
+    import signal
+    import threading
+    import time
+
+    env = {**os.environ, "BERT_STUDIO_DB": db}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run", _long_recipe(tmp_path)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err: list[str] = []
+    training = threading.Event()
+
+    def read_stderr():
+        for line in proc.stderr:
+            err.append(line)
+            if "[1/1] Fine-tune" in line:
+                training.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        assert training.wait(120), "".join(err)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        out = proc.stdout.read()
+        proc.wait(60)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+        reader.join(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    return proc.returncode, out, "".join(err), took
+
+
+def _only_run(db):
+    listing = cli("runs", db=db).stdout.splitlines()
+    assert len(listing) == 3, listing
+    return listing[2].split()
+
+
+def test_ctrl_c_cancels_the_run_records_it_and_exits_130(tmp_path, db):
+    code, out, err, _ = _interrupt_while_training(tmp_path, db, presses=1)
+    assert code == 130, out + err
+    assert "Traceback" not in err and "terminate called" not in err
+    assert err.count("cancelling: the run stops at its next batch") == 1
+    run_id, _, status = _only_run(db)[:3]
+    assert status == "cancelled" and f"run {run_id} cancelled" in out
+
+
+def test_a_second_ctrl_c_stops_at_once_and_still_records_the_run(tmp_path, db):
+    code, out, err, took = _interrupt_while_training(tmp_path, db, presses=2)
+    assert code == 130, out + err
+    assert "Traceback" not in err and "terminate called" not in err
+    assert "cancelled (stopped at once)" in out and took < 15
+    assert _only_run(db)[2] == "cancelled"
+
+
+def test_a_recording_error_never_loses_a_finished_run(tmp_path, db, monkeypatch, capsys):
+    from core import cli as command
+    from core.db import Recorder, Repository, open_database
+
+    original = Recorder._run_started
+    calls = []
+
+    def fails_once(self, event):  # as a value the database cannot store once did
+        calls.append(event.run_id)
+        if len(calls) == 1:
+            raise TypeError("type 'list' is not supported")
+        original(self, event)
+
+    monkeypatch.setattr(Recorder, "_run_started", fails_once)
+    assert command.main(["run", recipe_file(tmp_path), "--quiet", "--db", db]) == 0
+    err = capsys.readouterr().err
+    assert "recorded afterwards" in err
+    with open_database(db) as database:
+        [run] = Repository(database).list_runs()
+        assert run.status == "finished" and run.id == calls[0] and run.figures["accuracy"] >= 0
+
+    def always_fails(self, event):
+        raise TypeError("type 'list' is not supported")
+
+    monkeypatch.setattr(Recorder, "_run_started", always_fails)
+    assert command.main(["run", recipe_file(tmp_path), "--quiet", "--db", db]) == 0
+    err = capsys.readouterr().err
+    assert "could not be recorded in the database" in err
+    kept = Path(err.split("are kept in ")[1].split()[0])
+    saved = json.loads(kept.read_text())
+    assert saved["status"] == "finished" and saved["results"]["accuracy"] >= 0 and saved["recipe"]["name"] == "faults"
