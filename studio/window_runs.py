@@ -17,6 +17,17 @@ from core.recipe import Recipe
 from studio.dialogs import errors
 
 
+def describe_final_model(record) -> dict:
+    """Load a saved run's final checkpoint and describe it as the inspector shows a model (off the GUI thread)."""
+    from core.export.api import final_checkpoint
+    from core.export.loader import load_export
+    from core.models.architecture import describe, serialized_size
+
+    path = final_checkpoint(record)
+    state = load_export(path)
+    return {**describe(state.model), "size_bytes": serialized_size(state.model), "source": str(path)}
+
+
 class WindowRunsMixin:
     def _connect_run_signals(self) -> None:
         b = self.controller.bridge
@@ -38,6 +49,9 @@ class WindowRunsMixin:
         self.controller.pausedChanged.connect(self._paused_changed)
         self.queue.changed.connect(self._queue_changed)
         self.browser.exportRequested.connect(self.export_run)
+        self.runs.inspectRequested.connect(self.inspect_run)
+        self.runs.openRecipeRequested.connect(self.open_run_recipe)
+        self.runs.rerunRequested.connect(self.rerun)
 
     # -- starting and queueing -------------------------------------------
     def start_run(self) -> None:
@@ -115,6 +129,62 @@ class WindowRunsMixin:
             self.inspector.set_sensitivity(self.sensitivity)
 
     # -- saved runs ------------------------------------------------------
+    def _run_recipe(self, run_id: str) -> Recipe | None:
+        """The recipe a saved run ran, or None (with a message) when it cannot be read back."""
+        try:
+            record = self.store.get_run(run_id)
+            return Recipe.from_dict(record.recipe)
+        except (KeyError, StudioError) as exc:
+            errors.report_exception(self, "The run's recipe cannot be used", exc)
+            return None
+
+    def open_run_recipe(self, run_id: str) -> bool:
+        """Load a saved run's recipe (stack, model, data, device) into the editor, asking over unsaved changes."""
+        recipe = self._run_recipe(run_id)
+        if recipe is None or not self.may_discard_changes("open this run's recipe"):
+            return False
+        name = next((r.name for r in self.runs.rows if r.id == run_id), run_id[:8])
+        self.recipe_path = None  # Save asks where
+        self._title = f"recipe of run {name}"
+        self.set_recipe(recipe)
+        self.main_tabs.setCurrentIndex(0)
+        return True
+
+    def rerun(self, run_id: str) -> bool:
+        """Run a saved run's recipe again as it was (queued behind a run in progress)."""
+        recipe = self._run_recipe(run_id)
+        if recipe is None:
+            return False
+        item = self.queue.add(recipe)
+        self.log.append_line(f"re-run queued: {item.label}")
+        self._start_next_queued()
+        return True
+
+    def inspect_run(self, run_id: str) -> None:
+        """Open the model inspector on a saved run's final model (loaded off the GUI thread)."""
+        from studio.workers import run_in_background
+
+        try:
+            record = self.store.get_run(run_id)
+        except KeyError as exc:
+            errors.report_exception(self, "The run is gone", exc)
+            return
+        self.statusBar().showMessage(f"Loading the final model of run {run_id[:8]}…")
+
+        def failed(exc: BaseException) -> None:
+            self.statusBar().clearMessage()
+            errors.report_exception(self, "The final model cannot be inspected", exc)
+
+        def loaded(info: dict) -> None:
+            self.statusBar().clearMessage()
+            from studio.dialogs.inspector import ModelInspector
+
+            self.inspector = ModelInspector(info, self)
+            self.inspector.setWindowTitle(f"Final model of {record.name or run_id[:8]}")
+            self.inspector.show()
+
+        run_in_background(lambda: describe_final_model(record), loaded, failed, self)
+
     def export_run(self, run_id: str):
         """Open the export dialog for a saved run (returns it, for tests)."""
         from studio.dialogs.export_dialog import ExportDialog

@@ -53,6 +53,7 @@ class ModelInspector(QDialog):
 
     def __init__(self, info: dict, parent: QWidget | None = None, sensitivity: dict | None = None):
         super().__init__(parent)
+        self.info = info
         self.setWindowTitle(f"Model inspector: {info.get('source', '')}")
         self.resize(560, 760)
         total = info["parameters"]

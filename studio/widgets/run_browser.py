@@ -48,6 +48,7 @@ class RunBrowser(QWidget):
         layout.addWidget(split)
         self.list.selectionChanged.connect(self.show_selection)
         self.export_button.clicked.connect(self._export)
+        self.list.exportRequested.connect(self.exportRequested)
         self.export_button.setEnabled(False)
         self.show_selection([])
 

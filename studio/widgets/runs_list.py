@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.db.domain import RunSummary
 from core.metrics import figures as fig
@@ -38,6 +38,11 @@ class RunsList(QWidget):
 
     runSelected = Signal(str)
     selectionChanged = Signal(list)  # the selected run ids, in table order
+    # The context menu's requests, each with a run id (the window acts on them).
+    inspectRequested = Signal(str)
+    openRecipeRequested = Signal(str)
+    rerunRequested = Signal(str)
+    exportRequested = Signal(str)
 
     def __init__(self, store: RunsStore, parent: QWidget | None = None):
         super().__init__(parent)
@@ -77,6 +82,8 @@ class RunsList(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         self.rename_button.clicked.connect(lambda: self.rename_selected())
         self.table.itemSelectionChanged.connect(self._selected)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.rows: list[RunSummary] = []
         self.refresh()
 
@@ -142,6 +149,41 @@ class RunsList(QWidget):
     def selected_run_id(self) -> str | None:
         ids = self.selected_run_ids()
         return ids[0] if ids else None
+
+    def context_menu(self) -> QMenu:
+        """The right-click menu for the selected run: inspect, open its recipe, re-run, export, rename, delete."""
+        menu = QMenu(self)
+        run_id = self.selected_run_id()
+        row = next((r for r in self.rows if r.id == run_id), None)
+        finished = row is not None and row.status == "finished"
+        items = (
+            ("Inspect final model", self.inspectRequested, finished,
+             "Layers, heads, parameters and bytes of the model this run ended with"),
+            ("Open recipe in stack editor", self.openRecipeRequested, row is not None,
+             "Load this run's recipe (stack, model and data) into the editor"),
+            ("Re-run", self.rerunRequested, row is not None, "Run this run's recipe again (queued if a run is going)"),
+            ("Export…", self.exportRequested, finished, "Export the final model (Hugging Face folder or ONNX)"),
+        )
+        for text, signal, enabled, tip in items:
+            action = menu.addAction(text, lambda s=signal: s.emit(run_id))
+            action.setEnabled(enabled and len(self.selected_run_ids()) == 1)
+            action.setToolTip(tip)
+        menu.setToolTipsVisible(True)
+        menu.addSeparator()
+        menu.addAction("Rename…", lambda: self.rename_selected()).setEnabled(row is not None)
+        menu.addAction("Delete", self.delete_selected).setEnabled(row is not None)
+        return menu
+
+    def _show_context_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        if index.isValid() and not self.table.selectionModel().isRowSelected(index.row(), index.parent()):
+            self.table.clearSelection()
+            self._add_row_to_selection(index.row())
+        if self.selected_run_id() is None:
+            return
+        menu = self.context_menu()
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
 
     def delete_selected(self) -> None:
         from studio.dialogs import errors
