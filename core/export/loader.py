@@ -115,10 +115,11 @@ def _load_manifest(path: Path) -> ModelState:
 
 def _extras(model) -> dict[str, Any]:
     """What later steps read from ``state.extras`` and the weights alone cannot say: shared encoder layers."""
-    from core.models.architecture import encoder_of
+    from core.models.adapters import adapter_for
 
     try:
-        layers = encoder_of(model).layer
+        adapter = adapter_for(model)
+        layers = [] if adapter.shares_layers else adapter.layers(model)
     except TypeError:
         return {}
     by_id: dict[int, list[int]] = {}

@@ -211,21 +211,15 @@ def tie(model: nn.Module, groups: list[list[str]]) -> None:
 
 
 def apply_layers(model: nn.Module, layers: list[dict[str, int]]) -> None:
-    """Set each attention block's head bookkeeping (the forward infers the count from shapes, this keeps it honest)."""
+    """Set each attention block's head bookkeeping (some families infer the count from shapes, others read it)."""
     if not layers:
         return
-    from core.models.architecture import encoder_of
+    from core.models.adapters import adapter_for
 
-    blocks = encoder_of(model).layer
-    if len(blocks) != len(layers):
-        raise ExportError(f"the manifest describes {len(layers)} layers but the configuration builds {len(blocks)}")
-    for block, shape in zip(blocks, layers):
-        att = block.attention.self
-        size = int(shape["head_size"])
-        att.num_attention_heads = int(shape["heads"])
-        att.attention_head_size = size
-        att.all_head_size = int(shape["heads"]) * size
-        att.scaling = size ** -0.5
+    try:
+        adapter_for(model).set_recorded_heads(model, layers)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def layer_description(model: nn.Module) -> list[dict[str, int]]:
@@ -239,13 +233,16 @@ def layer_description(model: nn.Module) -> list[dict[str, int]]:
 
 def export_config(model: nn.Module):
     """A copy of ``model.config`` made true to the modules where a plain config can say it."""
+    from core.models.adapters import adapter_for
+
     config = copy.deepcopy(model.config)
     layers = layer_description(model)
     if layers:
-        config.num_hidden_layers = len(layers)
+        adapter = adapter_for(model)
+        config.num_hidden_layers = adapter.depth(model)  # ALBERT: more depths than layers of weights
         widths = {layer["ffn"] for layer in layers}
         if len(widths) == 1:
-            config.intermediate_size = widths.pop()
+            setattr(config, adapter.ffn_config_attr, widths.pop())
     for attr in ("auto_map", "_name_or_path"):
         if hasattr(config, attr):
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.registry import register_method
 
@@ -23,5 +24,6 @@ class FineTuneSettings(TrainSettings):
     trains=True,
 )
 def finetune(state, cfg: FineTuneSettings, ctx):
+    checked_adapter("finetune", state, cfg, ctx)
     model = train_model(ctx, state.model, cfg, masks=state.extras.get("masks"))
     return state.replace(model=model)

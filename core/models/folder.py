@@ -18,7 +18,7 @@ from core.errors import ExportError, ModelLoadError
 
 STUDIO_MANIFEST = "studio_model.json"  # written by core.export next to config.json
 BERT_FAMILY = frozenset({"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "deberta",
-                         "deberta-v2", "mobilebert"})
+                         "deberta-v2", "mobilebert", "modernbert"})
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
 # Files that define a vocabulary: WordPiece, byte-level BPE, SentencePiece, or the fast tokenizer's own file.
 # tokenizer_config.json alone is not one: transformers then builds a 5-token tokenizer that reads every word as [UNK].

@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass
 
 from core import events
+from dataclasses import replace
+
+from core.models.adapters import adapter_for
+from core.methods.family import checked_adapter
 from core.methods.pruning.ablation import baseline, head_ablation, layer_ablation
 from core.methods.pruning.importance import (head_gradient_importance, layer_gradient_importance, normalise_rows,
                                              scale_rows, task_batches)
@@ -30,6 +34,9 @@ def analyse(state, cfg: SensitivitySettings, ctx) -> dict:
     """Plain-list scores: ``heads`` / ``layers`` hold the primary measure (higher = more important)."""
     model = state.model
     out: dict = {"head_counts": head_counts(model)}
+    if cfg.layers and adapter_for(model).shares_layers:
+        cfg = replace(cfg, layers=False)
+        ctx.log(f"{adapter_for(model).title} shares its layers across depths: no per-layer scores", "warning")
     if cfg.measure in ("gradient", "both"):
         ctx.progress(0, 1, "head gradients", force=True)
         out["heads_gradient"] = head_gradient_importance(
@@ -69,6 +76,7 @@ def analyse(state, cfg: SensitivitySettings, ctx) -> dict:
     config=SensitivitySettings,
 )
 def sensitivity(state, cfg: SensitivitySettings, ctx):
+    checked_adapter("analyze.sensitivity", state, cfg, ctx)
     result = analyse(state, cfg, ctx)
     new = state.replace()
     new.extras[SENSITIVITY_KEY] = result

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from core.methods.family import checked_adapter
 from core.errors import StudioError
 from core.methods.distillation.matching import check_int_list
 from core.methods.pruning.masks import MASKS_KEY
-from core.models.architecture import count_parameters, encoder_of
+from core.models.adapters import adapter_for
+from core.models.architecture import count_parameters, layers_of
 from core.registry import register_method, setting
 
 STUDENT_KEY = "student"  # state.extras: how the student was made (plain data)
@@ -47,66 +49,76 @@ def every_other_layer(n: int) -> list[int]:
 
 def student_from_layers(model: nn.Module, keep: list[int]) -> nn.Module:
     """A copy of ``model`` whose encoder keeps only layers ``keep`` (in that order), weights untouched."""
-    n = len(encoder_of(model).layer)
+    adapter = adapter_for(model)
+    n = len(adapter.layers(model))
     bad = [i for i in keep if not 0 <= i < n]
     if bad or not keep:
         raise StudioError(f"layers to keep must be between 0 and {n - 1}; got {keep}")
     student = copy.deepcopy(model)  # deepcopy keeps modules shared between positions shared
-    enc = encoder_of(student)
-    enc.layer = nn.ModuleList([enc.layer[i] for i in keep])
-    student.config.num_hidden_layers = len(keep)
+    layers = adapter.layers(student)
+    adapter.set_layers(student, [layers[i] for i in keep])
+    adapter.after_keep_layers(student, list(keep))
     return student
 
 
-def _project_embeddings(teacher_emb: nn.Module, student_emb: nn.Module) -> None:
-    """Copy the teacher's embedding tables, or project them onto their top principal directions."""
-    t_width = teacher_emb.word_embeddings.weight.shape[1]
-    s_width = student_emb.word_embeddings.weight.shape[1]
-    tables = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+def _tables(emb: nn.Module) -> dict[str, nn.Embedding]:
+    return {name: m for name, m in emb.named_children() if isinstance(m, nn.Embedding)}
+
+
+def _project_embeddings(teacher_emb: nn.Module, student_emb: nn.Module, words_attr: str = "word_embeddings") -> None:
+    """Copy the teacher's embedding tables (and norms), or project them onto their top principal directions."""
+    t_width = getattr(teacher_emb, words_attr).weight.shape[1]
+    s_width = getattr(student_emb, words_attr).weight.shape[1]
+    t_tables, s_tables = _tables(teacher_emb), _tables(student_emb)
+    tables = [name for name in s_tables if name in t_tables]
     with torch.no_grad():
         if s_width == t_width:
             for name in tables:
-                dst, src = getattr(student_emb, name).weight, getattr(teacher_emb, name).weight
+                dst, src = s_tables[name].weight, t_tables[name].weight
                 if dst.shape == src.shape:
                     dst.copy_(src)
-            student_emb.LayerNorm.load_state_dict(teacher_emb.LayerNorm.state_dict())
+            for name, norm in student_emb.named_children():
+                src = getattr(teacher_emb, name, None)
+                if isinstance(norm, nn.LayerNorm) and isinstance(src, nn.LayerNorm) and \
+                        norm.normalized_shape == src.normalized_shape:
+                    norm.load_state_dict(src.state_dict())
             return
         if s_width > t_width:
             return  # nothing sensible to project onto: keep the random start
-        words = teacher_emb.word_embeddings.weight.float()
+        words = getattr(teacher_emb, words_attr).weight.float()
         # The same basis for every table keeps word, position and type embeddings additive.
         _, _, v = torch.linalg.svd(words - words.mean(0), full_matrices=False)
         basis = v[:s_width].T  # (teacher width, student width)
         for name in tables:
-            dst, src = getattr(student_emb, name).weight, getattr(teacher_emb, name).weight
-            if dst.shape[0] == src.shape[0]:
+            dst, src = s_tables[name].weight, t_tables[name].weight
+            if dst.shape[0] == src.shape[0] and src.shape[1] == t_width:
                 dst.copy_((src.float() @ basis).to(dst.dtype))
 
 
 def student_from_config(teacher: nn.Module, cfg: StudentInitSettings, seed: int) -> nn.Module:
+    adapter = adapter_for(teacher)
     config = copy.deepcopy(teacher.config)
-    for attr in ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size"):
+    ffn_attr = adapter.ffn_config_attr
+    for attr in ("num_hidden_layers", "hidden_size", "num_attention_heads", ffn_attr):
         if not hasattr(config, attr):
             raise StudioError(f"config mode needs a BERT-style configuration; {type(config).__name__} has no {attr}")
-    config.num_hidden_layers = cfg.num_layers
+    adapter.config_for_depth(config, cfg.num_layers)
     config.hidden_size = cfg.hidden_size or config.hidden_size
     config.num_attention_heads = cfg.num_heads or config.num_attention_heads
-    config.intermediate_size = cfg.intermediate_size or config.intermediate_size
+    setattr(config, ffn_attr, cfg.intermediate_size or getattr(config, ffn_attr))
     if config.hidden_size % config.num_attention_heads:
         raise StudioError(f"hidden size {config.hidden_size} is not a multiple of {config.num_attention_heads} heads")
     torch.manual_seed(seed)
     student = type(teacher)(config)
     if cfg.init_embeddings:
-        base = getattr(teacher, teacher.base_model_prefix)
-        _project_embeddings(base.embeddings, getattr(student, student.base_model_prefix).embeddings)
+        _project_embeddings(adapter.embeddings(teacher), adapter.embeddings(student), adapter.word_embeddings_attr)
     return student
 
 
-def _remap_masks(masks: dict, keep: list[int]) -> dict:
+def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -> dict:
     """Masks of kept layers follow them to their new index; those of dropped layers go."""
     out = {}
     for name, mask in masks.items():
-        marker = "encoder.layer."
         if marker not in name:
             out[name] = mask
             continue
@@ -126,17 +138,18 @@ def _remap_masks(masks: dict, keep: list[int]) -> dict:
     config=StudentInitSettings,
 )
 def student_init(state, cfg: StudentInitSettings, ctx):
+    checked_adapter("distill.student_init", state, cfg, ctx)
     from core.methods.sharing.layers import SHARED_KEY, shared_groups
 
     ref = state if cfg.source == "current" or ctx.teacher is None else ctx.teacher
     base = ref.model
     new = state.replace()
     if cfg.mode == "layers":
-        keep = [int(i) for i in cfg.keep_layers] or every_other_layer(len(encoder_of(base).layer))
+        keep = [int(i) for i in cfg.keep_layers] or every_other_layer(len(layers_of(base)))
         student = student_from_layers(base, keep)
         masks = state.extras.get(MASKS_KEY) if ref is state else None
         if masks:
-            new.extras[MASKS_KEY] = _remap_masks(masks, keep)
+            new.extras[MASKS_KEY] = _remap_masks(masks, keep, adapter_for(base).layer_list_name(base) + ".")
         else:
             new.extras.pop(MASKS_KEY, None)
         new.extras[STUDENT_KEY] = {"mode": "layers", "teacher_layers": keep}
@@ -146,7 +159,7 @@ def student_init(state, cfg: StudentInitSettings, ctx):
         new.extras[STUDENT_KEY] = {"mode": "config", "num_layers": student.config.num_hidden_layers,
                                    "hidden_size": student.config.hidden_size,
                                    "num_heads": student.config.num_attention_heads,
-                                   "intermediate_size": student.config.intermediate_size}
+                                   "intermediate_size": getattr(student.config, adapter_for(student).ffn_config_attr)}
     groups = shared_groups(student)
     if groups:
         new.extras[SHARED_KEY] = groups
@@ -155,6 +168,6 @@ def student_init(state, cfg: StudentInitSettings, ctx):
     student.to(ctx.device).eval()
     before, after = count_parameters(base), count_parameters(student)
     ctx.metric("model/parameters", after)
-    ctx.log(f"student: {len(encoder_of(student).layer)} layers, {after:,} parameters (teacher {before:,})")
+    ctx.log(f"student: {adapter_for(student).depth(student)} layers, {after:,} parameters (teacher {before:,})")
     new.model = student
     return new

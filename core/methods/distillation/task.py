@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.methods.distillation.losses import distillation_loss
 from core.methods.distillation.matching import (
@@ -79,6 +80,7 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
     trains=True,
 )
 def distill_train(state, cfg: DistillSettings, ctx):
+    checked_adapter("distill.train", state, cfg, ctx)
     student = state.model
     teacher = frozen_teacher(ctx, student, attentions=cfg.attention_weight > 0)
     matcher = build_matcher(student, teacher, cfg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.methods.family import checked_adapter
 from core.methods.factorization.modules import FactorizedEmbedding
 from core.methods.pruning.masks import MASKS_KEY
 from core.models.architecture import count_parameters
@@ -17,12 +18,15 @@ class EmbeddingFactorizeSettings:
 
 
 def word_embeddings_owner(model):
-    """The module that holds ``word_embeddings`` (``bert.embeddings``)."""
-    base = getattr(model, getattr(model, "base_model_prefix", "bert"), model)
-    owner = getattr(base, "embeddings", None)
-    if owner is None or not hasattr(owner, "word_embeddings"):
-        raise TypeError("this method needs BERT-style embeddings (model.bert.embeddings.word_embeddings)")
-    return owner
+    """``(module holding the word-embedding table, its attribute)``: ``bert.embeddings.word_embeddings``,
+    ModernBERT's ``model.embeddings.tok_embeddings``..."""
+    from core.models.adapters import adapter_for
+
+    adapter = adapter_for(model)
+    owner = adapter.embeddings(model)
+    if not hasattr(owner, adapter.word_embeddings_attr):
+        raise TypeError(f"the {adapter.title} embeddings hold no {adapter.word_embeddings_attr}")
+    return owner, adapter.word_embeddings_attr
 
 
 @register_method(
@@ -34,8 +38,9 @@ def word_embeddings_owner(model):
     config=EmbeddingFactorizeSettings,
 )
 def factorize_embeddings(state, cfg: EmbeddingFactorizeSettings, ctx):
-    owner = word_embeddings_owner(state.model)
-    table = owner.word_embeddings
+    checked_adapter("factorize.embeddings", state, cfg, ctx)
+    owner, attr = word_embeddings_owner(state.model)
+    table = getattr(owner, attr)
     if isinstance(table, FactorizedEmbedding):
         raise ValueError("the word embeddings are factorized already")
     vocab, hidden = table.weight.shape
@@ -46,11 +51,11 @@ def factorize_embeddings(state, cfg: EmbeddingFactorizeSettings, ctx):
         return state
     before = count_parameters(state.model)
     ctx.progress(0, 1, "truncated SVD of the embedding table", force=True)
-    owner.word_embeddings = FactorizedEmbedding.from_embedding(table, e)
+    setattr(owner, attr, FactorizedEmbedding.from_embedding(table, e))
     new = state.replace()
     masks = new.extras.get(MASKS_KEY)
     if masks:  # an unstructured mask of the old table cannot carry over to the factors
-        name = next((n for n in masks if n.endswith("embeddings.word_embeddings.weight")), None)
+        name = next((n for n in masks if n.endswith(f"embeddings.{attr}.weight")), None)
         if name:
             new.extras[MASKS_KEY] = {k: v for k, v in masks.items() if k != name}
             ctx.log("dropped the pruning mask of the word embeddings (now factorized)", "warning")

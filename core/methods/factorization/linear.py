@@ -7,16 +7,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from core.methods.family import checked_adapter
 from core.methods.factorization.modules import LowRankLinear, truncated_svd
 from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import recover
-from core.models.architecture import count_parameters, encoder_of
-from core.models.surgery import encoder_prefix
+from core.models.adapters import adapter_for
+from core.models.architecture import count_parameters
 from core.registry import register_method, setting
-
-ATTENTION = (("attention.self", "query"), ("attention.self", "key"), ("attention.self", "value"),
-             ("attention.output", "dense"))
-FFN = (("intermediate", "dense"), ("output", "dense"))
 
 
 @dataclass
@@ -35,14 +32,14 @@ class LinearFactorizeSettings:
 
 def target_linears(model: nn.Module, targets: str) -> list[tuple[nn.Module, str, str]]:
     """``(parent, attribute, qualified name)`` of each plain ``nn.Linear`` selected by ``targets``."""
-    base = encoder_prefix(model)
-    pairs = (ATTENTION if targets in ("attention", "both") else ()) + (FFN if targets in ("ffn", "both") else ())
+    adapter = adapter_for(model)
     out = []
-    for i, layer in enumerate(encoder_of(model).layer):
-        for path, attr in pairs:
-            parent = layer.get_submodule(path)
-            if isinstance(getattr(parent, attr), nn.Linear):
-                out.append((parent, attr, f"{base}.layer.{i}.{path}.{attr}"))
+    for layer, name in zip(adapter.layers(model), adapter.layer_names(model)):
+        for full in adapter.linear_paths(targets):
+            path, _, attr = full.rpartition(".")
+            parent = layer.get_submodule(path) if path else layer
+            if isinstance(getattr(parent, attr, None), nn.Linear):
+                out.append((parent, attr, f"{name}.{full}"))
     return out
 
 
@@ -83,6 +80,7 @@ def choose_ranks(spectra: list[torch.Tensor], cfg: LinearFactorizeSettings) -> l
     config=LinearFactorizeSettings,
 )
 def factorize_linear(state, cfg: LinearFactorizeSettings, ctx):
+    checked_adapter("factorize.linear", state, cfg, ctx, structural=True)
     model = state.model
     found = target_linears(model, cfg.targets)
     if not found:

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from core.methods.pruning.importance import head_gates, layer_gates, model_device, ones_head_gates
 from core.metrics.accuracy import evaluate_accuracy
-from core.models.architecture import encoder_of
+from core.models.architecture import layers_of
 
 
 def _evaluate(model, make_loader: Callable, check) -> tuple[float, float]:
@@ -39,7 +39,7 @@ def head_ablation(model: nn.Module, make_loader: Callable, check=None, progress=
 
 def layer_ablation(model: nn.Module, make_loader: Callable, check=None) -> list[tuple[float, float]]:
     """``(accuracy, loss)`` with each layer skipped in turn (its residual update gated to zero)."""
-    n = len(encoder_of(model).layer)
+    n = len(layers_of(model))
     out = []
     for i in range(n):
         gates = torch.ones(n, device=model_device(model))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.methods.family import checked_adapter
 from core.methods.pruning.importance import (ffn_magnitude_importance, ffn_taylor_importance, normalise_rows,
                                              task_batches)
 from core.methods.pruning.masks import MASKS_KEY
@@ -35,6 +36,7 @@ class FFNPruneSettings:
     config=FFNPruneSettings,
 )
 def prune_ffn(state, cfg: FFNPruneSettings, ctx):
+    checked_adapter("prune.ffn", state, cfg, ctx, structural=True)
     model = state.model
     widths = ffn_widths(model)
     ctx.progress(0, 2, "scoring FFN neurons", force=True)

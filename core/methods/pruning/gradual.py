@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.methods.pruning.magnitude import magnitude_masks, merge_masks
 from core.methods.pruning.masks import MASKS_KEY, apply_masks, prunable_weights, sparsity
@@ -82,6 +83,7 @@ class _Schedule:
     trains=True,
 )
 def gradual_magnitude(state, cfg: GradualMagnitudeSettings, ctx):
+    checked_adapter("prune.gradual_magnitude", state, cfg, ctx)
     masks: dict = dict(state.extras.get(MASKS_KEY) or {})
     schedule = _Schedule(ctx, cfg, masks)
     model = train_model(ctx, state.model, cfg, masks=masks, before_step=schedule)

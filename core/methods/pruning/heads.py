@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.methods.family import checked_adapter
 from core.methods.pruning.importance import head_gradient_importance, normalise_rows, task_batches
 from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import recover, select_removals, stored_sensitivity, update_extras
@@ -52,6 +53,7 @@ def _scores(state, model, cfg: HeadPruneSettings, ctx) -> list[list[float]]:
     config=HeadPruneSettings,
 )
 def prune_heads(state, cfg: HeadPruneSettings, ctx):
+    checked_adapter("prune.heads", state, cfg, ctx, structural=True)
     model = state.model
     start_counts = head_counts(model)
     total = sum(start_counts)

@@ -2,10 +2,14 @@
 
 transformers 5 dropped BERT's ``head_mask`` argument, so a head is gated by a
 forward pre-hook that scales each head's slice of the attention context just
-before ``attention.output.dense``. A gate of 0 is exactly the same as removing
+before the attention-output projection (``attention.output.dense`` in BERT;
+each family's adapter names it). A gate of 0 is exactly the same as removing
 the head (the heads are independent until that projection); the gradient of
 the loss with respect to a gate of 1 is Michel et al.'s (2019) head importance.
-Layers are gated the same way on their residual update.
+Layers are gated the same way on their residual update. FFN neurons are
+scored on the input of the FFN output projection, which is the activation
+(gate applied, for a gated FFN) in every family. A layer used at several
+depths (ALBERT) gets the sum over its uses.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn as nn
 
-from core.models.architecture import encoder_of
+from core.models.adapters import adapter_for
 from core.models.surgery import ffn_widths, head_counts
 
 
@@ -39,15 +43,16 @@ def task_batches(ctx, model: nn.Module, split: str, batch_size: int, batches: in
 def head_gates(model: nn.Module, gates: Sequence[torch.Tensor]):
     """Scale head ``h`` of layer ``l`` by ``gates[l][h]`` while the context is open."""
     handles = []
-    for layer, gate in zip(encoder_of(model).layer, gates):
-        size = int(layer.attention.self.attention_head_size)
+    adapter = adapter_for(model)
+    for layer, gate in zip(adapter.layers(model), gates):
+        size = adapter.head_size(layer)
 
         def pre_hook(module, args, gate=gate, size=size):
             context = args[0]
             scale = gate.to(context.dtype).repeat_interleave(size)
             return (context * scale,) + tuple(args[1:])
 
-        handles.append(layer.attention.output.dense.register_forward_pre_hook(pre_hook))
+        handles.append(adapter.attention_output(layer).register_forward_pre_hook(pre_hook))
     try:
         yield
     finally:
@@ -59,7 +64,7 @@ def head_gates(model: nn.Module, gates: Sequence[torch.Tensor]):
 def layer_gates(model: nn.Module, gates: torch.Tensor):
     """Scale each layer's residual update: ``out = in + g * (layer(in) - in)``; ``g = 0`` skips the layer."""
     handles = []
-    for i, layer in enumerate(encoder_of(model).layer):
+    for i, layer in enumerate(_positional_layers(model)):
 
         def hook(module, args, kwargs, output, i=i):
             hidden = args[0] if args else kwargs["hidden_states"]
@@ -73,6 +78,17 @@ def layer_gates(model: nn.Module, gates: torch.Tensor):
     finally:
         for h in handles:
             h.remove()
+
+
+def _positional_layers(model: nn.Module) -> list[nn.Module]:
+    """The layer list, one per depth; refused where layers are shared across depths (ALBERT)."""
+    from core.models.adapters import FamilyRefusal
+
+    adapter = adapter_for(model)
+    if adapter.shares_layers:
+        raise FamilyRefusal(f"a {adapter.title} model uses each layer's weights at several depths; layers cannot be "
+                            "gated or scored one by one")
+    return adapter.layers(model)
 
 
 def ones_head_gates(model: nn.Module, requires_grad: bool = False) -> list[torch.Tensor]:
@@ -109,7 +125,7 @@ def head_gradient_importance(model: nn.Module, batches) -> list[list[float]]:
 
 def layer_gradient_importance(model: nn.Module, batches) -> list[float]:
     """Accumulated ``|d loss / d layer gate|`` per layer."""
-    n = len(encoder_of(model).layer)
+    n = len(_positional_layers(model))
 
     def make():
         return [torch.ones(n, device=model_device(model), requires_grad=True)]
@@ -120,28 +136,33 @@ def layer_gradient_importance(model: nn.Module, batches) -> list[float]:
 
 def ffn_taylor_importance(model: nn.Module, batches) -> list[list[float]]:
     """First-order Taylor importance of each intermediate neuron: ``|sum_tokens activation x gradient|`` summed over sentences."""
-    layers = encoder_of(model).layer
+    adapter = adapter_for(model)
+    layers = adapter.layers(model)
     totals = [torch.zeros(w, device=model_device(model)) for w in ffn_widths(model)]
     was_training = model.training
     model.eval()
     handles = []
-    acts: list[torch.Tensor | None] = [None] * len(layers)
+    acts: list[list[torch.Tensor]] = [[] for _ in layers]
     for i, layer in enumerate(layers):
 
-        def hook(module, args, output, i=i):
-            acts[i] = output
+        def pre_hook(module, args, i=i):
+            acts[i].append(args[0])  # the activation the FFN output projection reads
 
-        handles.append(layer.intermediate.register_forward_hook(hook))
+        handles.append(adapter.ffn_output(layer).register_forward_pre_hook(pre_hook))
     try:
         for batch in batches:
+            for a in acts:
+                a.clear()
             mask = batch.get("attention_mask")
             loss = model(**batch).loss
-            grads = torch.autograd.grad(loss, acts)
-            for i, (a, g) in enumerate(zip(acts, grads)):
-                prod = (a.detach() * g).float()
-                if mask is not None:
-                    prod = prod * mask[..., None].to(prod.dtype)
-                totals[i] += prod.sum(dim=1).abs().sum(dim=0)
+            flat = [a for uses in acts for a in uses]
+            grads = iter(torch.autograd.grad(loss, flat))
+            for i, uses in enumerate(acts):
+                for a in uses:
+                    prod = (a.detach() * next(grads)).float()
+                    if mask is not None:
+                        prod = prod * mask[..., None].to(prod.dtype)
+                    totals[i] += prod.sum(dim=1).abs().sum(dim=0)
     finally:
         for h in handles:
             h.remove()
@@ -151,12 +172,17 @@ def ffn_taylor_importance(model: nn.Module, batches) -> list[list[float]]:
 
 @torch.no_grad()
 def ffn_magnitude_importance(model: nn.Module) -> list[list[float]]:
-    """Weight-magnitude importance: ``||row of intermediate.dense|| x ||column of output.dense||``."""
+    """Weight-magnitude importance: ``||row of the FFN input|| x ||column of the FFN output||`` (gated: both halves)."""
+    adapter = adapter_for(model)
     out = []
-    for layer in encoder_of(model).layer:
-        w_in = _dense_weight(layer.intermediate.dense)
-        w_out = _dense_weight(layer.output.dense)
-        out.append((w_in.float().norm(dim=1) * w_out.float().norm(dim=0)).cpu().tolist())
+    for layer in adapter.layers(model):
+        w_in = _dense_weight(adapter.ffn_input(layer)).float()
+        w_out = _dense_weight(adapter.ffn_output(layer)).float()
+        rows = w_in.norm(dim=1)
+        if adapter.ffn.gated:
+            width = adapter.ffn_width(layer)
+            rows = rows[:width] * rows[width:]
+        out.append((rows * w_out.norm(dim=0)).cpu().tolist())
     return out
 
 

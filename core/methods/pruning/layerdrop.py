@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from core.engine.training import TrainSettings, train_model
-from core.models.architecture import encoder_of
+from core.methods.family import checked_adapter
+from core.models.adapters import adapter_for
 from core.registry import register_method, setting
 
 
@@ -26,8 +27,9 @@ class _LayerDropper:
     """
 
     def __init__(self, model: nn.Module, rate: float, min_layers: int, seed: int):
-        self.encoder = encoder_of(model)
-        self.full = self.encoder.layer
+        self.model = model
+        self.adapter = adapter_for(model)
+        self.full = nn.ModuleList(self.adapter.layers(model))
         self.rate = rate
         self.min_layers = min(min_layers, len(self.full))
         self.generator = torch.Generator().manual_seed(seed)
@@ -45,10 +47,10 @@ class _LayerDropper:
                     break
         self.dropped += n - int(keep.sum())
         self.steps += 1
-        self.encoder.layer = nn.ModuleList([layer for layer, k in zip(self.full, keep.tolist()) if k])
+        self.adapter.set_layers(self.model, [layer for layer, k in zip(self.full, keep.tolist()) if k])
 
     def restore(self, *_args) -> None:
-        self.encoder.layer = self.full
+        self.adapter.set_layers(self.model, self.full)
 
 
 @register_method(
@@ -61,6 +63,7 @@ class _LayerDropper:
     trains=True,
 )
 def layerdrop(state, cfg: LayerDropSettings, ctx):
+    checked_adapter("train.layerdrop", state, cfg, ctx)
     dropper = _LayerDropper(state.model, cfg.rate, cfg.min_layers, ctx.recipe.seed + max(ctx.step_index, 0))
     try:
         model = train_model(ctx, state.model, cfg, masks=state.extras.get("masks"),

@@ -8,7 +8,8 @@ from core.methods.pruning.ablation import baseline, layer_ablation
 from core.methods.pruning.importance import layer_gradient_importance, task_batches
 from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import stored_sensitivity, update_extras
-from core.models.architecture import count_parameters, encoder_of
+from core.methods.family import checked_adapter
+from core.models.architecture import count_parameters, layers_of
 from core.models.surgery import keep_layers
 from core.registry import register_method, setting
 
@@ -49,7 +50,7 @@ class LayerPruneSettings:
 
 def layer_scores(state, model, cfg: LayerPruneSettings, ctx) -> list[float]:
     """Importance per layer, higher = more needed."""
-    n = len(encoder_of(model).layer)
+    n = len(layers_of(model))
     if cfg.importance_source == "sensitivity":
         sens = stored_sensitivity(state) or {}
         rows = sens.get("layers")
@@ -68,7 +69,7 @@ def layer_scores(state, model, cfg: LayerPruneSettings, ctx) -> list[float]:
 
 
 def choose_layers(state, model, cfg: LayerPruneSettings, ctx) -> list[int]:
-    n = len(encoder_of(model).layer)
+    n = len(layers_of(model))
     if cfg.strategy == "every_other":
         return list(range(min(cfg.start, n - 1), n, 2))
     if cfg.strategy == "list":
@@ -95,8 +96,9 @@ def choose_layers(state, model, cfg: LayerPruneSettings, ctx) -> list[int]:
     config=LayerPruneSettings,
 )
 def prune_layers(state, cfg: LayerPruneSettings, ctx):
+    checked_adapter("prune.layers", state, cfg, ctx, structural=True)
     model = state.model
-    n = len(encoder_of(model).layer)
+    n = len(layers_of(model))
     ctx.progress(0, 1, "choosing layers", force=True)
     kept = choose_layers(state, model, cfg, ctx)
     before = count_parameters(model)

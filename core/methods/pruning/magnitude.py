@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from core.methods.family import checked_adapter
 from core.methods.pruning.masks import MASKS_KEY, apply_masks, prunable_weights, sparsity
 from core.registry import register_method, setting
 
@@ -57,6 +58,7 @@ def merge_masks(old: dict | None, new: dict) -> dict:
     config=MagnitudePruneSettings,
 )
 def prune_magnitude(state, cfg: MagnitudePruneSettings, ctx):
+    checked_adapter("prune.magnitude", state, cfg, ctx)
     weights = prunable_weights(state.model, cfg.include_embeddings)
     masks = merge_masks(state.extras.get(MASKS_KEY), magnitude_masks(weights, cfg.sparsity, cfg.scope))
     apply_masks(state.model, masks)

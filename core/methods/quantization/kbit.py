@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
+from core.methods.family import checked_adapter
 from core.errors import StudioError
 from core.methods.quantization.kbit_modules import KBitEmbedding, KBitLinear
 from core.methods.quantization.qat import QUANT_KEY
-from core.models.architecture import encoder_of, serialized_size
+from core.models.architecture import layers_of, serialized_size
 from core.registry import register_method, setting
 
 
@@ -75,7 +76,7 @@ def _set(model: nn.Module, name: str, module: nn.Module) -> None:
 def quantize_kbit(model: nn.Module, cfg: KBitSettings) -> dict[str, int]:
     """Replace the chosen layers in place; returns the bits given to each replaced module."""
     group = cfg.group_size if cfg.granularity == "group" else 0
-    layers = encoder_of(model).layer
+    layers = layers_of(model)
     per_layer = parse_layer_bits(cfg.layer_bits, len(layers))
     # A layer module used at several depths (shared) is quantized once, with its first position's bits.
     layer_of: dict[int, int] = {}
@@ -108,6 +109,7 @@ def quantize_kbit(model: nn.Module, cfg: KBitSettings) -> dict[str, int]:
     freezes=True,
 )
 def kbit(state, cfg: KBitSettings, ctx):
+    checked_adapter("quant.kbit", state, cfg, ctx)
     before = serialized_size(state.model)
     ctx.progress(0, 1, "quantizing", force=True)
     done = quantize_kbit(state.model, cfg)

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.errors import StudioError
 from core.methods.pruning.masks import MASKS_KEY
-from core.models.architecture import count_parameters, encoder_of
+from core.models.adapters import adapter_for
+from core.models.architecture import count_parameters
 from core.registry import register_method, setting
 
 SHARED_KEY = "shared_layers"  # state.extras: [[0, 1], [2, 3]]: the encoder layers that are one module
@@ -33,7 +35,10 @@ class ShareLayersSettings(TrainSettings):
 def shared_groups(model: nn.Module) -> list[list[int]]:
     """Groups (of two or more) of encoder positions holding the same layer module."""
     by_id: dict[int, list[int]] = {}
-    for i, layer in enumerate(encoder_of(model).layer):
+    adapter = adapter_for(model)
+    if adapter.shares_layers:
+        return []  # ALBERT shares by design, not by module identity between positions
+    for i, layer in enumerate(adapter.layers(model)):
         by_id.setdefault(id(layer), []).append(i)
     return [g for g in by_id.values() if len(g) > 1]
 
@@ -50,7 +55,7 @@ def tie_layers(model: nn.Module, groups: list[list[int]], average: bool = True) 
     With ``average=False`` the first layer's weights are kept as they are
     (what an export loader wants after reading already-shared weights).
     """
-    layers = encoder_of(model).layer
+    layers = adapter_for(model).module_list(model)
     for group in groups:
         if len(group) < 2:
             continue
@@ -75,10 +80,12 @@ def tie_layers(model: nn.Module, groups: list[list[int]], average: bool = True) 
     return model
 
 
-def _merge_masks(masks: dict, groups: list[list[int]]) -> dict:
-    """One mask per shared layer: a weight stays pruned only if every member of the group pruned it."""
+def _merge_masks(masks: dict, groups: list[list[int]], marker: str = "encoder.layer.") -> dict:
+    """One mask per shared layer: a weight stays pruned only if every member of the group pruned it.
+
+    ``marker`` is the layer list's name and a dot (``"bert.encoder.layer."``, ModernBERT's ``"model.layers."``).
+    """
     out = dict(masks)
-    marker = "encoder.layer."
     for group in groups:
         if len(group) < 2:
             continue
@@ -111,15 +118,17 @@ def _merge_masks(masks: dict, groups: list[list[int]]) -> dict:
     config=ShareLayersSettings,
 )
 def share_layers(state, cfg: ShareLayersSettings, ctx):
+    checked_adapter("share.layers", state, cfg, ctx)
     model = state.model
-    n = len(encoder_of(model).layer)
+    adapter = adapter_for(model)
+    n = len(adapter.layers(model))
     groups = consecutive_groups(n, cfg.group_size)
     before = count_parameters(model)
     tie_layers(model, groups)
     new = state.replace()
     masks = state.extras.get(MASKS_KEY)
     if masks:
-        new.extras[MASKS_KEY] = _merge_masks(masks, groups)
+        new.extras[MASKS_KEY] = _merge_masks(masks, groups, adapter.layer_list_name(model) + ".")
         from core.methods.pruning.masks import apply_masks
 
         apply_masks(model, new.extras[MASKS_KEY])

@@ -41,6 +41,9 @@ class AlbertAdapter(Adapter):
         groups = self.base(model).encoder.albert_layer_groups
         return [f"{prefix}.{g}.albert_layers.{j}" for g, group in enumerate(groups) for j in range(len(group.albert_layers))]
 
+    def module_list(self, model):
+        raise FamilyRefusal(f"a {self.title} model has no positional layer list: {_SHARED}")
+
     def layer_list_name(self, model):
         raise FamilyRefusal(f"a {self.title} model has no positional layer list: {_SHARED}")
 

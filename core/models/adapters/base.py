@@ -21,10 +21,12 @@ from typing import Iterable, Mapping
 import torch
 import torch.nn as nn
 
+from core.errors import StudioError
+
 Masks = dict[str, torch.Tensor]
 
 
-class FamilyRefusal(TypeError):
+class FamilyRefusal(StudioError, TypeError):
     """A method that cannot apply to this encoder family (or model state); the message names both and why."""
 
 
@@ -94,7 +96,15 @@ class Adapter:
 
     def layers(self, model: nn.Module) -> list[nn.Module]:
         """The layer modules that hold weights, one per position (ALBERT: one per shared layer)."""
-        return list(self.base(model).get_submodule(self.layers_path))
+        return list(self.module_list(model))
+
+    def module_list(self, model: nn.Module) -> nn.ModuleList:
+        """The positional ``nn.ModuleList`` of layers itself (item assignment shares a layer between positions)."""
+        return self.base(model).get_submodule(self.layers_path)
+
+    def config_for_depth(self, config, layers: int) -> None:
+        """Make a (copied) config describe ``layers`` encoder layers, for a fresh smaller student."""
+        config.num_hidden_layers = int(layers)
 
     def layer_names(self, model: nn.Module) -> list[str]:
         """Qualified name of each entry of :meth:`layers` (as parameters and masks are keyed)."""

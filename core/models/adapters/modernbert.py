@@ -32,6 +32,11 @@ class ModernBertAdapter(Adapter):
                         "layer has no attention norm, so one module cannot stand for several depths",
     }
 
+    def config_for_depth(self, config, layers):
+        super().config_for_depth(config, layers)
+        every = int(getattr(config, "global_attn_every_n_layers", 3) or 3)
+        config.layer_types = ["sliding_attention" if i % every else "full_attention" for i in range(int(layers))]
+
     def after_keep_layers(self, model, indices):
         super().after_keep_layers(model, indices)
         layers = self.layers(model)
