@@ -71,6 +71,21 @@ def test_boolean_labels_train_as_two_classes_and_the_export_names_them(tmp_path,
     classify = pipeline("text-classification", model=str(out))
     assert classify("a short review")[0]["label"] in ("false", "true")
 
+    from core.export import load_export  # as the README says
+
+    assert load_export(out).model.config.id2label == {0: "false", 1: "true"}
+
+
+def test_the_export_package_names_its_api_and_stays_light():
+    import core.export
+
+    assert core.export.load_export is __import__("core.export.loader", fromlist=["x"]).load_export
+    with pytest.raises(ImportError):
+        exec("from core.export import no_such_name")
+    probe = "import sys, core.export; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT).stdout.split() == \
+        ["False", "False"]
+
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: tiny_folder(p, intermediate_size=48),
