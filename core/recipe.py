@@ -273,7 +273,9 @@ class Recipe:
         out = []
         if not re.fullmatch(r"auto|cpu|cuda(:\d{1,2})?", self.device):
             out.append(Problem(f"must be auto, cpu, cuda or cuda:N; got {brief(self.device)}", field="device"))
-        out += [Problem(p) for p in profile_problems(self.evaluation.latency_profiles)]
+        where = "evaluation, field 'latency_profiles': "  # profile_problems' prefix; here the field says where
+        out += [Problem(p.removeprefix(where), field="evaluation.latency_profiles")
+                for p in profile_problems(self.evaluation.latency_profiles)]
         return out
 
 
