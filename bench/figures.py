@@ -52,18 +52,23 @@ def markdown(rows: list[dict], when: str, cpu: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=21, help="alternating rounds per profile")
-    parser.add_argument("--test-samples", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=11, help="alternating rounds per profile")
+    parser.add_argument("--test-samples", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     setup(args.threads)
+    from core import events as ev
     from core.engine import Engine
     from core.metrics import figures as F
     from core.metrics.protocol import Protocol
 
     load_before = os.getloadavg()
     started = time.perf_counter()
-    run = Engine().run(recipe(args.rounds, args.test_samples))
+    bus = ev.EventBus()
+    t0 = time.perf_counter()
+    bus.subscribe(ev.Progress, lambda e: print(f"  {time.perf_counter() - t0:6.0f} s  step {e.index}: {e.message} "
+                                               f"({e.current}/{e.total})", flush=True))
+    run = Engine(bus=bus).run(recipe(args.rounds, args.test_samples))
     if run.status != "finished":
         raise SystemExit(run.error)
     results = run.results

@@ -1,10 +1,13 @@
-"""Qt-free arithmetic behind the run comparison: Pareto fronts, recipe diffs, a paper-style results table."""
+"""Qt-free arithmetic behind the run comparison: Pareto fronts on ratios, recipe diffs, a paper-style results table,
+and which accuracies differ by less than the noise."""
 
 from __future__ import annotations
 
 import math
 from typing import Any, Sequence
 
+from core.metrics import figures
+from core.metrics.intervals import accuracy_differs, overlaps
 from core.recipe_diff import recipe_diff  # noqa: F401  (the diff of effective settings lives in core)
 
 MISSING = "\u2014"
@@ -48,24 +51,94 @@ def _num(results: dict, key: str) -> float:
 
 
 RESULT_COLUMNS = ("Variant", "Accuracy", "Retained", "Params", "Size (MB)", "Speedup")
+UNRELIABLE_MARK = "(unreliable)"
+TOO_SMALL = "too small to time"
+
+
+def _interval(results: dict, key: str, pattern: str, scale: float = 1.0) -> str:
+    low, high = _num(results, f"{key}_low"), _num(results, f"{key}_high")
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return f" ({pattern.format(scale * low)}\u2013{pattern.format(scale * high)})"
 
 
 def results_row(name: str, results: dict) -> list[str]:
-    """One line of the results table, formatted as a paper would (blank where a figure is missing)."""
+    """One line of the results table, formatted as a paper would (blank where a figure is missing).
+
+    Accuracy and speedup carry their intervals when the run recorded them; a speedup whose interval is wide
+    is marked unreliable, and a run too small to time reads "too small to time" instead of a speedup.
+    """
     acc, kept, params = _num(results, "accuracy"), _num(results, "accuracy_retained"), _num(results, "parameters")
     size, speed = _num(results, "size_bytes"), _num(results, "speedup")
 
     def fmt(x: float, pattern: str) -> str:
         return "" if math.isnan(x) else pattern.format(x)
 
-    return [name, fmt(100 * acc, "{:.1f} %"), fmt(100 * kept, "{:.1f} %"), fmt(params / 1e6, "{:.2f} M"),
-            fmt(size / 1e6, "{:.1f}"), fmt(speed, "{:.2f}x")]
+    accuracy = fmt(100 * acc, "{:.1f} %") + (_interval(results, "accuracy", "{:.1f}", 100) if acc == acc else "")
+    speedup = fmt(speed, "{:.2f}x") + (_interval(results, "speedup", "{:.2f}") if speed == speed else "")
+    if speedup and figures.unreliable(results, "speedup"):
+        speedup += " " + UNRELIABLE_MARK
+    elif not speedup and results.get("speed_note"):
+        speedup = TOO_SMALL
+    return [name, accuracy, fmt(100 * kept, "{:.1f} %"), fmt(params / 1e6, "{:.2f} M"), fmt(size / 1e6, "{:.1f}"),
+            speedup]
 
 
-def scatter_points(results: Sequence[dict], cost: str) -> tuple[list[float], list[float]]:
-    """(cost, accuracy) per run; ``cost`` is ``latency`` (ms) or ``size`` (MB)."""
-    key, scale = {"latency": ("latency_ms", 1.0), "size": ("size_bytes", 1e-6)}[cost]
-    return [_num(r, key) * scale for r in results], [_num(r, "accuracy") for r in results]
+# What the scatters plot: ratios against each run's baseline, measured in the run (or side by side, now).
+# Never absolute latencies: two runs timed at different moments on a busy machine do not compare by them.
+SCATTER_AXES = {"speedup": ("speedup", "speedup vs baseline (x, higher is better)"),
+                "size": ("size_ratio", "size vs baseline (x smaller, higher is better)")}
+
+
+def size_ratio(results: dict) -> float:
+    """Baseline size / final size: recorded, or from the two sizes the run recorded."""
+    ratio = _num(results, "size_ratio")
+    if math.isnan(ratio):
+        base, size = _num(results, "baseline_size_bytes"), _num(results, "size_bytes")
+        ratio = base / size if size > 0 and base == base else math.nan
+    return ratio
+
+
+def scatter_points(results: Sequence[dict], axis: str) -> tuple[list[float], list[float]]:
+    """(ratio against the baseline, accuracy) per run; ``axis`` is ``speedup`` or ``size``.
+
+    A run without the ratio (its baseline not measured, or too small to time) gets NaN: it is left out
+    and explained, never placed by an absolute latency.
+    """
+    xs = [size_ratio(r) if axis == "size" else _num(r, SCATTER_AXES[axis][0]) for r in results]
+    return xs, [_num(r, "accuracy") for r in results]
+
+
+def ratio_front(ratios: Sequence[float], scores: Sequence[float]) -> list[int]:
+    """The Pareto front where a higher ratio and a higher score are both better (highest ratio first)."""
+    return pareto_front([-x for x in ratios], scores)
+
+
+def accuracy_ties(names: Sequence[str], results: Sequence[dict]) -> list[str]:
+    """One sentence per pair of runs whose accuracies differ by less than the noise of their test sets.
+
+    With the example counts recorded (``evaluated``) a two-proportion test decides; otherwise overlapping
+    95 % intervals do; without either nothing is said. Runs without an accuracy are left out.
+    """
+    out = []
+    for i in range(len(results)):
+        for j in range(i + 1, len(results)):
+            a, b = results[i], results[j]
+            acc_a, acc_b = _num(a, "accuracy"), _num(b, "accuracy")
+            if math.isnan(acc_a) or math.isnan(acc_b):
+                continue
+            n_a, n_b = _num(a, "evaluated"), _num(b, "evaluated")
+            if n_a > 0 and n_b > 0:  # NaN compares false
+                tie = not accuracy_differs(acc_a, int(n_a), acc_b, int(n_b))
+            else:
+                sa, sb = figures.interval(a, "accuracy"), figures.interval(b, "accuracy")
+                if sa is None or sb is None:
+                    continue
+                tie = overlaps(sa, sb)
+            if tie:
+                out.append(f"{names[i]} and {names[j]} differ in accuracy by less than the noise "
+                           f"({100 * acc_a:.1f} % and {100 * acc_b:.1f} %)")
+    return out
 
 
 # Figures that exist only when the run also measured its baseline (core.engine.evaluation.final_results).
@@ -78,6 +151,7 @@ _NOT_FINISHED = {"failed": "failed before its final measurement",
                  "cancelled": "was cancelled before its final measurement",
                  "interrupted": "was interrupted before its final measurement",
                  "running": "is still running", "pending": "has not run yet"}
+TOO_SMALL_REASON = "is too small to time (under a millisecond per batch: no speedup claimed)"
 BASELINE_OFF = "has the baseline measurement turned off in its recipe (evaluation: measure_baseline)"
 
 
@@ -89,6 +163,8 @@ def missing_reason(status: str, recipe: dict | None, results: dict, key: str) ->
     """
     if not math.isnan(_num(results, key)):
         return None
+    if key == "speedup" and results.get("speed_note"):
+        return TOO_SMALL_REASON
     if status != "finished":
         return _NOT_FINISHED.get(status, f"ended {status} before its final measurement")
     measure = ((recipe or {}).get("evaluation") or {}).get("measure_baseline", True)

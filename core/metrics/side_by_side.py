@@ -90,42 +90,57 @@ class _Loaded:
     recipe: Any
 
 
-def _load(repo, run_id: str) -> _Loaded:
+def _field(record: Any, name: str) -> Any:
+    return record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+
+
+def _load(record) -> _Loaded:
+    """A run record's final model and recipe (``record``: a ``RunRecord``, or anything with its fields)."""
     from core.recipe import Recipe
 
-    record = repo.get_run(run_id)
-    if not record.recipe:
-        raise StudioError(f"run {record.id[:8]} has no recorded recipe, so there is no baseline to time it against")
-    recipe = Recipe.from_dict(dict(record.recipe))
+    run_id = str(_field(record, "id"))
+    recipe = _field(record, "recipe")
+    if not recipe:
+        raise StudioError(f"run {run_id[:8]} has no recorded recipe, so there is no baseline to time it against")
+    parsed = Recipe.from_dict(dict(recipe))
     state = load_export(final_checkpoint(record))
-    return _Loaded(record.id, record.name or record.id[:8], state, recipe)
+    return _Loaded(run_id, _field(record, "name") or run_id[:8], state, parsed)
 
 
 def _cpu_eval(model):
     return model.to("cpu").eval()
 
 
-def measure_runs(repo, run_ids: Sequence[str], *, profiles: Sequence[str] | None = None,
-                 rounds: int = DEFAULT_ROUNDS, threads: int | None = None, warmup: int = 1,
-                 progress: Progress | None = None, check: Callable[[], None] | None = None,
-                 timer=None) -> SideBySide:
+def measure_runs(repo, run_ids: Sequence[str], **kwargs) -> SideBySide:
+    """:func:`measure_records` on the runs ``run_ids`` (full ids or unambiguous prefixes) of ``repo``."""
+    if not run_ids:
+        raise StudioError("name at least one run to measure")
+    return measure_records([repo.get_run(run_id) for run_id in run_ids], **kwargs)
+
+
+def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = None,
+                    rounds: int = DEFAULT_ROUNDS, threads: int | None = None, warmup: int = 1,
+                    progress: Progress | None = None, check: Callable[[], None] | None = None,
+                    timer=None) -> SideBySide:
     """Load each run's final model and its baseline and time them in alternation, now, in this process.
 
-    ``profiles`` defaults to the first run's ``evaluation.latency_profiles``; ``threads`` to its
-    ``latency_threads`` (torch's default when unset). ``timer`` is for tests (a fake clock).
+    ``records`` are run records (id, name, recipe, artifacts), read beforehand: no database is touched
+    here, so the studio can call this from a background thread. ``profiles`` defaults to the first run's
+    ``evaluation.latency_profiles``; ``threads`` to its ``latency_threads`` (torch's default when unset).
+    ``check`` is called between loads and timed blocks (raise to stop); ``timer`` is for tests.
     """
     from core.data.task import prepare_task
     from core.models.architecture import serialized_size
     from core.models.loading import load_model, load_tokenizer
     from core.metrics.latency import measure_profile
 
-    if not run_ids:
+    if not records:
         raise StudioError("name at least one run to measure")
     tell = progress or (lambda current, total, message: None)
     loaded: list[_Loaded] = []
-    for n, run_id in enumerate(run_ids):
-        tell(n, len(run_ids), f"loading run {run_id[:8]}")
-        loaded.append(_load(repo, run_id))
+    for n, record in enumerate(records):
+        tell(n, len(records), f"loading run {str(_field(record, 'id'))[:8]}")
+        loaded.append(_load(record))
         if check:
             check()
     first = loaded[0].recipe

@@ -1,21 +1,27 @@
-"""Several saved runs side by side: overlaid curves, accuracy vs latency / size with the Pareto front,
-a paper-style results table and the recipe fields that differ."""
+"""Several saved runs side by side: overlaid curves, accuracy vs speedup / size ratio with the Pareto front,
+a paper-style results table with intervals, the recipe fields that differ, and "Measure side by side".
+
+The scatters plot ratios against each run's baseline (recorded by the run, or measured now side by side),
+never absolute latencies: runs timed at different moments on a busy machine do not compare by them."""
 
 from __future__ import annotations
 
 import html
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, group_reasons, missing_reason, pareto_front,
-                            recipe_diff, results_row, scatter_points)
+from core.metrics import figures
+from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, SCATTER_AXES, accuracy_ties, group_reasons,
+                            missing_reason, ratio_front, recipe_diff, results_row, scatter_points)
 from studio.widgets.live_plots import PlotHint, plot_for_key
 from studio.widgets.run_details import curve_plots
+from studio.widgets.side_by_side import SideBySidePanel, headline_of
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-_COST_KEYS = {"latency": "latency_ms", "size": "size_bytes"}
+_AXIS_KEYS = {axis: key for axis, (key, _) in SCATTER_AXES.items()}
 IDENTICAL = "The recipes are identical (apart from their names)."
 DIFFERENT = "Recipe fields that differ"
 
@@ -54,43 +60,67 @@ def legend_below(plot: pg.PlotWidget, columns: int = 2) -> pg.LegendItem:
 
 
 class ScatterPlot(pg.PlotWidget):
-    """Accuracy against a cost, one coloured dot per run, the Pareto front as a dashed line."""
+    """Accuracy against a ratio to the baseline, one coloured dot per run, the Pareto front as a dashed line.
 
-    def __init__(self, cost: str, xlabel: str):
+    A speedup's interval is drawn as a horizontal bar; an unreliable one (wide interval) as a hollow dot
+    with "(unreliable)" after the run's name.
+    """
+
+    def __init__(self, axis: str):
         super().__init__(background="w")
-        self.cost = cost
+        self.axis = axis
+        self.cost = "speedup" if axis == "speedup" else "size ratio"  # the word the notes use
+        self.fresh = False  # plotting figures measured side by side now, not the runs' own
         item = self.getPlotItem()
-        item.setTitle(f"Accuracy vs {cost}")
-        item.setLabel("bottom", xlabel)
+        item.setTitle(self._title())
+        item.setLabel("bottom", SCATTER_AXES[axis][1])
         item.setLabel("left", "accuracy")
         item.showGrid(x=True, y=True, alpha=0.25)
         item.getAxis("left").enableAutoSIPrefix(False)
         item.getAxis("bottom").enableAutoSIPrefix(False)
         self.front: list[int] = []
+        self.xs: list[float] = []
+        self.labels: list[str] = []
         self.hint = PlotHint(self)
         self.hint.hide()
 
-    def show_points(self, names: list[str], results: list[dict], missing: list[tuple[str, str]] = ()) -> None:
-        """``missing`` lists ``(name, reason)`` for the runs without this cost or an accuracy: they are explained."""
+    def _title(self) -> str:
+        what = "speedup" if self.axis == "speedup" else "size ratio"
+        return f"Accuracy vs {what}" + (" (measured now, side by side)" if self.fresh else "")
+
+    def show_points(self, names: list[str], results: list[dict], missing: list[tuple[str, str]] = (),
+                    fresh: bool = False) -> None:
+        """``missing`` lists ``(name, reason)`` for the runs without this ratio or an accuracy: they are explained."""
         item = self.getPlotItem()
         item.clear()
+        self.fresh = fresh
         self._explain(names, missing)
-        xs, ys = scatter_points(results, self.cost)
+        xs, ys = scatter_points(results, self.axis)
+        self.xs, self.labels = xs, []
         for n, (x, y) in enumerate(zip(xs, ys)):
             if x == x and y == y:  # NaN-safe: a run without the figure is left out
                 colour = PALETTE[n % len(PALETTE)]
-                item.addItem(pg.ScatterPlotItem([x], [y], size=11, brush=pg.mkBrush(colour), pen=pg.mkPen("k")))
-                label = pg.TextItem(names[n], color="#374151", anchor=(0, 1))
+                unsure = self.axis == "speedup" and figures.unreliable(results[n], "speedup")
+                spread = figures.interval(results[n], "speedup") if self.axis == "speedup" else None
+                if spread is not None:
+                    item.addItem(pg.ErrorBarItem(x=np.array([x]), y=np.array([y]), left=np.array([x - spread.low]),
+                                                 right=np.array([spread.high - x]), beam=0.004,
+                                                 pen=pg.mkPen(colour, width=1.5)))
+                brush = pg.mkBrush(None) if unsure else pg.mkBrush(colour)
+                item.addItem(pg.ScatterPlotItem([x], [y], size=11, brush=brush, pen=pg.mkPen(colour if unsure else "k")))
+                text = names[n] + (" (unreliable)" if unsure else "")
+                self.labels.append(text)
+                label = pg.TextItem(text, color="#374151", anchor=(0, 1))
                 label.setPos(x, y)
                 item.addItem(label)
-        self.front = pareto_front(xs, ys)
+        self.front = ratio_front(xs, ys)
         self._pad_ranges([x for x in xs if x == x], [y for y in ys if y == y])
         if len(self.front) > 1:
             item.plot([xs[i] for i in self.front], [ys[i] for i in self.front],
                       pen=pg.mkPen("#6b7280", width=1.5, style=Qt.PenStyle.DashLine))
 
     def _explain(self, names: list[str], missing: list[tuple[str, str]]) -> None:
-        title = f"Accuracy vs {self.cost}"
+        title = self._title()
         why = html.escape(group_reasons(missing))  # run names are the user's text, shown as rich text here
         if missing and len(missing) == len(names):
             self.hint.reveal(f"No {self.cost} measured for these runs.<br>{why}.")
@@ -131,19 +161,21 @@ class RunComparison(QWidget):
         # Under the plots: accuracy curves climb into the corner where an in-view legend sits.
         self.legends = {name: legend_below(plot) for name, plot in self.curves.items()}
         self.curve_hints = {name: PlotHint(plot) for name, plot in self.curves.items()}
-        self.scatters = {"latency": ScatterPlot("latency", "latency (ms, lower is better)"),
-                         "size": ScatterPlot("size", "size (MB, lower is better)")}
+        self.scatters = {axis: ScatterPlot(axis) for axis in SCATTER_AXES}
+        self.side_by_side = SideBySidePanel()
+        self.side_by_side.measured.connect(self._measured)
         self.results = _table(list(RESULT_COLUMNS))
         self.results_note = _note()  # why figures are blank
+        self.noise_note = _note()  # accuracies that differ by less than the noise
         self.diff = _table(["Field"])
         self.diff_note = _note()  # a caption, or "the recipes are identical" in place of an empty table
         top, middle = QSplitter(Qt.Orientation.Horizontal), QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.curves["loss"])
         top.addWidget(self.curves["accuracy"])
-        middle.addWidget(self.scatters["latency"])
+        middle.addWidget(self.scatters["speedup"])
         middle.addWidget(self.scatters["size"])
         tables = QSplitter(Qt.Orientation.Horizontal)
-        tables.addWidget(_column(self.results, self.results_note))
+        tables.addWidget(_column(self.results, self.noise_note, self.results_note))
         tables.addWidget(_column(self.diff_note, self.diff))
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         for part in (top, middle, tables):
@@ -152,27 +184,55 @@ class RunComparison(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
+        layout.addWidget(self.side_by_side)
         layout.addWidget(self.splitter, 1)
         self.records: list = []
+        self.fresh: dict[str, dict] | None = None  # run id -> figures measured side by side, once measured
 
     def show_runs(self, records: list, series: dict[str, dict[str, list]]) -> None:
         self.records = list(records)
-        names = [variant_name(r) for r in records]
+        self.fresh = None
+        self.side_by_side.set_records(self.records)
         self.title.setText(f"Comparing {len(records)} runs")
-        self._draw_curves(records, names, series)
-        results = [dict(r.results or r.figures or {}) for r in records]
+        self._draw_curves(records, [variant_name(r) for r in records], series)
+        self._draw_figures()
+
+    def _measured(self, fresh: dict[str, dict]) -> None:
+        self.fresh = fresh
+        self._draw_scatters([variant_name(r) for r in self.records], self._plotted())
+
+    def _recorded(self) -> list[dict]:
+        return [dict(r.results or r.figures or {}) for r in self.records]
+
+    def _plotted(self) -> list[dict]:
+        """What the scatters plot: the recorded figures, with fresh side-by-side ones over them once measured."""
+        return [headline_of(self.fresh, r.id, res) for r, res in zip(self.records, self._recorded())]
+
+    def _why(self, results: list[dict]):
         # why[n](key): why run n has no figure `key` (None when it has it), for the notes beside blanks.
-        why = [lambda key, r=r, res=res: missing_reason(getattr(r, "status", "finished"), r.recipe, res, key)
-               for r, res in zip(records, results)]
-        for cost, scatter in self.scatters.items():
+        return [lambda key, r=r, res=res: missing_reason(getattr(r, "status", "finished"), r.recipe, res, key)
+                for r, res in zip(self.records, results)]
+
+    def _draw_figures(self) -> None:
+        names = [variant_name(r) for r in self.records]
+        results = self._recorded()
+        self._draw_scatters(names, self._plotted())
+        self._fill_results(names, results, self._why(results))
+        ties = accuracy_ties(names, results)
+        self.noise_note.setText(". ".join(ties) + "." if ties else "")
+        self.noise_note.setVisible(bool(ties))
+        self._fill_diff(self.records, names)
+
+    def _draw_scatters(self, names: list[str], results: list[dict]) -> None:
+        why = self._why(results)
+        for axis, scatter in self.scatters.items():
+            xs, _ = scatter_points(results, axis)
             missing = []
             for n, name in enumerate(names):
-                reason = why[n](_COST_KEYS[cost]) or why[n]("accuracy")
+                reason = (why[n](_AXIS_KEYS[axis]) if xs[n] != xs[n] else None) or why[n]("accuracy")
                 if reason:
                     missing.append((name, reason))
-            scatter.show_points(names, results, missing)
-        self._fill_results(names, results, why)
-        self._fill_diff(records, names)
+            scatter.show_points(names, results, missing, fresh=self.fresh is not None)
 
     def _fill_results(self, names, results, why) -> None:
         self.results.setRowCount(len(names))

@@ -43,9 +43,9 @@ def three_runs(db_url):
         recipes.append(r)
     recipes[2].steps.append(Step("quant.dynamic_int8", {}))
     figures = [
-        {"accuracy": 0.80, "accuracy_retained": 1.0, "parameters": 4.0e6, "size_bytes": 16e6, "latency_ms": 10.0, "speedup": 1.0},
-        {"accuracy": 0.78, "accuracy_retained": 0.975, "parameters": 2.0e6, "size_bytes": 8e6, "latency_ms": 5.0, "speedup": 2.0},
-        {"accuracy": 0.70, "accuracy_retained": 0.875, "parameters": 2.0e6, "size_bytes": 4e6, "latency_ms": 6.0, "speedup": 1.7},
+        {"accuracy": 0.80, "accuracy_retained": 1.0, "parameters": 4.0e6, "size_bytes": 16e6, "latency_ms": 10.0, "speedup": 1.0, "size_ratio": 1.0},
+        {"accuracy": 0.78, "accuracy_retained": 0.975, "parameters": 2.0e6, "size_bytes": 8e6, "latency_ms": 5.0, "speedup": 2.0, "size_ratio": 2.0},
+        {"accuracy": 0.70, "accuracy_retained": 0.875, "parameters": 2.0e6, "size_bytes": 4e6, "latency_ms": 6.0, "speedup": 1.7, "size_ratio": 4.0},
     ]
     ids = [record_run(db_url, r, f, losses=tuple(1.0 / (k + 1) for k in range(r.steps[0].settings["max_steps"])),
                       accuracies=(0.5, f["accuracy"])) for r, f in zip(recipes, figures)]
@@ -81,9 +81,9 @@ def test_selecting_several_runs_compares_them(qtbot, window, three_runs):
     names = [r.name for r in view.records]
     assert sorted(names) == ["variant-0", "variant-1", "variant-2"]
     order = {r.name: i for i, r in enumerate(view.records)}
-    # accuracy vs latency: variant-1 (5 ms, 0.78) and variant-0 (10 ms, 0.80) are unbeaten; variant-2 is beaten.
-    assert view.scatters["latency"].front == [order["variant-1"], order["variant-0"]]
-    # accuracy vs size: variant-2 is the smallest, so it joins the front.
+    # accuracy vs speedup: variant-1 (2.0x, 0.78) and variant-0 (1.0x, 0.80) are unbeaten; variant-2 is beaten.
+    assert view.scatters["speedup"].front == [order["variant-1"], order["variant-0"]]
+    # accuracy vs size ratio: variant-2 is the smallest, so it joins the front.
     assert view.scatters["size"].front == [order["variant-2"], order["variant-1"], order["variant-0"]]
     table = {view.results.item(i, 0).text().split()[0]: [view.results.item(i, j).text() for j in range(6)]
              for i in range(view.results.rowCount())}

@@ -59,9 +59,10 @@ def test_runs_without_a_baseline_explain_their_blank_columns_and_identical_recip
         assert table.item(row, columns.index("Params")).text() == "4.00 M"  # present figures are untouched
     assert view.results_note.isVisibleTo(view)
     assert "no Retained, Speedup" in view.results_note.text() and "baseline measurement" in view.results_note.text()
-    # Latency and size are there (the engine always measures them): the scatters plot them without a note.
+    # Without a baseline there are no ratios to plot (absolute latencies from different runs are never plotted):
+    # the scatters say why instead.
     for scatter in view.scatters.values():
-        assert not scatter.hint.is_shown() and "not shown" not in scatter.getPlotItem().titleLabel.text
+        assert scatter.hint.is_shown() and "baseline measurement" in scatter.hint.text()
     # Only the names differ: no empty table, a sentence instead.
     assert view.diff_note.text() == IDENTICAL and not view.diff.isVisibleTo(view)
 
@@ -74,14 +75,14 @@ def test_runs_without_a_baseline_explain_their_blank_columns_and_identical_recip
 def test_runs_that_never_reached_their_final_measurement_leave_a_note_in_the_empty_scatters(qtbot, view):
     runs = [_run("broken", {}, status="failed"), _run("stopped", {}, status="cancelled")]
     view.show_runs(runs, {})
-    for cost, scatter in view.scatters.items():
+    for scatter in view.scatters.values():
         assert scatter.hint.is_shown()
-        assert f"No {cost} measured" in scatter.hint.text()
+        assert f"No {scatter.cost} measured" in scatter.hint.text()
         assert "failed before its final measurement" in scatter.hint.text() and "cancelled" in scatter.hint.text()
     assert "no figures" in view.results_note.text()
     # One finished run beside a failed one: its dot is drawn, the other is named under the title.
-    view.show_runs([_run("ok", NO_BASELINE), runs[0]], {})
-    scatter = view.scatters["latency"]
+    view.show_runs([_run("ok", dict(NO_BASELINE, speedup=2.0, size_ratio=2.0)), runs[0]], {})
+    scatter = view.scatters["speedup"]
     assert not scatter.hint.is_shown()
     assert "not shown" in scatter.getPlotItem().titleLabel.text and "failed" in scatter.getPlotItem().titleLabel.text
 
