@@ -7,7 +7,7 @@ window created and wires nothing else.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 
 class WindowLayoutMixin:
@@ -28,13 +28,22 @@ class WindowLayoutMixin:
         bottom.addTab(self.plots.size_plot, "Model size")
         bottom.addTab(self.queue_panel, "Queue")
         self.bottom_tabs = bottom
+        # The warnings sit on top of the plots and take their height from them, so showing or hiding a warning never
+        # moves the stack's buttons (Up, Down...) from under the pointer.
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(2)
+        lower_layout.addWidget(self.problems_label)
+        lower_layout.addWidget(bottom, 1)
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.addWidget(top)
-        centre.addWidget(self.problems_label)
-        centre.addWidget(bottom)
-        centre.setStretchFactor(0, 2)
-        centre.setStretchFactor(2, 3)
-        centre.setSizes([330, 40, 460])
+        centre.addWidget(lower)
+        centre.setStretchFactor(0, 1)
+        centre.setStretchFactor(1, 1)
+        # The step form gets the taller share: about ten fields without scrolling at 900 px.
+        centre.setSizes([440, 380])
+        self.centre_split = centre
         self.main_tabs = QTabWidget()
         self.main_tabs.setDocumentMode(True)
         self.main_tabs.addTab(centre, "Recipe and live run")
@@ -62,15 +71,21 @@ class WindowLayoutMixin:
         self.resize(1380, 860)
 
     def _main_tab_changed(self, index: int) -> None:
-        # The docks serve the recipe page; the saved runs get the whole window and the docks come back after.
+        # The model, data and methods docks serve the recipe page: the saved runs take their width. The Run, Log and
+        # Head mask docks stay, so a run can be followed from the saved runs, and the log keeps its place and tab.
         if self.main_tabs.widget(index) is self.browser:
-            self._hidden_docks = [d for d in self.findChildren(QDockWidget) if d.isVisible()]
+            editing = (self.dockWidget_for(self.data_panel), self.dockWidget_for(self.palette))
+            self._hidden_docks = [d for d in editing if d is not None and d.isVisible()]
             for dock in self._hidden_docks:
                 dock.hide()
         else:
             for dock in self._hidden_docks:
                 dock.show()
             self._hidden_docks = []
+
+    def dockWidget_for(self, widget: QWidget) -> QDockWidget | None:
+        """The dock that holds ``widget``."""
+        return next((d for d in self.findChildren(QDockWidget) if d.widget() is widget), None)
 
     def _restore_window(self) -> None:
         geometry, state = self.settings.geometry(), self.settings.window_state()

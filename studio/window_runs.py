@@ -34,6 +34,7 @@ class WindowRunsMixin:
         b.metric.connect(self.plots.on_metric)
         b.runStarted.connect(self.dashboard.on_run_started)
         b.runStarted.connect(lambda _: self.heatmap.reset())
+        b.runStarted.connect(lambda _: self.runs.refresh())  # listed (running) at once: the recorder wrote it first
         b.stepStarted.connect(self.dashboard.on_step_started)
         b.stepFinished.connect(self.dashboard.on_step_finished)
         b.stepFinished.connect(self.plots.on_step_finished)

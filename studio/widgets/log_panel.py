@@ -21,7 +21,11 @@ class LogPanel(QPlainTextEdit):
     def append_line(self, text: str, level: str = "info", when: float | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(when or time.time()))
         prefix = "" if level == "info" else f"{level.upper()}: "
+        bar = self.verticalScrollBar()
+        following = bar.value() >= bar.maximum() - 4  # at the bottom (or nearly): keep following the new lines
         self.appendPlainText(f"{stamp}  {prefix}{text}")
+        if following:
+            bar.setValue(bar.maximum())
 
     def on_log(self, event) -> None:
         self.append_line(event.message, event.level, event.time)

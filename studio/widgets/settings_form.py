@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget)
 
 from core.recipe import Step
@@ -95,6 +95,8 @@ class SettingsForm(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self.form_host)
         layout.addWidget(scroll, 1)
+        self.scroll = scroll
+        self._boxes: dict[QWidget, QWidget] = {}  # editor -> its row (the editor with its error line)
         self.step: Step | None = None
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, str] = {}
@@ -112,6 +114,7 @@ class SettingsForm(QWidget):
         self.editors.clear()
         self._infos.clear()
         self._error_labels.clear()
+        self._boxes.clear()
         self.errors.clear()
         self.step = step
         if step is None:
@@ -146,6 +149,8 @@ class SettingsForm(QWidget):
             label = QLabel(info.label + ("" if not info.optional else " (optional)"))
             label.setToolTip(field_tooltip(info))
             self.form.addRow(label, box)
+            self._boxes[editor] = box
+            editor.installEventFilter(self)
             self.editors[info.name] = editor
             self._infos[info.name] = info
             self._error_labels[info.name] = error
@@ -168,6 +173,26 @@ class SettingsForm(QWidget):
             editor.setText(text)
             info = self._infos[name]
             self._edited(info, self._parse(info, text))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FocusIn and watched in self._boxes:
+            QTimer.singleShot(0, self, lambda w=watched: self._reveal(w))  # after the scroll area's own scrolling
+        return super().eventFilter(watched, event)
+
+    def _reveal(self, editor: QWidget) -> None:
+        """Keep the focused field's whole row in view, and the row above it when that one shows an error.
+
+        Tab from a field with an error would otherwise scroll that field away and leave its error line alone at
+        the top of the form, or cut the focused row in half.
+        """
+        boxes = list(self._boxes.values())
+        box = self._boxes.get(editor)
+        if box is None:
+            return
+        i = boxes.index(box)
+        if i > 0 and any(not lbl.isHidden() for lbl in boxes[i - 1].findChildren(QLabel)):
+            self.scroll.ensureWidgetVisible(boxes[i - 1], 0, 4)
+        self.scroll.ensureWidgetVisible(box, 0, 4)
 
     # -- internals -----------------------------------------------------
     def _editor(self, info: FieldInfo, value: Any) -> QWidget:

@@ -125,6 +125,8 @@ def test_window_clears_the_mask_and_marks_a_cancelled_step_in_a_real_run(qtbot, 
         window.start_run()
     assert window.heatmap.mask is None and window.heatmap.caption.text() == IDLE_CAPTION
     assert window.dashboard.progress.text() != "100 %"
+    # the run is in the saved runs while it runs (item 7)
+    assert window.runs.rows and window.runs.rows[0].status == "running"
     with qtbot.waitSignal(bridge.runCancelled, timeout=RUN_TIMEOUT_MS):
         window.cancel_action.trigger()
     assert window.dashboard.stopped == 0
