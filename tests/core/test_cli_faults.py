@@ -211,3 +211,122 @@ def test_a_recording_error_never_loses_a_finished_run(tmp_path, db, monkeypatch,
     kept = Path(err.split("are kept in ")[1].split()[0])
     saved = json.loads(kept.read_text())
     assert saved["status"] == "finished" and saved["results"]["accuracy"] >= 0 and saved["recipe"]["name"] == "faults"
+
+
+def _validate(tmp_path, capsys, text: str | bytes, suffix=".yaml"):
+    from core import cli as command
+
+    path = tmp_path / f"recipe{suffix}"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    code = command.main(["validate", str(path)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("text, line", [
+    ("data: {train_samples: .nan}", "data.train_samples: expected a whole number, got nan"),
+    ("steps: [{method: finetune, settings: {epochs: .nan}}]", "step 1 (finetune), field 'epochs': expected a finite"),
+    ("steps: [{method: finetune, settings: {learning_rate: .inf}}]", "field 'learning_rate': expected a finite"),
+    ("data: {max_length: 100000}", "data.max_length: must be at most 512"),
+    ("data: {max_length: -5}", "data.max_length: must be at least"),
+    ("data: {train_samples: abc}", "data.train_samples: expected a whole number, got 'abc'"),
+    ("evaluation: {latency_repeats: -3}", "evaluation.latency_repeats: must be at least 1"),
+    ("evaluation: {split: bogus}", "evaluation.split: must be one of train, validation, test"),
+    ("evaluation: {latency_profiles: [fast]}", "evaluation.latency_profiles: unknown profile 'fast'"),
+    ("seed: abc", "seed: expected a whole number"),
+    ("model: {source: 5}", "model.source: expected text, got 5"),
+    ("name: [a, b]", "name: expected text"),
+    ("steps: [{method: finetune, label: [a, b]}]", "step 1 (finetune), field 'label': expected text"),
+    ("steps: [{method: finetune, settings: {epochs: 1, epochs: 3}}]", "epochs: given twice (again on line 1); keep one"),
+    (b"name: caf\xe9\n", "is not UTF-8 text (byte 9 is 0xe9)"),
+])
+def test_validate_refuses_what_run_could_not_use_naming_the_field(tmp_path, capsys, text, line):
+    code, out, err = _validate(tmp_path, capsys, text)
+    assert code == 2 and line in err, err
+    assert "valid" not in out and "Traceback" not in err
+
+
+def test_validate_accepts_a_good_recipe(tmp_path, capsys):
+    code, out, err = _validate(tmp_path, capsys, Path(recipe_file(tmp_path)).read_text())
+    assert code == 0 and "valid" in out and not err
+
+
+def _bomb(where: str) -> str:
+    levels = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    return "x-anchors:\n" + "\n".join("  " + level for level in levels) + "\n" + where + "\n"
+
+
+@pytest.mark.parametrize("where", ["name: *a8", "steps:\n  - method: finetune\n    label: *a8",
+                                   "steps:\n  - method: finetune\n    settings: {epochs: *a8}"])
+def test_a_yaml_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path, db, where):
+    import resource
+    import time
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb(where))
+    limit = 3 << 30  # address space: the bomb once took 4.8 GB; the whole command needs far less
+
+    def bounded():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "core.cli", "run", str(path), "--db", db], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120, preexec_fn=bounded)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "YAML aliases expand to more than" in out.stderr and len(out.stderr) < 1000
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "cli.db").exists()  # refused before the database is even opened
+
+
+def test_db_is_accepted_before_and_after_the_command(tmp_path, capsys):
+    from core import cli as command
+
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+    assert command.main(["--db", f"sqlite:///{before}", "runs"]) == 0
+    assert command.main(["runs", "--db", f"sqlite:///{after}"]) == 0
+    assert command.main(["runs", "--status", "finished", "--db", f"sqlite:///{after}"]) == 0
+    assert "no runs recorded yet" in capsys.readouterr().out
+    assert before.is_file() and after.is_file()
+    run = command.main(["run", recipe_file(tmp_path), "--quiet", "--db", f"sqlite:///{after}"])
+    assert run == 0 and not (tmp_path / "cli.db").exists()
+    assert command.main(["show", "--db", f"sqlite:///{after}", "--json",
+                         command_run_id(f"sqlite:///{after}")]) == 0
+    assert '"name": "faults"' in capsys.readouterr().out
+
+
+def command_run_id(url: str) -> str:
+    from core.db import Repository, open_database
+
+    with open_database(url) as database:
+        return Repository(database).list_runs()[0].id
+
+
+def test_another_programs_runs_table_is_refused_and_left_byte_for_byte(tmp_path, db):
+    import sqlite3
+
+    path = tmp_path / "tracker.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, km REAL)")
+        raw.execute("INSERT INTO runs VALUES (1, 5.2)")
+    raw.close()
+    before = path.read_bytes()
+    for args in (["runs"], ["run", recipe_file(tmp_path)]):
+        out = cli(*args, db=f"sqlite:///{path}")
+        assert out.returncode == 2 and "does not belong to BERT Compression Studio" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "r.yaml", "tracker.db"]
+
+
+def test_a_database_with_garbage_pages_lists_but_show_and_export_say_it_is_damaged(tmp_path):
+    from tests.core.db.test_open import damaged_studio_database
+
+    path = damaged_studio_database(tmp_path / "studio.db", run_id="abcdef12")
+    url = f"sqlite:///{path}"
+    assert "abcdef12" in cli("runs", db=url).stdout
+    for args in (["show", "abcdef12"], ["export", "abcdef12", "--out", str(tmp_path / "out")]):
+        out = cli(*args, db=url)
+        assert out.returncode == 2, out.stderr
+        assert f"The studio database {path} is damaged" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out").exists()
