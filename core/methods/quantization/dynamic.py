@@ -67,7 +67,7 @@ def quantize_embeddings(model: nn.Module, bits: int, group_size: int = 128) -> l
     freezes=True,
 )
 def dynamic_int8(state, cfg: DynamicInt8Settings, ctx):
-    checked_adapter("quant.dynamic", state, cfg, ctx)
+    checked_adapter("quant.dynamic_int8", state, cfg, ctx)
     ctx.progress(0, 1, "quantizing", force=True)
     before = serialized_size(state.model)
     model = quantize_dynamic_int8(state.model, cfg.include_classifier, cfg.per_channel)

@@ -66,8 +66,9 @@ def applicability(method_name: str, family: str, settings: Mapping[str, Any] | N
                   quantized: bool = False) -> str | None:
     """Why ``method_name`` cannot apply to a ``family`` model (None when it can); Qt-free and torch-free.
 
-    ``settings`` (the step's) catch refusals that depend on one setting;
-    ``quantized`` says the model starts with int8 / k-bit weights.
+    ``settings`` (the step's; ``{}`` for the defaults) catch refusals that depend
+    on one setting; without them (the palette) only a method no settings can
+    rescue is refused. ``quantized`` says the model starts with int8 / k-bit weights.
     """
     adapter = ADAPTERS.get(family)
     if adapter is None:
