@@ -12,6 +12,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("runs", help="list recorded runs")
     p.add_argument("--status", choices=("running", "finished", "failed", "cancelled", "interrupted"))
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--sort", choices=("started", "score"), default="started",
+                   help="newest first (default) or best score first")
+    p.add_argument("--score", metavar="SCORE", default="geomean",
+                   help="the score for --sort score and the score column: geomean, fastest, smallest, or a formula "
+                        "over the figures, e.g. 'speedup * accuracy_retained ** 4' (default geomean)")
     p.set_defaults(func=list_runs)
     s = sub.add_parser("show", help="show one run's recipe and results")
     s.add_argument("run", help="run id (or an unambiguous prefix)")
@@ -26,17 +31,25 @@ def _when(ts) -> str:
 def list_runs(args) -> int:
     from core.cli.database import open_repository
 
+    from core.scoring import parse_score, rank
+
+    score = parse_score(args.score)  # a bad formula: a StudioError naming the unknown name or the syntax error
     _, repo = open_repository(args.db)
-    runs = repo.list_runs(status=args.status, limit=args.limit)
+    runs = repo.list_runs(status=args.status, limit=None if args.sort == "score" else args.limit)
     if not runs:
         print("no runs recorded yet (bert-studio run RECIPE records one)")
         return 0
+    scored = rank(runs, score, lambda r: r.figures) if args.sort == "score" else \
+        [(r, score(r.figures or {})) for r in runs]
     rows = []
-    for r in runs:
+    for r, value in scored[:args.limit]:
         res = r.figures or {}
         rows.append([r.id[:8], r.name, r.status, _when(r.started_at), figure("accuracy", res.get("accuracy")),
-                     figure("speedup", res.get("speedup")), figure("size_bytes", res.get("size_bytes"))])
-    print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size"]))
+                     figure("speedup", res.get("speedup")), figure("size_bytes", res.get("size_bytes")),
+                     "-" if value != value else f"{value:.4g}"])
+    print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size", "score"]))
+    if args.sort == "score":
+        print(f"\nscore: {score.describe()}")
     return 0
 
 
@@ -56,6 +69,11 @@ def show_run(args) -> int:
     print(f"run      {run.id}\nname     {run.name}\nstatus   {run.status}\nstarted  {_when(run.started_at)}\nended    {_when(run.ended_at)}\ndevice   {run.device or '-'}")
     if run.error:
         print(f"error    {run.error}")
+    from core.engine.cache import describe_reuse
+
+    reused = describe_reuse(run.steps)
+    if reused:
+        print(f"reused   {reused} (step cache)")
     print("\nrecipe:")
     text = json.dumps(run.recipe, indent=2) if args.json else yaml.safe_dump(run.recipe, sort_keys=False)
     print("  " + text.rstrip().replace("\n", "\n  "))

@@ -47,7 +47,8 @@ figures), :class:`StudyEnded` (this worker left; ``status`` is the study's then)
 ``StudyRunner(db_url, study_id, *, bus=None, cache=DEFAULT, engine=None, record=True, resume=False,
 heartbeat_s=10, grace_s=120, poll_s=2, worker=None)``: ``cache`` a
 :class:`~core.engine.cache.StepCache` (default: the one beside the database; None: none);
-``engine`` any engine with ``bus`` and ``start(recipe, run_id=...) -> handle`` (``cancel()``,
+``task`` the prepared data when the caller has it (default: prepared once per worker, shared by
+its trials); ``engine`` any engine with ``bus`` and ``start(recipe, run_id=...) -> handle`` (``cancel()``,
 ``join(timeout)``, ``done``, ``result``), e.g. the studio's ``ProcessEngine`` (its bus must be the
 runner's; default: an in-process :class:`~core.engine.Engine` with the cache); ``record`` False
 when the caller already records the bus's runs into this database (the studio's recorder).
@@ -183,13 +184,14 @@ class StudyRunner:
     def __init__(self, db_url: str | None, study_id: str, *, bus: ev.EventBus | None = None, cache: Any = DEFAULT,
                  engine=None, record: bool = True, resume: bool = False, heartbeat_s: float = 10.0,
                  grace_s: float = 120.0, poll_s: float = 2.0, worker: str | None = None,
-                 workdir_root=None):
+                 workdir_root=None, task=None):
         self.db_url = db_url
         self.study_id = study_id
         self.bus = engine.bus if engine is not None else (bus or ev.EventBus())
         self._cache = cache
         self._engine = engine
         self._workdir_root = workdir_root
+        self._task = task
         self.record = record
         self.resume = resume
         self.heartbeat_s, self.grace_s, self.poll_s = heartbeat_s, grace_s, poll_s
@@ -246,6 +248,7 @@ class StudyRunner:
             self.spec = StudySpec.from_dict(record.spec)
             self.objective = Objective(self.spec.objective)
             self.engine = self._engine or self._default_engine()
+            self._run_kwargs = {"task": self._shared_task()} if self._engine is None else {}
             self.kind = _kind(self.spec, self)
             self.bus.publish(StudyStarted(self.study_id, name=record.name, kind=record.kind,
                                           planned=record.max_trials, worker=self.worker))
@@ -284,6 +287,20 @@ class StudyRunner:
 
         cache = StepCache.for_database(self.db_url) if self._cache is DEFAULT else self._cache
         return Engine(bus=self.bus, workdir_root=self._workdir_root, cache=cache)
+
+    def _shared_task(self):
+        """The data every trial of this study uses, tokenized once per worker (trials vary steps, never data)."""
+        if self._task is not None:
+            return self._task
+        from core.data.task import prepare_task
+        from core.models.loading import load_tokenizer
+
+        recipe = self.spec.recipe
+        try:
+            return prepare_task(recipe.data, load_tokenizer(recipe.model.source))
+        except Exception:  # each run then fails on its own, with its own message
+            log.warning("study %s: could not prepare the shared data", self.study_id[:8], exc_info=True)
+            return None
 
     def _leave(self) -> str:
         status = self.studies.get_study(self.study_id).status
@@ -363,7 +380,7 @@ class StudyRunner:
         self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                       params=prepared.params))
         try:
-            handle = self.engine.start(prepared.recipe, run_id=run_id)
+            handle = self.engine.start(prepared.recipe, run_id=run_id, **self._run_kwargs)
             with self._lock:
                 self._handle = handle
             if self._stop.is_set():

@@ -1,15 +1,14 @@
 """Search studies: Optuna proposes settings and optional steps; each proposal is an ordinary recipe.
 
 Samplers: TPE (one objective) or NSGA-II (several, the answer is the Pareto front); constraints
-go to the sampler as Optuna's ``constraints_func`` (<= 0 satisfied), read from the values the
-runner stores on each finished trial. Pruning (median) stops trials whose validation accuracy
+go to the sampler through ``Trial.set_constraint`` (Optuna 5's replacement for ``constraints_func``;
+<= 0 satisfied), one per constraint of the study, set on each finished trial before it is told. Pruning (median) stops trials whose validation accuracy
 lags the median of earlier trials at the same point.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Any
 
 from core.recipe import Recipe
@@ -17,27 +16,16 @@ from core.study.plan import Prepared
 from core.study.spec import StudySpec, apply_variant
 from core.study.storage import optuna_storage
 
-CONSTRAINTS_ATTR = "constraints"
-FIGURES_ATTR = "figures"
-
-
-def _constraints(frozen) -> list[float]:
-    return list(frozen.user_attrs.get(CONSTRAINTS_ATTR, [0.0]))
+FIGURES_ATTR = "figures"  # a finished trial's numeric figures, kept in Optuna's user attributes too
 
 
 def sampler(spec: StudySpec):
     import optuna
 
-    constraints = _constraints if spec.constraints else None
-    with warnings.catch_warnings():
-        # constraints_func is marked experimental in Optuna; the studio relies only on its documented contract.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if spec.sampler == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=spec.seed, constraints_func=constraints,
-                                                 population_size=max(4, min(50, spec.max_trials or 50)))
-        # Few trials on this machine: start modelling after a handful of random ones.
-        return optuna.samplers.TPESampler(seed=spec.seed, constraints_func=constraints,
-                                          n_startup_trials=min(10, max(2, (spec.max_trials or 20) // 3)))
+    if spec.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=spec.seed, population_size=max(4, min(50, spec.max_trials or 50)))
+    # Few trials on this machine: start modelling after a handful of random ones.
+    return optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=min(10, max(2, (spec.max_trials or 20) // 3)))
 
 
 def pruner(spec: StudySpec):
@@ -138,7 +126,8 @@ class SearchTrials:
         study, trial = self._study, prepared.handle
         if status == "finished":
             values = self.objective.values(figures)
-            trial.set_user_attr(CONSTRAINTS_ATTR, [c.slack(figures) for c in self.spec.constraints] or [0.0])
+            for constraint in self.spec.constraints:
+                trial.set_constraint(str(constraint), constraint.slack(figures))
             trial.set_user_attr(FIGURES_ATTR, {k: v for k, v in figures.items()
                                                if isinstance(v, (int, float)) and not isinstance(v, bool)
                                                and math.isfinite(v)})

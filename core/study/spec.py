@@ -424,7 +424,8 @@ def _budget(spec: StudySpec, raw: Any, problems: list[str]) -> None:
     if seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
         problems.append(f"budget.seconds: a positive number of seconds; got {seconds!r}")
         seconds = None
-    if spec.kind == "search" and trials is None and seconds is None and "budget" not in " ".join(problems):
+    if spec.kind == "search" and trials is None and seconds is None and not any(p.startswith("budget")
+                                                                                 for p in problems):
         problems.append("budget: a search needs trials and/or seconds, e.g. budget: {trials: 20}")
     spec.max_trials, spec.seconds = trials, seconds
 

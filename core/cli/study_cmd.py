@@ -1,0 +1,274 @@
+"""``bert-studio study run|worker|list|show|stop``: studies from the command line (see core.study.runner)."""
+
+from __future__ import annotations
+
+import argparse
+
+import math
+import sys
+
+from core.cli.format import table
+from core.metrics.figures import format_figure as figure
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("study", help="order, grid and search studies (run, worker, list, show, stop)",
+                       description="Studies: a template recipe, what varies, a score and a budget. "
+                                   "Workers on several machines share one study through one database (--db).")
+    ss = p.add_subparsers(dest="study_command", required=True, metavar="ACTION")
+    r = ss.add_parser("run", help="record a study file as a new study and work on it")
+    _db_option(r)
+    r.add_argument("file", help="study file (.yaml or .json)")
+    _worker_options(r)
+    r.set_defaults(func=run_study)
+    w = ss.add_parser("worker", help="join a running study (from another process or machine) and work on it")
+    _db_option(w)
+    w.add_argument("study", help="study id (or an unambiguous prefix)")
+    w.add_argument("--resume", action="store_true",
+                   help="re-open a stopped study and run its cancelled and interrupted trials again")
+    _worker_options(w)
+    w.set_defaults(func=work_on_study)
+    li = ss.add_parser("list", help="list studies")
+    _db_option(li)
+    li.add_argument("--limit", type=int, default=50)
+    li.set_defaults(func=list_studies)
+    sh = ss.add_parser("show", help="a study's trials, interaction table, Pareto front and best run")
+    _db_option(sh)
+    sh.add_argument("study", help="study id (or an unambiguous prefix)")
+    sh.set_defaults(func=show_study)
+    st = ss.add_parser("stop", help="stop a study: every worker stops; `study worker ID --resume` restarts it")
+    _db_option(st)
+    st.add_argument("study", help="study id (or an unambiguous prefix)")
+    st.set_defaults(func=stop)
+
+
+def _worker_options(p) -> None:
+    p.add_argument("--no-cache", action="store_true", help="compute every step (no step cache)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--heartbeat", type=float, default=10.0, metavar="S",
+                   help="seconds between this worker's signs of life (default 10)")
+    p.add_argument("--grace", type=float, default=120.0, metavar="S",
+                   help="a trial whose worker is silent this long is marked interrupted (default 120)")
+
+
+def _db_url(args) -> str:
+    from core.env import default_database_url
+
+    return args.db or default_database_url()
+
+
+def run_study(args) -> int:
+    from core.study.runner import create_study
+    from core.study.spec import StudySpec
+
+    spec = StudySpec.load(args.file)
+    study_id = create_study(spec, _db_url(args))
+    print(f"study {study_id[:8]} ({spec.kind}): {spec.name}")
+    print(f"  more workers: bert-studio study worker {study_id[:8]} --db URL", file=sys.stderr)
+    return _work(args, study_id, resume=False)
+
+
+def work_on_study(args) -> int:
+    return _work(args, args.study, resume=args.resume)
+
+
+def _work(args, study_id: str, resume: bool) -> int:
+    from core.study.runner import StudyRunner, TrialFinished, TrialStarted
+
+    url = _db_url(args)
+    runner = StudyRunner(url, study_id, cache=None if args.no_cache else _default(), resume=resume,
+                         heartbeat_s=args.heartbeat, grace_s=args.grace)
+    bar = _TrialBar(quiet=args.quiet)
+    runner.bus.subscribe(TrialStarted, bar.started)
+    runner.bus.subscribe(TrialFinished, bar.finished)
+    from core.study.runner import StudyStarted
+
+    runner.bus.subscribe(StudyStarted, bar.study_started)
+    runner.start()
+    try:
+        while not runner.done:
+            runner.join(0.2)
+    except KeyboardInterrupt:
+        print("\nstopping this worker (its current trial is cancelled)...", file=sys.stderr)
+        runner.stop()
+        runner.join()
+    finally:
+        bar.close()
+    outcome = runner.outcome
+    if outcome is None:
+        print("error: the worker ended without an outcome (see the log above)", file=sys.stderr)
+        return 1
+    print(f"study {outcome.study_id[:8]} {outcome.status}: this worker ran {len(outcome.trials)} trial(s)")
+    print(_report_text(url, outcome.study_id))
+    return 0 if outcome.status in ("finished", "running") else 130
+
+
+def _default():
+    from core.study.runner import DEFAULT
+
+    return DEFAULT
+
+
+class _TrialBar:
+    """A progress bar over the study's trial slots, and one line per trial that ends."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet, self.stream = quiet, stream or sys.stderr
+        self.bar = None
+
+    def study_started(self, e) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=e.planned, file=self.stream, unit="trial", dynamic_ncols=True, leave=False,
+                        desc=f"study {e.study_id[:8]}")
+
+    def started(self, e) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"trial {e.number + 1}: {e.label}"[:60])
+
+    def finished(self, e) -> None:
+        value = "" if math.isnan(e.value) else f", score {e.value:.4g}"
+        line = f"trial {e.number + 1} {e.status}: {e.label}{value}" + (f" ({e.note})" if e.note else "")
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+            self.bar.update(1)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _open(args):
+    """The database (a context manager: closed when the command ends) and its studies.
+
+    Not ``core.cli.database.open_repository``: that marks runs of other hosts 'interrupted', and a
+    study's workers run on other hosts.
+    """
+    from core.db import StudyRepository, open_database
+
+    db = open_database(args.db)
+    return db, StudyRepository(db)
+
+
+def _when(ts) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def list_studies(args) -> int:
+    db, studies = _open(args)
+    with db:
+        found = studies.list_studies(limit=args.limit)
+    if not found:
+        print("no studies recorded yet (bert-studio study run STUDY.yaml records one)")
+        return 0
+    rows = [[s.short_id, s.name, s.kind, s.status, _when(s.created_at),
+             f"{s.claimed}/{s.max_trials}" if s.max_trials is not None else str(s.claimed)] for s in found]
+    print(table(rows, ["study", "name", "kind", "status", "created", "trials"]))
+    return 0
+
+
+def show_study(args) -> int:
+    db, studies = _open(args)
+    with db:
+        print(_report_text(db, studies.resolve_id(args.study)))
+    return 0
+
+
+def stop(args) -> int:
+    db, studies = _open(args)
+    with db:
+        full = studies.resolve_id(args.study)
+        studies.set_status(full, "cancelled")
+    print(f"study {full[:8]} stopped; its workers stop their current trials "
+          f"(bert-studio study worker {full[:8]} --resume restarts it)")
+    return 0
+
+
+# -- the report in text ------------------------------------------------------------------------------------
+def _report_text(db, study_id: str) -> str:
+    from core.study.runner import study_report
+
+    rep = study_report(db, study_id)
+    s = rep.study
+    out = [f"study    {s.id}", f"name     {s.name}", f"kind     {s.kind}", f"status   {s.status}",
+           f"trials   {s.claimed} of {s.max_trials if s.max_trials is not None else 'open'} claimed; "
+           + ", ".join(f"{n} {k}" for k, n in sorted(rep.counts.items()))]
+    if rep.spec.constraints:
+        out.append("require  " + ", ".join(str(c) for c in rep.spec.constraints))
+    rows = []
+    for t in rep.trials:
+        f = t.figures
+        rows.append([str(t.number + 1), t.label[:48], t.status, "-" if math.isnan(t.value) else f"{t.value:.4g}",
+                     figure("accuracy_retained", f.get("accuracy_retained")) if f else "-",
+                     figure("speedup", f.get("speedup")) if f else "-",
+                     figure("size_ratio", f.get("size_ratio")) if f else "-",
+                     (t.run_id or "-")[:8], "" if t.feasible or not f else "constraint not met"])
+    out += ["", table(rows, ["trial", "what", "status", "score", "retained", "speedup", "size ratio", "run", ""])]
+    notes = [(t.number + 1, t.note) for t in rep.trials if t.note and t.status not in ("finished",)]
+    out += [f"  trial {n}: {note}" for n, note in notes]
+    if rep.interaction:
+        out += ["", interaction_text(rep.interaction)]
+    if rep.pareto:
+        axes = " vs ".join(f"{name} ({'higher' if d == 'maximize' else 'lower'} is better)"
+                           for name, d in rep.pareto_axes)
+        out += ["", f"Pareto front on {axes}:"]
+        out += [f"  trial {t.number + 1} (run {(t.run_id or '-')[:8]}): "
+                + ", ".join(f"{name} {figure(name, t.figures.get(name))}" for name, _ in rep.pareto_axes)
+                + f"  {t.label}" for t in rep.pareto]
+    if rep.best is not None:
+        b = rep.best
+        out += ["", f"best: trial {b.number + 1}, run {(b.run_id or '-')[:8]}, score {b.value:.4g}: {b.label}"
+                    f" (bert-studio show {(b.run_id or '')[:8]})"]
+    else:
+        out += ["", "best: none yet (no finished trial meets the constraints)"]
+    return "\n".join(out)
+
+
+def _effect(effect, kind: str) -> str:
+    if effect is None:
+        return "-"
+    if kind == "ratio":
+        text = f"x{effect.value:.2f} \u00b1 {effect.spread:.2f}"
+    else:
+        text = f"{100 * effect.value:+.1f} \u00b1 {100 * effect.spread:.1f} pt"
+    return f"{text} ({effect.verdict})"
+
+
+def interaction_text(tables) -> str:
+    """For each pair: A alone, B alone, A->B, B->A and the no-interaction prediction; then the effects."""
+    out = ["interaction (against the same teacher; no interaction: speedups and size ratios multiply, "
+           "accuracy drops add):"]
+    for p in tables:
+        rows = [[f"{p.a} alone", *_cells(p.alone_a)], [f"{p.b} alone", *_cells(p.alone_b)],
+                [f"{p.a} -> {p.b}", *_cells(p.ab)], [f"{p.b} -> {p.a}", *_cells(p.ba)],
+                ["no interaction predicts", f"{p.null_speedup:.2f}x", f"{p.null_size_ratio:.2f}x",
+                 f"{100 * p.null_drop:.1f} pt"]]
+        out += ["", table(rows, ["", "speedup", "size ratio", "accuracy drop"])]
+        for name, stacked in ((f"{p.a} -> {p.b}", p.ab), (f"{p.b} -> {p.a}", p.ba)):
+            if stacked is None:
+                out.append(f"  {name}: did not run")
+                continue
+            out.append(f"  {name} against the null: speed {_effect(p.speed_interaction(stacked), 'ratio')}, "
+                       f"size {_effect(p.size_interaction(stacked), 'ratio')}, "
+                       f"drop {_effect(p.drop_interaction(stacked), 'diff')}")
+        if p.ab and p.ba:
+            out.append(f"  order ({p.a} first against {p.b} first): speed {_effect(p.order_speed(), 'ratio')}, "
+                       f"size {_effect(p.order_size(), 'ratio')}, drop {_effect(p.order_drop(), 'diff')}")
+    return "\n".join(out)
+
+
+def _cells(run) -> list[str]:
+    if run is None:
+        return ["-", "-", "-"]
+    return [f"{run.speedup.value:.2f}x \u00b1 {run.speedup.spread:.2f}", f"{run.size_ratio.value:.2f}x",
+            f"{100 * run.drop.value:.1f} \u00b1 {100 * run.drop.spread:.1f} pt"]
+
+
+def _db_option(p) -> None:
+    """``--db`` after the action too (the global one, before the command, still works)."""
+    p.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="experiment database (SQLAlchemy URL)")
