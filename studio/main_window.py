@@ -37,6 +37,7 @@ from studio.widgets.stack_editor import StackEditor
 from studio.window_actions import WindowActionsMixin
 from studio.window_layout import WindowLayoutMixin
 from studio.window_runs import WindowRunsMixin
+from studio.window_study import WindowStudyMixin
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
@@ -55,7 +56,8 @@ def default_recipe() -> Recipe:
     )
 
 
-class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeFilesMixin, QMainWindow):
+class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowStudyMixin, RecipeFilesMixin,
+                 QMainWindow):
     warmedUp = Signal()  # the libraries a run needs are loaded (see start_warm_up)
 
     def __init__(self, settings: StudioSettings | None = None, store: RunsStore | None = None, engine=None,
@@ -91,6 +93,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
         self.problems_label.setWordWrap(True)
         self._build_layout()
         self._build_actions()
+        self._build_study()
         self._connect()
         self._connect_run_signals()
         self._offer_recent_sources()
@@ -211,6 +214,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, RecipeF
                 event.ignore()
                 return
         self.queue.clear()  # nothing queued may start while the window closes
+        self.shutdown_study()  # its running trials are cancelled; the study stays resumable
         self.controller.shutdown()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()

@@ -1,0 +1,135 @@
+"""The interaction table of an order study: for each pair, A alone, B alone, A -> B, B -> A, and what
+"no interaction" predicts (speedups and size ratios multiply, accuracy drops add), then the interaction
+and order effects, each called "inside the noise" when no larger than its spread
+(:mod:`core.study.interaction` does the arithmetic; this widget only shows it)."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
+
+from core.study.interaction import INSIDE, MEASURABLE, Effect, Measured
+
+COLUMNS = ("", "Speedup", "Size ratio", "Accuracy drop")
+EMPTY = ("The table fills in once each chosen step has run alone; then each pair's two orders "
+         "are set against what independent methods would give.")
+HEADER_BG = "#e5e7eb"
+VERDICT_COLOURS = {INSIDE: "#6b7280", MEASURABLE: "#111827"}
+
+
+def _ratio(m: Measured | float) -> str:
+    value, spread = (m.value, m.spread) if isinstance(m, Measured) else (m, math.nan)
+    if math.isnan(value):
+        return "-"
+    return f"{value:.2f}x" + (f" \u00b1 {spread:.2f}" if not math.isnan(spread) else "")
+
+
+def _drop(m: Measured | float) -> str:
+    value, spread = (m.value, m.spread) if isinstance(m, Measured) else (m, math.nan)
+    if math.isnan(value):
+        return "-"
+    return f"{100 * value:+.1f} pts" + (f" \u00b1 {100 * spread:.1f}" if not math.isnan(spread) else "")
+
+
+def _effect(effect: Effect | None, ratio: bool) -> tuple[str, str]:
+    """The effect as text, and its verdict."""
+    if effect is None:
+        return "-", ""
+    if math.isnan(effect.value):
+        return "-", effect.verdict
+    text = f"{effect.value:.2f}x" if ratio else f"{100 * effect.value:+.1f} pts"
+    if not math.isnan(effect.spread):
+        text += f" \u00b1 {effect.spread:.2f}" if ratio else f" \u00b1 {100 * effect.spread:.1f}"
+    return f"{text} ({effect.verdict})", effect.verdict
+
+
+class InteractionTable(QTableWidget):
+    """``show_pairs(report.interaction)``; ``rows_text()`` gives what each row says (first column)."""
+
+    def __init__(self, parent=None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setWordWrap(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.setToolTip("Drop: baseline accuracy minus the run's, in percentage points (higher: more lost). "
+                        "Interaction: the stack against the no-interaction prediction (1.00x / +0.0 pts: none). "
+                        "Order: A \u2192 B against B \u2192 A.")
+        self.pairs: list = []
+        self.show_pairs([])
+
+    def rows_text(self) -> list[str]:
+        return [self.item(r, 0).text() if self.item(r, 0) else "" for r in range(self.rowCount())]
+
+    def verdicts(self) -> list[str]:
+        """Every verdict shown (``inside the noise``, ``measurable``, ``spread unknown``)."""
+        out = []
+        for r in range(self.rowCount()):
+            for c in range(1, self.columnCount()):
+                item = self.item(r, c)
+                if item is not None and item.data(Qt.ItemDataRole.UserRole):
+                    out.append(item.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def show_pairs(self, pairs: list) -> None:
+        self.pairs = list(pairs)
+        self.clearSpans()
+        self.setRowCount(0)
+        if not self.pairs:
+            self._row([EMPTY], header=False)
+            self.setSpan(0, 0, 1, len(COLUMNS))
+            return
+        for pair in self.pairs:
+            a, b = pair.a, pair.b
+            self._row([f"{a}  and  {b}"], header=True)
+            self._row([f"{a} alone", _ratio(pair.alone_a.speedup), _ratio(pair.alone_a.size_ratio),
+                       _drop(pair.alone_a.drop)])
+            self._row([f"{b} alone", _ratio(pair.alone_b.speedup), _ratio(pair.alone_b.size_ratio),
+                       _drop(pair.alone_b.drop)])
+            for name, stacked in ((f"{a} \u2192 {b}", pair.ab), (f"{b} \u2192 {a}", pair.ba)):
+                if stacked is None:
+                    self._row([name, "did not run", "", ""])
+                else:
+                    self._row([name, _ratio(stacked.speedup), _ratio(stacked.size_ratio), _drop(stacked.drop)])
+            self._row(["No interaction predicts", _ratio(pair.null_speedup), _ratio(pair.null_size_ratio),
+                       _drop(pair.null_drop)], italic=True)
+            for name, stacked in ((f"Interaction {a} \u2192 {b}", pair.ab), (f"Interaction {b} \u2192 {a}", pair.ba)):
+                if stacked is not None:
+                    self._effects(name, pair.speed_interaction(stacked), pair.size_interaction(stacked),
+                                  pair.drop_interaction(stacked))
+            if pair.ab is not None and pair.ba is not None:
+                self._effects(f"Order: {a} \u2192 {b} vs {b} \u2192 {a}", pair.order_speed(), pair.order_size(),
+                              pair.order_drop())
+
+    def _effects(self, name: str, speed: Effect | None, size: Effect | None, drop: Effect | None) -> None:
+        cells = [_effect(speed, True), _effect(size, True), _effect(drop, False)]
+        row = self._row([name] + [text for text, _ in cells])
+        for col, (_, verdict) in enumerate(cells, start=1):
+            item = self.item(row, col)
+            item.setData(Qt.ItemDataRole.UserRole, verdict)
+            item.setForeground(QBrush(QColor(VERDICT_COLOURS.get(verdict, "#92400e"))))
+
+    def _row(self, cells: list[str], header: bool = False, italic: bool = False) -> int:
+        row = self.rowCount()
+        self.insertRow(row)
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if col:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if header or italic:
+                font = item.font()
+                font.setBold(header)
+                font.setItalic(italic)
+                item.setFont(font)
+            if header:
+                item.setBackground(QBrush(QColor(HEADER_BG)))
+            self.setItem(row, col, item)
+        if header:
+            self.setSpan(row, 0, 1, len(COLUMNS))
+        return row

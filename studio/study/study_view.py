@@ -1,0 +1,263 @@
+"""The Study view: set a study up from the current stack, start it off the GUI thread, watch it live.
+
+Left, the form (:class:`~studio.study.study_setup.StudySetup`) and Start / Stop / Resume; right, the
+study as the database has it (:func:`core.study.runner.study_report`, re-read as trials start and end):
+a status line, the best run so far, the trials table, the Pareto scatter and, for an order study, the
+interaction table. A trial opens as a run in the runs browser or as a recipe in the stack editor.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from core.errors import StudioError
+from core.metrics.figures import format_figure
+from core.recipe import Recipe
+from studio.dialogs import errors
+from studio.study.interaction_table import InteractionTable
+from studio.study.pareto_plot import ParetoPlot
+from studio.study.session import StudySession
+from studio.study.study_setup import StudySetup
+from studio.study.trials_table import TrialsTable, format_score
+
+IDLE = "No study yet: set one up on the left and press Start."
+REFRESH_MS = 250  # events arrive in bursts (a trial ends, the next starts): one report read per burst
+
+
+class StudyView(QWidget):
+    openRunRequested = Signal(str)  # run id: show it in the runs browser
+    openRecipeRequested = Signal(str)  # run id: load its recipe into the stack editor
+    runsChanged = Signal()  # a trial's run was recorded
+    runningChanged = Signal(bool)
+    templateRequested = Signal()  # "Use the current stack": the window answers with set_template(its recipe)
+
+    def __init__(self, db_url: str | None, parent: QWidget | None = None, workdir_root=None, task=None):
+        super().__init__(parent)
+        self.db_url = db_url
+        self.session = StudySession(db_url, self, workdir_root=workdir_root, task=task)
+        self.report = None
+        self._started_at: float | None = None
+        self.setup = StudySetup()
+        self.setup.changed.connect(self._update_buttons)
+        self.from_stack = QPushButton("Use the current stack")
+        self.from_stack.setToolTip("Take the stack, model and data shown in the editor as the study's template")
+        self.start_button = QPushButton("Start study")
+        self.start_button.setObjectName("primary")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the study: the running trials are cancelled; Resume runs them again")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Run the stopped study again: its cancelled and interrupted trials first")
+        self.from_stack.clicked.connect(self.templateRequested)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume)
+        buttons = QHBoxLayout()
+        for b in (self.from_stack, self.start_button, self.stop_button, self.resume_button):
+            buttons.addWidget(b)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.setup)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+
+        self.status = QLabel(IDLE)
+        self.status.setObjectName("study_status")
+        self.status.setWordWrap(True)
+        self.best = QLabel("")
+        self.best.setObjectName("study_best")
+        self.best.setWordWrap(True)
+        self.best.setTextFormat(Qt.TextFormat.RichText)
+        self.trials = TrialsTable()
+        self.pareto = ParetoPlot()
+        self.interaction = InteractionTable()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.trials, "Trials")
+        self.tabs.addTab(self.pareto, "Pareto front")
+        self.tabs.addTab(self.interaction, "Interaction")
+        self.open_run = QPushButton("Open run")
+        self.open_run.setToolTip("Show the selected trial's run in the runs browser (or double-click it)")
+        self.open_recipe = QPushButton("Open recipe in the stack editor")
+        self.open_run.clicked.connect(lambda: self._open(self.openRunRequested))
+        self.open_recipe.clicked.connect(lambda: self._open(self.openRecipeRequested))
+        self.trials.openRunRequested.connect(self.openRunRequested)
+        self.trials.openRecipeRequested.connect(self.openRecipeRequested)
+        self.trials.itemSelectionChanged.connect(self._update_buttons)
+        trial_buttons = QHBoxLayout()
+        trial_buttons.addStretch()
+        trial_buttons.addWidget(self.open_run)
+        trial_buttons.addWidget(self.open_recipe)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(4, 0, 0, 0)
+        right_layout.addWidget(self.status)
+        right_layout.addWidget(self.best)
+        right_layout.addWidget(self.tabs, 1)
+        right_layout.addLayout(trial_buttons)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 3)
+        split.setSizes([430, 820])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(split)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._show_status)
+        self.session.trialStarted.connect(lambda _: self._refresh_timer.start())
+        self.session.trialFinished.connect(self._trial_finished)
+        self.session.ended.connect(self._ended)
+        self.session.failed.connect(lambda exc: errors.report_exception(self, "A study worker stopped", exc))
+        self._update_buttons()
+
+    # -- the template -------------------------------------------------------------------
+    def set_template(self, recipe: Recipe) -> None:
+        """Set the study up from ``recipe`` (the current stack)."""
+        self.setup.set_template(recipe)
+        self._update_buttons()
+
+    def set_database(self, db_url: str) -> None:
+        if not self.session.running:
+            self.db_url = self.session.db_url = db_url
+
+    @property
+    def running(self) -> bool:
+        return self.session.running
+
+    # -- control ----------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Record the study as set up and start its workers; False (with the problems shown) when it cannot."""
+        if self.session.running:
+            return False
+        problems = self.setup.validate()
+        if problems:
+            return False
+        try:
+            spec = self.setup.spec()
+            self.session.create(spec)
+            self.session.start(self.setup.workers.value())
+        except (StudioError, OSError) as exc:
+            errors.report_exception(self, "The study cannot start", exc)
+            return False
+        self._began()
+        return True
+
+    def stop(self) -> None:
+        self.session.stop()
+        self.status.setText(self.status.text() + " \u2014 stopping\u2026")
+        self.stop_button.setEnabled(False)
+
+    def resume(self) -> bool:
+        if self.session.running or self.session.study_id is None:
+            return False
+        try:
+            self.session.start(self.setup.workers.value(), resume=True)
+        except (StudioError, OSError) as exc:
+            errors.report_exception(self, "The study cannot resume", exc)
+            return False
+        self._began()
+        return True
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop the study's workers and wait for them (the window closes); the study stays resumable."""
+        self._clock.stop()
+        self._refresh_timer.stop()
+        if self.session.running:
+            self.session.shutdown(timeout)
+
+    def _began(self) -> None:
+        self._started_at = time.monotonic()
+        self._clock.start()
+        self.refresh()
+        self._update_buttons()
+        self.runningChanged.emit(True)
+
+    # -- following it ----------------------------------------------------------------------------
+    def _trial_finished(self, event) -> None:
+        self._refresh_timer.start()
+        if event.run_id:
+            self.runsChanged.emit()
+
+    def _ended(self, status: str) -> None:
+        self._clock.stop()
+        self.refresh()
+        self._update_buttons()
+        self.runsChanged.emit()
+        self.runningChanged.emit(False)
+
+    def refresh(self) -> None:
+        """Re-read the study from the database and redraw every part."""
+        try:
+            self.report = self.session.report()
+        except Exception as exc:  # a lost database: say so, keep the last picture
+            self.status.setText(f"The study cannot be read back: {exc}")
+            return
+        if self.report is None:
+            return
+        r = self.report
+        self.trials.show_trials(r.trials, r.best)
+        self.pareto.show_report(r)
+        self.interaction.show_pairs(r.interaction)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.interaction), r.spec.kind == "order")
+        self._show_best()
+        self._show_status()
+        self._update_buttons()
+
+    def _show_best(self) -> None:
+        r = self.report
+        if r.best is None:
+            self.best.setText("<span style='color:#6b7280'>Best so far: none yet</span>")
+            return
+        b = r.best
+        parts = ", ".join(f"{name} {format_figure(key, b.figures.get(key))}" for key, name in
+                          (("accuracy_retained", "accuracy retained"), ("speedup", "speedup"),
+                           ("size_ratio", "size ratio")))
+        self.best.setText(f"<b>Best so far</b>: trial {b.number + 1}, {b.label} \u2014 score "
+                          f"{format_score(b.value)} ({parts}); {len(r.pareto)} on the Pareto front")
+
+    def _show_status(self) -> None:
+        r = self.report
+        if r is None:
+            return
+        counts = r.counts
+        done = sum(n for s, n in counts.items() if s != "running")
+        planned = r.study.max_trials
+        what = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trial yet"
+        elapsed = ""
+        if self._started_at is not None and self.session.running:
+            seconds = int(time.monotonic() - self._started_at)
+            elapsed = f" \u2014 {seconds // 60}:{seconds % 60:02d} elapsed"
+        status = "running" if self.session.running else r.study.status
+        of = f" of {planned}" if planned else ""
+        self.status.setText(f"<b>{r.study.name}</b> ({r.study.kind} study {r.study.id[:8]}, {status}): "
+                            f"{done}{of} trials done ({what}){elapsed}")
+
+    def _open(self, signal) -> None:
+        run_id = self.trials.selected_run_id()
+        if run_id:
+            signal.emit(run_id)
+
+    def _update_buttons(self) -> None:
+        running = self.session.running
+        valid = not self.setup.current_problems and bool(self.setup.recipe.steps)
+        self.start_button.setEnabled(valid and not running)
+        self.stop_button.setEnabled(running)
+        stoppable = self.report is not None and self.report.study.status in ("cancelled", "interrupted")
+        self.resume_button.setEnabled(not running and self.session.study_id is not None and stoppable)
+        self.from_stack.setEnabled(not running)
+        self.setup.setEnabled(not running)
+        has_run = self.trials.selected_run_id() is not None
+        self.open_run.setEnabled(has_run)
+        self.open_recipe.setEnabled(has_run)

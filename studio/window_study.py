@@ -1,0 +1,75 @@
+"""The window's Study side: the "Study\u2026" action, the Study tab, and what a trial opens.
+
+A mixin of :class:`~studio.main_window.MainWindow`, kept apart so the study needs only two lines of the
+window (the base class and the call of :meth:`_build_study`) and one in its ``closeEvent``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDockWidget, QToolBar
+
+
+class WindowStudyMixin:
+    study_view = None
+    _study_shown = False
+    _study_hidden: list = []
+
+    def _build_study(self) -> None:
+        """Add Run \u25b8 Study\u2026 and its toolbar button (after the window's own actions exist)."""
+        menu = next((a.menu() for a in self.menuBar().actions() if a.menu() is not None and self.run_action in
+                     a.menu().actions()), None)
+        if menu is not None:
+            menu.addSeparator()
+        self.study_action = self._action("&Study\u2026", self.open_study, None, menu,
+                                         "Find the stack: order and interaction, search or grid studies "
+                                         "started from the current stack")
+        toolbar = self.findChild(QToolBar, "main_toolbar")
+        if toolbar is not None:
+            toolbar.addAction(self.study_action)
+
+    def open_study(self):
+        """Show the Study tab (created on first use) set up from the current stack; returns the view."""
+        from studio.study.study_view import StudyView
+
+        if self.study_view is None:
+            self.study_view = StudyView(self.store_url(), self)
+            self.study_view.templateRequested.connect(lambda: self.study_view.set_template(self.recipe()))
+            self.study_view.openRunRequested.connect(self.show_study_run)
+            self.study_view.openRecipeRequested.connect(self.open_run_recipe)
+            self.study_view.runsChanged.connect(self.runs.refresh)
+            self.main_tabs.addTab(self.study_view, "Study")
+            self.main_tabs.currentChanged.connect(self._study_tab_changed)
+        if not self.study_view.running:
+            self.study_view.set_database(self.store_url())
+            self.study_view.set_template(self.recipe())
+        self.main_tabs.setCurrentWidget(self.study_view)
+        return self.study_view
+
+    def show_study_run(self, run_id: str) -> None:
+        """A trial's run, selected in the runs browser."""
+        self.runs.refresh()
+        self.main_tabs.setCurrentWidget(self.browser)
+        self.runs.select_runs([run_id])
+
+    def shutdown_study(self) -> None:
+        if self.study_view is not None:
+            self.study_view.shutdown()
+
+    def _study_tab_changed(self, index: int) -> None:
+        # Like the saved runs, the study takes the width of the editing docks (model and data, methods); the
+        # layout's own handler has run first. Leaving for the saved runs, they stay hidden there and come back
+        # with the layout's (its list), else they come back now.
+        shown = self.main_tabs.widget(index) is self.study_view
+        if shown and not self._study_shown:
+            editing = [d for d in self.findChildren(QDockWidget) if d.widget() in (self.data_panel, self.palette)]
+            self._study_hidden = [d for d in editing if d.isVisible()]
+            for dock in self._study_hidden:
+                dock.hide()
+        elif not shown and self._study_shown:
+            if self.main_tabs.widget(index) is self.browser and hasattr(self, "_hidden_docks"):
+                self._hidden_docks.extend(d for d in self._study_hidden if d not in self._hidden_docks)
+            else:
+                for dock in self._study_hidden:
+                    dock.show()
+            self._study_hidden = []
+        self._study_shown = shown

@@ -1,0 +1,134 @@
+"""The Study view (issue 16, part 4): an order study set up, started, watched and stopped from the studio."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.recipe import Step
+from core.registry import get_method
+from tests.conftest import tiny_recipe
+from tests.studio.conftest import record_run, shown
+
+STUDY_TIMEOUT_MS = 240_000  # four tiny trials; the shared 2-core machine can be slow
+
+
+def order_template(max_steps: int = 1):
+    """A fine-tuned tiny teacher, then two methods to permute (steps 2 and 3)."""
+    recipe = tiny_recipe(Step("finetune", {"max_steps": max_steps, "batch_size": 16}),
+                         Step("prune.magnitude", {"sparsity": 0.5}), Step("prune.heads", {}))
+    recipe.evaluation.latency_repeats = 1
+    return recipe
+
+
+@pytest.fixture
+def view(qtbot, tmp_path, db_url, dialogs, tiny_task):
+    from studio.study.study_view import StudyView
+
+    v = StudyView(db_url, workdir_root=tmp_path / "runs", task=tiny_task)
+    shown(qtbot, v, 1280, 760)
+    yield v
+    v.shutdown(60)
+
+
+def set_up_order(view, recipe, steps=(2, 3)):
+    view.set_template(recipe)
+    view.setup.set_kind("order")
+    view.setup.check_steps(view.setup.order_steps, list(steps))
+
+
+def test_order_study_from_the_view_fills_trials_and_interaction(qtbot, view, db_url):
+    set_up_order(view, order_template())
+    assert view.setup.current_problems == []
+    assert view.start_button.isEnabled()
+    with qtbot.waitSignal(view.session.ended, timeout=STUDY_TIMEOUT_MS):
+        view.start_button.click()
+        assert view.stop_button.isEnabled() and not view.start_button.isEnabled()
+    qtbot.waitUntil(lambda: view.report is not None and view.report.study.status == "finished", timeout=5000)
+    table = view.trials
+    assert table.rowCount() == 4  # each step alone, then both orders
+    statuses = [table.item(r, 2).text() for r in range(4)]
+    assert statuses == ["finished"] * 4, [t.note for t in view.report.trials]
+    labels = [table.item(r, 1).text() for r in range(4)]
+    a, b = (get_method(name).title for name in ("prune.magnitude", "prune.heads"))
+    assert labels[2] == f"{a} -> {b}" and labels[3] == f"{b} -> {a}"
+    assert all(table.item(r, 5).text() not in ("-", "") for r in range(4))  # every trial has a speedup
+
+    rows = view.interaction.rows_text()
+    for expected in (f"{a} alone", f"{b} alone", f"{a} \u2192 {b}", f"{b} \u2192 {a}", "No interaction predicts"):
+        assert expected in rows, rows
+    verdicts = view.interaction.verdicts()
+    assert verdicts and set(verdicts) <= {"inside the noise", "measurable", "spread unknown"}
+    # The prediction multiplies the two single runs' speedups (core.study.interaction does the arithmetic).
+    pair = view.report.interaction[0]
+    predicted = view.interaction.item(rows.index("No interaction predicts"), 1).text()
+    assert predicted == f"{pair.alone_a.speedup.value * pair.alone_b.speedup.value:.2f}x"
+
+    assert len(view.pareto.points) == 4  # every finished trial is a dot
+    assert view.report.best is not None and "Best so far" in view.best.text()
+    assert not view.resume_button.isEnabled()  # nothing to resume: it finished
+
+    # A trial opens as its run: the run id the view hands out is a recorded run.
+    from core.db import Repository, open_database
+
+    table.selectRow(2)
+    assert view.open_run.isEnabled()
+    with qtbot.waitSignal(view.openRunRequested) as opened:
+        view.open_run.click()
+    with open_database(db_url) as db:
+        run = Repository(db).get_run(opened.args[0])
+    assert run.status == "finished" and len(run.recipe["steps"]) == 3
+
+
+def test_bad_formula_names_the_unknown_name_inline(qtbot, view):
+    set_up_order(view, order_template())
+    view.setup.set_score("formula", "speedup * acuracy_retained")
+    error = view.setup.score_error
+    assert error.isVisible()
+    assert "'acuracy_retained'" in error.text() and "did you mean 'accuracy_retained'" in error.text()
+    assert not view.start_button.isEnabled()
+    assert view.start() is False and view.session.study_id is None
+    view.setup.formula.setText("speedup *")
+    assert "syntax error" in error.text()
+    view.setup.formula.setText("speedup * accuracy_retained ** 4")
+    assert not error.isVisible()
+    assert view.start_button.isEnabled()
+
+
+def test_problems_name_the_field(qtbot, view):
+    set_up_order(view, order_template(), steps=(2,))
+    assert any(p.startswith("order.steps") for p in view.setup.current_problems)
+    assert view.setup.problems.isVisible() and not view.start_button.isEnabled()
+
+
+def test_stop_cancels_the_running_trial_and_resume_reruns_it(qtbot, view):
+    set_up_order(view, order_template(max_steps=400))  # long enough to be stopped in its first trial
+    with qtbot.waitSignal(view.session.trialStarted, timeout=60_000) as started:
+        assert view.start()
+    first = started.args[0].number
+    with qtbot.waitSignal(view.session.ended, timeout=90_000):
+        view.stop_button.click()
+    qtbot.waitUntil(lambda: view.report is not None and view.report.study.status == "cancelled", timeout=5000)
+    assert view.trials.status_of(first) == "cancelled"
+    assert not view.stop_button.isEnabled() and view.resume_button.isEnabled()
+
+    with qtbot.waitSignal(view.session.trialStarted, timeout=60_000) as again:
+        assert view.resume()
+    assert again.args[0].number == first  # the cancelled trial runs again first
+    with qtbot.waitSignal(view.session.ended, timeout=90_000):
+        view.stop()
+    assert not view.running
+
+
+def test_study_action_opens_the_tab_from_the_stack_and_trials_open_in_browser(qtbot, window, db_url):
+    window.study_action.trigger()
+    view = window.study_view
+    assert window.main_tabs.currentWidget() is view
+    assert [s.method for s in view.setup.recipe.steps] == [s.method for s in window.recipe().steps]
+    assert not window.dockWidget_for(window.data_panel).isVisible() if hasattr(window, "dockWidget_for") else True
+
+    run_id = record_run(db_url, order_template(), {"accuracy": 0.8, "speedup": 1.2})
+    view.openRunRequested.emit(run_id)
+    assert window.main_tabs.currentWidget() is window.browser
+    assert window.runs.selected_run_ids() == [run_id]
+    view.openRecipeRequested.emit(run_id)
+    assert [s.method for s in window.stack.steps()] == ["finetune", "prune.magnitude", "prune.heads"]
