@@ -109,6 +109,7 @@ class Dashboard(QWidget):
 
     def on_step_finished(self, event) -> None:
         self.done_steps.add(event.index)
+        self._eta = None  # the finished step's estimate is no one's
         self._render_steps()
 
     def on_progress(self, event) -> None:
@@ -118,7 +119,7 @@ class Dashboard(QWidget):
         self.message.setText(event.message)
         if event.index >= len(self.titles) and self.titles:
             self.status.setText("Measuring the final model")
-        if total and event.current > 0 and self._step_started is not None and event.index < len(self.titles):
+        if total and event.current > 0 and self._step_started is not None and 0 <= event.index < len(self.titles):
             spent = self._now() - self._step_started
             self._eta = spent / event.current * (total - event.current)
             self.estimate.observe(event.index, event.current, total, spent)
@@ -192,5 +193,6 @@ class Dashboard(QWidget):
             self.elapsed.setText(format_seconds(self._now() - self._started))
         self.eta.setText(format_seconds(self._eta))
         if self._clock.isActive():
-            left = self.estimate.remaining(self.current, self._eta)
+            # Between steps and while the final model is measured nothing is known to be left: a dash, not 0:00.
+            left = None if self.current in self.done_steps else self.estimate.remaining(self.current, self._eta)
             self.run_eta.setText("\u2014" if left is None else "\u2248 " + format_seconds(left))
