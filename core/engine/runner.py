@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core import events as ev
+from core.engine import distributed
 from core.engine.cache import StepCache
 from core.engine.context import RunContext
 from core.engine.control import RunControl
@@ -82,7 +83,14 @@ class Engine:
         prefixes: Prefixes | None = None
         try:
             recipe.validate()
-            device = resolve_device(recipe.device)
+            if distributed.setup(recipe.device):  # one of several processes: one run id, rank 0 records
+                run_id = result.run_id = distributed.broadcast_object(run_id)
+                workdir = result.workdir = self.workdir_root / run_id
+                if not distributed.is_main():
+                    workdir = workdir / f"rank-{distributed.rank()}"
+                distributed.attach(control)
+                use_cache = False  # the cache is one process's: every rank computes every step
+            device = distributed.local_device(resolve_device(recipe.device))
             titles = tuple(step.title() for step in recipe.steps)
             self.bus.publish(ev.RunStarted(run_id=run_id, recipe=recipe.to_dict(), device=str(device), step_titles=titles))
             workdir.mkdir(parents=True, exist_ok=True)
@@ -96,24 +104,34 @@ class Engine:
             ctx.step_index = len(recipe.steps)
             from core.engine.evaluation import final_results
 
-            results = final_results(ctx, state)
-            for key, value in results.items():
+            results = final_results(ctx, state) if distributed.is_main() else None  # evaluation and latency: once
+            for key, value in (results or {}).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):  # raw timings and notes: results only
                     ctx.metric(f"final/{key}", value)
-            self._save_final(ctx, state)
+            if distributed.is_main():
+                self._save_final(ctx, state)
+            results = distributed.broadcast_object(results)
             if prefixes:
                 prefixes.commit()
             result.status, result.results, result.state = "finished", results, state
             self.bus.publish(ev.RunFinished(run_id=run_id, results=results))
         except RunCancelled:
-            result.status = "cancelled"
-            self.bus.publish(ev.RunCancelled(run_id=run_id))
+            if distributed.terminated():  # stopped by the launcher: another rank died
+                result.error = distributed.failure(distributed.terminated())
+                self.bus.publish(ev.RunFailed(run_id=run_id, error=result.error, details=""))
+            else:
+                result.status = "cancelled"
+                self.bus.publish(ev.RunCancelled(run_id=run_id))
         except StudioError as exc:
             result.error = str(exc)
+            distributed.report(result.error)
             self.bus.publish(ev.RunFailed(run_id=run_id, error=str(exc), details=traceback.format_exc()))
         except Exception as exc:  # any failure inside a method ends the run, not the program
             log.exception("run %s failed", run_id)
             result.error = f"{type(exc).__name__}: {exc}"
+            if distributed.active():  # a collective that failed: name the rank that died and why
+                distributed.report(result.error)
+                result.error = distributed.failure(result.error)
             self.bus.publish(ev.RunFailed(run_id=run_id, error=result.error, details=traceback.format_exc()))
         finally:
             if prefixes:
@@ -169,6 +187,7 @@ class Engine:
             ctx.step_index = index
             self.bus.publish(ev.StepStarted(run_id=ctx.run_id, index=index, method=step.method, title=step.title()))
             state = spec.apply(state, step.config(), ctx)
+            distributed.agree(ctx, state.model, index, step.method)
             if spec.freezes:
                 state.quantized = True
             if spec.family in _BASELINE_FAMILIES and not compressed:

@@ -1,7 +1,11 @@
 """The one training loop every training method uses (fine-tuning, distillation, QAT, gradual pruning).
 
 It goes through Hugging Face ``accelerate`` so that the same loop runs on CPU,
-one GPU, or data-parallel under ``accelerate launch`` / ``torchrun``.
+one GPU, or data-parallel under ``accelerate launch`` / ``torchrun``
+(:mod:`core.engine.distributed`). Under N processes ``batch_size`` stays the
+global batch: every process takes ``batch_size / N`` sentences of each batch
+(accelerate's ``split_batches``) and DDP averages the gradients, so a recipe
+takes the same steps on the same sentences on any number of processes.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Callable
 
 import torch
 
+from core.engine import distributed
+from core.errors import StudioError
 from core.metrics.accuracy import evaluate_accuracy
 from core.registry import setting
 
@@ -28,6 +34,8 @@ class TrainSettings:
     max_steps: int | None = setting(None, "Stop after this many steps (empty: no limit)", min=1, optional=True)
     eval_every: int = setting(0, "Validate every N steps (0: at the end of each epoch)", min=0)
     eval_samples: int | None = setting(None, "Validation sentences per evaluation (empty: all)", min=1, optional=True)
+    mixed_precision: str = setting("no", "Train in bf16 or fp16 autocast (fp16 needs a GPU; bf16 a GPU or CPU "
+                                   "that supports it)", choices=("no", "bf16", "fp16"))
 
 
 def total_steps(settings: TrainSettings, batches_per_epoch: int) -> int:
@@ -55,11 +63,20 @@ def train_model(
     zero. Every training method must pass them on. Reports ``{prefix}/loss``, ``{prefix}/lr`` and ``val/accuracy``.
     """
     from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration
     from transformers import get_linear_schedule_with_warmup
 
     from core.methods.pruning.masks import apply_masks  # local: the methods package imports this module
 
-    accelerator = Accelerator(cpu=ctx.device.type == "cpu")
+    processes = distributed.size()
+    if settings.batch_size % processes:
+        raise StudioError(f"batch_size {settings.batch_size} does not split over {processes} processes: "
+                          f"use a multiple of {processes} (each process takes an equal share of every batch)")
+    precision = getattr(settings, "mixed_precision", "no")
+    if precision == "fp16" and ctx.device.type != "cuda":
+        raise StudioError("mixed_precision fp16 needs a GPU; use bf16 on a CPU (or no)")
+    accelerator = Accelerator(cpu=ctx.device.type == "cpu", mixed_precision=precision,
+                              dataloader_config=DataLoaderConfiguration(split_batches=True))
     loader = ctx.task.loader("train", settings.batch_size, shuffle=True, seed=ctx.recipe.seed + max(ctx.step_index, 0))
     steps = total_steps(settings, len(loader))
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm")
@@ -76,10 +93,13 @@ def train_model(
     model.train()
     step = 0
     running = 0.0
+    seen = [0, 0]  # this process's batches and sentences
     try:
         while step < steps:
             for batch in loader:
-                ctx.check()
+                distributed.sync_check(ctx)  # every rank stops (or pauses) at the same step
+                seen[0] += 1
+                seen[1] += int(batch["input_ids"].shape[0])
                 if before_step:
                     before_step(accelerator.unwrap_model(model), step, steps)
                 loss = compute_loss(model, batch) if compute_loss else model(**batch).loss
@@ -93,15 +113,17 @@ def train_model(
                     apply_masks(accelerator.unwrap_model(model), masks)
                 if after_step:
                     after_step(accelerator.unwrap_model(model), step, steps)
-                value = float(loss.detach())
+                value = float(accelerator.reduce(loss.detach(), "mean")) if processes > 1 else float(loss.detach())
                 running = value if step == 1 else 0.9 * running + 0.1 * value
                 ctx.metric(f"{prefix}/loss", value)
                 ctx.progress(step, steps, f"step {step}/{steps}, loss {running:.4f}")
-                if step % eval_every == 0 or step == steps:
+                if (step % eval_every == 0 or step == steps) and distributed.is_main():  # the others wait
                     validate(ctx, accelerator.unwrap_model(model), settings)
                     model.train()
                 if step >= steps:
                     break
+        if processes > 1:
+            _report_shares(ctx, prefix, seen)
     finally:
         model = accelerator.unwrap_model(model)
         # Not accelerator.free_memory(): its full gc.collect() holds the GIL for
@@ -109,6 +131,16 @@ def train_model(
         # optimizer are released by reference counting when this returns.
     model.eval()
     return model
+
+
+def _report_shares(ctx, prefix: str, seen: list[int]) -> None:
+    """Record how many batches and sentences each process trained on (rank 0 records for all)."""
+    shares = distributed.gather_objects(seen)
+    for r, (batches, sentences) in enumerate(shares):
+        ctx.metric(f"{prefix}/batches_rank{r}", batches)
+        ctx.metric(f"{prefix}/sentences_rank{r}", sentences)
+    ctx.log(f"{len(shares)} processes trained: " + ", ".join(
+        f"rank {r} {b} batches / {n} sentences" for r, (b, n) in enumerate(shares)))
 
 
 def validate(ctx, model: torch.nn.Module, settings: TrainSettings) -> dict[str, float]:

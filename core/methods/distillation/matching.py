@@ -178,6 +178,9 @@ class RunningMeans:
             self.flush()
 
     def flush(self) -> None:
-        for key, total in self.sums.items():
-            self.ctx.metric(f"{self.prefix}/{key}", total / max(1, self.count))
+        from core.engine import distributed  # several processes: the mean over all of them (flushes line up)
+
+        means = distributed.mean({key: total / max(1, self.count) for key, total in self.sums.items()})
+        for key, value in means.items():
+            self.ctx.metric(f"{self.prefix}/{key}", value)
         self.sums, self.count = {}, 0
