@@ -257,14 +257,12 @@ def _bomb(where: str) -> str:
     return "x-anchors:\n" + "\n".join("  " + level for level in levels) + "\n" + where + "\n"
 
 
-@pytest.mark.parametrize("where", ["name: *a8", "steps:\n  - method: finetune\n    label: *a8",
-                                   "steps:\n  - method: finetune\n    settings: {epochs: *a8}"])
-def test_a_yaml_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path, db, where):
+def test_a_yaml_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path, db):
     import resource
     import time
 
     path = tmp_path / "bomb.yaml"
-    path.write_text(_bomb(where))
+    path.write_text(_bomb("name: *a8"))  # as the run's name it once passed and blew the database up to 113 MB
     limit = 3 << 30  # address space: the bomb once took 4.8 GB; the whole command needs far less
 
     def bounded():
@@ -277,6 +275,29 @@ def test_a_yaml_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path, db, wh
     assert "YAML aliases expand to more than" in out.stderr and len(out.stderr) < 1000
     assert time.monotonic() - started < 60
     assert not (tmp_path / "cli.db").exists()  # refused before the database is even opened
+
+
+@pytest.mark.parametrize("where", ["steps:\n  - method: finetune\n    label: *a8",
+                                   "steps:\n  - method: finetune\n    settings: {epochs: *a8}"])
+def test_an_alias_bomb_in_a_step_is_refused_before_it_expands(tmp_path, db, capsys, where):
+    import tracemalloc
+
+    from core import cli as command
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb(where))
+    assert command.main(["run", str(path), "--db", db]) == 2  # once untraced: the command's imports are not the bomb
+    capsys.readouterr()
+    tracemalloc.start()
+    try:
+        code = command.main(["run", str(path), "--db", db])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2 and "YAML aliases expand to more than" in err and len(err) < 1000
+    assert peak < 64 << 20  # the expanded bomb would be gigabytes
+    assert not (tmp_path / "cli.db").exists()
 
 
 def test_db_is_accepted_before_and_after_the_command(tmp_path, capsys):
@@ -302,8 +323,10 @@ def command_run_id(url: str) -> str:
         return Repository(database).list_runs()[0].id
 
 
-def test_another_programs_runs_table_is_refused_and_left_byte_for_byte(tmp_path, db):
+def test_another_programs_runs_table_is_refused_and_left_byte_for_byte(tmp_path, capsys):
     import sqlite3
+
+    from core import cli as command
 
     path = tmp_path / "tracker.db"
     with sqlite3.connect(path) as raw:
@@ -312,21 +335,29 @@ def test_another_programs_runs_table_is_refused_and_left_byte_for_byte(tmp_path,
     raw.close()
     before = path.read_bytes()
     for args in (["runs"], ["run", recipe_file(tmp_path)]):
-        out = cli(*args, db=f"sqlite:///{path}")
-        assert out.returncode == 2 and "does not belong to BERT Compression Studio" in out.stderr, out.stderr
-        assert "Traceback" not in out.stderr
+        assert command.main([*args, "--db", f"sqlite:///{path}"]) == 2
+        assert "does not belong to BERT Compression Studio" in capsys.readouterr().err
         assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "r.yaml", "tracker.db"]
 
 
-def test_a_database_with_garbage_pages_lists_but_show_and_export_say_it_is_damaged(tmp_path):
+def test_a_database_with_garbage_pages_lists_but_show_and_export_say_it_is_damaged(tmp_path, capsys):
+    from core import cli as command
     from tests.core.db.test_open import damaged_studio_database
 
     path = damaged_studio_database(tmp_path / "studio.db", run_id="abcdef12")
     url = f"sqlite:///{path}"
-    assert "abcdef12" in cli("runs", db=url).stdout
+    assert command.main(["runs", "--db", url]) == 0 and "abcdef12" in capsys.readouterr().out
     for args in (["show", "abcdef12"], ["export", "abcdef12", "--out", str(tmp_path / "out")]):
-        out = cli(*args, db=url)
-        assert out.returncode == 2, out.stderr
-        assert f"The studio database {path} is damaged" in out.stderr and "Traceback" not in out.stderr
+        assert command.main([*args, "--db", url]) == 2
+        assert f"The studio database {path} is damaged" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system", "!!python/object/apply:subprocess.call",
+                                 "!!python/object/new:os.system"])
+def test_a_yaml_tag_that_would_run_code_is_refused_and_runs_nothing(tmp_path, capsys, tag):
+    marker = tmp_path / "ran"
+    code, out, err = _validate(tmp_path, capsys, f"name: {tag} [['touch', '{marker}']]\n")
+    assert code == 2 and "not valid YAML" in err and "Traceback" not in err
+    assert not marker.exists()
