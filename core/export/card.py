@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from core.export.verify import ExportReport
+from core.metrics import figures
+from core.metrics.timing import speed_figures
 
 _HOW_TO_LOAD = {
     "hf-standard": (
@@ -36,6 +38,15 @@ def _figure(value: Any, unit: str = "", digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}{unit}"
     return f"{value:,}{unit}"
+
+
+def _latency(report: ExportReport, key: str) -> str:
+    """A latency with its interquartile range, from the raw rounds the report keeps (the value alone without them)."""
+    value = report.latency_ms if key == "latency_ms" else report.original_latency_ms
+    if value is None:
+        return "not measured"
+    measured = speed_figures(report.timing, candidate="export", baseline="original") if report.timing else {}
+    return figures.describe(measured, key) if key in measured else _figure(value, " ms")
 
 
 def _mb(value: int | None) -> str:
@@ -81,14 +92,19 @@ def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | No
         lines += _layers_table(layers) + [""]
     lines += ["## Recipe", ""] + _recipe_lines(recipe) + [""]
     if results:
+        # Labelled and formatted by core.metrics.figures: intervals beside their figures, a note instead of a
+        # speedup for a model too small to time, raw timings left out (their protocol is stated below them).
         lines += ["## Results recorded by the run", "", "| figure | value |", "|---|---|"]
-        lines += [f"| {k} | {_figure(v, digits=4)} |" for k, v in sorted(results.items())] + [""]
+        lines += [f"| {row.label} | {row.text} |" for row in figures.rows(results)] + [""]
+        how = figures.protocols(results)
+        lines += [f"Latency recorded by the run, profile {name}: {text}." for name, text in how]
+        lines += [""] if how else []
     lines += [
         "## Measured at export", "",
         "| | this export | original |", "|---|---|---|",
         f"| weights on disk | {_mb(report.weights_bytes)} | {_mb(report.original_size_bytes)} |",
-        f"| latency ({report.latency_batch or 'validation batch'}) | {_figure(report.latency_ms, ' ms')} "
-        f"| {_figure(report.original_latency_ms, ' ms')} |",
+        f"| latency ({report.latency_batch or 'validation batch'}) | {_latency(report, 'latency_ms')} "
+        f"| {_latency(report, 'baseline_latency_ms')} |",
         "",
         f"Size ratio {_figure(report.size_ratio, 'x')}, speedup {report.speed_text() or 'not measured'} "
         "(median of per-round ratios, export and original timed back to back in one process on this machine, "

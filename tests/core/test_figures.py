@@ -77,3 +77,25 @@ def test_rows_are_grouped_in_order_and_companions_are_not_rows():
     keyed = [(r.group, r.key) for r in rows(results)]
     assert keyed == [("accuracy", "accuracy"), ("size", "size_bytes"), ("speed", "speedup"), ("other", "onnx_latency_ms")]
     assert not math.isnan(float(results["speedup"]))
+
+
+def test_the_model_card_states_intervals_and_the_protocol(tmp_path):
+    from core.export.card import write_card
+    from core.export.verify import ExportReport
+    from core.metrics.protocol import Protocol
+    from core.metrics.timing import Timing
+
+    protocol = Protocol(profile="custom", batch_size=8, lengths="fixed", max_length=32, threads=2, rounds=4)
+    timing = Timing(protocol, {"export": [0.010, 0.011, 0.012, 0.010], "original": [0.030, 0.031, 0.029, 0.030]})
+    report = ExportReport(format="hf", path=str(tmp_path), verified=True, tolerance="exact", max_abs_diff=0.0,
+                          argmax_agreement=1.0, rows=8, size_bytes=1, weights_bytes=1, latency_ms=10.5,
+                          original_latency_ms=30.0, speedup=2.8, speedup_low=2.6, speedup_high=3.0,
+                          protocol=protocol.describe(), timing=timing.to_dict())
+    run = {"accuracy": 0.8, "accuracy_low": 0.7, "accuracy_high": 0.9, "evaluated": 100,
+           "timing": {"throughput-fixed": timing.to_dict()}}
+    write_card(tmp_path, report, None, None, run, str(tmp_path))
+    card = (tmp_path / "README.md").read_text()
+    assert "| Accuracy | 80.00 % (70.00\u201390.00) |" in card and "timing" not in card.split("## Measured")[0].lower()
+    assert "| latency (validation batch) | 10.5 ms (10.0\u201311.2) | 30.0 ms (29.8\u201330.2) |" in card
+    assert "2.80x faster (2.60\u20133.00)" in card and "batch 8 x 32 tokens; 2 threads" in card
+    assert "profile throughput-fixed: batch 8 x 32 tokens" in card

@@ -48,7 +48,7 @@ def test_export_run_records_an_artifact(recorded_run, tmp_path):
     assert len(artifacts) == 1 and artifacts[0].path == report.path
     assert artifacts[0].meta["format"] == "hf" and artifacts[0].meta["max_abs_diff"] == report.max_abs_diff
     card = (tmp_path / "export" / "README.md").read_text()
-    assert "# pruned" in card and "0.6000" in card
+    assert "# pruned" in card and "| Accuracy | 60.00 % |" in card
 
 
 def test_export_run_without_a_final_checkpoint(recorded_run, tmp_path):
