@@ -361,3 +361,22 @@ def test_a_yaml_tag_that_would_run_code_is_refused_and_runs_nothing(tmp_path, ca
     code, out, err = _validate(tmp_path, capsys, f"name: {tag} [['touch', '{marker}']]\n")
     assert code == 2 and "not valid YAML" in err and "Traceback" not in err
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: p.write_text(""), "is empty"),
+    (lambda p: p.write_bytes(bytes(range(256)) * 8), "binary file, not CSV text"),
+    (lambda p: p.write_text("text,label\n" + "".join(f"{i},{i % 2}\n" for i in range(40))),
+     "text column 'text' holds int64 values"),
+    (lambda p: p.write_text("text,label\n" + "".join(f"review {i},{i % 2}\n" for i in range(20)) + '"never closed,1\n'
+                            + "".join(f"review {i},{i % 2}\n" for i in range(20))),
+     "quoted field that starts on line 22 is never closed"),
+])
+def test_a_bad_data_file_fails_the_run_saying_what_is_wrong(tmp_path, db, capsys, write, message):
+    from core import cli as command
+
+    data = tmp_path / "data.csv"
+    write(data)
+    assert command.main(["run", recipe_file(tmp_path, data=data), "--quiet", "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "An error occurred while generating" not in err
