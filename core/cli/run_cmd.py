@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 
 class _StopNow(BaseException):
-    """The second Ctrl-C: leave without waiting for the run's thread."""
+    """The second Ctrl-C: leave without waiting for the run's thread (a third leaves without recording)."""
 
 
 class _Interrupts:
@@ -47,8 +47,10 @@ class _Interrupts:
 
     def _on_sigint(self, _signum, _frame) -> None:
         self.count += 1
-        if self.count > 1:
+        if self.count == 2:
             raise _StopNow
+        if self.count > 2:  # while the second one records the run: leave now, whatever it costs
+            os._exit(EXIT_CANCELLED)
 
     def restore(self) -> None:
         if self._previous is not None:
