@@ -81,7 +81,9 @@ class RunDetails(QWidget):
                             f"{record.device or '?'} \u00b7 {started}{duration}</span>")
         self.error.setText(f"\u26a0 {record.error}" if record.error else "")
         self.error.setVisible(bool(record.error))
-        self._show_figures(dict(record.results or record.figures or {}))
+        # ``figures`` keeps everything the run ended with (the latency protocol under "timing" too); ``results``
+        # the numbers, as the results table holds them.
+        self._show_figures({**dict(getattr(record, "figures", None) or {}), **dict(record.results or {})})
         self.artifacts.clear()
         for art in record.artifacts:
             self.artifacts.addItem(f"{art.kind}: {art.path}")
