@@ -267,8 +267,10 @@ def is_standard(manifest: dict[str, Any], config) -> bool:
     """Whether plain ``from_pretrained`` rebuilds the model exactly (no manifest needed)."""
     if manifest["modules"] or manifest["shared"] or manifest["shared_modules"] or manifest["quantized"]:
         return False
+    from core.models.adapters import adapter_for_type
+
     heads = int(getattr(config, "num_attention_heads", 0) or 0)
-    size = int(config.hidden_size) // heads if heads else 0
+    size = adapter_for_type(config.model_type).config_head_size(config) if heads else 0
     return all(layer["heads"] == heads and layer["head_size"] == size for layer in manifest["layers"])
 
 

@@ -150,6 +150,10 @@ class Adapter:
         if hasattr(module, "scaling"):
             module.scaling = size ** -0.5
 
+    def config_head_size(self, config) -> int:
+        """The head size a plain config builds (to tell whether a model still matches its config)."""
+        return int(config.hidden_size) // int(config.num_attention_heads)
+
     def attention_output(self, layer: nn.Module) -> nn.Module:
         return layer.get_submodule(self.attention.output)
 

@@ -18,6 +18,9 @@ class MobileBertAdapter(Adapter):
     title = "MobileBERT"
     model_types = ("mobilebert",)
     norms = ("attention.output.LayerNorm", "output.LayerNorm")
+
+    def config_head_size(self, config):
+        return int(config.true_hidden_size) // int(config.num_attention_heads)  # heads live in the bottleneck
     refusals = {
         "prune.ffn": "each MobileBERT layer stacks num_feedforward_networks FFNs between its bottlenecks; "
                      "pruning one of them is not supported",
