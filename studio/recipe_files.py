@@ -41,8 +41,8 @@ class RecipeFilesMixin:
         """True when nothing is modified, or the user agrees to lose the changes to ``what`` replaces them."""
         if not self.is_modified():
             return True
-        return errors.ask_yes_no(self, "Unsaved changes", f"The stack has changes that are not saved. Discard them "
-                                 f"and {what}?")
+        return errors.ask_yes_no(self, "Unsaved changes", f"The recipe (its stack, model or data) has changes that "
+                                 f"are not saved. Discard them and {what}?")
 
     def new_recipe(self) -> bool:
         """File > New: an empty stack; the model, data and device stay as chosen."""
