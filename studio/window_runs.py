@@ -103,6 +103,7 @@ class WindowRunsMixin:
 
     def _run_finished(self, event) -> None:
         summary = figures.summary(event.results) or "no figures"
+        self.plots.on_run_finished(event.results, len(self.dashboard.titles))
         self.dashboard.on_run_ended(event, f"Finished: {summary}")
         self.log.append_line(f"run finished: {summary}")
 

@@ -15,15 +15,17 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 REDRAW_MS = 50
 _COLOURS = {"train/loss": "#1f77b4", "val/loss": "#ff7f0e", "val/accuracy": "#2ca02c",
-            "model/parameters": "#1f77b4", "model/sparsity": "#d62728"}
-# Model-size series are shown in readable units: parameters in millions, sparsity in percent.
-_SCALE = {"model/parameters": 1e-6, "model/sparsity": 100.0}
+            "model/parameters": "#1f77b4", "model/sparsity": "#d62728", "model/size_bytes": "#9467bd"}
+# Model-size series are shown in readable units: parameters in millions, size in MB, sparsity in percent.
+_SCALE = {"model/parameters": 1e-6, "model/size_bytes": 1e-6, "model/sparsity": 100.0}
+_SIZE_NAMES = {"model/parameters": "parameters (M)", "model/size_bytes": "size (MB)"}
 PARAMETERS_KEY = "model/parameters"
+SIZE_KEY = "model/size_bytes"
 _FALLBACK = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 HINTS = {
     "loss": "Training and validation loss appear here when a run starts (Run, Ctrl+R).",
     "accuracy": "Validation accuracy appears here after each evaluation of a run (Run, Ctrl+R).",
-    "size": "Parameter count and sparsity appear here as a run's steps finish (Run, Ctrl+R).",
+    "size": "Parameters, size and sparsity after each step of a run appear here (Run, Ctrl+R).",
 }
 
 
@@ -84,6 +86,13 @@ class SeriesBuffer:
         self.data[self.n] = (x, y)
         self.n += 1
 
+    def put(self, x: float, y: float) -> None:
+        """Append, or replace the last point when it has the same ``x`` (one value per step)."""
+        if self.n and self.data[self.n - 1, 0] == x:
+            self.data[self.n - 1, 1] = y
+        else:
+            self.append(x, y)
+
     @property
     def x(self) -> np.ndarray:
         return self.data[: self.n, 0]
@@ -107,8 +116,10 @@ def plot_for_key(key: str) -> str | None:
 class LivePlots(QWidget):
     """Two plots (loss, accuracy) against the run's global step, and :attr:`size_plot` for the model size.
 
-    ``size_plot`` (parameters in millions on the left axis, sparsity in percent on the right) is not in this
-    widget's layout: the window shows it in a tab of its own, beside these two.
+    ``size_plot`` (parameters in millions and size in MB on the left axis, sparsity in percent on the right) is
+    drawn against the steps of the stack (0: the model as loaded, k: after step k), so a step that changes the
+    size without training (int8, pruning) shows as its own point. It is not in this widget's layout: the window
+    shows it in a tab of its own, beside these two.
     """
 
     def __init__(self, parent: QWidget | None = None):
@@ -149,8 +160,9 @@ class LivePlots(QWidget):
         widget = pg.PlotWidget(background="w")
         item = widget.getPlotItem()
         item.setTitle("Model size")
-        item.setLabel("bottom", "step")
-        item.setLabel("left", "parameters (millions)")
+        item.setLabel("bottom", "after step (0: as loaded)")
+        item.setLabel("left", "parameters (M) \u00b7 size (MB)")
+        item.getAxis("bottom").setTickSpacing(1, 1)  # whole steps only
         item.showGrid(x=True, y=True, alpha=0.25)
         item.addLegend(offset=(-10, 10))
         item.getAxis("left").enableAutoSIPrefix(False)
@@ -187,7 +199,10 @@ class LivePlots(QWidget):
             hint.reveal()
 
     def add_point(self, key: str, step: float, value: float) -> bool:
-        """Buffer one point; returns whether ``key`` is plotted. Drawing waits for the timer."""
+        """Buffer one point; returns whether ``key`` is plotted. Drawing waits for the timer.
+
+        Model-size keys take ``step`` as the stack position (0: as loaded, k: after step k), one value each.
+        """
         target = "size" if key in _SCALE else plot_for_key(key)
         if target is None:
             return False
@@ -201,13 +216,15 @@ class LivePlots(QWidget):
                 self.sparsity_view.addItem(curve)
                 self.size_plot.getPlotItem().legend.addItem(curve, "sparsity (%)")
             else:
-                name = "parameters (M)" if key == PARAMETERS_KEY else key
-                curve = self.plots[target].plot(name=name, **style)
+                curve = self.plots[target].plot(name=_SIZE_NAMES.get(key, key), **style)
             self.curves[key] = curve
             self.buffers[key] = SeriesBuffer()
             self.hints[target].hide()
-        self.last_step = max(self.last_step, step)
-        self.buffers[key].append(step, value * _SCALE.get(key, 1.0))
+        if target == "size":
+            self.buffers[key].put(step, value * _SCALE.get(key, 1.0))
+        else:
+            self.last_step = max(self.last_step, step)
+            self.buffers[key].append(step, value * _SCALE.get(key, 1.0))
         self._dirty.add(key)
         return True
 
@@ -217,15 +234,25 @@ class LivePlots(QWidget):
         ``model/parameters`` from the methods is skipped: the curve takes one point per step from
         :meth:`on_step_finished` instead (some methods emit it too, and ``evaluate`` counts non-zeros only).
         The engine's count before the first step (index -1) is kept: it is the curve's starting point.
+        Model-size keys are placed after the step that sent them (index + 1; the model as loaded at 0).
         """
-        if event.key != PARAMETERS_KEY or event.index < 0:
+        if event.key in _SCALE:
+            if event.key != PARAMETERS_KEY or event.index < 0:
+                self.add_point(event.key, max(event.index + 1, 0), event.value)
+        else:
             self.add_point(event.key, event.step, event.value)
 
     def on_step_finished(self, event) -> None:
-        """Slot for :attr:`EventBridge.stepFinished`: one parameter-count point per step, at the latest step."""
+        """Slot for :attr:`EventBridge.stepFinished`: one parameter-count point per step, after that step."""
         parameters = event.summary.get("parameters")
         if parameters is not None:
-            self.add_point(PARAMETERS_KEY, self.last_step, float(parameters))
+            self.add_point(PARAMETERS_KEY, event.index + 1, float(parameters))
+
+    def on_run_finished(self, results: dict, steps: int) -> None:
+        """The final model's measured size, after the last step (where no step reported its size)."""
+        size = results.get("size_bytes")
+        if isinstance(size, (int, float)) and size == size:
+            self.add_point(SIZE_KEY, steps, float(size))
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The buffered ``(x, y)`` of ``key`` in plotted units (copies)."""
