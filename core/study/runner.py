@@ -323,7 +323,7 @@ class StudyRunner:
             if mine:
                 continue
             log.warning("study %s: trial %d of worker %s went silent; marking it interrupted",
-                        self.study_id[:8], trial.number, trial.worker)
+                        self.study_id[:8], trial.number + 1, trial.worker)
             self.studies.interrupt_trial(self.study_id, trial.number)
             self.kind.interrupted(trial)
             self.bus.publish(TrialFinished(self.study_id, number=trial.number, label=trial.label,
