@@ -219,3 +219,24 @@ def test_a_killed_process_fails_the_run_naming_its_rank(tmp_path, sentences):
     database.close()
     assert run.status == "failed"
     assert "process rank 1 of 2" in run.error and "died" in run.error and "killed" in run.error, run.error
+
+
+def test_mixed_precision_is_a_training_setting(tmp_path):
+    from core.engine import Engine
+    from tests.conftest import tiny_recipe
+
+    engine = Engine(workdir_root=tmp_path)
+    losses = []
+    from core import events as ev
+
+    engine.bus.subscribe(ev.Metric, lambda e: losses.append(e.value) if e.key == "train/loss" else None)
+    bf16 = engine.run(tiny_recipe(Step("finetune", {"max_steps": 3, "batch_size": 16, "mixed_precision": "bf16"}), train=48))
+    assert bf16.status == "finished", bf16.error
+    assert len(losses) == 3 and all(0 < v < 10 for v in losses)
+    fp16 = engine.run(_on_cpu(tiny_recipe(Step("finetune", {"max_steps": 1, "mixed_precision": "fp16"}), train=48)))
+    assert fp16.status == "failed" and "fp16 needs a GPU" in fp16.error
+
+
+def _on_cpu(recipe):
+    recipe.device = "cpu"
+    return recipe
