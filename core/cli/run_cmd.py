@@ -77,7 +77,9 @@ def run(args) -> int:
     if distributed.setup(recipe.device) and not distributed.is_main():
         return _other_rank(recipe)
     db, repo = open_repository(args.db)
-    engine = Engine()
+    from core.engine.cache import StepCache
+
+    engine = Engine(cache=StepCache.for_database(args.db))  # leading steps an earlier run computed are reused
     recorder = Recorder(db, engine.bus)
     display = TerminalProgress(engine.bus, quiet=args.quiet)
     interrupts = _Interrupts()

@@ -14,8 +14,9 @@ from tests.conftest import tiny_recipe
 
 def teacher_then_heads(**changes):
     finetune = {"max_steps": 3, **changes.pop("finetune", {})}
-    heads = {"amount": 0.5, **changes.pop("heads", {})}
+    heads = {"amount": 0.5, "batches": 2, "batch_size": 8, **changes.pop("heads", {})}
     recipe = tiny_recipe(Step("finetune", finetune), Step("prune.heads", heads))
+    recipe.evaluation.latency_repeats, recipe.evaluation.latency_batch_size = 1, 4  # figures are not the point
     for key, value in changes.pop("data", {}).items():
         setattr(recipe.data, key, value)
     for key, value in changes.items():
@@ -49,8 +50,13 @@ def test_a_reused_prefix_ends_with_the_same_weights_as_recomputing_it(recorded, 
     steps: dict[str, list] = {}
     engine.bus.subscribe(ev.StepFinished, lambda e: steps.setdefault(e.run_id, []).append(e))
 
-    first = engine.run(teacher_then_heads(), task=tiny_task)
-    assert first.status == "finished" and len(engine.cache.entries()) == 2  # teacher, teacher + heads
+    from core.cli import main
+
+    # The first run through `bert-studio run`: it leaves its prefixes in the cache beside its database.
+    path = teacher_then_heads().save(engine.cache.root.parent / "recipe.yaml")
+    assert main(["run", str(path), "--quiet", "--db", url]) == 0
+    first_id = capsys.readouterr().out.split()[1]
+    assert len(engine.cache.entries()) == 2  # teacher, teacher + heads
     reused = engine.run(longer(), task=tiny_task)
     recipe = longer()
     recipe.cache = False  # the recipe's opt-out: every step computed, nothing read or written
@@ -58,7 +64,7 @@ def test_a_reused_prefix_ends_with_the_same_weights_as_recomputing_it(recorded, 
     assert reused.status == recomputed.status == "finished"
 
     # Steps 1-2 came from the first run; step 3 was computed; the opt-out run reused nothing.
-    assert describe_reuse(steps[reused.run_id]) == f"steps 1\u20132 from run {first.run_id[:8]}"
+    assert describe_reuse(steps[reused.run_id]) == f"steps 1\u20132 from run {first_id[:8]}"
     assert describe_reuse(steps[recomputed.run_id]) is None
     assert len(engine.cache.entries()) == 3  # the reusing run added its 3-step prefix; the opt-out none
     # Tolerance 0: on CPU the same seeds, restored generator states and global step give the same numbers.
@@ -69,10 +75,8 @@ def test_a_reused_prefix_ends_with_the_same_weights_as_recomputing_it(recorded, 
     for figure in ("accuracy", "baseline_accuracy", "size_bytes", "baseline_size_bytes", "parameters"):
         assert reused.results[figure] == recomputed.results[figure], figure  # against the same teacher
 
-    from core.cli import main
-
     assert main(["show", reused.run_id[:8], "--db", url]) == 0
-    assert f"reused   steps 1\u20132 from run {first.run_id[:8]} (step cache)" in capsys.readouterr().out
+    assert f"reused   steps 1\u20132 from run {first_id[:8]} (step cache)" in capsys.readouterr().out
 
 
 def test_a_changed_setting_data_cap_or_seed_is_a_miss(tmp_path, tiny_task):
