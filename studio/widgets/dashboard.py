@@ -136,11 +136,13 @@ class Dashboard(QWidget):
             self.message.setText("done")
         else:
             how = "failed" if isinstance(event, ev.RunFailed) else "cancelled"
-            if 0 <= self.current < len(self.titles):
+            if 0 <= self.current < len(self.titles) and self.current not in self.done_steps:
                 self.stopped = self.current
                 where = f"during step {self.current + 1}"
+            elif self.done_steps:
+                where = "after the last step finished, while the final model was measured"
             else:
-                where = "before the first step" if self.current < 0 and not self.done_steps else "after the steps"
+                where = "while loading the model and data"
             self._reset_progress(f"{how} {where}")
         self.current = -1
         self._render_steps()
@@ -168,7 +170,9 @@ class Dashboard(QWidget):
         for i, title in enumerate(self.titles):
             mark = (_DONE if i in self.done_steps else _CURRENT if i == self.current else
                     _STOPPED if i == self.stopped else _TODO)
-            item = QListWidgetItem(f"{mark}  {i + 1}. {title}" + ("  (stopped here)" if i == self.stopped else ""))
+            item = QListWidgetItem(f"{mark}  {i + 1}. {title}")
+            if i == self.stopped:
+                item.setToolTip("The run stopped during this step.")
             if i == self.current:
                 font = QFont(item.font())
                 font.setBold(True)

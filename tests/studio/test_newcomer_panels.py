@@ -65,8 +65,15 @@ def test_a_cancelled_run_marks_the_step_it_was_in(qtbot, clock):
     dash.on_run_ended(ev.RunCancelled("r"), "Cancelled")
     texts = [dash.steps.item(i).text() for i in range(dash.steps.count())]
     assert texts[0].startswith("\u2714") and texts[2].startswith("\u25cb")
-    assert texts[1].startswith("\u2716") and "stopped here" in texts[1]
+    assert texts[1].startswith("\u2716") and "stopped" in dash.steps.item(1).toolTip()
     assert "100 %" not in dash.progress.text() and dash.message.text() == "cancelled during step 2"
+    # cancelled after the last step finished (while measuring): no step is marked as stopped
+    _started(dash, titles=("Fine-tune",))
+    dash.on_step_started(ev.StepStarted("r", index=0, method="finetune", title="Fine-tune"))
+    dash.on_step_finished(ev.StepFinished("r", index=0, method="finetune", summary={}))
+    dash.on_run_ended(ev.RunCancelled("r"), "Cancelled")
+    assert dash.stopped is None and dash.steps.item(0).text().startswith("\u2714")
+    assert "measured" in dash.message.text()
     _started(dash)  # the next run starts clean
     assert dash.stopped is None and all("\u2716" not in dash.steps.item(i).text() for i in range(dash.steps.count()))
 
@@ -136,7 +143,7 @@ def test_window_clears_the_mask_and_marks_a_cancelled_step_in_a_real_run(qtbot, 
     with qtbot.waitSignal(bridge.runCancelled, timeout=RUN_TIMEOUT_MS):
         window.cancel_action.trigger()
     assert window.dashboard.stopped == 0
-    assert "stopped here" in window.dashboard.steps.item(0).text()
+    assert window.dashboard.steps.item(0).text().startswith("\u2716")
 
 
 def test_model_status_follows_the_model_chosen_and_a_folder_does_not_open_the_inspector(qtbot, window, tmp_path):
