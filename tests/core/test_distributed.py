@@ -150,6 +150,7 @@ def test_two_processes_make_one_run_that_matches_one_process(tmp_path, no_dropou
     assert w2.keys() == w1.keys()
     moved = max(float((w1[k] - start[k]).abs().max()) for k in w1 if k in start)
     worst = max(float((w2[k] - w1[k]).abs().max()) for k in w1)
+    print(f"2 processes vs 1: largest weight difference {worst:.2e}, largest weight change {moved:.2e}")
     assert moved > 1e-3, "training did not move the weights: the comparison would prove nothing"
     assert worst <= 1e-3 * moved, (worst, moved)
     assert not torch.equal(w1["classifier.weight"], start["classifier.weight"])
@@ -191,7 +192,8 @@ def _rank_pid(launcher: int, rank: int, deadline: float) -> int:
     raise AssertionError(f"no process of rank {rank} appeared")
 
 
-def test_a_killed_process_fails_the_run_naming_its_rank(tmp_path, sentences):
+def _signal_rank_1_in_training(tmp_path, sentences, signum) -> tuple[int, float, str]:
+    """Launch a long training on 2 processes, send ``signum`` to rank 1 mid-training; (exit code, seconds to exit, db)."""
     recipe = _recipe(tmp_path / "long.json", "tiny", sentences, Step("finetune", {"epochs": 100, "batch_size": 16}), train=64)
     home = tmp_path / "home"
     home.mkdir()
@@ -206,13 +208,29 @@ def test_a_killed_process_fails_the_run_naming_its_rank(tmp_path, sentences):
                 assert launcher.poll() is None, log.read_text()[-3000:]
                 time.sleep(0.2)
             time.sleep(1.0)  # well into training
-            os.kill(_rank_pid(launcher.pid, 1, deadline), signal.SIGKILL)
-            killed = time.monotonic()
+            os.kill(_rank_pid(launcher.pid, 1, deadline), signum)
+            sent = time.monotonic()
             code = launcher.wait(timeout=KILL_DEADLINE + 30)
-            took = time.monotonic() - killed
+            took = time.monotonic() - sent
         finally:
             if launcher.poll() is None:
                 launcher.kill()
+    return code, took, db
+
+
+def test_cancelling_one_process_cancels_the_run_on_all(tmp_path, sentences):
+    code, took, db = _signal_rank_1_in_training(tmp_path, sentences, signal.SIGINT)  # Ctrl-C reaching rank 1 only
+    assert code != 0 and took < KILL_DEADLINE, (code, took)
+    database, repo, run = _only_run(db)
+    steps = repo.metric_series(run.id, "train/loss")
+    database.close()
+    assert run.status == "cancelled", run.error  # rank 0 stopped at the same step; nothing failed
+    assert 0 < len(steps) < 100 * 4
+
+
+def test_a_killed_process_fails_the_run_naming_its_rank(tmp_path, sentences):
+    code, took, db = _signal_rank_1_in_training(tmp_path, sentences, signal.SIGKILL)
+    print(f"killed rank 1: the launcher exited {took:.1f} s later")
     assert code != 0
     assert took < KILL_DEADLINE, took
     database, repo, run = _only_run(db)
