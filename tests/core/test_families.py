@@ -167,3 +167,18 @@ def test_refusals_name_family_and_reason_before_a_run():
     problems = stack_problems([("prune.ffn", {}), ("quant.dynamic_int8", {}), ("finetune", {})], "mobilebert")
     assert [i for i, _ in problems] == [0, 2]
     assert "MobileBERT" in problems[0][1] and "int8" in problems[1][1]
+
+
+@pytest.mark.parametrize("family", ["albert", "modernbert", "distilbert"])
+def test_distillation_matches_hidden_states_and_attention(family, models, tiny_task, tmp_path):
+    """Layer-wise matching counts depths through the adapter (ALBERT: more depths than layers of weights)."""
+    task = family_task(family, tiny_task)
+    teacher = models[family]
+    student = apply_method("distill.student_init", teacher, method_context(tmp_path, task, teacher), mode="config",
+                           num_layers=1)
+    ctx = method_context(tmp_path, task, student, teacher=teacher)
+    out = apply_method("distill.train", student, ctx, max_steps=1, batch_size=8, eval_samples=8, hidden_weight=1.0,
+                       attention_weight=1.0)
+    hidden, attention = ctx.seen["distill/hidden_loss"], ctx.seen["distill/attention_loss"]
+    assert all(v > 0 and v == v and v != float("inf") for v in hidden + attention), (hidden, attention)
+    _finite_logits(out.model, task)

@@ -12,13 +12,13 @@ import torch.nn as nn
 
 from core.errors import StudioError
 from core.methods.distillation.losses import attention_loss, hidden_loss
-from core.models.architecture import encoder_of
+from core.models.adapters import adapter_for
 
 MATCHER_ATTR = "_distill_matcher"  # projections live on the student while it trains, so the optimiser sees them
 
 
 def num_layers(model: nn.Module) -> int:
-    return len(encoder_of(model).layer)
+    return adapter_for(model).depth(model)  # ALBERT: depths, not layers of weights
 
 
 def hidden_width(model: nn.Module) -> int:
