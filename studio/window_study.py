@@ -56,20 +56,22 @@ class WindowStudyMixin:
             self.study_view.shutdown()
 
     def _study_tab_changed(self, index: int) -> None:
-        # Like the saved runs, the study takes the width of the editing docks (model and data, methods); the
-        # layout's own handler has run first. Leaving for the saved runs, they stay hidden there and come back
-        # with the layout's (its list), else they come back now.
-        shown = self.main_tabs.widget(index) is self.study_view
+        # The study takes the whole window: its runs do not go through the Run dock, and the editing docks
+        # (model and data, methods) serve the recipe page. The layout's own handler has run first; leaving for the
+        # saved runs, the editing docks stay hidden there and come back with the layout's list.
+        widget = self.main_tabs.widget(index)
+        shown = widget is self.study_view
         if shown and not self._study_shown:
-            editing = [d for d in self.findChildren(QDockWidget) if d.widget() in (self.data_panel, self.palette)]
-            self._study_hidden = [d for d in editing if d.isVisible()]
+            self._study_hidden = [d for d in self.findChildren(QDockWidget) if d.isVisible()]
             for dock in self._study_hidden:
                 dock.hide()
         elif not shown and self._study_shown:
-            if self.main_tabs.widget(index) is self.browser and hasattr(self, "_hidden_docks"):
-                self._hidden_docks.extend(d for d in self._study_hidden if d not in self._hidden_docks)
-            else:
-                for dock in self._study_hidden:
+            to_browser = widget is self.browser and hasattr(self, "_hidden_docks")
+            for dock in self._study_hidden:
+                if to_browser and dock.widget() in (self.data_panel, self.palette):
+                    if dock not in self._hidden_docks:
+                        self._hidden_docks.append(dock)
+                else:
                     dock.show()
             self._study_hidden = []
         self._study_shown = shown

@@ -78,19 +78,32 @@ class ParetoPlot(pg.PlotWidget):
         self.front_line.setData(np.array(fx, dtype=float), np.array(fy, dtype=float))
         best = report.best.number if report.best is not None and report.best.number in self.points else None
         self.best.setData(*(([self.points[best][0]], [self.points[best][1]]) if best is not None else ([], [])))
-        self._label(done)
+        self._label()
+        self._pad_ranges()
         self.hint.setVisible(not self.points)
 
-    def _label(self, done) -> None:
+    def _label(self) -> None:
+        """Each dot's trial number (the trials table names it); none for a search's cloud of dots."""
         item = self.getPlotItem()
         for text in self.labels:
             item.removeItem(text)
         self.labels = []
-        if len(self.points) > 12:  # a search's cloud: names would cover each other; the table has them
+        if len(self.points) > 30:
             return
-        names = {t.number: t.label for t in done}
         for number, (x, y) in self.points.items():
-            text = pg.TextItem(f"{number + 1}. {names[number]}", color="#374151", anchor=(0, 1))
+            text = pg.TextItem(str(number + 1), color="#374151", anchor=(-0.3, 1.1))
             text.setPos(x, y)
             item.addItem(text)
             self.labels.append(text)
+
+    def _pad_ranges(self) -> None:
+        # Trials often tie on one axis (every trial keeping 100 % accuracy): a degenerate range would show
+        # sixteen-digit ticks, so each range is at least a few percent of its value wide.
+        if not self.points:
+            return
+        item = self.getPlotItem()
+        xs, ys = zip(*self.points.values())
+        for values, setter in ((xs, item.setXRange), (ys, item.setYRange)):
+            lo, hi = min(values), max(values)
+            pad = max((hi - lo) * 0.12, abs(hi) * 0.05, 0.01)
+            setter(max(0.0, lo - pad), hi + pad, padding=0)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox,
-                               QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.errors import StudioError
 from core.recipe import Recipe
@@ -35,6 +35,36 @@ def _checklist() -> QListWidget:
     return box
 
 
+class _Pages(QWidget):
+    """One page shown at a time, sized to that page (a QStackedWidget keeps the height of its tallest page)."""
+
+    def __init__(self):
+        super().__init__()
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._pages: list[QWidget] = []
+        self._current = 0
+
+    def addWidget(self, page: QWidget) -> None:
+        self._pages.append(page)
+        self._layout.addWidget(page)
+        page.setVisible(len(self._pages) - 1 == self._current)
+
+    def setCurrentIndex(self, index: int) -> None:
+        self._current = index
+        for i, page in enumerate(self._pages):
+            page.setVisible(i == index)
+
+    def currentIndex(self) -> int:
+        return self._current
+
+    def count(self) -> int:
+        return len(self._pages)
+
+    def widget(self, index: int) -> QWidget:
+        return self._pages[index]
+
+
 class StudySetup(QWidget):
     changed = Signal()
 
@@ -44,10 +74,11 @@ class StudySetup(QWidget):
         self.current_problems: list[str] = []  # as of the last validate()
         self._filling = False
         self.kind = QComboBox()
+        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         for text, value in KINDS:
             self.kind.addItem(text, value)
         self.name = QLineEdit()
-        self.pages = QStackedWidget()
+        self.pages = _Pages()
         self.pages.addWidget(self._order_page())
         self.pages.addWidget(self._search_page())
         self.pages.addWidget(self._grid_page())
@@ -55,8 +86,12 @@ class StudySetup(QWidget):
         self.constraints.setPlaceholderText("one per line, e.g.\nspeedup >= 1.5\naccuracy_retained >= 98 %")
         self.constraints.setMaximumHeight(64)
         self.score = QComboBox()
+        # Long choices: the box elides them rather than widening the form past its column.
+        self.score.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.score.setMinimumContentsLength(18)
         for text, value in SCORES:
             self.score.addItem(text, value)
+            self.score.setItemData(self.score.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
         self.formula = QLineEdit()
         self.formula.setPlaceholderText("e.g. speedup * accuracy_retained ** 4 if accuracy_retained >= 0.98 else -inf")
         self.floor = QDoubleSpinBox()
@@ -64,18 +99,17 @@ class StudySetup(QWidget):
         self.floor.setValue(98)
         self.floor.setSuffix(" % retained")
         self.weights = {}
-        weights_row = QHBoxLayout()
+        weights_rows = QFormLayout()
         for key in WEIGHTED:
             spin = QDoubleSpinBox()
             spin.setRange(0, 10)
             spin.setSingleStep(0.5)
             spin.setValue(1)
-            spin.setPrefix(key.replace("_", " ") + " x")
             self.weights[key] = spin
-            weights_row.addWidget(spin)
+            weights_rows.addRow(key.replace("_", " ").capitalize(), spin)
         self.weights_box = QWidget()
-        self.weights_box.setLayout(weights_row)
-        weights_row.setContentsMargins(0, 0, 0, 0)
+        self.weights_box.setLayout(weights_rows)
+        weights_rows.setContentsMargins(0, 0, 0, 0)
         self.score_error = QLabel("")
         self.score_error.setObjectName("score_error")
         self.score_error.setWordWrap(True)
@@ -97,6 +131,8 @@ class StudySetup(QWidget):
         self.problems.setWordWrap(True)
 
         what = QGroupBox("What varies")
+        # Its lists would take every spare pixel; the spare height goes under the form instead.
+        what.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         what_layout = QVBoxLayout(what)
         what_layout.addWidget(self.pages)
         score_box = QGroupBox("Score and constraints")
@@ -119,10 +155,11 @@ class StudySetup(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addWidget(what, 1)
+        layout.addWidget(what)
         layout.addWidget(score_box)
         layout.addWidget(budget)
         layout.addWidget(self.problems)
+        layout.addStretch(1)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.score.currentIndexChanged.connect(self._score_changed)
@@ -133,6 +170,7 @@ class StudySetup(QWidget):
                        *(spin.valueChanged for spin in self.weights.values())):
             signal.connect(self._emit_changed)
         self._score_changed()
+        self._kind_changed()
 
     # -- pages -----------------------------------------------------------------------------
     def _order_page(self) -> QWidget:
@@ -140,7 +178,7 @@ class StudySetup(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         self.order_steps = _checklist()
-        self.order_steps.setMaximumHeight(16777215)
+        self.order_steps.setMaximumHeight(170)
         layout.addWidget(_hint(ORDER_HINT))
         layout.addWidget(self.order_steps)
         return page

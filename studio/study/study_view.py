@@ -60,6 +60,7 @@ class StudyView(QWidget):
             buttons.addWidget(b)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form follows the width
         scroll.setWidget(self.setup)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -104,7 +105,7 @@ class StudyView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
-        split.setSizes([430, 820])
+        split.setSizes([440, 920])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)

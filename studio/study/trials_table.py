@@ -38,6 +38,8 @@ class TrialsTable(QTableWidget):
         self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -62,6 +64,8 @@ class TrialsTable(QTableWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if col == 2:
                     item.setForeground(QBrush(QColor(STATUS_COLOURS.get(t.status, "#111827"))))
+                if col == 1:
+                    item.setToolTip(t.label)
                 if col == 8 and t.note:
                     item.setToolTip(t.note)
                 if best is not None and t.number == best.number:
@@ -69,7 +73,7 @@ class TrialsTable(QTableWidget):
                     font.setBold(True)
                     item.setFont(font)
                     if col == 1:
-                        item.setToolTip("best so far by the study's score")
+                        item.setToolTip(f"{t.label} (best so far by the study's score)")
                 self.setItem(row, col, item)
             if selected and t.run_id == selected:
                 self.selectRow(row)

@@ -54,7 +54,8 @@ def test_order_study_from_the_view_fills_trials_and_interaction(qtbot, view, db_
     assert all(table.item(r, 5).text() not in ("-", "") for r in range(4))  # every trial has a speedup
 
     rows = view.interaction.rows_text()
-    for expected in (f"{a} alone", f"{b} alone", f"{a} \u2192 {b}", f"{b} \u2192 {a}", "No interaction predicts"):
+    assert rows[0] == f"A = {a},  B = {b}"
+    for expected in ("A alone", "B alone", "A \u2192 B", "B \u2192 A", "No interaction predicts"):
         assert expected in rows, rows
     verdicts = view.interaction.verdicts()
     assert verdicts and set(verdicts) <= {"inside the noise", "measurable", "spread unknown"}
