@@ -300,18 +300,21 @@ def _peer_state(r: int) -> list[str]:
     if age < SILENT_AFTER:
         return []
     pid, host = who.split("@", 1)
-    gone = ""
+    name = f"process rank {r} of {_state.world} (pid {pid} on {host})"
+    exists = None
     if host == socket.gethostname():
         try:
             os.kill(int(pid), 0)
-            gone = ", its process still exists (hung or stopped)"
+            exists = True
         except ProcessLookupError:
-            gone = ", its process has exited"
+            exists = False
         except (PermissionError, ValueError):
             pass
-    return [f"process rank {r} of {_state.world} (pid {pid} on {host}) died: no heartbeat for {age:.1f} s and "
-            f"no error reported{gone}; it was killed (a signal such as SIGKILL, or the out-of-memory killer) "
-            f"or crashed"]
+    if exists:
+        return [f"{name} stopped answering: no heartbeat for {age:.1f} s, its process still exists (hung or stopped)"]
+    where = ", its process has exited" if exists is False else ""
+    return [f"{name} died: no heartbeat for {age:.1f} s and no error reported{where}; it was killed (a signal such as "
+            f"SIGKILL, or the out-of-memory killer) or crashed"]
 
 
 def _shutdown() -> None:

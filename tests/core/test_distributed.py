@@ -192,30 +192,67 @@ def _rank_pid(launcher: int, rank: int, deadline: float) -> int:
     raise AssertionError(f"no process of rank {rank} appeared")
 
 
-def _signal_rank_1_in_training(tmp_path, sentences, signum) -> tuple[int, float, str]:
-    """Launch a long training on 2 processes, send ``signum`` to rank 1 mid-training; (exit code, seconds to exit, db)."""
+def _signal_rank_1_in_training(tmp_path, sentences, signum, env=None, until=None) -> tuple[int | None, float, str]:
+    """Launch a long training on 2 processes, send ``signum`` to rank 1 mid-training.
+
+    Returns the launcher's exit code, the seconds from the signal to its exit (or to ``until(db)`` being
+    true, when given), and the database URL.
+    """
     recipe = _recipe(tmp_path / "long.json", "tiny", sentences, Step("finetune", {"epochs": 100, "batch_size": 16}), train=64)
     home = tmp_path / "home"
     home.mkdir()
     db = f"sqlite:///{home / 'runs.db'}"
     log = home / "stderr.txt"
     with log.open("w") as err:
-        launcher = subprocess.Popen(_command(recipe, db, 2, quiet=False), cwd=ROOT, env=_env(home),
+        launcher = subprocess.Popen(_command(recipe, db, 2, quiet=False), cwd=ROOT, env={**_env(home), **(env or {})},
                                     stdout=subprocess.DEVNULL, stderr=err, text=True)
+        pid = None
         try:
             deadline = time.monotonic() + 120
             while "[1/1] Fine-tune" not in log.read_text() and time.monotonic() < deadline:
                 assert launcher.poll() is None, log.read_text()[-3000:]
                 time.sleep(0.2)
             time.sleep(1.0)  # well into training
-            os.kill(_rank_pid(launcher.pid, 1, deadline), signum)
+            pid = _rank_pid(launcher.pid, 1, deadline)
+            os.kill(pid, signum)
             sent = time.monotonic()
-            code = launcher.wait(timeout=KILL_DEADLINE + 30)
+            if until is None:
+                code = launcher.wait(timeout=KILL_DEADLINE + 30)
+            else:
+                while not until(db) and time.monotonic() - sent < KILL_DEADLINE + 30:
+                    time.sleep(0.5)
+                code = launcher.poll()
             took = time.monotonic() - sent
         finally:
+            if signum == signal.SIGSTOP and pid:
+                os.kill(pid, signal.SIGKILL)
             if launcher.poll() is None:
                 launcher.kill()
+            launcher.wait(timeout=60)
     return code, took, db
+
+
+def _status(db: str) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(db.removeprefix("sqlite:///"), timeout=5) as con:
+        row = con.execute("select status from runs").fetchone()
+    return row[0] if row else None
+
+
+def test_a_hung_process_fails_the_run_after_the_collective_timeout(tmp_path, sentences):
+    # SIGSTOP: rank 1 is alive but silent, which the launcher does not notice; rank 0's next collective
+    # times out after BERT_STUDIO_DIST_TIMEOUT seconds (20 here, room for uneven start-up on a busy machine).
+    code, took, db = _signal_rank_1_in_training(tmp_path, sentences, signal.SIGSTOP,
+                                                env={"BERT_STUDIO_DIST_TIMEOUT": "20"},
+                                                until=lambda db: _status(db) == "failed")
+    print(f"stopped rank 1: the run was recorded failed {took:.1f} s later")
+    assert took < 20 + KILL_DEADLINE, took
+    database, repo, run = _only_run(db)
+    database.close()
+    assert run.status == "failed"
+    print(run.error)
+    assert "process rank 1 of 2" in run.error and "stopped answering" in run.error, run.error
 
 
 def test_cancelling_one_process_cancels_the_run_on_all(tmp_path, sentences):
@@ -236,6 +273,7 @@ def test_a_killed_process_fails_the_run_naming_its_rank(tmp_path, sentences):
     database, repo, run = _only_run(db)
     database.close()
     assert run.status == "failed"
+    print(run.error)
     assert "process rank 1 of 2" in run.error and "died" in run.error and "killed" in run.error, run.error
 
 
