@@ -99,7 +99,7 @@ def test_the_model_card_records_what_was_measured(tiny_state, tmp_path, batch):
     report = export_model(tiny_state, tmp_path / "out", "hf", batch=batch, reference=tiny_state, latency_repeats=1,
                           recipe=recipe, results={"accuracy": 0.75})
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "# tiny-pruned" in card and "prune.heads" in card and "0.7500" in card
+    assert "# tiny-pruned" in card and "prune.heads" in card and "| Accuracy | 75.00 % |" in card
     assert f"{report.weights_bytes / 1e6:.2f} MB" in card and "transformers " in card and "from_pretrained" in card
     assert report.speedup is not None and report.original_size_bytes > 0
 
