@@ -19,7 +19,7 @@ from core.models.adapters.mobilebert import MobileBertAdapter
 from core.models.adapters.modernbert import ModernBertAdapter
 
 __all__ = ["ADAPTERS", "Adapter", "AttentionLayout", "FFNLayout", "FamilyRefusal", "adapter_for", "adapter_for_type",
-           "applicability", "families", "source_profile", "stack_problems"]
+           "applicability", "check_method", "families", "recipe_problems", "source_profile", "stack_problems"]
 
 ADAPTERS: dict[str, Adapter] = {}
 for _cls in (BertAdapter, RobertaAdapter, XLMRobertaAdapter, CamembertAdapter, ElectraAdapter, DistilBertAdapter,
@@ -119,6 +119,28 @@ def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str,
         except KeyError:
             pass
     return out
+
+
+def recipe_problems(recipe, family: str | None = None, quantized: bool | None = None) -> list:
+    """:class:`core.errors.Problem` for each step of ``recipe`` that cannot apply to the model it starts from.
+
+    The family and state are read from the recipe's model source when not given
+    (a hub name, unknown until loaded, is not checked). For ``validate`` / ``run``.
+    """
+    from core.errors import Problem
+
+    if family is None or quantized is None:
+        try:
+            found_family, found_quantized = source_profile(str(recipe.model.source))
+        except Exception:  # an unreadable folder is the loader's to report, with its own message
+            return []
+        family = found_family if family is None else family
+        quantized = found_quantized if quantized is None else quantized
+    if not family:
+        return []
+    steps = [(step.method, step.settings or {}) for step in recipe.steps]
+    return [Problem(message, step=index, method=steps[index][0]) for index, message in
+            stack_problems(steps, family, quantized)]
 
 
 def check_method(method_name: str, model, settings: Mapping[str, Any] | None = None, quantized: bool = False) -> Adapter:

@@ -87,7 +87,25 @@ def test_int8_export_reloads_quantized_and_refuses_training(family, tokenizer, t
     from core.models.adapters import source_profile
 
     assert source_profile(str(tmp_path / "int8")) == (family, True)
+    # refused before a run, with the step named: what validate / run report
+    from core.models.adapters import recipe_problems
+    from core.recipe import ModelRef, Step
+    from tests.conftest import tiny_recipe
+
+    recipe = tiny_recipe(Step("evaluate", {}), Step("finetune", {}))
+    recipe.model = ModelRef(str(tmp_path / "int8"))
+    problems = recipe_problems(recipe)
+    assert [(p.step, p.method) for p in problems] == [(1, "finetune")] and "int8" in problems[0].message
     ctx = method_context(tmp_path, None, reloaded)
     for method in ("finetune", "distill.train"):
         with pytest.raises(FamilyRefusal, match="cannot be trained, distilled"):
             apply_method(method, reloaded, ctx)
+
+
+@pytest.mark.parametrize("family", ["albert", "deberta-v2", "modernbert"])
+def test_pruned_onnx_export_matches(family, tokenizer, tmp_path):
+    """Shared layers, relative-position attention and fused QKV with rotary positions export to ONNX once pruned."""
+    state = _state(family, tokenizer)
+    keep_heads(state.model, {0: [0, 2]})
+    report = export_model(state, tmp_path / "onnx", "onnx", batch=_batch(state), latency_repeats=1)
+    assert report.verified and report.max_abs_diff < 1e-4 and report.argmax_agreement == 1.0
