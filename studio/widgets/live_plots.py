@@ -273,5 +273,10 @@ class LivePlots(QWidget):
     def redraw(self) -> None:
         for key in self._dirty:
             buf = self.buffers[key]
-            self.curves[key].setData(buf.x, buf.y)
+            curve = self.curves[key]
+            if buf.n <= 2 and not key.startswith(("val/", "model/")):
+                # A line needs two points: the first training loss shows as a dot rather than an empty plot.
+                curve.setSymbol("o" if buf.n == 1 else None)
+                curve.setSymbolSize(5)
+            curve.setData(buf.x, buf.y)
         self._dirty.clear()

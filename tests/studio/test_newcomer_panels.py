@@ -164,3 +164,15 @@ def test_model_status_follows_the_model_chosen_and_a_folder_does_not_open_the_in
     assert panel.status.text() == f"Model: {panel.model_box.currentText()}"
     panel.model_box.setCurrentIndex(panel.model_box.findData(str(folder)))
     assert "layers" in panel.status.text()
+
+
+def test_the_first_training_loss_shows_as_a_dot_then_as_a_line(qtbot):
+    from studio.widgets.live_plots import LivePlots
+
+    plots = shown(qtbot, LivePlots(), 600, 300)
+    plots.on_metric(ev.Metric("r", key="train/loss", value=0.7, step=1))
+    plots.redraw()
+    assert plots.curves["train/loss"].opts["symbol"] == "o"  # one point: a line would draw nothing
+    plots.on_metric(ev.Metric("r", key="train/loss", value=0.6, step=2))
+    plots.redraw()
+    assert plots.curves["train/loss"].opts["symbol"] is None and plots.drawn_count("train/loss") == 2
