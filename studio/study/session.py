@@ -1,8 +1,8 @@
 """Run a study's workers off the GUI thread and re-emit their events on it.
 
-Each worker is a :class:`core.study.runner.StudyRunner` on a thread of its own, all on one
-:class:`~core.events.EventBus`; as :class:`studio.bridge.EventBridge` does for runs, the bus's callbacks
-(on the workers' threads) emit one queued signal and the events come back on the GUI thread as typed
+Each worker is a :class:`core.study.runner.StudyRunner` on a thread of its own with an
+:class:`~core.events.EventBus` of its own; as :class:`studio.bridge.EventBridge` does for runs, the buses'
+callbacks (on the workers' threads) emit one queued signal and the events come back on the GUI thread as typed
 signals. The study's state lives in the database, so what the view draws is
 :func:`core.study.runner.study_report`, re-read when a trial starts or ends.
 
@@ -44,15 +44,13 @@ class StudySession(QObject):
         self.task = task  # prepared data shared by the workers (tests), else each worker prepares it
         self.study_id: str | None = None
         self.runners: list[study_runner.StudyRunner] = []
-        self.bus = ev.EventBus()
         self._typed = {study_runner.StudyStarted: self.studyStarted, study_runner.TrialStarted: self.trialStarted,
                        study_runner.TrialFinished: self.trialFinished, study_runner.StudyEnded: self.workerEnded}
         self._incoming.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self._worker_done.connect(self._on_worker_done, Qt.ConnectionType.QueuedConnection)
         self._threads: list[threading.Thread] = []
         self._pending = 0
-        self._unsubscribe = [self.bus.subscribe(study_runner.StudyEvent, self._incoming.emit),
-                             self.bus.subscribe(ev.Event, self._incoming.emit)]
+        self._unsubscribe: list = []
         self.status = ""  # the study's status as the last worker left it
 
     @property
@@ -74,7 +72,11 @@ class StudySession(QObject):
         self.runners = []
         for i in range(max(1, workers)):
             # Re-opening is idempotent and re-claiming a stopped trial atomic: every worker may resume.
-            runner = study_runner.StudyRunner(self.db_url, self.study_id, bus=self.bus, resume=resume,
+            # A bus per worker: each worker's recorder writes its own runs only.
+            bus = ev.EventBus()
+            self._unsubscribe += [bus.subscribe(study_runner.StudyEvent, self._incoming.emit),
+                                  bus.subscribe(ev.Event, self._incoming.emit)]
+            runner = study_runner.StudyRunner(self.db_url, self.study_id, bus=bus, resume=resume,
                                               workdir_root=self.workdir_root, task=self.task)
             self.runners.append(runner)
         self._pending = len(self.runners)
