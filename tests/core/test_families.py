@@ -94,6 +94,20 @@ def test_structural_method(family, method, models, tiny_task, tmp_path):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_magnitude_pruning_reaches_every_layer(family, models, tiny_task, tmp_path):
+    from core.methods.pruning.masks import prunable_weights
+
+    task = family_task(family, tiny_task)
+    state = models[family].replace(model=copy.deepcopy(models[family].model))
+    weights = prunable_weights(state.model)
+    layers = adapter_for(state.model).layer_names(state.model)
+    assert all(any(n.startswith(f"{layer}.") for n in weights) for layer in layers)
+    out = apply_method("prune.magnitude", state, method_context(tmp_path, task, state), sparsity=0.5)
+    assert count_parameters(out.model, nonzero=True) < count_parameters(models[family].model, nonzero=True)
+    _finite_logits(out.model, task)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_training_steps_run(family, models, tiny_task, tmp_path):
     """LayerDrop (where it applies) and the head sensitivity run on every family; a distillation step on those
     whose layout differs most from BERT's."""

@@ -9,12 +9,21 @@ MASKS_KEY = "masks"
 
 
 def prunable_weights(model: nn.Module, include_embeddings: bool = False) -> dict[str, nn.Parameter]:
-    """Weight matrices of the encoder's linear layers (and optionally the word embeddings)."""
+    """Weight matrices of the encoder layers' linears (and optionally the word embeddings), in any family."""
+    try:
+        from core.models.adapters import adapter_for
+
+        adapter = adapter_for(model)
+        prefixes = tuple(f"{name}." for name in adapter.layer_names(model))
+        words = adapter.word_embeddings_attr
+    except TypeError:  # not a known family: the BERT naming
+        prefixes, words = None, "word_embeddings"
     out = {}
     for name, module in model.named_modules():
-        if isinstance(module, nn.Linear) and "encoder." in name:
+        in_layer = name.startswith(prefixes) if prefixes is not None else "encoder." in name
+        if isinstance(module, nn.Linear) and in_layer:
             out[f"{name}.weight"] = module.weight
-        elif include_embeddings and isinstance(module, nn.Embedding) and name.endswith("word_embeddings"):
+        elif include_embeddings and isinstance(module, nn.Embedding) and name.endswith(words):
             out[f"{name}.weight"] = module.weight
     return out
 
