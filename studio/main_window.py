@@ -98,6 +98,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self._connect_run_signals()
         self._offer_recent_sources()
         self._show_database()
+        self.learn_speed()
         if recipe is None:
             recipe = default_recipe()
             recipe.device = self.settings.device()
@@ -197,6 +198,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.cancel_action.setEnabled(running)
         self.pause_action.setEnabled(running)
         self.update_title()
+        self.update_estimate()
 
     def _model_accepted(self, info: dict) -> None:
         if Path(str(info.get("source", ""))).is_dir():

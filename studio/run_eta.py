@@ -83,3 +83,40 @@ class RunEstimate:
                 return None
             total += later
         return total
+
+
+def _samples_trained(shape: _Training, train_samples: int | None) -> int | None:
+    """Sentences a training step goes through, or None when the split's size is not known."""
+    if train_samples:
+        batches = max(1, math.ceil(shape.epochs * train_samples / shape.batch_size))
+        return (min(batches, shape.max_steps) if shape.max_steps else batches) * shape.batch_size
+    return shape.max_steps * shape.batch_size if shape.max_steps else None
+
+
+def measured_rate(record) -> float | None:
+    """Seconds per trained sentence in a recorded run (its finished training steps), or None."""
+    estimate = RunEstimate(getattr(record, "recipe", None))
+    spent = samples = 0.0
+    for step in getattr(record, "steps", ()) or ():
+        shape = estimate.steps[step.index] if 0 <= step.index < len(estimate.steps) else None
+        if shape is None or step.status != "finished" or not step.started_at or not step.ended_at:
+            continue
+        n = _samples_trained(shape, estimate.train_samples)
+        if n:
+            spent += (step.ended_at - step.started_at).total_seconds()
+            samples += n
+    return spent / samples if samples and spent > 0 else None
+
+
+def recipe_seconds(recipe: dict, rate: float) -> float | None:
+    """Rough seconds of training ``recipe`` needs at ``rate`` seconds per sentence; None when not known."""
+    estimate = RunEstimate(recipe)
+    total = 0.0
+    for shape in estimate.steps:
+        if shape is None:
+            continue
+        n = _samples_trained(shape, estimate.train_samples)
+        if n is None:
+            return None
+        total += n * rate
+    return total

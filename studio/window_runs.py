@@ -93,8 +93,46 @@ class WindowRunsMixin:
         self.update_validity()
         if not running:
             self.runs.refresh()
+            self.learn_speed()
+            self.update_estimate()
             # After the end-of-run slots (dialogs, dashboard) have run: the next queued recipe starts.
             QTimer.singleShot(0, self, self._start_next_queued)
+
+    # -- a rough time before a run -------------------------------------
+    def learn_speed(self) -> None:
+        """Remember the training speed of the newest finished run, for :meth:`update_estimate`."""
+        from studio.run_eta import measured_rate
+
+        self._speed = None
+        try:
+            latest = next((r for r in self.store.list_runs() if r.status == "finished"), None)
+            record = self.store.get_run(latest.id) if latest is not None else None
+        except Exception:  # a database that cannot be read gives no estimate, never an error here
+            return
+        rate = measured_rate(record) if record is not None else None
+        if rate is not None:
+            self._speed = (rate, record.model_source, record.device, record.name or record.id[:8])
+
+    def update_estimate(self) -> None:
+        """A rough training time for the stack as shown, from the newest finished run on the same model."""
+        from studio.run_eta import recipe_seconds
+        from studio.widgets.dashboard import format_seconds
+
+        speed = getattr(self, "_speed", None)
+        text, tip = "", ""
+        if speed is not None and not self.controller.running:
+            rate, model, device, name = speed
+            recipe = self._shown_recipe()
+            if recipe.model.source == model:
+                seconds = recipe_seconds(recipe.to_dict(), rate)
+                if seconds:
+                    text = f"Estimate: \u2248 {format_seconds(seconds)} of training"
+                    tip = (f"At the training speed of run \u201c{name}\u201d ({model} on {device}): "
+                           f"{rate * 1000:.1f} ms a sentence. Steps that do not train and the final measurements "
+                           "come on top.")
+        self.estimate_label.setText(text)
+        self.estimate_label.setToolTip(tip)
+        self.estimate_label.setVisible(bool(text))
 
     def _paused_changed(self, paused: bool) -> None:
         self.pause_action.setText("&Resume" if paused else "&Pause")

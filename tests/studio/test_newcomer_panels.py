@@ -176,3 +176,33 @@ def test_the_first_training_loss_shows_as_a_dot_then_as_a_line(qtbot):
     plots.on_metric(ev.Metric("r", key="train/loss", value=0.6, step=2))
     plots.redraw()
     assert plots.curves["train/loss"].opts["symbol"] is None and plots.drawn_count("train/loss") == 2
+
+
+def test_a_rough_estimate_before_the_run_from_the_last_runs_speed(qtbot, window):
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from studio.run_eta import measured_rate, recipe_seconds
+
+    recipe = {"model": {"source": "tiny"}, "data": {"train_samples": 640},
+              "steps": [{"method": "finetune", "settings": {"epochs": 1.0, "batch_size": 32}},
+                        {"method": "prune.magnitude", "settings": {"sparsity": 0.5}}]}
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    steps = (SimpleNamespace(index=0, status="finished", started_at=t0, ended_at=t0 + timedelta(seconds=64)),
+             SimpleNamespace(index=1, status="finished", started_at=t0, ended_at=t0 + timedelta(seconds=500)))
+    rate = measured_rate(SimpleNamespace(recipe=recipe, steps=steps))
+    assert rate == 0.1  # 64 s for 640 sentences; the pruning step does not count
+    half = {**recipe, "steps": [{"method": "finetune", "settings": {"epochs": 0.5, "batch_size": 32}}] * 3}
+    assert recipe_seconds(half, rate) == 96.0  # 3 x 320 sentences
+
+    # in the window: after a real run, the status bar gives an estimate for the stack on the same model
+    window.set_recipe(quick_recipe(max_steps=2))
+    assert not window.estimate_label.text()
+    with qtbot.waitSignal(window.controller.bridge.runFinished, timeout=RUN_TIMEOUT_MS):
+        window.start_run()
+    qtbot.waitUntil(lambda: bool(window.estimate_label.text()), timeout=5000)
+    assert "Estimate" in window.estimate_label.text() and "ms a sentence" in window.estimate_label.toolTip()
+    before = window.estimate_label.text()
+    window.form.set_step(window.stack.steps()[0])
+    window.form.set_value("max_steps", "20")  # ten times the training: a longer estimate
+    assert window.estimate_label.text() != before
