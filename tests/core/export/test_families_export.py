@@ -109,3 +109,18 @@ def test_pruned_onnx_export_matches(family, tokenizer, tmp_path):
     keep_heads(state.model, {0: [0, 2]})
     report = export_model(state, tmp_path / "onnx", "onnx", batch=_batch(state), latency_repeats=1)
     assert report.verified and report.max_abs_diff < 1e-4 and report.argmax_agreement == 1.0
+
+
+@pytest.mark.parametrize("family", ["modernbert", "distilbert", "albert", "deberta-v2"])
+def test_a_users_model_folder_loads(family, tokenizer, tmp_path):
+    """A folder saved with save_pretrained (as a user brings it) loads with a new head; ModernBERT included."""
+    state = _state(family, tokenizer)
+    state.model.save_pretrained(tmp_path / "user")
+    state.tokenizer.save_pretrained(tmp_path / "user")
+    loaded = load_model(str(tmp_path / "user"), num_labels=3)
+    assert loaded.model.config.model_type == state.model.config.model_type and loaded.model.config.num_labels == 3
+    batch = sample_batch(loaded.tokenizer, max_length=24)
+    with torch.no_grad():
+        out = loaded.model.eval()(**batch).logits
+    assert out.shape[-1] == 3 and torch.isfinite(out).all()
+    assert layer_shapes(loaded.model) == layer_shapes(state.model)
