@@ -75,6 +75,7 @@ def train_model(
     precision = getattr(settings, "mixed_precision", "no")
     if precision == "fp16" and ctx.device.type != "cuda":
         raise StudioError("mixed_precision fp16 needs a GPU; use bf16 on a CPU (or no)")
+    _fresh_accelerator_state(ctx.device.type == "cpu", precision)
     accelerator = Accelerator(cpu=ctx.device.type == "cpu", mixed_precision=precision,
                               dataloader_config=DataLoaderConfiguration(split_batches=True))
     loader = ctx.task.loader("train", settings.batch_size, shuffle=True, seed=ctx.recipe.seed + max(ctx.step_index, 0))
@@ -131,6 +132,19 @@ def train_model(
         # optimizer are released by reference counting when this returns.
     model.eval()
     return model
+
+
+def _fresh_accelerator_state(cpu: bool, precision: str) -> None:
+    """Let this run's device and precision differ from an earlier run's in the same process (a warm worker).
+
+    accelerate keeps one configuration per process and refuses a different one; resetting its
+    ``AcceleratorState`` (accelerate's own tests do) keeps the process group (``PartialState``).
+    """
+    from accelerate.state import AcceleratorState
+
+    state = AcceleratorState._shared_state
+    if state and (state.get("_mixed_precision") != precision or (cpu and state["device"].type != "cpu")):
+        AcceleratorState._reset_state()
 
 
 def _report_shares(ctx, prefix: str, seen: list[int]) -> None:

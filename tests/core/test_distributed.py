@@ -286,6 +286,9 @@ def test_mixed_precision_is_a_training_setting(tmp_path):
     from core import events as ev
 
     engine.bus.subscribe(ev.Metric, lambda e: losses.append(e.value) if e.key == "train/loss" else None)
+    # A warm worker runs recipes one after another: bf16 after a full-precision run in the same process.
+    assert engine.run(tiny_recipe(Step("finetune", {"max_steps": 1, "batch_size": 16}), train=48)).status == "finished"
+    losses.clear()
     bf16 = engine.run(tiny_recipe(Step("finetune", {"max_steps": 3, "batch_size": 16, "mixed_precision": "bf16"}), train=48))
     assert bf16.status == "finished", bf16.error
     assert len(losses) == 3 and all(0 < v < 10 for v in losses)
