@@ -196,3 +196,20 @@ def test_distillation_matches_hidden_states_and_attention(family, models, tiny_t
     hidden, attention = ctx.seen["distill/hidden_loss"], ctx.seen["distill/attention_loss"]
     assert all(v > 0 and v == v and v != float("inf") for v in hidden + attention), (hidden, attention)
     _finite_logits(out.model, task)
+
+
+def test_validate_refuses_a_step_the_family_cannot_take(tiny_task, tmp_path, capsys):
+    from core.cli import main
+    from core.recipe import ModelRef, Step
+    from tests.conftest import tiny_recipe
+    from tests.core.methods.families import family_model
+
+    family_model("albert").save_pretrained(tmp_path / "albert")
+    tiny_task.tokenizer.save_pretrained(tmp_path / "albert")
+    recipe = tiny_recipe(Step("prune.heads", {}), Step("prune.layers", {"strategy": "first_k", "keep": 1}))
+    recipe.model = ModelRef(str(tmp_path / "albert"))
+    recipe.save(tmp_path / "r.yaml")
+    assert main(["validate", str(tmp_path / "r.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "step 2 (prune.layers)" in err and "ALBERT" in err and "one set of layer weights" in err
+    assert "prune.heads" not in err.replace("step 2 (prune.layers)", "")
