@@ -85,10 +85,12 @@ def _work(args, study_id: str, resume: bool) -> int:
 
     runner.bus.subscribe(StudyStarted, bar.study_started)
     runner.start()
+    interrupted = False
     try:
         while not runner.done:
             runner.join(0.2)
     except KeyboardInterrupt:
+        interrupted = True
         print("\nstopping this worker (its current trial is cancelled)...", file=sys.stderr)
         runner.stop()
         runner.join()
@@ -99,8 +101,10 @@ def _work(args, study_id: str, resume: bool) -> int:
         print("error: the worker ended without an outcome (see the log above)", file=sys.stderr)
         return 1
     print(f"study {outcome.study_id[:8]} {outcome.status}: this worker ran {len(outcome.trials)} trial(s)")
+    if outcome.status == "cancelled":
+        print(f"  (stopped; bert-studio study worker {outcome.study_id[:8]} --resume restarts it)")
     print(_report_text(url, outcome.study_id))
-    return 0 if outcome.status in ("finished", "running") else 130
+    return 130 if interrupted else 0
 
 
 def _default():

@@ -41,7 +41,7 @@ Public API (stable; later changes only add)::
 
 Events (frozen dataclasses, published on ``runner.bus`` beside the engine's own run events, which
 carry the trial's ``run_id``): :class:`StudyStarted` (this worker joined), :class:`TrialStarted`,
-:class:`TrialFinished` (status finished | pruned | failed | cancelled | skipped, the score, the
+:class:`TrialFinished` (status finished | pruned | failed | cancelled | skipped | interrupted, the score, the
 figures), :class:`StudyEnded` (this worker left; ``status`` is the study's then).
 
 ``StudyRunner(db_url, study_id, *, bus=None, cache=DEFAULT, engine=None, record=True, resume=False,
@@ -113,7 +113,7 @@ class TrialFinished(StudyEvent):
     number: int
     label: str
     run_id: str | None
-    status: str  # finished | pruned | failed | cancelled | skipped
+    status: str  # finished | pruned | failed | cancelled | skipped | interrupted (another worker's, gone silent)
     value: float  # the study's score (NaN: none)
     figures: dict
     note: str = ""
@@ -248,7 +248,7 @@ class StudyRunner:
             self.spec = StudySpec.from_dict(record.spec)
             self.objective = Objective(self.spec.objective)
             self.engine = self._engine or self._default_engine()
-            self._run_kwargs = {"task": self._shared_task()} if self._engine is None else {}
+            self._run_kwargs: dict | None = None  # prepared at the first trial this worker runs
             self.kind = _kind(self.spec, self)
             self.bus.publish(StudyStarted(self.study_id, name=record.name, kind=record.kind,
                                           planned=record.max_trials, worker=self.worker))
@@ -343,24 +343,23 @@ class StudyRunner:
     def _run_trial(self, slot: int, fresh: bool) -> None:
         from core.engine.runner import new_run_id
 
-        prepared = self.kind.prepare(slot)
+        try:
+            prepared = self.kind.prepare(slot)
+        except Exception as exc:  # Optuna's storage unreachable, a proposal its recipe refuses to build...
+            log.exception("study %s: could not prepare trial %d", self.study_id[:8], slot + 1)
+            prepared = Prepared(f"trial {slot + 1}", None, {}, (f"could not be prepared: {type(exc).__name__}: {exc}",))
+            self._record_unrunnable(slot, prepared, fresh, status="failed")
+            return
+        if prepared.problems:
+            self.kind.skipped(prepared)
+            self._record_unrunnable(slot, prepared, fresh, status="skipped")
+            return
         if fresh:
             self.studies.add_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
-                                   worker=self.worker, status="skipped" if prepared.problems else "running",
-                                   note="; ".join(prepared.problems) or None, optuna_trial=prepared.optuna_trial)
+                                   worker=self.worker, optuna_trial=prepared.optuna_trial)
         else:
             self.studies.restart_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
                                        optuna_trial=prepared.optuna_trial)
-            if prepared.problems:
-                self.studies.end_trial(self.study_id, slot, "skipped", note="; ".join(prepared.problems))
-        if prepared.problems:
-            self.kind.skipped(prepared)
-            self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=None,
-                                          params=prepared.params))
-            self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=None,
-                                           status="skipped", value=float("nan"), figures={},
-                                           note="; ".join(prepared.problems)))
-            return
         run_id = new_run_id()
         with self._lock:
             self._current.append(slot)
@@ -380,6 +379,8 @@ class StudyRunner:
         self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                       params=prepared.params))
         try:
+            if self._run_kwargs is None:
+                self._run_kwargs = {"task": self._shared_task()} if self._engine is None else {}
             handle = self.engine.start(prepared.recipe, run_id=run_id, **self._run_kwargs)
             with self._lock:
                 self._handle = handle
@@ -414,6 +415,20 @@ class StudyRunner:
             self._current.remove(slot)
         self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                        status=status, value=value, figures=figures, note=note or ""))
+
+    def _record_unrunnable(self, slot: int, prepared: Prepared, fresh: bool, status: str) -> None:
+        note = "; ".join(prepared.problems)
+        if fresh:
+            self.studies.add_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
+                                   worker=self.worker, status=status, note=note, optuna_trial=prepared.optuna_trial)
+        else:
+            self.studies.restart_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
+                                       optuna_trial=prepared.optuna_trial)
+            self.studies.end_trial(self.study_id, slot, status, note=note)
+        self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=None,
+                                      params=prepared.params))
+        self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=None, status=status,
+                                       value=float("nan"), figures={}, note=note))
 
     def _study_stopped(self) -> bool:
         """Whether someone stopped the whole study (checked while a trial runs, at most every ``poll_s``)."""

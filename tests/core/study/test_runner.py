@@ -165,3 +165,29 @@ def test_stop_then_resume_runs_the_stopped_trial_again(tmp_path, tiny_task):
     report = study_report(url, study_id)
     assert [(t.label, t.status) for t in report.trials] == [("a", "finished"), ("b", "finished")]
     assert not math.isnan(report.trials[0].value)
+
+
+def test_study_run_stop_and_resume_from_the_command_line(tmp_path, capsys):
+    import yaml
+
+    from core.cli import main
+
+    url = f"sqlite:///{tmp_path / 'studio.db'}"
+    template = fast(Step("finetune", {"max_steps": 2}))
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({"format": "bert-studio-study", "version": 1, "name": "cli", "kind": "grid",
+                                    "recipe": template.to_dict(), "grid": {"variants": [{"name": "only"}]}}))
+    assert main(["study", "run", str(path), "--quiet", "--db", url]) == 0
+    captured = capsys.readouterr()
+    study_id = captured.out.split()[1]
+    assert "(grid): cli" in captured.out and "finished: this worker ran 1 trial(s)" in captured.out
+    assert "trial 1 finished: only" in captured.err and f"study worker {study_id}" in captured.err
+    assert "best: trial 1" in captured.out
+
+    assert main(["study", "stop", study_id, "--db", url]) == 0
+    assert main(["study", "worker", study_id, "--quiet", "--db", url]) == 0
+    assert "cancelled: this worker ran 0 trial(s)" in capsys.readouterr().out
+    assert main(["study", "worker", study_id, "--resume", "--quiet", "--db", url]) == 0
+    assert "finished: this worker ran 0 trial(s)" in capsys.readouterr().out  # nothing was left to run
+    assert main(["study", "show", "nosuchstudy", "--db", url]) == 2
+    assert "no study with id 'nosuchstudy'" in capsys.readouterr().err
