@@ -20,9 +20,9 @@ class WindowStudyMixin:
                      a.menu().actions()), None)
         if menu is not None:
             menu.addSeparator()
-        self.study_action = self._action("&Study\u2026", self.open_study, None, menu,
-                                         "Find the stack: order and interaction, search or grid studies "
-                                         "started from the current stack")
+        self.study_action = self._action("&Study\u2026", self.open_study, "Ctrl+Alt+S", menu,
+                                         "Find the stack: an order and interaction, search or grid study "
+                                         "started from the current stack (Ctrl+Alt+S)")
         toolbar = self.findChild(QToolBar, "main_toolbar")
         if toolbar is not None:
             toolbar.addAction(self.study_action)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from core import events as ev
 from core.errors import StudioError
 from core.metrics.figures import format_figure
 from core.recipe import Recipe
@@ -71,6 +72,10 @@ class StudyView(QWidget):
         self.status = QLabel(IDLE)
         self.status.setObjectName("study_status")
         self.status.setWordWrap(True)
+        self.now = QLabel("")
+        self.now.setObjectName("hint")
+        self.now.setWordWrap(True)
+        self._live: dict[str, dict] = {}  # run id -> what its trial is doing now (from the run's own events)
         self.best = QLabel("")
         self.best.setObjectName("study_best")
         self.best.setWordWrap(True)
@@ -98,6 +103,7 @@ class StudyView(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
         right_layout.addWidget(self.status)
+        right_layout.addWidget(self.now)
         right_layout.addWidget(self.best)
         right_layout.addWidget(self.tabs, 1)
         right_layout.addLayout(trial_buttons)
@@ -118,7 +124,9 @@ class StudyView(QWidget):
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._show_status)
         self.session.trialStarted.connect(lambda _: self._refresh_timer.start())
+        self.session.trialStarted.connect(self._trial_started)
         self.session.trialFinished.connect(self._trial_finished)
+        self.session.runEvent.connect(self._run_event)
         self.session.ended.connect(self._ended)
         self.session.failed.connect(lambda exc: errors.report_exception(self, "A study worker stopped", exc))
         self._update_buttons()
@@ -186,13 +194,46 @@ class StudyView(QWidget):
         self.runningChanged.emit(True)
 
     # -- following it ----------------------------------------------------------------------------
+    def _trial_started(self, event) -> None:
+        if event.run_id:
+            self._live[event.run_id] = {"trial": event.number, "label": event.label, "step": "", "done": ""}
+            self._show_now()
+
+    def _run_event(self, event) -> None:
+        live = self._live.get(event.run_id)
+        if live is None:
+            return
+        if isinstance(event, ev.RunStarted):
+            live["steps"] = len(event.step_titles)
+        elif isinstance(event, ev.StepStarted):
+            live["step"] = f"step {event.index + 1}{'/' + str(live['steps']) if live.get('steps') else ''} " \
+                           f"{event.title}"
+            live["done"] = ""
+        elif isinstance(event, ev.Progress) and event.total:
+            live["done"] = f"{100 * event.current // event.total} %"
+        else:
+            return
+        self._show_now()
+
+    def _show_now(self) -> None:
+        parts = []
+        for live in sorted(self._live.values(), key=lambda x: x["trial"]):
+            doing = ", ".join(p for p in (live["step"], live["done"]) if p) or "starting"
+            parts.append(f"trial {live['trial'] + 1} ({live['label']}): {doing}")
+        self.now.setText("Now: " + "; ".join(parts) if parts else "")
+        self.now.setVisible(bool(parts))
+
     def _trial_finished(self, event) -> None:
+        self._live.pop(event.run_id, None)
+        self._show_now()
         self._refresh_timer.start()
         if event.run_id:
             self.runsChanged.emit()
 
     def _ended(self, status: str) -> None:
         self._clock.stop()
+        self._live.clear()
+        self._show_now()
         self.refresh()
         self._update_buttons()
         self.runsChanged.emit()

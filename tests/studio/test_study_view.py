@@ -106,11 +106,14 @@ def test_stop_cancels_the_running_trial_and_resume_reruns_it(qtbot, view):
     with qtbot.waitSignal(view.session.trialStarted, timeout=60_000) as started:
         assert view.start()
     first = started.args[0].number
+    # Live: the running trial's own run events say which step it is in (its stack: fine-tune, then A alone).
+    qtbot.waitUntil(lambda: f"trial {first + 1}" in view.now.text() and "step 1/2" in view.now.text(), timeout=60_000)
     with qtbot.waitSignal(view.session.ended, timeout=90_000):
         view.stop_button.click()
     qtbot.waitUntil(lambda: view.report is not None and view.report.study.status == "cancelled", timeout=5000)
     assert view.trials.status_of(first) == "cancelled"
     assert not view.stop_button.isEnabled() and view.resume_button.isEnabled()
+    assert not view.now.isVisible()
 
     with qtbot.waitSignal(view.session.trialStarted, timeout=60_000) as again:
         assert view.resume()
@@ -125,7 +128,13 @@ def test_study_action_opens_the_tab_from_the_stack_and_trials_open_in_browser(qt
     view = window.study_view
     assert window.main_tabs.currentWidget() is view
     assert [s.method for s in view.setup.recipe.steps] == [s.method for s in window.recipe().steps]
-    assert not window.dockWidget_for(window.data_panel).isVisible() if hasattr(window, "dockWidget_for") else True
+    from PySide6.QtWidgets import QDockWidget
+
+    docks = window.findChildren(QDockWidget)
+    assert not any(d.isVisible() for d in docks)  # the study takes the whole window
+    window.main_tabs.setCurrentIndex(0)
+    assert all(d.isVisible() for d in docks)  # and the recipe page gets its docks back
+    window.study_action.trigger()
 
     run_id = record_run(db_url, order_template(), {"accuracy": 0.8, "speedup": 1.2})
     view.openRunRequested.emit(run_id)
