@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core.export.api import export_model, sample_batch
+from core.export.checkpoint import save_checkpoint
 from core.models.adapters import FamilyRefusal
 from core.models.architecture import layer_shapes
 from core.models.loading import STUDIO_MANIFEST, load_model, load_tokenizer
@@ -48,8 +49,7 @@ def test_pruned_export_reloads_with_its_architecture(family, tokenizer, tmp_path
     if family != "mobilebert":  # MobileBERT: FFN pruning refused (stacked FFNs)
         keep_ffn(model, {i: range(40) for i in range(n)})
     shapes = layer_shapes(model)
-    report = export_model(state, tmp_path / "out", "hf", batch=_batch(state), latency_repeats=1)
-    assert report.verified
+    save_checkpoint(state, tmp_path / "out")  # the hf export's format, without its latency timing
     assert (tmp_path / "out" / STUDIO_MANIFEST).is_file() != (family == "deberta")
     reloaded = _reload_matches(state, tmp_path / "out")
     assert layer_shapes(reloaded.model) == shapes
