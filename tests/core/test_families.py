@@ -214,3 +214,13 @@ def test_validate_refuses_a_step_the_family_cannot_take(tiny_task, tmp_path, cap
     err = capsys.readouterr().err
     assert "step 2 (prune.layers)" in err and "ALBERT" in err and "one set of layer weights" in err
     assert "prune.heads" not in err.replace("step 2 (prune.layers)", "")
+
+
+@pytest.mark.parametrize("family", ["distilbert", "albert", "modernbert", "deberta-v2"])
+def test_weights_by_component_sees_attention_and_ffn(family, models):
+    from core.models.architecture import weights_by_component
+
+    parts = weights_by_component(models[family].model)
+    assert parts["attention"]["parameters"] > 0 and parts["ffn"]["parameters"] > 0
+    assert parts["embeddings"]["parameters"] > parts["attention"]["parameters"]  # 30522-word tables
+    assert sum(p["parameters"] for p in parts.values()) == count_parameters(models[family].model)
