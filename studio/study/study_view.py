@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QS
                                QWidget)
 
 from core import events as ev
-from core.errors import StudioError
 from core.metrics.figures import format_figure
 from core.recipe import Recipe
 from studio.dialogs import errors
@@ -157,7 +156,7 @@ class StudyView(QWidget):
             spec = self.setup.spec()
             self.session.create(spec)
             self.session.start(self.setup.workers.value())
-        except (StudioError, OSError) as exc:
+        except Exception as exc:  # a study file the spec refuses, a database that cannot be written: said in a dialog
             errors.report_exception(self, "The study cannot start", exc)
             return False
         self._began()
@@ -173,7 +172,7 @@ class StudyView(QWidget):
             return False
         try:
             self.session.start(self.setup.workers.value(), resume=True)
-        except (StudioError, OSError) as exc:
+        except Exception as exc:  # as in start()
             errors.report_exception(self, "The study cannot resume", exc)
             return False
         self._began()

@@ -186,3 +186,15 @@ def test_two_workers_share_a_search(qtbot, view, caplog):
         pytest.xfail(f"known race in core.study.runner._others_running: {statuses}")
     assert statuses == ["finished"] * 3, [t.note for t in report.trials]
     assert len(view.pareto.points) == 3
+
+
+def test_a_database_that_cannot_be_written_is_said_in_a_dialog(qtbot, tmp_path, dialogs, tiny_task):
+    from studio.study.study_view import StudyView
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    view = shown(qtbot, StudyView(f"sqlite:///{blocker}/studies.db", workdir_root=tmp_path, task=tiny_task), 900, 600)
+    set_up_order(view, order_template())
+    assert view.start() is False
+    assert [title for title, _, _ in dialogs.errors] == ["The study cannot start"]
+    assert not view.running and view.start_button.isEnabled()
