@@ -110,6 +110,19 @@ class StudySession(QObject):
             unsubscribe()
         self._unsubscribe = []
 
+    def saved_studies(self, limit: int = 50) -> list:
+        """The studies recorded in the database, newest first (:class:`core.db.StudySummary`)."""
+        from core.db import StudyRepository, open_database
+
+        with open_database(self.db_url) as db:
+            return StudyRepository(db).list_studies(limit)
+
+    def open(self, study_id: str) -> None:
+        """Follow a study already in the database (to see it, or resume it)."""
+        if self.running:
+            raise RuntimeError("the study's workers are still running")
+        self.study_id = study_id
+
     def report(self):
         """What the study found so far (:class:`core.study.report.StudyReport`), or None before it exists."""
         if self.study_id is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from core import events as ev
@@ -68,6 +68,15 @@ class StudyView(QWidget):
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
 
+        self.saved = QComboBox()
+        self.saved.setToolTip("Studies recorded in this database: pick one to see it, or to resume it if it was "
+                              "stopped")
+        self.saved.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.saved.setMinimumContentsLength(30)
+        self.saved.activated.connect(self._open_saved)
+        saved_row = QHBoxLayout()
+        saved_row.addWidget(QLabel("Saved studies"))
+        saved_row.addWidget(self.saved, 1)
         self.status = QLabel(IDLE)
         self.status.setObjectName("study_status")
         self.status.setWordWrap(True)
@@ -101,6 +110,7 @@ class StudyView(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
+        right_layout.addLayout(saved_row)
         right_layout.addWidget(self.status)
         right_layout.addWidget(self.now)
         right_layout.addWidget(self.best)
@@ -129,6 +139,7 @@ class StudyView(QWidget):
         self.session.ended.connect(self._ended)
         self.session.failed.connect(lambda exc: errors.report_exception(self, "A study worker stopped", exc))
         self._update_buttons()
+        self.fill_saved()
 
     # -- the template -------------------------------------------------------------------
     def set_template(self, recipe: Recipe) -> None:
@@ -138,7 +149,35 @@ class StudyView(QWidget):
 
     def set_database(self, db_url: str) -> None:
         if not self.session.running:
+            if db_url != self.db_url:
+                self.session.study_id, self.report = None, None
             self.db_url = self.session.db_url = db_url
+            self.fill_saved()
+
+    def fill_saved(self) -> None:
+        """List the studies of the database (the one followed now selected)."""
+        try:
+            studies = self.session.saved_studies()
+        except Exception:  # no database (yet): nothing to list
+            studies = []
+        self.saved.blockSignals(True)
+        self.saved.clear()
+        self.saved.addItem("\u2014 pick a recorded study \u2014", None)
+        for st in studies:
+            budget = st.max_trials or "\u221e"
+            self.saved.addItem(f"{st.name} ({st.kind}, {st.status}, {st.claimed}/{budget}, {st.short_id})", st.id)
+        index = self.saved.findData(self.session.study_id) if self.session.study_id else 0
+        self.saved.setCurrentIndex(max(0, index))
+        self.saved.blockSignals(False)
+
+    def open_study(self, study_id: str) -> None:
+        """Show a recorded study (Resume then restarts it if it was stopped)."""
+        if self.session.running:
+            return
+        self.session.open(study_id)
+        self._started_at = None
+        self.refresh()
+        self.fill_saved()
 
     @property
     def running(self) -> bool:
@@ -160,6 +199,7 @@ class StudyView(QWidget):
             errors.report_exception(self, "The study cannot start", exc)
             return False
         self._began()
+        self.fill_saved()
         return True
 
     def stop(self) -> None:
@@ -237,6 +277,7 @@ class StudyView(QWidget):
         self._update_buttons()
         self.runsChanged.emit()
         self.runningChanged.emit(False)
+        self.fill_saved()
 
     def refresh(self) -> None:
         """Re-read the study from the database and redraw every part."""
@@ -285,6 +326,11 @@ class StudyView(QWidget):
         self.status.setText(f"<b>{r.study.name}</b> ({r.study.kind} study {r.study.id[:8]}, {status}): "
                             f"{done}{of} trials done ({what}){elapsed}")
 
+    def _open_saved(self, index: int) -> None:
+        study_id = self.saved.itemData(index)
+        if study_id:
+            self.open_study(study_id)
+
     def _open(self, signal) -> None:
         run_id = self.trials.selected_run_id()
         if run_id:
@@ -298,6 +344,7 @@ class StudyView(QWidget):
         stoppable = self.report is not None and self.report.study.status in ("cancelled", "interrupted")
         self.resume_button.setEnabled(not running and self.session.study_id is not None and stoppable)
         self.from_stack.setEnabled(not running)
+        self.saved.setEnabled(not running)
         self.setup.setEnabled(not running)
         has_run = self.trials.selected_run_id() is not None
         self.open_run.setEnabled(has_run)

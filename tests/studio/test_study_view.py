@@ -198,3 +198,23 @@ def test_a_database_that_cannot_be_written_is_said_in_a_dialog(qtbot, tmp_path, 
     assert view.start() is False
     assert [title for title, _, _ in dialogs.errors] == ["The study cannot start"]
     assert not view.running and view.start_button.isEnabled()
+
+
+def test_a_recorded_study_can_be_picked_and_resumed_later(qtbot, tmp_path, db_url, dialogs, tiny_task):
+    from core.study.runner import create_study, stop_study
+    from core.study.spec import StudySpec
+    from studio.study.study_view import StudyView
+
+    spec = StudySpec.from_dict({"kind": "order", "name": "stopped last week", "recipe": order_template().to_dict(),
+                                "order": {"steps": [2, 3]}})
+    study_id = create_study(spec, db_url)
+    stop_study(db_url, study_id)
+    view = shown(qtbot, StudyView(db_url, workdir_root=tmp_path, task=tiny_task), 1100, 700)  # a fresh studio
+    index = view.saved.findData(study_id)
+    assert index > 0 and "stopped last week" in view.saved.itemText(index) and "cancelled" in view.saved.itemText(index)
+    assert not view.resume_button.isEnabled()
+    view.saved.setCurrentIndex(index)
+    view.saved.activated.emit(index)
+    assert view.report is not None and view.report.study.id == study_id
+    assert "stopped last week" in view.status.text() and "cancelled" in view.status.text()
+    assert view.resume_button.isEnabled()
