@@ -224,3 +224,20 @@ def test_weights_by_component_sees_attention_and_ffn(family, models):
     assert parts["attention"]["parameters"] > 0 and parts["ffn"]["parameters"] > 0
     assert parts["embeddings"]["parameters"] > parts["attention"]["parameters"]  # 30522-word tables
     assert sum(p["parameters"] for p in parts.values()) == count_parameters(models[family].model)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_quantization_applies_and_freezes(family, models, tiny_task, tmp_path):
+    """k-bit weights per layer and dynamic int8 run on every family; nothing trains afterwards."""
+    from core.models.architecture import serialized_size
+
+    task = family_task(family, tiny_task)
+    for method, settings in (("quant.kbit", {"bits": 4}), ("quant.dynamic_int8", {})):
+        state = models[family].replace(model=copy.deepcopy(models[family].model))
+        out = apply_method(method, state, method_context(tmp_path, task, state), **settings)
+        for layer in adapter_for(out.model).layers(out.model):  # every layer's linears now hold integer codes
+            assert not any(type(m) is torch.nn.Linear for m in layer.modules()), (method, family)
+        if family != "mobilebert":  # its 16-wide bottleneck linears are too small for the scales to pay off
+            assert serialized_size(out.model) < serialized_size(models[family].model)
+        _finite_logits(out.model, task)
+    assert "int8" in applicability("finetune", family, quantized=True)
