@@ -40,12 +40,9 @@ def list_methods(args) -> int:
 def validate(args) -> int:
     from core.recipe import Recipe
 
-    recipe = Recipe.load(args.recipe).validate()
-    from core.errors import RecipeError
-    from core.models.adapters import recipe_problems
+    from core.models.adapters import require_applicable
 
-    problems = recipe_problems(recipe)  # steps the model's family or int8 state cannot take
-    if problems:
-        raise RecipeError(problems)
+    recipe = Recipe.load(args.recipe).validate()
+    require_applicable(recipe)  # steps the model's family or int8 state cannot take
     print(f"{args.recipe}: valid ({len(recipe.steps)} steps: {' -> '.join(s.method for s in recipe.steps)})")
     return 0

@@ -83,6 +83,10 @@ class Engine:
         prefixes: Prefixes | None = None
         try:
             recipe.validate()
+            if initial_state is None:  # a model the recipe's source names: refuse steps its family cannot take
+                from core.models.adapters import require_applicable
+
+                require_applicable(recipe)
             if distributed.setup(recipe.device):  # one of several processes: one run id, rank 0 records
                 run_id = result.run_id = distributed.broadcast_object(run_id)
                 workdir = result.workdir = self.workdir_root / run_id

@@ -241,3 +241,36 @@ def test_quantization_applies_and_freezes(family, models, tiny_task, tmp_path):
             assert serialized_size(out.model) < serialized_size(models[family].model)
         _finite_logits(out.model, task)
     assert "int8" in applicability("finetune", family, quantized=True)
+
+
+def test_run_refuses_a_step_the_family_cannot_take_before_anything_is_recorded(tiny_task, tmp_path, capsys):
+    from core.cli import main
+    from core.recipe import ModelRef, Step
+    from tests.conftest import tiny_recipe
+    from tests.core.methods.families import family_model
+
+    family_model("albert").save_pretrained(tmp_path / "albert")
+    tiny_task.tokenizer.save_pretrained(tmp_path / "albert")
+    recipe = tiny_recipe(Step("prune.layers", {"strategy": "first_k", "keep": 1}))
+    recipe.model = ModelRef(str(tmp_path / "albert"))
+    recipe.save(tmp_path / "r.yaml")
+    db = tmp_path / "runs.db"
+    assert main(["--db", f"sqlite:///{db}", "run", str(tmp_path / "r.yaml"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "step 1 (prune.layers)" in err and "ALBERT" in err
+    assert not db.exists()  # refused before the database was opened: no run recorded, no model loaded
+
+
+def test_engine_refuses_a_step_the_family_cannot_take(tiny_task, tmp_path):
+    from core.engine import Engine
+    from core.recipe import ModelRef, Step
+    from tests.conftest import tiny_recipe
+    from tests.core.methods.families import family_model
+
+    family_model("albert").save_pretrained(tmp_path / "albert")
+    tiny_task.tokenizer.save_pretrained(tmp_path / "albert")
+    recipe = tiny_recipe(Step("prune.layers", {"strategy": "first_k", "keep": 1}))
+    recipe.model = ModelRef(str(tmp_path / "albert"))
+    result = Engine(workdir_root=tmp_path / "runs").run(recipe, task=tiny_task)
+    assert result.status == "failed" and "ALBERT" in result.error and "prune.layers" in result.error
+    assert result.state is None  # nothing loaded or changed

@@ -143,6 +143,15 @@ def recipe_problems(recipe, family: str | None = None, quantized: bool | None = 
             stack_problems(steps, family, quantized)]
 
 
+def require_applicable(recipe) -> None:
+    """Raise :class:`core.errors.RecipeError` naming every step the model the recipe starts from cannot take."""
+    from core.errors import RecipeError
+
+    problems = recipe_problems(recipe)
+    if problems:
+        raise RecipeError(problems)
+
+
 def check_method(method_name: str, model, settings: Mapping[str, Any] | None = None, quantized: bool = False) -> Adapter:
     """The model's adapter, after refusing (``FamilyRefusal``) a method that cannot apply to it."""
     adapter = adapter_for(model)
