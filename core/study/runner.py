@@ -271,6 +271,8 @@ class StudyRunner:
             outcome.status = self._leave()
         finally:
             self._stop.set()
+            if getattr(self, "kind", None) is not None:
+                self.kind.close()
             if beater.is_alive():
                 beater.join(5)
             if recorder is not None:
@@ -465,6 +467,9 @@ class _Planned:
         pass
 
     def interrupted(self, trial) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from core.recipe import Recipe
 from core.study.plan import Prepared
 from core.study.spec import StudySpec, apply_variant
-from core.study.storage import optuna_storage
+from core.study.storage import close_storage, optuna_storage
 
 FIGURES_ATTR = "figures"  # a finished trial's numeric figures, kept in Optuna's user attributes too
 
@@ -81,8 +81,12 @@ def create_optuna_study(spec: StudySpec, db_url: str, study_id: str):
     from core.study.objective import Objective
 
     optuna = _quiet_optuna()
-    return optuna.create_study(study_name=study_id, storage=optuna_storage(db_url),
-                               directions=Objective(spec.objective).directions, load_if_exists=True)
+    storage = optuna_storage(db_url)
+    try:
+        optuna.create_study(study_name=study_id, storage=storage, directions=Objective(spec.objective).directions,
+                            load_if_exists=True)
+    finally:
+        close_storage(storage)
 
 
 class SearchTrials:
@@ -95,13 +99,26 @@ class SearchTrials:
         self.objective = Objective(spec.objective)
         self.prunes = spec.pruner != "none" and not spec.multi_objective
         self._study = None
+        self._storage = None
+
+    @property
+    def storage(self):
+        if self._storage is None:
+            self._storage = optuna_storage(self.db_url)
+        return self._storage
+
+    def close(self) -> None:
+        if self._storage is not None:
+            close_storage(self._storage)
+            self._storage = None
+            self._study = None
 
     def _optuna_study(self, slot: int):
         if self._study is None:
             optuna = _quiet_optuna()
             # A seed of its own per worker (from its first slot): two workers never propose the same startup trials.
             own = dataclasses.replace(self.spec, seed=self.spec.seed + slot)
-            self._study = optuna.load_study(study_name=self.study_id, storage=optuna_storage(self.db_url),
+            self._study = optuna.load_study(study_name=self.study_id, storage=self.storage,
                                             sampler=sampler(own), pruner=pruner(own))
         return self._study
 
@@ -150,7 +167,7 @@ class SearchTrials:
             return
         optuna = _quiet_optuna()
         try:
-            study = self._study or optuna.load_study(study_name=self.study_id, storage=optuna_storage(self.db_url))
+            study = self._study or optuna.load_study(study_name=self.study_id, storage=self.storage)
             study.tell(trial.optuna_trial, state=optuna.trial.TrialState.FAIL)
         except (RuntimeError, ValueError):  # already finished or failed by another worker
             pass

@@ -70,3 +70,10 @@ def _ensure_schema(url: str) -> None:
         pass  # another worker created it at the same moment
     finally:
         engine.dispose()
+
+
+def close_storage(storage) -> None:
+    """Release a storage's database connections (Optuna's RDBStorage keeps a pool until disposed)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        engine.dispose()

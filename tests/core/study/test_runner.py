@@ -94,7 +94,7 @@ def test_grid_study_ranks_by_score_under_constraints(any_db_url, tmp_path, tiny_
 def test_search_study_proposes_within_ranges_prunes_and_spends_its_budget(tmp_path, tiny_task, monkeypatch):
     import optuna
 
-    from core.study.storage import optuna_storage
+    from core.study.storage import close_storage, optuna_storage
 
     url = f"sqlite:///{tmp_path / 'studio.db'}"
     template = fast(Step("finetune", {"max_steps": 2}), HEADS,
@@ -110,7 +110,8 @@ def test_search_study_proposes_within_ranges_prunes_and_spends_its_budget(tmp_pa
     report = study_report(url, study_id)
     assert [t.status for t in report.trials] == ["finished", "finished", "pruned"]
     assert all(0.25 <= t.params["2.prune.heads.amount"] <= 0.75 for t in report.trials)
-    ostudy = optuna.load_study(study_name=study_id, storage=optuna_storage(url))
+    storage = optuna_storage(url)
+    ostudy = optuna.load_study(study_name=study_id, storage=storage)
     states = [t.state for t in ostudy.get_trials()]
     assert states == [optuna.trial.TrialState.COMPLETE] * 2 + [optuna.trial.TrialState.PRUNED]
     done = ostudy.get_trials()[0]
@@ -119,6 +120,7 @@ def test_search_study_proposes_within_ranges_prunes_and_spends_its_budget(tmp_pa
     assert list(done.constraints) == ["accuracy_retained >= 0.5"]
     assert done.constraints["accuracy_retained >= 0.5"] <= 0  # it held, and the sampler knows
     assert report.study.claimed == 3 and report.best is not None
+    close_storage(storage)
     # Optuna's tables are not in the studio's database, and ours are not in Optuna's.
     import sqlalchemy as sa
 
@@ -126,8 +128,8 @@ def test_search_study_proposes_within_ranges_prunes_and_spends_its_budget(tmp_pa
     assert "trials" not in ours and "study_trials" in ours
 
 
-def test_several_objectives_give_a_pareto_front_and_a_time_budget_stops(tmp_path, tiny_task):
-    url = f"sqlite:///{tmp_path / 'studio.db'}"
+def test_several_objectives_give_a_pareto_front_and_a_time_budget_stops(any_db_url, tmp_path, tiny_task):
+    url = any_db_url  # on PostgreSQL, Optuna's tables live in a schema of their own
     template = fast(Step("finetune", {"max_steps": 2}), HEADS)
     base = {"kind": "search", "recipe": template.to_dict(),
             "search": {"params": [{"step": 2, "setting": "amount", "choices": [0.25, 0.5]}], "sampler": "nsga2"},
@@ -140,6 +142,16 @@ def test_several_objectives_give_a_pareto_front_and_a_time_budget_stops(tmp_path
     late = create_study(StudySpec.from_dict({**base, "budget": {"seconds": 0.001}}), url)
     outcome = runner(url, late, tmp_path, tiny_task).run()
     assert outcome.trials == [] and outcome.status == "finished"
+    import sqlalchemy as sa
+
+    from core.study.storage import optuna_place
+
+    optuna_url, engine_kwargs = optuna_place(url)
+    engine = sa.create_engine(optuna_url, **engine_kwargs)
+    with engine.connect() as conn:  # Optuna's own tables, apart from ours
+        names = set(sa.inspect(conn).get_table_names())
+        assert {"studies", "trials", "alembic_version"} <= names and "study_trials" not in names
+    engine.dispose()
 
 
 def test_stop_then_resume_runs_the_stopped_trial_again(tmp_path, tiny_task):
