@@ -76,6 +76,9 @@ def _work(args, study_id: str, resume: bool) -> int:
     from core.study.runner import StudyRunner, TrialFinished, TrialStarted
 
     url = _db_url(args)
+    db, studies = _open(args)
+    with db:
+        study_id = studies.resolve_id(study_id)  # an unknown id ends here, with its message
     runner = StudyRunner(url, study_id, cache=None if args.no_cache else _default(), resume=resume,
                          heartbeat_s=args.heartbeat, grace_s=args.grace)
     bar = _TrialBar(quiet=args.quiet)

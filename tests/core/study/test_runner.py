@@ -201,5 +201,6 @@ def test_study_run_stop_and_resume_from_the_command_line(tmp_path, capsys):
     assert "cancelled: this worker ran 0 trial(s)" in capsys.readouterr().out
     assert main(["study", "worker", study_id, "--resume", "--quiet", "--db", url]) == 0
     assert "finished: this worker ran 0 trial(s)" in capsys.readouterr().out  # nothing was left to run
-    assert main(["study", "show", "nosuchstudy", "--db", url]) == 2
-    assert "no study with id 'nosuchstudy'" in capsys.readouterr().err
+    for action in ("show", "worker"):
+        assert main(["study", action, "nosuchstudy", "--db", url]) == 2
+        assert "no study with id 'nosuchstudy'" in capsys.readouterr().err
