@@ -315,7 +315,20 @@ class StudyRunner:
         return status
 
     def _others_running(self) -> bool:
-        return any(t.status == "running" for t in self.studies.trials(self.study_id))
+        """Whether some trial of the study is still going: running, or claimed by a worker not yet recorded.
+
+        A worker records a trial right after claiming its slot; a slot claimed without a row for longer
+        than ``grace_s`` belongs to a worker that died in between, and is not waited for.
+        """
+        record = self.studies.get_study(self.study_id)
+        if any(t.status == "running" for t in record.trials):
+            return True
+        if len(record.trials) < record.claimed:
+            now = time.monotonic()
+            since = self._gap_since = getattr(self, "_gap_since", None) or now
+            return now - since < self.grace_s
+        self._gap_since = None
+        return False
 
     def _reap(self) -> None:
         """Mark the trials of workers that went silent as interrupted (and tell Optuna they failed)."""
@@ -439,7 +452,7 @@ class StudyRunner:
             return False
         self._last_status_check = now
         try:
-            return self.studies.get_study(self.study_id).status != "running"
+            return self.studies.get_study(self.study_id).status == "cancelled"
         except Exception:
             return False
 

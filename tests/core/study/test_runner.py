@@ -204,3 +204,37 @@ def test_study_run_stop_and_resume_from_the_command_line(tmp_path, capsys):
     for action in ("show", "worker"):
         assert main(["study", action, "nosuchstudy", "--db", url]) == 2
         assert "no study with id 'nosuchstudy'" in capsys.readouterr().err
+
+
+def test_a_slot_claimed_but_not_yet_recorded_is_waited_for(tmp_path):
+    import time
+
+    from core.db import StudyRepository, open_database
+
+    url = f"sqlite:///{tmp_path / 'studio.db'}"
+    template = fast(Step("finetune", {"max_steps": 2}))
+    spec = StudySpec.from_dict({"kind": "grid", "recipe": template.to_dict(), "grid": {"variants": [{"name": "a"}]}})
+    with open_database(url) as db:
+        studies = StudyRepository(db)
+        study_id = create_study(spec, url)
+        assert studies.claim_slot(study_id) == 0  # another worker took the only slot and has not recorded it yet
+
+        def other_worker() -> None:
+            time.sleep(1.0)
+            studies.add_trial(study_id, 0, label="a", worker="elsewhere:1:x")
+            time.sleep(0.5)
+            studies.end_trial(study_id, 0, "finished", value=1.0)
+
+        thread = threading.Thread(target=other_worker)
+        t0 = time.monotonic()
+        thread.start()
+        outcome = StudyRunner(url, study_id, cache=None, poll_s=0.1, grace_s=30).run()
+        thread.join()
+        assert outcome.trials == [] and outcome.status == "finished" and time.monotonic() - t0 >= 1.5
+        assert [t.status for t in studies.trials(study_id)] == ["finished"]
+
+        lost = create_study(spec, url)
+        assert studies.claim_slot(lost) == 0  # ...and this one never records it: waited for grace_s only
+        t0 = time.monotonic()
+        assert StudyRunner(url, lost, cache=None, poll_s=0.1, grace_s=1).run().status == "finished"
+        assert 1 <= time.monotonic() - t0 < 20
