@@ -19,6 +19,7 @@ from core.recipe import DataRef, Recipe, Step
 from core.recipe_diff import effective_recipe
 from studio.dialogs import errors
 from studio.dialogs.inspector import ModelInspector
+from studio.model_profile import family_problems, model_profile
 from studio.recipe_files import RecipeFilesMixin
 from studio.run_controller import RunController
 from studio.run_queue import RunQueue
@@ -109,6 +110,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.palette.methodActivated.connect(lambda name: self.stack.add_method(name))
         self.stack.currentStepChanged.connect(self.form.set_step)
         self.stack.stackChanged.connect(self.update_validity)
+        self.warmedUp.connect(self.update_validity)  # the model's family is checked once torch is loaded
         self.form.settingsChanged.connect(self.update_validity)
         self.data_panel.changed.connect(self.update_validity)
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
@@ -178,12 +180,14 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.setWindowModified(self.is_modified())
 
     def problems(self) -> list[Problem]:
-        out = self.recipe().problems()
+        recipe = self.recipe()
+        out = recipe.problems() + family_problems(recipe, model_profile(recipe.model.source))
         if not self.stack.steps():
             out.append(Problem("the stack is empty: add a method from the palette"))
         return out
 
     def update_validity(self) -> None:
+        self.palette.set_model_profile(*model_profile(self.data_panel.model_ref().source))
         problems = self.problems()
         rows: dict[int, str] = {}
         for p in problems:

@@ -1,4 +1,8 @@
-"""The palette of registered methods, grouped by family, draggable into the stack."""
+"""The palette of registered methods, grouped by family, draggable into the stack.
+
+Methods the loaded model cannot take (its encoder family, or int8 / k-bit weights) are
+greyed out, with the reason from :func:`core.models.adapters.applicability` as their tooltip.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from core.registry import FAMILIES, all_methods
 
 METHOD_MIME = "application/x-bert-studio-method"
 _NAME_ROLE = Qt.ItemDataRole.UserRole
+_USABLE = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
 
 
 class _PaletteTree(QTreeWidget):
@@ -41,6 +46,8 @@ class MethodPalette(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.description)
+        self._refusals: dict[str, str] = {}  # method name -> why the loaded model cannot take it
+        self._profile: tuple[str, bool] = ("", False)
         self._populate()
         self.tree.itemActivated.connect(self._activated)
         self.tree.currentItemChanged.connect(self._describe)
@@ -55,24 +62,58 @@ class MethodPalette(QWidget):
                 groups[spec.family] = group
             item = QTreeWidgetItem([spec.title])
             item.setData(0, _NAME_ROLE, spec.name)
-            item.setToolTip(0, f"<b>{spec.title}</b> <code>{spec.name}</code><br>{spec.description}")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setToolTip(0, self._tooltip(spec.name))
+            item.setFlags(_USABLE)
             group.addChild(item)
         for family in FAMILIES:
             if family in groups:
                 self.tree.addTopLevelItem(groups[family])
         self.tree.expandAll()
 
-    def method_names(self) -> list[str]:
+    def _items(self) -> list[QTreeWidgetItem]:
         out = []
         for i in range(self.tree.topLevelItemCount()):
             group = self.tree.topLevelItem(i)
-            out.extend(group.child(j).data(0, _NAME_ROLE) for j in range(group.childCount()))
+            out.extend(group.child(j) for j in range(group.childCount()))
         return out
+
+    def method_names(self) -> list[str]:
+        return [item.data(0, _NAME_ROLE) for item in self._items()]
+
+    def _tooltip(self, name: str) -> str:
+        from core.registry import get_method
+
+        spec = get_method(name)
+        text = f"<b>{spec.title}</b> <code>{spec.name}</code><br>{spec.description}"
+        reason = self._refusals.get(name)
+        return f"<b>Not available for this model:</b> {reason}<br><br>{text}" if reason else text
+
+    def set_model_profile(self, family: str, quantized: bool = False) -> None:
+        """Grey out the methods a ``family`` model (int8 / k-bit when ``quantized``) cannot take.
+
+        An empty ``family`` (a hub name, known only once loaded) refuses nothing.
+        """
+        if (family, quantized) == self._profile:
+            return
+        from core.models.adapters import applicability
+
+        self._profile = (family, quantized)
+        self._refusals = {}
+        for item in self._items():
+            name = item.data(0, _NAME_ROLE)
+            reason = applicability(name, family, None, quantized) if family else None
+            if reason:
+                self._refusals[name] = reason
+            item.setFlags(_USABLE & ~Qt.ItemFlag.ItemIsEnabled if reason else _USABLE)
+            item.setToolTip(0, self._tooltip(name))
+
+    def refusal(self, name: str) -> str | None:
+        """Why the loaded model cannot take method ``name`` (None when it can)."""
+        return self._refusals.get(name)
 
     def _activated(self, item: QTreeWidgetItem) -> None:
         name = item.data(0, _NAME_ROLE)
-        if name:
+        if name and name not in self._refusals:
             self.methodActivated.emit(name)
 
     def _describe(self, item: QTreeWidgetItem | None) -> None:
@@ -81,4 +122,6 @@ class MethodPalette(QWidget):
         name = item.data(0, _NAME_ROLE) if item else None
         if name:
             spec = get_method(name)
-            self.description.setText(f"<b>{spec.title}</b><br>{spec.description}")
+            reason = self._refusals.get(name)
+            self.description.setText(f"<b>{spec.title}</b><br>{spec.description}"
+                                     + (f"<br><b>Not available:</b> {reason}" if reason else ""))
