@@ -119,6 +119,8 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.data_panel.dataAccepted.connect(
             lambda path: self.settings.add_recent_data(path, self.data_panel.column_mapping()))
         self.data_panel.deviceChanged.connect(self.settings.set_device)
+        self.data_panel.set_processes(self.settings.processes())
+        self.data_panel.processesChanged.connect(self.settings.set_processes)
 
     def _offer_recent_sources(self) -> None:
         """Put the remembered model folders and data sources that still exist in the panel's lists."""

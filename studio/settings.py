@@ -110,6 +110,16 @@ class StudioSettings:
     def set_device(self, device: str) -> None:
         self.qs.setValue("run/device", device)
 
+    def processes(self) -> int:
+        """Processes per node last chosen for a data-parallel run (1: runs in the studio)."""
+        try:
+            return max(1, int(self.qs.value("run/processes", 1) or 1))
+        except (TypeError, ValueError):
+            return 1
+
+    def set_processes(self, processes: int) -> None:
+        self.qs.setValue("run/processes", int(processes))
+
     # -- file dialogs ----------------------------------------------------
     def last_folder(self, kind: str) -> str:
         """Where a file dialog for ``kind`` (recipes, models, data, exports) starts: the folder last used for it,

@@ -36,6 +36,27 @@ class WindowActionsMixin:
         self.help_dialog.raise_()
         return self.help_dialog
 
+    def run_pressed(self) -> None:
+        """Run: in the studio's worker, or with more than one process chosen, the command that runs it so."""
+        if self.data_panel.processes() > 1:
+            self.show_parallel_command()
+        else:
+            self.start_run()
+
+    def show_parallel_command(self):
+        """Run > Run on several processes (non-modal; returns the dialog, for tests)."""
+        from studio.dialogs.parallel_command import ParallelRunDialog
+
+        dialog = getattr(self, "parallel_dialog", None)
+        if dialog is None:
+            dialog = self.parallel_dialog = ParallelRunDialog(self, max(2, self.data_panel.processes()))
+        else:
+            dialog.processes.setValue(max(2, self.data_panel.processes()))
+            dialog.refresh()
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
     def _build_actions(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -54,13 +75,17 @@ class WindowActionsMixin:
         file_menu.addSeparator()
         self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
         run_menu = bar.addMenu("&Run")
-        self.run_action = self._action("&Run", self.start_run, "Ctrl+R", run_menu, "Run the stack (Ctrl+R)")
+        self.run_action = self._action("&Run", self.run_pressed, "Ctrl+R", run_menu, "Run the stack (Ctrl+R)")
         self.queue_action = self._action("&Queue", self.queue_current, "Ctrl+Shift+R", run_menu,
                                          "Queue the recipe as it is now to run after the current run (Ctrl+Shift+R)")
         self.pause_action = self._action("&Pause", self.controller.toggle_pause, "Ctrl+P", run_menu,
                                          "Pause the run between batches, or resume it (Ctrl+P)")
         self.cancel_action = self._action("&Cancel", self.controller.cancel, "Ctrl+.", run_menu,
                                           "Cancel the run (Ctrl+.)")
+        run_menu.addSeparator()
+        self.parallel_action = self._action("Run on several &processes…", self.show_parallel_command, None,
+                                            run_menu, "The torchrun command that runs this recipe as several "
+                                            "processes, or on cluster nodes, against the runs database")
         view_menu = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())

@@ -62,6 +62,7 @@ class ModelDataPanel(RecentDataMixin, QWidget):
     busyChanged = Signal(bool)
     dataAccepted = Signal(str)  # a dataset file that was read successfully (for the recent list)
     deviceChanged = Signal(str)
+    processesChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -107,6 +108,10 @@ class ModelDataPanel(RecentDataMixin, QWidget):
             widget.setToolTip(tip)
         self.device_box = _combo(DEVICE_LABELS)
         self.device_box.setToolTip("Where runs train and are measured; auto takes a CUDA GPU when PyTorch sees one")
+        self.processes_box = QSpinBox()
+        self.processes_box.setRange(1, 1024)
+        self.processes_box.setToolTip("Processes for one data-parallel run (usually one per GPU). 1 runs in the "
+                                      "studio; more: Run shows the torchrun command that runs the recipe so")
         # Until the libraries are loaded (see set_cuda_available) CUDA is unknown: importing torch here would
         # freeze the window at start-up.
         self._set_cuda_item(False, "Checking for a CUDA GPU\u2026")
@@ -121,8 +126,11 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         mrow.addWidget(self.inspect_button)
         mlayout = QVBoxLayout(model_group)
         mlayout.addLayout(mrow)
-        device_row = QFormLayout()
-        device_row.addRow("Device", self.device_box)
+        device_row = QHBoxLayout()
+        device_row.addWidget(QLabel("Device"))
+        device_row.addWidget(self.device_box, 1)
+        device_row.addWidget(QLabel("Processes"))
+        device_row.addWidget(self.processes_box)
         mlayout.addLayout(device_row)
         data_group = QGroupBox("Data")
         drow = QHBoxLayout()
@@ -157,6 +165,7 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self._model_infos: dict[str, dict] = {}  # model source -> what loading it described
         self.data_box.activated.connect(self._data_picked)
         self.device_box.currentIndexChanged.connect(lambda _: self._device_changed())
+        self.processes_box.valueChanged.connect(self.processesChanged.emit)
         for box in (self.text_column, self.pair_column, self.label_column):
             box.currentTextChanged.connect(lambda _: self.changed.emit())
         for spin in (self.max_length, self.train_cap, self.val_cap, self.test_cap):
@@ -172,7 +181,8 @@ class ModelDataPanel(RecentDataMixin, QWidget):
 
     def focus_chain(self) -> list[QWidget]:
         """The panel's inputs in reading order (top to bottom, left to right): the Tab order."""
-        return [self.model_box, self.model_browse, self.inspect_button, self.device_box, self.data_box,
+        return [self.model_box, self.model_browse, self.inspect_button, self.device_box, self.processes_box,
+                self.data_box,
                 self.data_browse, self.data_folder, self.text_column, self.pair_column, self.label_column,
                 self.max_length, self.train_cap, self.val_cap, self.test_cap]
 
@@ -192,6 +202,13 @@ class ModelDataPanel(RecentDataMixin, QWidget):
 
     def device(self) -> str:
         return self.device_box.currentData()
+
+    def processes(self) -> int:
+        """Processes per node for a data-parallel run; 1 runs in the studio's own worker."""
+        return self.processes_box.value()
+
+    def set_processes(self, processes: int) -> None:
+        self.processes_box.setValue(max(1, int(processes)))
 
     def set_device(self, device: str) -> None:
         """Show ``device`` (auto, cpu, cuda or cuda:N); a recipe's cuda stays chosen even without a GPU here."""

@@ -27,7 +27,7 @@ def test_tab_walks_model_data_columns_and_caps_in_reading_order(qtbot, window):
     window.activateWindow()
     qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=2000)
     p = window.data_panel
-    expected = [p.model_box, p.model_browse, p.inspect_button, p.device_box, p.data_box, p.data_browse,
+    expected = [p.model_box, p.model_browse, p.inspect_button, p.device_box, p.processes_box, p.data_box, p.data_browse,
                 p.data_folder, p.text_column, p.pair_column, p.label_column, p.max_length, p.train_cap, p.val_cap,
                 p.test_cap]
     assert p.focus_chain() == expected
