@@ -16,9 +16,13 @@ from core.errors import Problem
 from core.recipe import Recipe
 
 
+def torch_loaded() -> bool:
+    return "torch" in sys.modules
+
+
 def model_profile(source: str) -> tuple[str, bool]:
     """``(family, quantized)`` of ``source``; ``("", False)`` when unknown (a hub name, an unreadable folder)."""
-    if "torch" not in sys.modules:  # importing it here would freeze the window; see the module docstring
+    if not torch_loaded():  # importing it here would freeze the window; see the module docstring
         return "", False
     from core.models.adapters import source_profile
 

@@ -62,3 +62,18 @@ def test_an_int8_model_greys_out_training(qtbot):
     palette.set_model_profile("", quantized=False)  # unknown until loaded (a hub name): nothing refused
     assert finetune.flags() & Qt.ItemFlag.ItemIsEnabled and palette.refusal("finetune") is None
     assert int8.flags() & Qt.ItemFlag.ItemIsEnabled
+
+
+def test_the_family_is_checked_once_the_libraries_are_loaded(qtbot, window, tmp_path, monkeypatch):
+    """Before the warm-up has loaded torch the family is unknown (nothing refused); warmedUp checks it."""
+    import studio.model_profile as profile
+
+    folder = str(_albert_folder(tmp_path / "albert"))
+    window.stack.set_steps([Step("prune.layers", {"strategy": "first_k", "keep": 1})])
+    monkeypatch.setattr(profile, "torch_loaded", lambda: False)
+    window.data_panel._select(window.data_panel.model_box, folder, {})
+    layers = _palette_item(window.palette, "prune.layers")
+    assert layers.flags() & Qt.ItemFlag.ItemIsEnabled and window.run_action.isEnabled()
+    monkeypatch.setattr(profile, "torch_loaded", lambda: True)
+    window.warmedUp.emit()
+    assert not layers.flags() & Qt.ItemFlag.ItemIsEnabled and not window.run_action.isEnabled()
