@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
@@ -22,6 +23,8 @@ from core.db.errors import AmbiguousRunIdError, DatabaseError, RunNotFoundError
 from core.db.schema import ArtifactRow, MetricRow, ResultRow, RunRow, StepRow
 from core.naming import stack_name
 
+# a run recorded from another machine is only called interrupted after this long without a metric
+OTHER_HOST_SILENCE_S = 3600.0
 INTERRUPTED_MESSAGE = ("The process recording this run stopped before the run ended (killed, crashed or the "
                        "machine went down); the metrics recorded until then are kept.")
 
@@ -91,8 +94,10 @@ class Repository:
     def mark_interrupted_runs(self) -> int:
         """Mark 'running' runs whose recorder is gone as interrupted; returns how many.
 
-        A run counts as alive when a recorder in this process records it, or when
-        the process that started it (same host) still runs.
+        A run counts as alive when a recorder in this process records it, when
+        the process that started it (same host) still runs, or, for a run another
+        machine records (whose process cannot be checked from here), when it
+        recorded something in the last :data:`OTHER_HOST_SILENCE_S` seconds.
         """
         here, me = live.this_host(), os.getpid()
         count = 0
@@ -104,6 +109,10 @@ class Repository:
                         live.process_alive(row.pid, row.started_at.timestamp()):
                     continue
                 last = s.scalar(sa.select(sa.func.max(MetricRow.time)).where(MetricRow.run_id == row.id))
+                if row.host and row.host != here:
+                    latest = max(last or 0.0, row.started_at.replace(tzinfo=row.started_at.tzinfo or timezone.utc).timestamp())
+                    if time.time() - latest < OTHER_HOST_SILENCE_S:
+                        continue  # another machine's run, heard from recently
                 row.status = "interrupted"
                 row.ended_at = datetime.fromtimestamp(last, timezone.utc) if last else row.started_at
                 row.error = INTERRUPTED_MESSAGE

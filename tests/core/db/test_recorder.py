@@ -212,3 +212,18 @@ def test_database_failures_are_logged_never_raised_into_the_engine(db, repo, cap
         recorder.close()
     assert "could not record" in caplog.text
     assert repo.get_run("r").status == "finished"  # what could be written, was
+
+
+def test_another_machines_live_run_is_not_marked_interrupted_until_it_falls_silent(db, repo):
+    from core.db.repository import OTHER_HOST_SILENCE_S
+    from core.db.schema import RunRow
+    from tests.core.db.conftest import record_run
+
+    record_run(db, "elsewhere", end="running")
+    record_run(db, "gone", end="running", started=time.time() - 2 * OTHER_HOST_SILENCE_S)
+    with db.session() as s:  # both recorded from another machine, whose processes cannot be checked from here
+        for row in s.scalars(sa.select(RunRow)):
+            row.host = "another-machine"
+    assert repo.mark_interrupted_runs() == 1
+    assert repo.get_run("elsewhere").status == "running"  # metrics a moment ago
+    assert repo.get_run("gone").status == "interrupted"  # silent for two hours
