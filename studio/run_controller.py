@@ -45,6 +45,7 @@ class RunController(QObject):
         self.store = store or RunsStore()
         # The recorder subscribes before the bridge so a run is written before the GUI hears it ended.
         self.recorder = self.store.attach_recorder(self.engine.bus)
+        self._use_cache_of(self.store)
         self.bridge = EventBridge(self.engine.bus, self)
         self.handle: RunHandle | ProcessRunHandle | None = None
         self._paused = False
@@ -83,7 +84,15 @@ class RunController(QObject):
             self.recorder.close()
         self.store = store
         self.recorder = store.attach_recorder(self.engine.bus)
+        self._use_cache_of(store)
         self.bridge.attach(self.engine.bus)  # after the recorder again: a run is written before the GUI hears of it
+
+    def _use_cache_of(self, store: RunsStore) -> None:
+        """Runs reuse the leading steps earlier runs of the same database computed (the CLI's cache, too)."""
+        from core.engine.cache import cache_root_for
+
+        if isinstance(self.engine, ProcessEngine):
+            self.engine.cache_root = cache_root_for(store.url)
 
     def cancel(self) -> None:
         if self.handle is not None:

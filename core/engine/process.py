@@ -226,6 +226,7 @@ class ProcessEngine:
         self.bus = bus or ev.EventBus()
         self.workdir_root = Path(workdir_root) if workdir_root else studio_home() / "runs"
         self.modules = modules
+        self.cache_root: Path | None = None  # the step cache the worker's runs reuse prefixes from (None: none)
         self.niceness = niceness  # added to the worker's (POSIX) nice value: the caller's threads win a busy CPU
         self._mp = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
@@ -250,7 +251,8 @@ class ProcessEngine:
         if kwargs:
             raise TypeError(f"a run in a worker process cannot take {sorted(kwargs)} (objects of this process)")
         run_id = run_id or new_run_id()
-        job = Job(run_id, recipe.to_dict(), str(self.workdir_root), forwarded_env())
+        job = Job(run_id, recipe.to_dict(), str(self.workdir_root), forwarded_env(),
+                  str(self.cache_root) if self.cache_root else None)
         while True:
             worker = self._ensure_worker()
             handle = ProcessRunHandle(run_id, worker.control, self.workdir_root / run_id)

@@ -34,6 +34,7 @@ class Job:
     recipe: dict
     workdir_root: str
     env: dict
+    cache_root: str | None = None  # the step cache beside the studio's database; None: no cache
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,11 @@ def worker_main(jobs, events, control: RunControl, modules: tuple[str, ...], nic
         except Exception as exc:
             forward(ev.RunFailed(run_id=job.run_id, error=f"the worker could not read the recipe: {exc}"))
             continue
-        Engine(bus, job.workdir_root).run(recipe, run_id=job.run_id, control=control)
+        cache = None
+        if job.cache_root:
+            from core.engine.cache import StepCache
+
+            cache = StepCache(job.cache_root)
+        Engine(bus, job.workdir_root, cache=cache).run(recipe, run_id=job.run_id, control=control)
         del bus, recipe
         gc.collect()

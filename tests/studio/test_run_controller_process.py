@@ -112,3 +112,22 @@ def test_shutdown_stops_the_worker_a_controller_started(owner, db_url):
     assert ctl.shutdown(10)
     store.close()
     assert not process.is_alive() and ctl.engine.worker_pid is None
+
+
+def test_studio_runs_reuse_the_step_cache_beside_their_database(qtbot, controller, db_url):
+    from core.engine.cache import cache_root_for
+    from core.engine.cache import describe_reuse
+    from core.recipe import Step
+
+    assert controller.engine.cache_root == cache_root_for(db_url)
+    recipe = quick_recipe(max_steps=2)
+    recipe.steps.append(Step("prune.magnitude", {"sparsity": 0.3}))
+    ids = []
+    for _ in range(2):
+        with qtbot.waitSignal(controller.bridge.runFinished, timeout=RUN_TIMEOUT_MS):
+            ids.append(controller.start(recipe).run_id)
+        qtbot.waitUntil(lambda: not controller.running, timeout=5000)
+    with open_database(db_url) as db:
+        first, second = (Repository(db).get_run(i) for i in ids)
+    assert describe_reuse(first.steps) is None  # computed everything
+    assert describe_reuse(second.steps) == f"steps 1\u20132 from run {first.id[:8]}"  # the first run's steps
