@@ -82,14 +82,20 @@ class Score(ABC):
         return f"<{type(self).__name__} {self.describe()}>"
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any, *, finite: bool = False) -> float | None:
+    """``value`` as a float, or None for a missing, boolean, non-numeric or NaN one (and an infinite one if ``finite``)."""
     if value is None or isinstance(value, bool):
         return None
     try:
         v = float(value)
     except (TypeError, ValueError):
         return None
-    return None if math.isnan(v) else v
+    if math.isnan(v) or (finite and math.isinf(v)):
+        return None
+    return v
+
+
+_number = as_number
 
 
 # -- built-ins --------------------------------------------------------------------------------

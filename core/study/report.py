@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.scoring import sort_key
+from core.scoring import as_number, sort_key
 from core.study.interaction import PairTable, pair_tables
 from core.study.objective import Objective
 from core.study.spec import StudySpec
@@ -73,13 +73,7 @@ def pareto_front(trials: list[TrialView], axes: tuple[tuple[str, str], ...]) -> 
 
 
 def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+    return as_number(value, finite=True)
 
 
 def build_report(db_url_or_db, study_id: str) -> StudyReport:
