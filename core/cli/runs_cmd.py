@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 
 from core.cli.format import results_text, table
+from core.metrics import figures
 from core.metrics.figures import format_figure as figure
+
+
+def _with_spread(res: dict, key: str) -> str:
+    """A list cell: the figure with its interval, marked when unreliable; a speedup not claimed says so briefly."""
+    if key == "speedup" and res.get("speed_note") and figures.interval(res, key) is None and \
+            figure(key, res.get(key)) in ("-", "n/a"):
+        return "too small to time"
+    text = figures.with_interval(key, res.get(key), res.get(f"{key}_low"), res.get(f"{key}_high"))
+    return text + (" (unreliable)" if figures.unreliable(res, key) else "")
 
 
 def add_parser(sub) -> None:
@@ -44,8 +54,8 @@ def list_runs(args) -> int:
     rows = []
     for r, value in scored[:args.limit]:
         res = r.figures or {}
-        rows.append([r.id[:8], r.name, r.status, _when(r.started_at), figure("accuracy", res.get("accuracy")),
-                     figure("speedup", res.get("speedup")), figure("size_bytes", res.get("size_bytes")),
+        rows.append([r.id[:8], r.name, r.status, _when(r.started_at), _with_spread(res, "accuracy"),
+                     _with_spread(res, "speedup"), figure("size_bytes", res.get("size_bytes")),
                      "-" if value != value else f"{value:.4g}"])
     print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size", "score"]))
     if args.sort == "score":

@@ -380,3 +380,22 @@ def test_a_bad_data_file_fails_the_run_saying_what_is_wrong(tmp_path, db, capsys
     assert command.main(["run", recipe_file(tmp_path, data=data), "--quiet", "--db", db]) == 1
     err = capsys.readouterr().err
     assert message in err and "An error occurred while generating" not in err
+
+
+def test_runs_lists_speedups_with_their_interval_and_marks_noisy_ones(tmp_path, capsys):
+    from core.cli import main
+    from core.db import open_database
+    from tests.core.db.conftest import record_run
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with open_database(url) as db:
+        record_run(db, "steady", results={"accuracy": 0.8, "accuracy_low": 0.78, "accuracy_high": 0.82,
+                                          "speedup": 2.0, "speedup_low": 1.95, "speedup_high": 2.05})
+        record_run(db, "noisy", results={"accuracy": 0.8, "speedup": 2.0, "speedup_low": 1.2, "speedup_high": 3.0})
+        record_run(db, "tinyone", results={"accuracy": 0.8, "speedup": float("nan"), "speed_note": "too small"})
+    assert main(["runs", "--db", url]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "80.00 % (78.00\u201382.00)" in lines["steady"] and "2.00x (1.95\u20132.05)" in lines["steady"]
+    assert "unreliable" not in lines["steady"]
+    assert "2.00x (1.20\u20133.00) (unreliable)" in lines["noisy"]
+    assert "too small to time" in lines["tinyone"]
