@@ -7,6 +7,9 @@ do not stay behind beside the database.
 
 from __future__ import annotations
 
+import signal
+import threading
+
 _open: list = []
 
 
@@ -21,5 +24,16 @@ def open_repository(url: str | None):
 
 
 def close_all() -> None:
-    while _open:
-        _open.pop().close()
+    """Close every database the command opened; a Ctrl-C pressed meanwhile is ignored (the command is ending)."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        while _open:
+            try:
+                _open.pop().close()
+            except Exception:  # noqa: BLE001 - a connection that cannot close cleanly must not hide the command's outcome
+                pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)

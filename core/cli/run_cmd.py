@@ -54,7 +54,9 @@ class _Interrupts:
 
     def restore(self) -> None:
         if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+            # After a Ctrl-C the command is on its way out with 130: a late press must not turn that into a
+            # KeyboardInterrupt traceback while the database closes.
+            signal.signal(signal.SIGINT, signal.SIG_IGN if self.count else self._previous)
             self._previous = None
 
 

@@ -204,5 +204,6 @@ def test_a_rough_estimate_before_the_run_from_the_last_runs_speed(qtbot, window)
     assert "Estimate" in window.estimate_label.text() and "ms a sentence" in window.estimate_label.toolTip()
     before = window.estimate_label.text()
     window.form.set_step(window.stack.steps()[0])
-    window.form.set_value("max_steps", "20")  # ten times the training: a longer estimate
+    window.form.set_value("epochs", "1000")  # two thousand times the training: a longer estimate, even when
+    window.form.set_value("max_steps", "4000")  # a quiet machine trained the first two steps in no time
     assert window.estimate_label.text() != before
