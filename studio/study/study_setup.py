@@ -187,18 +187,9 @@ class StudySetup(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.ranges = QTableWidget(0, 5)
-        self.ranges.setHorizontalHeaderLabels(["Step", "Setting", "Low", "High", "or choices"])
-        self.ranges.verticalHeader().hide()
-        self.ranges.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.ranges, buttons = self._row_table(["Step", "Setting", "Low", "High", "or choices"], "Add range",
+                                               lambda: self.add_range())
         self.ranges.setToolTip("A number range (low, high), or comma-separated choices such as 4, 8")
-        add, remove = QPushButton("Add range"), QPushButton("Remove")
-        add.clicked.connect(lambda: self.add_range())
-        remove.clicked.connect(lambda: self._remove_row(self.ranges))
-        buttons = QHBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch()
         self.optional = _checklist()
         self.sampler = QComboBox()
         self.sampler.addItem("TPE (one score)", "tpe")
@@ -217,17 +208,8 @@ class StudySetup(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.variants = QTableWidget(0, 3)
-        self.variants.setHorizontalHeaderLabels(["Name", "Settings (step.setting=value, ...)", "Leave out steps"])
-        self.variants.verticalHeader().hide()
-        self.variants.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        add, remove = QPushButton("Add variant"), QPushButton("Remove")
-        add.clicked.connect(lambda: self.add_variant())
-        remove.clicked.connect(lambda: self._remove_row(self.variants))
-        buttons = QHBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch()
+        self.variants, buttons = self._row_table(["Name", "Settings (step.setting=value, ...)", "Leave out steps"],
+                                                 "Add variant", lambda: self.add_variant())
         layout.addWidget(_hint("Each variant is the stack with some settings changed or steps left out, "
                                "e.g. settings 2.amount=0.3, leave out 4."))
         layout.addWidget(self.variants, 1)
@@ -308,6 +290,21 @@ class StudySetup(QWidget):
         self._filling = False
         self._emit_changed()
         return row
+
+    def _row_table(self, headers: list[str], add_label: str, add) -> tuple[QTableWidget, QHBoxLayout]:
+        """An editable table of rows with its Add and Remove buttons (search ranges, grid variants)."""
+        table = QTableWidget(0, len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.verticalHeader().hide()
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        add_button, remove = QPushButton(add_label), QPushButton("Remove")
+        add_button.clicked.connect(add)
+        remove.clicked.connect(lambda: self._remove_row(table))
+        buttons = QHBoxLayout()
+        buttons.addWidget(add_button)
+        buttons.addWidget(remove)
+        buttons.addStretch()
+        return table, buttons
 
     def _remove_row(self, table: QTableWidget) -> None:
         rows = sorted({i.row() for i in table.selectedIndexes()} or {table.rowCount() - 1}, reverse=True)
