@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from core.errors import StudioError
-from core.export.api import final_checkpoint, name_labels
-from core.export.loader import load_export
 from core.metrics.protocol import Protocol
 from core.metrics.timing import Timing, speed_figures
 
@@ -96,6 +94,8 @@ def _field(record: Any, name: str) -> Any:
 
 def _load(record) -> _Loaded:
     """A run record's final model and recipe (``record``: a ``RunRecord``, or anything with its fields)."""
+    from core.export.api import final_checkpoint
+    from core.export.loader import load_export
     from core.recipe import Recipe
 
     run_id = str(_field(record, "id"))
@@ -130,6 +130,7 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
     ``check`` is called between loads and timed blocks (raise to stop); ``timer`` is for tests.
     """
     from core.data.task import prepare_task
+    from core.export.api import name_labels
     from core.models.architecture import serialized_size
     from core.models.loading import load_model, load_tokenizer
     from core.metrics.latency import measure_profile
