@@ -1,4 +1,4 @@
-"""The studio window: creates the panels and wires the recipe they edit together.
+"""The studio window: creates the panels and the one recipe model they edit (:mod:`studio.recipe_model`).
 
 The rest of the window lives in mixins, one concern each: the layout and docks
 (:mod:`studio.window_layout`), the menus and toolbar (:mod:`studio.window_actions`),
@@ -21,6 +21,7 @@ from studio.dialogs import errors
 from studio.dialogs.inspector import ModelInspector
 from studio.model_profile import family_problems, model_profile
 from studio.recipe_files import RecipeFilesMixin
+from studio.recipe_model import RecipeModel
 from studio.run_controller import RunController
 from studio.run_queue import RunQueue
 from studio.runs_store import DatabaseRunsStore, RunsStore
@@ -72,15 +73,18 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.recipe_path: Path | None = None
         self.inspector: ModelInspector | None = None
         self.sensitivity: dict | None = None  # the latest analyze.sensitivity result (JSON + run_id)
-        self._base = Recipe()  # the parts of the recipe without a panel (name, evaluation, seed)
         self._clean: dict = {}  # the effective recipe as last opened or saved (see is_modified)
+        self._effective_now: tuple[int, dict] = (-1, {})  # (revision, effective recipe) of the recipe model
         self._title = "example stack"  # what the title says is being edited, when no file is
+        self._profile: tuple[str, bool] = ("", False)  # the model's family, as the last validation read it
 
-        self.data_panel = ModelDataPanel()
+        # The one recipe the panels edit; validated once per change, with the model family's check.
+        self.recipe_model = RecipeModel(checks=(self._family_problems,), parent=self)
+        self.data_panel = ModelDataPanel(self.recipe_model)
         self.data_panel.folders = self.settings
         self.palette = MethodPalette()
-        self.stack = StackEditor()
-        self.form = SettingsForm()
+        self.stack = StackEditor(self.recipe_model)
+        self.form = SettingsForm(self.recipe_model)
         self.plots = LivePlots()
         self.dashboard = Dashboard()
         self.log = LogPanel()
@@ -109,10 +113,8 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
     def _connect(self) -> None:
         self.palette.methodActivated.connect(lambda name: self.stack.add_method(name))
         self.stack.currentStepChanged.connect(self.form.set_step)
-        self.stack.stackChanged.connect(self.update_validity)
-        self.warmedUp.connect(self.update_validity)  # the model's family is checked once torch is loaded
-        self.form.settingsChanged.connect(self.update_validity)
-        self.data_panel.changed.connect(self.update_validity)
+        self.recipe_model.problemsChanged.connect(lambda _: self.update_validity())  # after every change
+        self.warmedUp.connect(self.recipe_model.revalidate)  # the model's family is checked once torch is loaded
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.modelDescribed.connect(self._model_described)
         self.data_panel.modelAccepted.connect(self._model_accepted)
@@ -134,47 +136,46 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:
-        """The recipe as shown in the window (a fresh object each call); the device is the panel's.
+        """A copy of the recipe being edited, to run, queue or save.
 
         Its name is the one opened while the stack is still the one opened; once the stack is edited it is
         "untitled", so the run is named from its stack (:func:`core.naming.run_name`) and two different stacks
         opened from one example cannot be confused.
         """
-        recipe = self._shown_recipe()
-        if self._effective(recipe)["steps"] != self._clean.get("steps"):
+        recipe = self.recipe_model.recipe.copy()
+        if self._effective()["steps"] != self._clean.get("steps"):
             recipe.name = "untitled"
         return recipe
 
     def _shown_recipe(self) -> Recipe:
-        base = self._base
-        return Recipe(name=base.name, model=self.data_panel.model_ref(), data=self.data_panel.data_ref(),
-                      steps=[Step(s.method, dict(s.settings), s.label) for s in self.stack.steps()],
-                      evaluation=base.evaluation, device=self.data_panel.device(), seed=base.seed)
+        """The recipe being edited itself (read it; the panels change it through :attr:`recipe_model`)."""
+        return self.recipe_model.recipe
 
-    @staticmethod
-    def _effective(recipe: Recipe) -> dict:
-        out = effective_recipe(recipe.to_dict())
-        out.pop("name", None)
+    def _effective(self) -> dict:
+        """The recipe being edited with its defaults filled in (no name), worked out once per change."""
+        revision, out = self._effective_now
+        if revision != self.recipe_model.revision:
+            out = effective_recipe(self.recipe_model.recipe.to_dict())
+            out.pop("name", None)
+            self._effective_now = (self.recipe_model.revision, out)
         return out
 
     def set_recipe(self, recipe: Recipe, keep_inputs: bool = False) -> None:
-        """Show ``recipe``; ``keep_inputs`` keeps the model, data (with its caps) and device already chosen."""
-        self._base = recipe.copy()
-        if not keep_inputs:
-            self.data_panel.set_model_ref(recipe.model)
-            self.data_panel.set_data_ref(recipe.data)
-            self.data_panel.set_device(recipe.device)
-        self.stack.set_steps(recipe.steps)
+        """Edit ``recipe``; ``keep_inputs`` keeps the model, data (with its caps) and device already chosen."""
+        if keep_inputs:
+            recipe, current = recipe.copy(), self.recipe_model.recipe
+            recipe.model, recipe.data, recipe.device = current.model, current.data, current.device
+        self.recipe_model.set_recipe(recipe)  # a copy
         self.mark_clean()
 
     def mark_clean(self) -> None:
-        """The recipe as shown now is the one opened or saved: not modified."""
-        self._clean = self._effective(self._shown_recipe())
+        """The recipe as it is now is the one opened or saved: not modified."""
+        self._clean = self._effective()
         self.update_validity()
 
     def is_modified(self) -> bool:
         """Whether the stack, its settings, the model, the data or the device differ from what was opened or saved."""
-        return self._effective(self._shown_recipe()) != self._clean
+        return self._effective() != self._clean
 
     def update_title(self) -> None:
         what = self.recipe_path.name if self.recipe_path is not None else self._title
@@ -182,20 +183,18 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.setWindowModified(self.is_modified())
 
     def problems(self) -> list[Problem]:
-        recipe = self.recipe()
-        out = recipe.problems() + family_problems(recipe, model_profile(recipe.model.source))
-        if not self.stack.steps():
-            out.append(Problem("the stack is empty: add a method from the palette"))
-        return out
+        """What the recipe model's last validation found (the stack marks its rows from the same list)."""
+        return self.recipe_model.problems
+
+    def _family_problems(self, recipe: Recipe) -> list[Problem]:
+        """The recipe model's check of the steps the chosen model's family cannot take."""
+        self._profile = model_profile(recipe.model.source)
+        return family_problems(recipe, self._profile)
 
     def update_validity(self) -> None:
-        self.palette.set_model_profile(*model_profile(self.data_panel.model_ref().source))
+        """Show the recipe model's problems and enable what they allow (validates nothing)."""
+        self.palette.set_model_profile(*self._profile)
         problems = self.problems()
-        rows: dict[int, str] = {}
-        for p in problems:
-            if p.step is not None:
-                rows.setdefault(p.step, str(p))
-        self.stack.refresh_titles(rows)
         self.problems_label.setText("\n".join(f"\u26a0 {p}" for p in problems[:4]))
         self.problems_label.setVisible(bool(problems))
         running = self.controller.running

@@ -50,8 +50,8 @@ class RecipeFilesMixin:
             return False
         self.recipe_path = None
         self._title = "new stack"
-        self.set_recipe(Recipe(name="untitled", evaluation=self._base.evaluation, seed=self._base.seed),
-                        keep_inputs=True)
+        current = self.recipe_model.recipe
+        self.set_recipe(Recipe(name="untitled", evaluation=current.evaluation, seed=current.seed), keep_inputs=True)
         return True
 
     def open_recipe(self, path: str | Path | None = None) -> bool:
@@ -85,7 +85,7 @@ class RecipeFilesMixin:
         except OSError as exc:
             errors.report_exception(self, "The recipe could not be saved", exc)
             return False
-        self._base.name = recipe.name  # the name now in the file (an edited stack's is "untitled")
+        self.recipe_model.set_name(recipe.name)  # the name now in the file (an edited stack's is "untitled")
         self._editing(path)
         self.mark_clean()
         return True

@@ -2,11 +2,14 @@
 
 A folder or file the user picks is checked in the background before it is
 accepted; if it is not usable, an error dialog explains why and the previous
-choice stays in place.
+choice stays in place. What the panel shows is the recipe model's model, data and
+device: each widget writes its value to the :class:`~studio.recipe_model.RecipeModel`,
+and a recipe opened elsewhere is shown from it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -15,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
 
 from core.recipe import DataRef, ModelRef
 from studio.dialogs import errors
+from studio.recipe_model import RecipeModel
 from studio.widgets.recent_data import DATA_LABELS, RecentDataMixin, read_columns
 from studio.workers import run_in_background
 
@@ -54,7 +58,7 @@ def _cap_spin() -> QSpinBox:
 
 
 class ModelDataPanel(RecentDataMixin, QWidget):
-    """Edits the recipe's :class:`ModelRef` and :class:`DataRef`."""
+    """Edits the recipe model's :class:`ModelRef`, :class:`DataRef` and device (its own model when none is given)."""
 
     changed = Signal()
     modelDescribed = Signal(object)  # dict from check_model_source, asked for with Inspect
@@ -64,8 +68,11 @@ class ModelDataPanel(RecentDataMixin, QWidget):
     deviceChanged = Signal(str)
     processesChanged = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: RecipeModel | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.recipe_model = model if model is not None else RecipeModel(parent=self)
+        self._showing = False  # the widgets are being set from the model: nothing to write back
+        self._writing = False  # a widget is writing to the model: no need to show the model again
         self.model_box = _combo(MODEL_LABELS)
         self.model_browse = QPushButton("Folder\u2026")
         self.inspect_button = QPushButton("Inspect")
@@ -159,25 +166,33 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.data_browse.clicked.connect(self._browse_data)
         self.data_folder.clicked.connect(self._browse_data_folder)
         self.inspect_button.clicked.connect(self.inspect_model)
-        for box in (self.model_box, self.data_box):
-            box.currentIndexChanged.connect(lambda _: self.changed.emit())
+        data = self.recipe_model.set_data_field
+        self.model_box.currentIndexChanged.connect(
+            lambda _: self._write(self.recipe_model.set_model_source, self.model_box.currentData()))
+        self.data_box.currentIndexChanged.connect(lambda _: self._write(data, "source", self.data_box.currentData()))
         self.model_box.currentIndexChanged.connect(lambda _: self._show_model())
         self._model_infos: dict[str, dict] = {}  # model source -> what loading it described
         self.data_box.activated.connect(self._data_picked)
         self.device_box.currentIndexChanged.connect(lambda _: self._device_changed())
         self.processes_box.valueChanged.connect(self.processesChanged.emit)
-        for box in (self.text_column, self.pair_column, self.label_column):
-            box.currentTextChanged.connect(lambda _: self.changed.emit())
-        for spin in (self.max_length, self.train_cap, self.val_cap, self.test_cap):
-            spin.valueChanged.connect(lambda _: self.changed.emit())
+        for box, name in ((self.text_column, "text_column"), (self.label_column, "label_column")):
+            box.currentTextChanged.connect(lambda text, n=name: self._write(data, n, text.strip()))
+        self.pair_column.currentTextChanged.connect(
+            lambda text: self._write(data, "text_pair_column", text.strip() or None))
+        self.max_length.valueChanged.connect(lambda v: self._write(data, "max_length", v))
+        for spin, name in ((self.train_cap, "train_samples"), (self.val_cap, "validation_samples"),
+                           (self.test_cap, "test_samples")):
+            spin.valueChanged.connect(lambda v, n=name: self._write(data, n, v or None))  # 0 reads "all"
+        self.recipe_model.inputsChanged.connect(self._inputs_changed)
+        self.recipe_model.replaced.connect(self._inputs_changed)
         self._pending = 0
-        self._base_data = DataRef()
-        self._accepted_source = self._base_data.source  # the data in use, whatever the list shows meanwhile
+        self._accepted_source = self.recipe_model.recipe.data.source  # the data in use, whatever the list shows
         self._mappings: dict[str, dict] = {}  # data source -> the columns last accepted for it
         # Reading order: the device row was built after the data widgets, so the default chain would end there.
         chain = self.focus_chain()
         for first, second in zip(chain, chain[1:]):
             QWidget.setTabOrder(first, second)
+        self._show_inputs()
 
     def focus_chain(self) -> list[QWidget]:
         """The panel's inputs in reading order (top to bottom, left to right): the Tab order."""
@@ -186,22 +201,15 @@ class ModelDataPanel(RecentDataMixin, QWidget):
                 self.data_browse, self.data_folder, self.text_column, self.pair_column, self.label_column,
                 self.max_length, self.train_cap, self.val_cap, self.test_cap]
 
-    # -- recipe parts --------------------------------------------------
+    # -- recipe parts (the model's; copies) --------------------------------
     def model_ref(self) -> ModelRef:
-        return ModelRef(self.model_box.currentData())
+        return replace(self.recipe_model.recipe.model)
 
     def data_ref(self) -> DataRef:
-        pair = self.pair_column.currentText().strip() or None
-        return DataRef(
-            source=self.data_box.currentData(), text_column=self.text_column.currentText().strip(),
-            text_pair_column=pair, label_column=self.label_column.currentText().strip(),
-            max_length=self.max_length.value(), train_samples=self.train_cap.value() or None,
-            validation_samples=self.val_cap.value() or None, test_samples=self.test_cap.value() or None,
-            seed=self._base_data.seed,
-        )
+        return replace(self.recipe_model.recipe.data)
 
     def device(self) -> str:
-        return self.device_box.currentData()
+        return self.recipe_model.recipe.device
 
     def processes(self) -> int:
         """Processes per node for a data-parallel run; 1 runs in the studio's own worker."""
@@ -223,23 +231,51 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.device_box.setItemData(index, tooltip or None, Qt.ItemDataRole.ToolTipRole)
 
     def _device_changed(self) -> None:
-        self.deviceChanged.emit(self.device())
-        self.changed.emit()
+        device = self.device_box.currentData()
+        self._write(self.recipe_model.set_device, device)
+        self.deviceChanged.emit(device)  # a recipe's device too: it is remembered for the next start
 
     def set_model_ref(self, ref: ModelRef) -> None:
-        self._select(self.model_box, ref.source, MODEL_LABELS)
+        self.recipe_model.set_model_source(ref.source)
 
     def set_data_ref(self, ref: DataRef) -> None:
-        self._base_data = ref
-        self._accepted_source = ref.source
-        self._select(self.data_box, ref.source, DATA_LABELS)
-        self.text_column.setCurrentText(ref.text_column)
-        self.pair_column.setCurrentText(ref.text_pair_column or "")
-        self.label_column.setCurrentText(ref.label_column)
-        self.max_length.setValue(ref.max_length)
-        self.train_cap.setValue(ref.train_samples or 0)
-        self.val_cap.setValue(ref.validation_samples or 0)
-        self.test_cap.setValue(ref.test_samples or 0)
+        self._write(self.recipe_model.set_data, ref)
+        self._show_inputs()  # also when the model had this data already and a list was refilled meanwhile
+
+    # -- the model's inputs shown, widgets' edits written -------------------
+    def _write(self, setter, *args) -> None:
+        if self._showing:
+            return
+        self._writing = True
+        try:
+            setter(*args)
+        finally:
+            self._writing = False
+
+    def _inputs_changed(self) -> None:
+        if not self._writing:
+            self._show_inputs()
+        self.changed.emit()
+
+    def _show_inputs(self) -> None:
+        """Set the widgets to the model's model, data and device."""
+        recipe = self.recipe_model.recipe
+        ref = recipe.data
+        self._showing = True
+        try:
+            self._select(self.model_box, recipe.model.source, MODEL_LABELS)
+            self._accepted_source = ref.source
+            self._select(self.data_box, ref.source, DATA_LABELS)
+            self.text_column.setCurrentText(ref.text_column)
+            self.pair_column.setCurrentText(ref.text_pair_column or "")
+            self.label_column.setCurrentText(ref.label_column)
+            self.max_length.setValue(ref.max_length)
+            self.train_cap.setValue(ref.train_samples or 0)
+            self.val_cap.setValue(ref.validation_samples or 0)
+            self.test_cap.setValue(ref.test_samples or 0)
+            self.set_device(recipe.device)
+        finally:
+            self._showing = False
 
     # -- choosing a folder or file (checked in the background) ---------
     def choose_model_folder(self, path: str) -> None:
@@ -307,13 +343,13 @@ class ModelDataPanel(RecentDataMixin, QWidget):
     def apply_mapping(self, ref: DataRef, columns: list[str]) -> None:
         """Use ``ref`` (a checked mapping of a file or folder with ``columns``) as the data."""
         self._mappings[ref.source] = self.mapping_of(ref)
+        self._showing = True  # refilling the lists is no edit: the mapping is written once, below
+        try:
+            self._fill_columns(columns)
+        finally:
+            self._showing = False
         self.set_data_ref(ref)
-        self._fill_columns(columns)
-        self.text_column.setCurrentText(ref.text_column)
-        self.pair_column.setCurrentText(ref.text_pair_column or "")
-        self.label_column.setCurrentText(ref.label_column)
         self.status.setText(f"Data: {ref.source} (text {ref.text_column!r}, label {ref.label_column!r})")
-        self.changed.emit()
         self.dataAccepted.emit(ref.source)
 
     def _fill_columns(self, columns: list[str]) -> None:
@@ -362,18 +398,24 @@ class ModelDataPanel(RecentDataMixin, QWidget):
     def _data_ok(self, result: tuple[str, list[str]]) -> None:
         path, columns = result
         self._finish(f"Data: {len(columns)} columns ({', '.join(columns[:6])})")
-        self._select(self.data_box, path, DATA_LABELS)
-        for box, guesses in ((self.text_column, _TEXT_GUESSES), (self.label_column, _LABEL_GUESSES)):
-            current = box.currentText()
-            box.clear()
-            box.addItems(columns)
-            pick = current if current in columns else next((g for g in guesses if g in columns), columns[0])
-            box.setCurrentText(pick)
-        self.pair_column.clear()
-        self.pair_column.addItems([""] + columns)
+        self._showing = True  # the lists are refilled first; the new data is written once, below
+        try:
+            self._select(self.data_box, path, DATA_LABELS)
+            for box, guesses in ((self.text_column, _TEXT_GUESSES), (self.label_column, _LABEL_GUESSES)):
+                current = box.currentText()
+                box.clear()
+                box.addItems(columns)
+                pick = current if current in columns else next((g for g in guesses if g in columns), columns[0])
+                box.setCurrentText(pick)
+            self.pair_column.clear()
+            self.pair_column.addItems([""] + columns)
+        finally:
+            self._showing = False
+        self._write(self.recipe_model.set_data, replace(
+            self.data_ref(), source=path, text_column=self.text_column.currentText().strip(),
+            text_pair_column=None, label_column=self.label_column.currentText().strip()))
         self._mappings[path] = self.column_mapping()
         self._accepted_source = path
-        self.changed.emit()
         self.dataAccepted.emit(path)
 
     def _data_failed(self, exc: BaseException) -> None:

@@ -2,7 +2,9 @@
 
 Numbers are typed into line edits rather than spin boxes so that an invalid
 value stays visible and is flagged next to the field (spin boxes would clamp
-it silently). Each edit is checked with :func:`core.registry.check_field`.
+it silently). Each edit goes to the :class:`~studio.recipe_model.RecipeModel`, which
+converts and validates it; the errors shown under the fields are the model's
+problems for this step and field.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget)
 
+from core.errors import Problem
 from core.recipe import Step
-from core.registry import FieldInfo, check_field
+from core.registry import FieldInfo
+from studio.recipe_model import RecipeModel
 
 
 _EMPTY_MEANS = re.compile(r"empty:\s*([^);]+)")
@@ -66,13 +70,19 @@ def _to_text(value: Any) -> str:
 
 
 class SettingsForm(QWidget):
-    """Edits ``step.settings`` in place; emits ``settingsChanged`` and ``validityChanged(bool)``."""
+    """Edits the settings of one step of a :class:`RecipeModel`; emits ``settingsChanged`` and ``validityChanged``.
+
+    Without a model given it makes its own, and :meth:`set_step` shows any step (a copy of it is edited).
+    """
 
     settingsChanged = Signal()
     validityChanged = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: RecipeModel | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self._own_model = model is None
+        self.recipe_model = model if model is not None else RecipeModel(parent=self)
+        self.recipe_model.problemsChanged.connect(self._show_problems)
         self.title = QLabel("Select a step to edit its settings.")
         self.title.setObjectName("formTitle")
         self.title.setWordWrap(True)
@@ -108,7 +118,12 @@ class SettingsForm(QWidget):
         return not self.errors
 
     def set_step(self, step: Step | None) -> None:
-        """Show the fields of ``step`` (``None`` clears the form)."""
+        """Show the fields of ``step``, one of the model's steps (``None`` clears the form)."""
+        if step is not None and self.recipe_model.row_of(step) is None:
+            if not self._own_model:
+                raise ValueError(f"{step.method!r} is not a step of the recipe being edited")
+            self.recipe_model.set_steps([step])
+            step = self.recipe_model.steps[0]
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
@@ -154,7 +169,7 @@ class SettingsForm(QWidget):
             self.editors[info.name] = editor
             self._infos[info.name] = info
             self._error_labels[info.name] = error
-            self._check(info, value, store=False)
+        self._show_problems(self.recipe_model.problems)
         # Tab walks the fields top to bottom, whatever order the rows' widgets were created in.
         editors = list(self.editors.values())
         for first, second in zip(editors, editors[1:]):
@@ -226,26 +241,34 @@ class SettingsForm(QWidget):
         return text
 
     def _edited(self, info: FieldInfo, raw: Any) -> None:
+        row = self.recipe_model.row_of(self.step) if self.step is not None else None
+        if row is None:
+            return
         before = self.valid
-        self._check(info, raw, store=True)
+        self.recipe_model.set_step_setting(row, info.name, raw)  # converted and validated there, once
         self.settingsChanged.emit()
         if before != self.valid:
             self.validityChanged.emit(self.valid)
 
-    def _check(self, info: FieldInfo, raw: Any, store: bool) -> None:
-        value, error = check_field(info, raw)
-        editor, label = self.editors[info.name], self._error_labels[info.name]
-        if error:
-            self.errors[info.name] = error
-            label.setText(error)
-            label.show()
-            editor.setProperty("invalid", True)
-        else:
-            self.errors.pop(info.name, None)
-            label.hide()
-            editor.setProperty("invalid", False)
-        editor.style().unpolish(editor)  # re-read the style sheet's [invalid="true"] rule
-        editor.style().polish(editor)
-        if store and self.step is not None:
-            # An invalid entry is stored as typed, so Recipe.problems() reports it too and Run stays disabled.
-            self.step.settings[info.name] = raw if error else value
+    def _show_problems(self, problems: list[Problem]) -> None:
+        """Flag each field the model's problems name for this step; clear the others."""
+        row = self.recipe_model.row_of(self.step) if self.step is not None else None
+        if row is None or not self.editors:
+            return
+        found: dict[str, str] = {}
+        for p in problems:
+            if p.step == row and p.field in self.editors:
+                found.setdefault(p.field, p.message)
+        for name, editor in self.editors.items():
+            error = found.get(name)
+            label = self._error_labels[name]
+            if error:
+                self.errors[name] = error
+                label.setText(error)
+            else:
+                self.errors.pop(name, None)
+            label.setVisible(bool(error))
+            if editor.property("invalid") is not bool(error):
+                editor.setProperty("invalid", bool(error))
+                editor.style().unpolish(editor)  # re-read the style sheet's [invalid="true"] rule
+                editor.style().polish(editor)

@@ -1,4 +1,4 @@
-"""The ordered stack of steps: add, remove, duplicate, reorder (buttons or drag)."""
+"""The ordered stack of steps: add, remove, duplicate, reorder (buttons or drag), in the recipe model."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QListWidget, QLis
 
 from core.recipe import Step
 from core.registry import get_method
+from studio.recipe_model import RecipeModel
 from studio.widgets.method_palette import METHOD_MIME
 
-_STEP_ROLE = Qt.ItemDataRole.UserRole
 EMPTY_HINT = ("The stack is empty.\n\nDrag a method here from the Methods palette, or double-click one there. "
               "Steps run from top to bottom; drag them to reorder.")
 
@@ -68,13 +68,19 @@ class _StackList(QListWidget):
 
 
 class StackEditor(QWidget):
-    """Edits a list of :class:`~core.recipe.Step`; emits ``stackChanged`` after every change."""
+    """Edits the steps of a :class:`~studio.recipe_model.RecipeModel`; emits ``stackChanged`` after every change.
+
+    The list shows the model's steps, one row each (its items hold no step of their own); its own model is made
+    when none is given. Steps with a problem are marked from the model's problems (their ``step``).
+    """
 
     stackChanged = Signal()
     currentStepChanged = Signal(object)  # Step or None
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, model: RecipeModel | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.recipe_model = model if model is not None else RecipeModel(parent=self)
+        self._select_next: int | None = None  # the row to make current once the model has changed
         self.list = _StackList()
         self.list.setToolTip("The stack runs top to bottom. Drag to reorder; drop methods from the palette.")
         buttons = QHBoxLayout()
@@ -93,26 +99,26 @@ class StackEditor(QWidget):
         self.up_button.clicked.connect(lambda: self.move_current(-1))
         self.down_button.clicked.connect(lambda: self.move_current(1))
         self.list.methodDropped.connect(lambda name, row: self.add_method(name, row))
-        self.list.model().rowsMoved.connect(lambda *a: self._changed())
+        self.list.model().rowsMoved.connect(self._dragged)
         self.list.currentRowChanged.connect(lambda _: self._current_changed())
+        self.recipe_model.stepsChanged.connect(self._steps_changed)
+        self.recipe_model.replaced.connect(self._replaced)
+        self.recipe_model.problemsChanged.connect(lambda _: self.refresh_titles())
+        self._show_steps()
         self._update_buttons()
 
     # -- reading -------------------------------------------------------
     def steps(self) -> list[Step]:
-        return [self.list.item(i).data(_STEP_ROLE) for i in range(self.list.count())]
+        return list(self.recipe_model.steps)
 
     def current_step(self) -> Step | None:
-        item = self.list.currentItem()
-        return item.data(_STEP_ROLE) if item else None
+        row, steps = self.list.currentRow(), self.recipe_model.steps
+        return steps[row] if 0 <= row < len(steps) else None
 
     # -- editing -------------------------------------------------------
     def set_steps(self, steps: list[Step]) -> None:
-        self.list.clear()
-        for step in steps:
-            self.list.addItem(self._item(copy.deepcopy(step)))
-        if steps:
-            self.list.setCurrentRow(0)
-        self._changed()
+        self._select_next = 0
+        self.recipe_model.set_steps(steps)
 
     def add_method(self, name: str, row: int | None = None) -> Step:
         spec = get_method(name)
@@ -120,17 +126,17 @@ class StackEditor(QWidget):
         return self.insert_step(step, row)
 
     def insert_step(self, step: Step, row: int | None = None) -> Step:
-        row = self.list.count() if row is None else max(0, min(row, self.list.count()))
-        self.list.insertItem(row, self._item(step))
-        self.list.setCurrentRow(row)
-        self._changed()
+        n = len(self.recipe_model.steps)
+        row = n if row is None else max(0, min(row, n))
+        self._select_next = row
+        self.recipe_model.insert_step(step, row)
         return step
 
     def remove_current(self) -> None:
         row = self.list.currentRow()
         if row >= 0:
-            self.list.takeItem(row)
-            self._changed()
+            self._select_next = row  # the step below takes its place (the one above when it was the last)
+            self.recipe_model.remove_step(row)
 
     def duplicate_current(self) -> None:
         step = self.current_step()
@@ -142,22 +148,22 @@ class StackEditor(QWidget):
         target = row + delta
         if row < 0 or not 0 <= target < self.list.count():
             return
-        item = self.list.takeItem(row)
-        self.list.insertItem(target, item)
-        self.list.setCurrentRow(target)
-        self._changed()
+        self._select_next = target
+        self.recipe_model.move_step(row, target)
 
-    def refresh_titles(self, problems_by_row: dict[int, str] | None = None) -> None:
-        """Relabel the items (numbering after a move) and mark steps that have problems."""
-        problems_by_row = problems_by_row or {}
-        for i in range(self.list.count()):
+    def refresh_titles(self) -> None:
+        """Relabel the rows (numbering after a move) and mark the steps that have problems."""
+        problems: dict[int, str] = {}
+        for p in self.recipe_model.problems:
+            if p.step is not None:
+                problems.setdefault(p.step, str(p))
+        for i, step in enumerate(self.recipe_model.steps[:self.list.count()]):
             item = self.list.item(i)
-            step = item.data(_STEP_ROLE)
             try:
                 title = step.title()
             except KeyError:
                 title = step.method
-            problem = problems_by_row.get(i)
+            problem = problems.get(i)
             item.setText(f"{i + 1}. {title}" + ("   \u26a0" if problem else ""))
             item.setToolTip(problem or f"{step.method}: {step.settings}")
             item.setForeground(Qt.GlobalColor.darkRed if problem else self.palette().text().color())
@@ -170,18 +176,43 @@ class StackEditor(QWidget):
         self._editable = editable
 
     # -- internals -----------------------------------------------------
-    def _item(self, step: Step) -> QListWidgetItem:
-        item = QListWidgetItem(step.method)
-        item.setData(_STEP_ROLE, step)
+    def _item(self) -> QListWidgetItem:
+        item = QListWidgetItem()
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsDragEnabled)
         item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsDropEnabled)  # drops go between steps, never onto one
         return item
 
-    def _changed(self) -> None:
-        self.refresh_titles()
+    def _dragged(self, _parent, start: int, _end: int, _dest, row: int) -> None:
+        """A step dragged from ``start`` to before ``row``: the list shows the new order already; the model follows."""
+        target = row - 1 if row > start else row
+        self._select_next = target
+        self.recipe_model.move_step(start, target)
+
+    def _replaced(self) -> None:
+        self._select_next = 0
+        self._steps_changed()
+
+    def _steps_changed(self) -> None:
+        self._show_steps()
         self._update_buttons()
         self.stackChanged.emit()
         self._current_changed()
+
+    def _show_steps(self) -> None:
+        """One row per step of the model, the chosen one current; the rows' texts say which step they show."""
+        n = len(self.recipe_model.steps)
+        row = self.list.currentRow() if self._select_next is None else self._select_next
+        self._select_next = None
+        self.list.blockSignals(True)  # one currentStepChanged at the end, not one per row added or removed
+        try:
+            while self.list.count() < n:
+                self.list.addItem(self._item())
+            while self.list.count() > n:
+                self.list.takeItem(self.list.count() - 1)
+            self.list.setCurrentRow(min(row, n - 1) if n else -1)
+        finally:
+            self.list.blockSignals(False)
+        self.refresh_titles()
 
     def _current_changed(self) -> None:
         self._update_buttons()
