@@ -74,10 +74,10 @@ class DatabaseRunsStore(RunsStore):
 
             self._db = open_database(self.url)
             self._repo = Repository(self._db)
-            mark = getattr(self._repo, "mark_interrupted_runs", None)
-            if callable(mark):
-                mark()  # runs left "running" by a crash are not running any more
+            self._repo.mark_interrupted_runs()  # runs left "running" by a crash are not running any more
         except Exception as exc:  # the studio still works without history
+            if self._db is not None:
+                self._db.close()  # opened, then marking interrupted runs failed: nothing stays connected
             self.error = f"The runs database at {self.url} could not be opened: {exc}"
             self._db = self._repo = None
 
@@ -120,6 +120,5 @@ class DatabaseRunsStore(RunsStore):
         return Recorder(self._db, bus)
 
     def close(self) -> None:
-        dispose = getattr(self._db, "close", None) or getattr(self._db, "dispose", None)
-        if callable(dispose):
-            dispose()
+        if self._db is not None:
+            self._db.close()
