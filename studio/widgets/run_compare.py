@@ -10,8 +10,10 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (QFrame, QHeaderView, QLabel, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from core.metrics import figures
 from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, SCATTER_AXES, accuracy_ties, group_reasons,
@@ -47,16 +49,23 @@ def _note() -> QLabel:
     return label
 
 
-def legend_below(plot: pg.PlotWidget, columns: int = 2) -> pg.LegendItem:
-    """Replace the plot's in-view legend by one under the x axis, so it never covers a curve."""
-    item = plot.getPlotItem()
-    if item.legend is not None:
-        # Hidden, not removed from the scene: the view box keeps owning it.
-        item.legend.hide()
-    legend = pg.LegendItem(colCount=columns, labelTextColor="#374151")
-    item.layout.addItem(legend, 4, 1)  # rows 0-3 are the title, top axis, view and bottom axis
-    item.legend = legend  # PlotItem.plot(name=...) adds its entries here
-    return legend
+# A plot row needs this much to keep a readable view box (about 200 px) under its title and x axis; with less
+# room the comparison scrolls instead of squeezing the plots.
+PLOT_MIN_HEIGHT = 300
+LABEL_MARGIN = 4  # px between a point label and the edge of the view
+LABEL_GAP = 6  # px between a label and its dot
+TABLES_MIN_HEIGHT = 180
+
+
+def run_key(names: list[str]) -> str:
+    """One colour key for every plot (rich text): run n has colour ``PALETTE[n]`` in the curves and the scatters.
+
+    It replaces a legend per plot, whose rows took the plot's height once a few runs were compared.
+    """
+    # nowrap: a name never breaks inside itself (Qt would break at its spaces and hyphens)
+    entries = [f"<span style='white-space:nowrap'><span style='color:{PALETTE[n % len(PALETTE)]}'>\u25a0</span> "
+               f"{html.escape(name)}</span>" for n, name in enumerate(names)]
+    return "Runs: " + " &nbsp; ".join(entries) + " &nbsp; <span style='color:#6b7280'>(dashed: validation loss)</span>"
 
 
 class ScatterPlot(pg.PlotWidget):
@@ -83,6 +92,10 @@ class ScatterPlot(pg.PlotWidget):
         self.labels: list[str] = []
         self.hint = PlotHint(self)
         self.hint.hide()
+        self.setMinimumHeight(PLOT_MIN_HEIGHT)
+        self.texts: list[tuple[pg.TextItem, float, float, str]] = []  # label, x, y, full text
+        item.getViewBox().sigResized.connect(self.place_labels)
+        item.getViewBox().sigRangeChanged.connect(self.place_labels)
 
     def _title(self) -> str:
         what = "speedup" if self.axis == "speedup" else "size ratio"
@@ -96,13 +109,15 @@ class ScatterPlot(pg.PlotWidget):
         self.fresh = fresh
         self._explain(names, missing)
         xs, ys = scatter_points(results, self.axis)
-        self.xs, self.labels = xs, []
+        self.xs, self.labels, self.texts = xs, [], []
+        ends: list[float] = []  # interval ends, so no error bar runs off the view
         for n, (x, y) in enumerate(zip(xs, ys)):
             if x == x and y == y:  # NaN-safe: a run without the figure is left out
                 colour = PALETTE[n % len(PALETTE)]
                 unsure = self.axis == "speedup" and figures.unreliable(results[n], "speedup")
                 spread = figures.interval(results[n], "speedup") if self.axis == "speedup" else None
                 if spread is not None:
+                    ends += [spread.low, spread.high]
                     item.addItem(pg.ErrorBarItem(x=np.array([x]), y=np.array([y]), left=np.array([x - spread.low]),
                                                  right=np.array([spread.high - x]), beam=0.004,
                                                  pen=pg.mkPen(colour, width=1.5)))
@@ -110,14 +125,62 @@ class ScatterPlot(pg.PlotWidget):
                 item.addItem(pg.ScatterPlotItem([x], [y], size=11, brush=brush, pen=pg.mkPen(colour if unsure else "k")))
                 text = names[n] + (" (unreliable)" if unsure else "")
                 self.labels.append(text)
-                label = pg.TextItem(text, color="#374151", anchor=(0, 1))
+                label = pg.TextItem(text, color=colour, anchor=(0, 1))  # its colour ties a moved label to its dot
                 label.setPos(x, y)
+                label.setToolTip(text)
                 item.addItem(label)
+                self.texts.append((label, x, y, text))
         self.front = ratio_front(xs, ys)
-        self._pad_ranges([x for x in xs if x == x], [y for y in ys if y == y])
+        self._pad_ranges([x for x in xs if x == x] + ends, [y for y in ys if y == y])
         if len(self.front) > 1:
             item.plot([xs[i] for i in self.front], [ys[i] for i in self.front],
                       pen=pg.mkPen("#6b7280", width=1.5, style=Qt.PenStyle.DashLine))
+        self.place_labels()
+
+    def place_labels(self, *_) -> None:
+        """Keep every point label inside the view: right of its dot where it fits, else left of it (or shifted
+        along), above the dot unless that leaves the top; a name wider than the view is elided (full in the tooltip).
+
+        Labels ignore the zoom (they are sized in pixels), so this runs again whenever the view is resized or panned.
+        """
+        box = self.getPlotItem().getViewBox()
+        width, height = box.width(), box.height()
+        if not self.texts or width <= 0 or height <= 0:
+            return
+        room = max(1.0, width - 2 * LABEL_MARGIN)
+        placed: list[QRectF] = []  # labels already placed, in the box's pixels
+        for label, x, y, text in self.texts:
+            metrics = QFontMetrics(label.textItem.font())
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(room) - 8)
+            if label.toPlainText() != shown:
+                label.setText(shown)
+            rect = label.textItem.boundingRect()
+            w, h = rect.width(), rect.height()
+            point = box.mapFromView(pg.Point(x, y))  # in the box's own pixels
+            px, py = point.x(), point.y()
+            if px + LABEL_GAP + w <= width - LABEL_MARGIN:
+                left = px + LABEL_GAP  # right of the dot
+            elif px - LABEL_GAP - w >= LABEL_MARGIN:
+                left = px - LABEL_GAP - w  # near the right edge: left of the dot
+            else:  # wider than either side: shifted along as far as the view allows
+                left = min(max(px - w / 2, LABEL_MARGIN), width - LABEL_MARGIN - w)
+            top = py - h if py - h >= LABEL_MARGIN else py  # above the dot, else below it
+            top = self._free_row(left, top, w, h, height, placed)
+            placed.append(QRectF(left, top, w, h))
+            label.setAnchor(((px - left) / w if w else 0.0, (py - top) / h if h else 1.0))
+
+    @staticmethod
+    def _free_row(left: float, top: float, w: float, h: float, height: float, placed: list[QRectF]) -> float:
+        """``top`` moved by whole label heights (nearest first) until the label covers no placed one; runs that
+        tie share a dot position, and their names would print over each other. Stays inside the view."""
+        lowest, highest = LABEL_MARGIN, height - LABEL_MARGIN - h
+        top = min(max(top, lowest), highest)
+        for shift in (0, -1, 1, -2, 2, -3, 3, -4, 4):
+            candidate = top + shift * h
+            if lowest <= candidate <= highest and \
+                    not any(r.intersects(QRectF(left, candidate, w, h)) for r in placed):
+                return candidate
+        return top
 
     def _explain(self, names: list[str], missing: list[tuple[str, str]]) -> None:
         title = self._title()
@@ -158,8 +221,12 @@ class RunComparison(QWidget):
         self.title = QLabel("")
         self.curves = curve_plots()
         self.curves["loss"].getPlotItem().setTitle("Loss (dashed: validation)")
-        # Under the plots: accuracy curves climb into the corner where an in-view legend sits.
-        self.legends = {name: legend_below(plot) for name, plot in self.curves.items()}
+        for plot in self.curves.values():
+            plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+            plot.getPlotItem().legend.hide()  # the run key above the plots names the colours for all four
+        self.key = QLabel("")
+        self.key.setWordWrap(True)
+        self.key.setTextFormat(Qt.TextFormat.RichText)
         self.curve_hints = {name: PlotHint(plot) for name, plot in self.curves.items()}
         self.scatters = {axis: ScatterPlot(axis) for axis in SCATTER_AXES}
         self.side_by_side = SideBySidePanel()
@@ -175,17 +242,25 @@ class RunComparison(QWidget):
         middle.addWidget(self.scatters["speedup"])
         middle.addWidget(self.scatters["size"])
         tables = QSplitter(Qt.Orientation.Horizontal)
+        tables.setMinimumHeight(TABLES_MIN_HEIGHT)
         tables.addWidget(_column(self.results, self.noise_note, self.results_note))
         tables.addWidget(_column(self.diff_note, self.diff))
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         for part in (top, middle, tables):
             self.splitter.addWidget(part)
-        self.splitter.setSizes([300, 300, 220])
+        self.splitter.setSizes([PLOT_MIN_HEIGHT, PLOT_MIN_HEIGHT, TABLES_MIN_HEIGHT])
+        self.splitter.setChildrenCollapsible(False)
+        self.scroll = QScrollArea()  # scrolls when the window is too short for readable plots
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.side_by_side)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.key)
+        layout.addWidget(self.scroll, 1)
         self.records: list = []
         self.fresh: dict[str, dict] | None = None  # run id -> figures measured side by side, once measured
 
@@ -194,7 +269,8 @@ class RunComparison(QWidget):
         self.fresh = None
         self.side_by_side.set_records(self.records)
         self.title.setText(f"Comparing {len(records)} runs")
-        self._draw_curves(records, [variant_name(r) for r in records], series)
+        self.key.setText(run_key([variant_name(r) for r in records]))
+        self._draw_curves(records, series)
         self._draw_figures()
 
     def _measured(self, fresh: dict[str, dict]) -> None:
@@ -267,12 +343,9 @@ class RunComparison(QWidget):
             for j, value in enumerate(values, start=1):
                 self.diff.setItem(i, j, QTableWidgetItem(value))
 
-    def _draw_curves(self, records, names, series) -> None:
+    def _draw_curves(self, records, series) -> None:
         for plot in self.curves.values():
-            item = plot.getPlotItem()
-            item.clear()
-            if item.legend is not None:
-                item.legend.clear()
+            plot.getPlotItem().clear()
         for n, record in enumerate(records):
             colour = PALETTE[n % len(PALETTE)]
             for key, points in sorted(series.get(record.id, {}).items()):
@@ -281,9 +354,8 @@ class RunComparison(QWidget):
                     continue
                 dashed = key.startswith("val/") and target == "loss"
                 pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-                # One legend entry per run (its main series); validation loss is the dashed line of the same colour.
-                self.curves[target].plot([p.step for p in points], [p.value for p in points],
-                                         name=None if dashed else names[n], pen=pen)
+                # Validation loss is the dashed line of the run's colour; the run key names the colours.
+                self.curves[target].plot([p.step for p in points], [p.value for p in points], pen=pen)
         for name, plot in self.curves.items():
             hint = self.curve_hints[name]
             if plot.getPlotItem().listDataItems():
