@@ -6,8 +6,28 @@ window created and wires nothing else.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+PREFERRED_SIZE = QSize(1380, 860)  # the size the docks and the step form were laid out for
+SCREEN_SHARE = 0.95  # of the screen's free area, at most: the rest is for the window frame and the desktop's edges
+RUN_COLUMN_MIN = 210  # px: the Run and Log column, narrowed to this on small screens (its texts wrap)
+TITLE_BAR = 32  # px a window manager usually adds above the client area (unknown until the window is shown)
+
+
+def initial_geometry(available: QRect, minimum: QSize = QSize(0, 0)) -> QRect:
+    """Where a first-time window goes on a screen whose free area (less task bars) is ``available``.
+
+    The preferred size, shrunk to 95 % of the free area (a 1280 x 800 screen cut the 1380 x 860 window off),
+    never below ``minimum`` (the window's own minimum: Qt would not go under it anyway), centred across and
+    placed so the title bar above it stays on the screen.
+    """
+    width = max(minimum.width(), min(PREFERRED_SIZE.width(), int(available.width() * SCREEN_SHARE)))
+    height = max(minimum.height(), min(PREFERRED_SIZE.height(), int(available.height() * SCREEN_SHARE)))
+    x = available.left() + max(0, (available.width() - width) // 2)
+    y = available.top() + max(0, (available.height() - height - TITLE_BAR) // 2)
+    return QRect(x, y, width, height)
 
 
 class WindowLayoutMixin:
@@ -62,16 +82,19 @@ class WindowLayoutMixin:
         log.raise_()
         self.head_mask_dock, self.log_dock = heat, log
         # The palette lists every family: give it the taller share of the left column.
+        self.fit_to_screen()  # first, so the docks below are shared out of the real width (a saved geometry wins later)
         self.resizeDocks([left, palette], [360, 470], Qt.Orientation.Vertical)
         self.resizeDocks([right, log], [400, 430], Qt.Orientation.Vertical)
-        self.resizeDocks([left, right], [440, 290], Qt.Orientation.Horizontal)
+        # A window narrower than preferred takes the width from the Run column before the recipe page: the step
+        # form sits in the middle and is the first to become unusable.
+        narrower = max(0, PREFERRED_SIZE.width() - self.width())
+        self.resizeDocks([left, right], [440, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
         self.estimate_label = QLabel("")  # a rough time for the stack before it runs (see update_estimate)
         self.estimate_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.estimate_label)
         self.database_label = QLabel("")
         self.database_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.database_label)
-        self.resize(1380, 860)
 
     def _main_tab_changed(self, index: int) -> None:
         # The model, data and methods docks serve the recipe page: the saved runs take their width. The Run, Log and
@@ -90,7 +113,20 @@ class WindowLayoutMixin:
         """The dock that holds ``widget``."""
         return next((d for d in self.findChildren(QDockWidget) if d.widget() is widget), None)
 
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Size and place the window for the free area of its screen (``available``, or the screen's own)."""
+        if available is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is None:  # no screen at all (nothing to fit): the preferred size
+                self.resize(PREFERRED_SIZE)
+                return
+            available = screen.availableGeometry()
+        frame = initial_geometry(available, self.minimumSizeHint())
+        self.resize(frame.size())
+        self.move(frame.topLeft())  # move() places the frame, title bar included
+
     def _restore_window(self) -> None:
+        # Qt's restoreGeometry() itself shrinks and moves a geometry saved on a larger screen onto this one.
         geometry, state = self.settings.geometry(), self.settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
