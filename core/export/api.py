@@ -97,10 +97,14 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         cpu_state = state.replace(model=model)
         expected = verify.logits_of(model, batch)
         _tell(progress, 1, f"writing the {format} export")
-        exported, manifest, notes_written, weights = _write(cpu_state, tmp, format, batch)
-        _tell(progress, 2, "reloading the export to verify it")
-        actual = verify.logits_of(exported, batch)
-        diff, agreement = verify.compare(expected, actual, tol, f"{format} export to {target}")
+        what = f"{format} export of the {_family(model)} model"
+        try:
+            exported, manifest, notes_written, weights = _write(cpu_state, tmp, format, batch)
+            _tell(progress, 2, "reloading the export to verify it")
+            actual = verify.logits_of(exported, batch)
+        except ExportError as exc:  # say which family could not take this format, before the exporter's reason
+            raise ExportError(f"{what}: {exc}") from exc
+        diff, agreement = verify.compare(expected, actual, tol, f"{what} to {target}")
         _tell(progress, 3, "measuring latency against the original")
         original = reference.model if reference is not None else None
         with (_cpu_eval(original) if original is not None else _none()) as original_cpu:
@@ -127,6 +131,17 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         _tell(progress, 5, "moving the export into place")
     _tell(progress, 6, "done")
     return report
+
+
+def _family(model: nn.Module) -> str:
+    """``DeBERTa (v1) (deberta)``: the family an export error names."""
+    from core.models.adapters import FamilyRefusal, adapter_for
+
+    try:
+        adapter = adapter_for(model)
+    except FamilyRefusal:
+        return str(getattr(getattr(model, "config", None), "model_type", type(model).__name__))
+    return f"{adapter.title} ({adapter.family})"
 
 
 @contextmanager

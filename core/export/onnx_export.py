@@ -110,14 +110,38 @@ def export_graph(state: ModelState, file: Path, sample: dict[str, torch.Tensor])
     return names
 
 
-def _fusable(model: nn.Module) -> tuple[int, int] | None:
-    """(heads, hidden) when every layer has the configured attention shape; fusion assumes it."""
+def _fusable(model: nn.Module) -> tuple[int, int] | str:
+    """(heads, hidden) when every layer has the configured attention shape, which fusion assumes; else why not."""
     cfg = model.config
     layers = layer_description(model)
     heads, hidden = int(cfg.num_attention_heads), int(cfg.hidden_size)
-    if not layers or any(layer["heads"] != heads or layer["heads"] * layer["head_size"] != hidden for layer in layers):
-        return None
+    if not layers:
+        return "fusion skipped: no encoder layers to fuse"
+    if any(layer["heads"] != heads for layer in layers):
+        return "fusion skipped: attention shapes differ from the configuration (pruned heads)"
+    width = layers[0]["heads"] * layers[0]["head_size"]
+    if any(layer["heads"] * layer["head_size"] != hidden for layer in layers):
+        # MobileBERT: attention works in the bottleneck (true_hidden_size), which the BERT fusion does not model
+        return f"fusion skipped: the attention works on width {width}, not the hidden size {hidden}"
     return heads, hidden
+
+
+def _not_weight_matmuls(file: Path) -> list[str]:
+    """MatMul nodes whose constant right-hand side is not a 2-D weight matrix.
+
+    DeBERTa (v1) projects its relative-position embeddings, which are
+    parameters, so once ONNX Runtime's optimizer folds constants the attention's
+    position MatMuls have a constant 4-D right-hand side (batch x heads x ...).
+    The quantizer would quantize it per channel, and the session then fails at
+    run time ("b zero point is not valid"); those MatMuls are not weights of a
+    linear layer anyway, so they stay in float.
+    """
+    import onnx
+
+    graph = onnx.load(str(file), load_external_data=False).graph
+    rank = {init.name: len(init.dims) for init in graph.initializer}
+    return [node.name for node in graph.node
+            if node.op_type == "MatMul" and len(node.input) > 1 and rank.get(node.input[1], 2) != 2]
 
 
 def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str]) -> None:
@@ -129,7 +153,7 @@ def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str]) ->
     options: dict[str, Any] = {}
     shape = _fusable(state.model)
     with _quiet_exporters():
-        if shape is not None:
+        if not isinstance(shape, str):
             try:
                 from onnxruntime.transformers import optimizer
 
@@ -143,10 +167,14 @@ def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str]) ->
             except Exception as exc:  # fusion is an optimisation: fall back to the unfused graph
                 notes.append(f"fusion skipped ({type(exc).__name__}: {exc})")
         else:
-            notes.append("fusion skipped: attention shapes differ from the configuration (pruned heads)")
+            notes.append(shape)
+        exclude = _not_weight_matmuls(src)
+        if exclude:
+            notes.append(f"{len(exclude)} attention MatMul(s) on constant position tensors kept in float "
+                         "(ONNX Runtime's int8 MatMul takes only a 2-D weight)")
         try:
             quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
-                             extra_options=options)
+                             nodes_to_exclude=exclude, extra_options=options)
         except OSError:
             raise
         except Exception as exc:
@@ -198,4 +226,7 @@ class OnnxRunner:
         ids = batch["input_ids"]
         feed = {n: (batch[n] if n in batch else torch.zeros_like(ids)).to("cpu").numpy().astype(np.int64)
                 for n in self.inputs}
-        return self.session.run(["logits"], feed)[0]
+        try:
+            return self.session.run(["logits"], feed)[0]
+        except Exception as exc:  # onnxruntime raises its own exception types when a kernel fails
+            raise ExportError(f"ONNX Runtime cannot run the exported graph: {exc}") from exc
