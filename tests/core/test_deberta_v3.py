@@ -33,7 +33,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _v3_model(seed: int = 0):
+def v3_model(seed: int = 0):
+    """A tiny random DeBERTa-v3-shaped classifier (also used by the export matrix)."""
     from transformers import AutoModelForSequenceClassification, DebertaV2Config
 
     config = DebertaV2Config(vocab_size=30522, hidden_size=32, num_attention_heads=4, intermediate_size=64,
@@ -49,7 +50,7 @@ def _v3_model(seed: int = 0):
 def v3(tiny_task):
     from core.models.state import ModelState
 
-    return ModelState(model=_v3_model(), tokenizer=tiny_task.tokenizer, source="tiny-deberta-v3")
+    return ModelState(model=v3_model(), tokenizer=tiny_task.tokenizer, source="tiny-deberta-v3")
 
 
 def _batch(state):

@@ -14,7 +14,8 @@ ways:
   ``transformers`` refuses it and the studio's loader rebuilds it;
 
 and a third way for the Hugging Face folder alone, ``int8`` (torch dynamic
-int8 of the uniform model). Each export goes through ``export_model`` (which
+int8 of the uniform model). DeBERTa-v3's layout (``share_att_key``) runs beside the families'
+own tiny configs. Each export goes through ``export_model`` (which
 verifies it itself); the tests then reload what was written independently of
 the studio's verification and hold it to the tolerances the verification
 states (:mod:`core.export.verify`).
@@ -44,6 +45,8 @@ from tests.core.methods.families import FAMILIES, family_state
 # the eight sample sentences alternate a positive and a negative review
 LABELS = torch.tensor([1, 0, 1, 0, 1, 0, 1, 0])
 VARIANTS = ("uniform", "per-layer")
+# DeBERTa-v3's layout (share_att_key, bucketed positions) beside the families' own tiny configs
+CASES = (*FAMILIES, "deberta-v3")
 
 
 def test_every_family_the_loader_accepts_is_covered():
@@ -94,19 +97,29 @@ def fitted(one_thread):
     """``{family: ModelState}``: each family's tiny model fitted to the sample sentences (tests compress copies)."""
     tokenizer = load_tokenizer("tiny")
     out = {}
-    for family in FAMILIES:
-        state = family_state(family, tokenizer)
+    for family in CASES:
+        state = _state(family, tokenizer)
         _fit(state.model, _batch(state))
         out[family] = state
     return out
+
+
+def _state(case: str, tokenizer):
+    if case != "deberta-v3":
+        return family_state(case, tokenizer)
+    from core.models.state import ModelState
+    from tests.core.test_deberta_v3 import v3_model
+
+    return ModelState(model=v3_model(), tokenizer=tokenizer, source="tiny-deberta-v3")
 
 
 def _batch(state, max_length: int = 24):
     return sample_batch(state.tokenizer, max_length=max_length)
 
 
-def _variant(fitted, family: str, variant: str):
-    state = fitted[family]
+def _variant(fitted, case: str, variant: str):
+    state = fitted[case]
+    family = state.model.config.model_type
     state = state.replace(model=copy.deepcopy(state.model))
     if variant == "int8":
         from core.methods.quantization.dynamic import quantize_dynamic_int8
@@ -127,7 +140,7 @@ def _within(actual, expected, tol) -> None:
 
 
 @pytest.mark.parametrize("variant", ["uniform", "per-layer", "int8"])
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", CASES)
 def test_hugging_face_folder(family, variant, fitted, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
@@ -166,7 +179,7 @@ def _run(session, batch) -> np.ndarray:
     return session.run(["logits"], feed)[0].astype(np.float64)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", CASES)
 def test_onnx(family, fitted, tmp_path):
     state = _variant(fitted, family, "per-layer")
     batch = _batch(state)
@@ -180,7 +193,7 @@ def test_onnx(family, fitted, tmp_path):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", CASES)
 def test_onnx_runtime_int8(family, variant, fitted, tmp_path):
     """Configured attention shapes go through ONNX Runtime's BERT fusion first, pruned heads are quantized unfused."""
     import onnx
