@@ -59,11 +59,38 @@ class Metric(Event):
 
 @dataclass(frozen=True)
 class MaskUpdate(Event):
-    """A structured pruning mask: ``kind`` is ``heads``, ``ffn`` or ``layers``; 1 keeps, 0 removed."""
+    """A structured pruning mask: ``kind`` is ``heads``, ``ffn`` or ``layers``; one row per layer, 1 keeps, 0 removed.
+
+    Only 0 and 1 (refused otherwise): scores that rank structures travel as :class:`ImportanceUpdate`.
+    """
 
     index: int
     kind: str
     mask: tuple[tuple[float, ...], ...]
+
+    def __post_init__(self) -> None:
+        odd = next((v for row in self.mask for v in row if v not in (0.0, 1.0)), None)
+        if odd is not None:
+            raise ValueError(f"a {self.kind} mask holds only 0 (removed) and 1 (kept), not {odd!r}; "
+                             "send scores as an ImportanceUpdate")
+
+
+@dataclass(frozen=True)
+class ImportanceUpdate(Event):
+    """Importance scores of structures (``kind``: ``heads``, ``ffn`` or ``layers``), one row per layer; higher
+    ranks as more important. Nothing is removed by them.
+
+    ``metric`` names what was measured (``gradient``, ``accuracy_drop``); ``scale`` says in words how the scores
+    were scaled, and ``levels`` is the range that scaling maps them into (``(0.0, 1.0)`` for the usual display
+    scaling), so a view draws them without guessing.
+    """
+
+    index: int
+    kind: str
+    scores: tuple[tuple[float, ...], ...]
+    metric: str
+    scale: str = "raw scores"
+    levels: tuple[float, float] | None = None  # None: unscaled, the view takes the scores' own range
 
 
 @dataclass(frozen=True)

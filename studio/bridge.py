@@ -23,7 +23,8 @@ class EventBridge(QObject):
     stepStarted = Signal(object)
     progress = Signal(object)
     metric = Signal(object)
-    maskUpdate = Signal(object)
+    maskUpdate = Signal(object)  # MaskUpdate: which structures a step keeps and removes
+    importanceUpdate = Signal(object)  # ImportanceUpdate: scores of the structures, nothing removed
     checkpoint = Signal(object)
     stepFinished = Signal(object)
     logMessage = Signal(object)
@@ -37,7 +38,8 @@ class EventBridge(QObject):
         super().__init__(parent)
         self._typed = {
             ev.RunStarted: self.runStarted, ev.StepStarted: self.stepStarted, ev.Progress: self.progress,
-            ev.Metric: self.metric, ev.MaskUpdate: self.maskUpdate, ev.Checkpoint: self.checkpoint,
+            ev.Metric: self.metric, ev.MaskUpdate: self.maskUpdate, ev.ImportanceUpdate: self.importanceUpdate,
+            ev.Checkpoint: self.checkpoint,
             ev.StepFinished: self.stepFinished, ev.LogMessage: self.logMessage, ev.RunFinished: self.runFinished,
             ev.RunFailed: self.runFailed, ev.RunCancelled: self.runCancelled,
         }

@@ -1,7 +1,8 @@
 """The window's layout: the central tabs and splitters, the docks around them, and their saved state.
 
 A mixin of :class:`~studio.main_window.MainWindow`; it places the widgets the
-window created and wires nothing else.
+window created, fits the window to its screen, and wires only what a dock shows
+beyond the run signals of ``window_runs`` (importance in the head mask dock).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class WindowLayoutMixin:
         self.tabifyDockWidget(log, heat)  # after the split, or the split undoes the tabs
         log.raise_()
         self.head_mask_dock, self.log_dock = heat, log
+        # The dock shows importance too (the mask is wired with the other run signals in window_runs).
+        self.controller.bridge.importanceUpdate.connect(self.heatmap.on_importance)
         # The palette lists every family: give it the taller share of the left column.
         self.fit_to_screen()  # first, so the docks below are shared out of the real width (a saved geometry wins later)
         self.resizeDocks([left, palette], [360, 470], Qt.Orientation.Vertical)

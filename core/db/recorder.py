@@ -43,12 +43,15 @@ class Recorder:
         self._write_lock = threading.Lock()  # one writer at a time keeps rows in event order
         self._buffer: list[dict[str, Any]] = []
         self._runs: set[str] = set()  # runs whose row exists and that have not ended
-        self._masks: dict[tuple[str, int], dict[str, list[list[float]]]] = {}
+        # (run, step) -> what goes into the step's summary when it finishes: "masks" (kind -> 0/1 rows) and
+        # "importance" (kind -> scores with their metric and scaling); only the latest of each kind is kept.
+        self._pending: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
         self._handlers: dict[type, Callable[[Any], None]] = {
             ev.RunStarted: self._run_started,
             ev.StepStarted: self._step_started,
             ev.Metric: self._metric,
             ev.MaskUpdate: self._mask,
+            ev.ImportanceUpdate: self._importance,
             ev.Checkpoint: self._checkpoint,
             ev.StepFinished: self._step_finished,
             ev.RunFinished: self._run_ended,
@@ -125,11 +128,19 @@ class Recorder:
             if e.run_id in self._runs:
                 self._buffer.append(row)
 
-    def _mask(self, e: ev.MaskUpdate) -> None:
+    def _keep(self, e: ev.Event, section: str, kind: str, value: Any) -> None:
         with self._lock:
             if e.run_id in self._runs:
-                # Only the latest mask of each kind per step is kept, in the step's summary.
-                self._masks.setdefault((e.run_id, e.index), {})[e.kind] = [list(r) for r in e.mask]
+                self._pending.setdefault((e.run_id, e.index), {}).setdefault(section, {})[kind] = value
+
+    def _mask(self, e: ev.MaskUpdate) -> None:
+        self._keep(e, "masks", e.kind, [list(r) for r in e.mask])
+
+    def _importance(self, e: ev.ImportanceUpdate) -> None:
+        # Beside the masks, never among them: runs recorded before the two events were split may hold a sensitivity
+        # step's scaled scores under "masks"; a reader tells them apart by the step's method (analyze.*).
+        self._keep(e, "importance", e.kind, {"scores": [list(r) for r in e.scores], "metric": e.metric,
+                                             "scale": e.scale, "levels": None if e.levels is None else list(e.levels)})
 
     def _run_started(self, e: ev.RunStarted) -> None:
         recipe = e.recipe or {}
@@ -162,10 +173,8 @@ class Recorder:
             return
         self.flush()
         with self._lock:
-            masks = self._masks.pop((e.run_id, e.index), None)
-        summary = dict(e.summary)
-        if masks:
-            summary["masks"] = masks
+            pending = self._pending.pop((e.run_id, e.index), {})
+        summary = {**e.summary, **pending}
         with self._write_lock, self.db.session() as s:
             step = _step_row(s, e.run_id, e.index, e.method, "")
             step.status, step.ended_at, step.summary = "finished", _utc(e.time), summary
@@ -199,8 +208,8 @@ class Recorder:
         finally:
             with self._lock:
                 self._runs.discard(e.run_id)
-                for key in [k for k in self._masks if k[0] == e.run_id]:
-                    del self._masks[key]
+                for key in [k for k in self._pending if k[0] == e.run_id]:
+                    del self._pending[key]
             live.end(e.run_id)
 
 

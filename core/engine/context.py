@@ -13,8 +13,8 @@ from core.engine.control import RunControl
 class RunContext:
     """Passed to every method handler as ``ctx``.
 
-    Handlers report through :meth:`progress`, :meth:`metric`, :meth:`mask` and
-    :meth:`log`, and call :meth:`check` between batches so that pause and
+    Handlers report through :meth:`progress`, :meth:`metric`, :meth:`mask`,
+    :meth:`importance` and :meth:`log`, and call :meth:`check` between batches so that pause and
     cancel take effect promptly. Progress is throttled here, where it is made.
     """
 
@@ -49,8 +49,18 @@ class RunContext:
         self.emit(ev.Metric, key=key, value=float(value), step=self.global_step if step is None else step, index=self.step_index)
 
     def mask(self, kind: str, mask) -> None:
+        """Report which structures of ``kind`` a step keeps (1) and removes (0), one row per layer."""
         rows = tuple(tuple(float(v) for v in row) for row in mask)
         self.emit(ev.MaskUpdate, index=self.step_index, kind=kind, mask=rows)
+
+    def importance(self, kind: str, scores, metric: str, scale: str = "raw scores",
+                   levels: tuple[float, float] | None = None) -> None:
+        """Report importance scores of the structures of ``kind`` (one row per layer), scaled as ``scale`` says
+        into ``levels`` (see :class:`~core.events.ImportanceUpdate`)."""
+        rows = tuple(tuple(float(v) for v in row) for row in scores)
+        span = None if levels is None else (float(levels[0]), float(levels[1]))
+        self.emit(ev.ImportanceUpdate, index=self.step_index, kind=kind, scores=rows, metric=metric, scale=scale,
+                  levels=span)
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit(ev.LogMessage, level=level, message=message)

@@ -17,6 +17,9 @@ from core.methods.pruning.structured import SENSITIVITY_KEY
 from core.models.surgery import head_counts
 from core.registry import register_method, setting
 
+# How the head scores are scaled for display (normalise_rows, then scale_rows): said with the event that carries them.
+DISPLAY_SCALE = "each layer's scores divided by their L2 norm, then all by the largest (0 to 1, negatives as 0)"
+
 
 @dataclass
 class SensitivitySettings:
@@ -80,7 +83,8 @@ def sensitivity(state, cfg: SensitivitySettings, ctx):
     result = analyse(state, cfg, ctx)
     new = state.replace()
     new.extras[SENSITIVITY_KEY] = result
-    ctx.mask("heads", scale_rows(normalise_rows(result["heads"])))
+    ctx.importance("heads", scale_rows(normalise_rows(result["heads"])), metric=result["metric"],
+                   scale=DISPLAY_SCALE, levels=(0.0, 1.0))
     path = ctx.step_dir() / "sensitivity.json"
     path.write_text(json.dumps(result, indent=2), encoding="utf-8")
     ctx.emit(events.Checkpoint, index=ctx.step_index, path=str(path), kind="sensitivity")

@@ -29,8 +29,10 @@ def test_sensitivity_stores_emits_and_writes_scores(tiny_state, tiny_task, tmp_p
     assert all(torch.equal(before[k], v) for k, v in out.model.state_dict().items())
     checkpoint = next(e for e in ctx.events if isinstance(e, ev.Checkpoint))
     assert checkpoint.kind == "sensitivity" and json.loads(Path(checkpoint.path).read_text()) == sens
-    heads = [e for e in ctx.events if isinstance(e, ev.MaskUpdate) and e.kind == "heads"]
-    assert heads and max(max(r) for r in heads[0].mask) == 1.0 and min(min(r) for r in heads[0].mask) >= 0.0
+    assert not [e for e in ctx.events if isinstance(e, ev.MaskUpdate)]  # it removes nothing
+    heads = [e for e in ctx.events if isinstance(e, ev.ImportanceUpdate) and e.kind == "heads"]
+    assert heads and heads[0].metric == "gradient" and heads[0].levels == (0.0, 1.0)
+    assert max(max(r) for r in heads[0].scores) == 1.0 and min(min(r) for r in heads[0].scores) >= 0.0
 
 
 def test_accuracy_with_a_head_switched_off_matches_the_pruned_model(tiny_state, tiny_task):
