@@ -22,8 +22,9 @@ def test_sensitivity_and_head_pruning_fill_the_inspector_and_the_head_mask(qtbot
     recipe.evaluation.measure_baseline = False
     window.set_recipe(recipe)
     bridge = window.controller.bridge
-    masks, checkpoints = [], []
+    masks, scores, checkpoints = [], [], []
     bridge.maskUpdate.connect(masks.append)
+    bridge.importanceUpdate.connect(scores.append)
     bridge.checkpoint.connect(checkpoints.append)
     with qtbot.waitSignal(bridge.runFinished, timeout=RUN_TIMEOUT_MS):
         window.start_run()
@@ -35,8 +36,10 @@ def test_sensitivity_and_head_pruning_fill_the_inspector_and_the_head_mask(qtbot
     assert window.sensitivity["heads"] == written["heads"]
 
     # The head mask heat map shows the pruning step's mask: half of the 8 heads removed, drawn as zeros.
+    # The analysis sends importance (step 1), the pruning its keep/remove mask (step 2): two kinds of event.
+    assert [(e.index, e.kind) for e in scores] == [(0, "heads")]
     heads = [m for m in masks if m.kind == "heads"]
-    assert len(heads) >= 2  # the analysis's scaled importance, then the pruning mask
+    assert heads and {m.index for m in heads} == {1}
     last = np.array(heads[-1].mask, dtype=float)
     assert last.sum() == 4 and (last == 0).sum() == 4
     assert np.array_equal(window.heatmap.mask, last)

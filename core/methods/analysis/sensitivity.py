@@ -18,7 +18,7 @@ from core.models.surgery import head_counts
 from core.registry import register_method, setting
 
 # How the head scores are scaled for display (normalise_rows, then scale_rows): said with the event that carries them.
-DISPLAY_SCALE = "each layer's scores divided by their L2 norm, then all by the largest (0 to 1, negatives as 0)"
+DISPLAY_SCALE = "per-layer L2 norm, then divided by the largest (0 to 1)"
 
 
 @dataclass
