@@ -24,6 +24,7 @@ class TaskData:
     tokenizer: Any
     text_column: str = "text"
     text_pair_column: str | None = None
+    raw: dict[str, Any] | None = None  # the untokenized splits (text, text_pair, label), to tokenize them again
 
     @property
     def num_labels(self) -> int:
@@ -204,6 +205,11 @@ def check_vocabulary(ds, tokenizer) -> None:
 
 def prepare_task(ref: DataRef, tokenizer) -> TaskData:
     parts, names = load_splits(ref)
+    return tokenize_splits(parts, names, ref, tokenizer)
+
+
+def tokenize_splits(parts: dict[str, Any], names: list[str], ref: DataRef, tokenizer) -> TaskData:
+    """The task from :func:`load_splits`' raw splits (also used to re-tokenize them with a pruned vocabulary)."""
 
     def tokenize(batch):
         pair = batch["text_pair"] if "text_pair" in batch else None
@@ -216,4 +222,4 @@ def prepare_task(ref: DataRef, tokenizer) -> TaskData:
         tokenized[name] = ds.map(tokenize, batched=True, remove_columns=ds.column_names)
     check_vocabulary(tokenized["train"], tokenizer)
     return TaskData(tokenized["train"], tokenized["validation"], tokenized["test"], names, tokenizer,
-                    ref.text_column, ref.text_pair_column)
+                    ref.text_column, ref.text_pair_column, raw=dict(parts))

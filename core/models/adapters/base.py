@@ -25,6 +25,11 @@ from core.errors import StudioError
 
 Masks = dict[str, torch.Tensor]
 
+# Families whose published tokenizers are byte-level BPE refuse vocabulary pruning before a run.
+BPE_VOCABULARY = ("its tokenizer is byte-level BPE, whose vocabulary is built by merge rules: dropping a token "
+                  "breaks every merge that passes through it (vocabulary pruning rewrites WordPiece and Unigram "
+                  "vocabularies)")
+
 
 class FamilyRefusal(StudioError, TypeError):
     """A method that cannot apply to this encoder family (or model state); the message names both and why."""

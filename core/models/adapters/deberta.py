@@ -14,7 +14,7 @@ heads): head removal is refused; the FFN and layers are BERT-shaped.
 
 from __future__ import annotations
 
-from core.models.adapters.base import Adapter, AttentionLayout, out_features
+from core.models.adapters.base import BPE_VOCABULARY, Adapter, AttentionLayout, out_features
 
 
 class DebertaV2Adapter(Adapter):
@@ -36,7 +36,7 @@ class DebertaAdapter(Adapter):
     title = "DeBERTa (v1)"
     model_types = ("deberta",)
     attention = AttentionLayout(module="attention.self", output="attention.output.dense")
-    refusals = {"prune.heads": _V1_HEADS}
+    refusals = {"prune.heads": _V1_HEADS, "prune.vocabulary": BPE_VOCABULARY}
 
     def heads(self, layer):
         return out_features(layer.get_submodule("attention.self.in_proj")) // (3 * self.head_size(layer))

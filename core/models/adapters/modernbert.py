@@ -13,7 +13,7 @@ nothing else is needed for pruning.
 
 from __future__ import annotations
 
-from core.models.adapters.base import Adapter, AttentionLayout, FFNLayout
+from core.models.adapters.base import BPE_VOCABULARY, Adapter, AttentionLayout, FFNLayout
 
 
 class ModernBertAdapter(Adapter):
@@ -28,6 +28,7 @@ class ModernBertAdapter(Adapter):
     head_size_attr = "head_dim"
     heads_attrs = ()
     refusals = {
+        "prune.vocabulary": BPE_VOCABULARY,
         "share.layers": "ModernBERT's layers alternate local (sliding-window) and global attention and its first "
                         "layer has no attention norm, so one module cannot stand for several depths",
     }

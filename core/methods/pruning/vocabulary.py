@@ -1,0 +1,233 @@
+"""Vocabulary pruning (TextPruner): keep the embedding rows of the tokens the task's data uses.
+
+The word embeddings are about half of a small BERT's weights, and a task reads
+a fraction of a 30k vocabulary. The step keeps the tokens of the chosen splits
+(plus special tokens and an optional reserve), slices the embedding table,
+rewrites the tokenizer to the kept tokens under new ids (see
+:mod:`core.methods.pruning.vocab_remap`) and re-tokenizes the run's data with
+it, so training, evaluation and the export all read the same ids. The teacher
+and the baseline get the same vocabulary (their vectors of kept tokens are
+untouched), since from here on every batch holds new ids.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, replace as dc_replace
+from typing import Iterable
+
+from core.data.task import SPLITS
+from core.methods.factorization.embeddings import word_embeddings_owner
+from core.methods.family import checked_adapter
+from core.methods.pruning.masks import MASKS_KEY
+from core.methods.pruning.vocab_remap import (VocabularyMap, config_token_ids, counts, protected_ids, pruned_tokenizer,
+                                              refusal, shrink_vocabulary, slice_mask_rows, tokenizer_model,
+                                              vocabulary_tokens, word_embedding_table)
+from core.models.adapters import FamilyRefusal
+from core.models.architecture import count_parameters, serialized_size
+from core.registry import register_method, setting
+
+VOCABULARY_KEY = "vocabulary"  # state.extras: the VocabularyMap of the pruning steps so far
+_UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")  # BERT's and others' empty reserved slots
+
+
+@dataclass
+class VocabPruneSettings:
+    splits: str = setting("train", "Keep the tokens of the training split, or of training and validation (the "
+                          "validation unknown-token rate then says nothing)", choices=("train", "train+validation"))
+    min_count: int = setting(1, "Keep a token only if it occurs at least this often in that data (1: every token "
+                             "used; more removes rare tokens, which the data then reads otherwise)", min=1, max=1_000_000)
+    reserve: int = setting(0, "Also keep this many tokens from the start of the vocabulary's order (WordPiece lists "
+                           "frequent pieces early), special tokens and unused slots not counted", min=0, max=1_000_000)
+    keep_characters: bool = setting(False, "Also keep every single-character piece, so most unseen words are spelt "
+                                    "out in pieces instead of becoming the unknown token")
+    measure_accuracy: bool = setting(True, "Measure validation accuracy before and after (one pass each)")
+
+
+def _rows(ds) -> list[list[int]]:
+    return list(ds["input_ids"])
+
+
+def choose_kept(data: Iterable[list[int]], tokenizer, model, rows: int, cfg: VocabPruneSettings) -> list[int]:
+    """Original ids to keep, ascending, given the token ids of the data the tokens are taken from."""
+    used = counts(data, rows)
+    keep = {i for i, c in enumerate(used) if c >= cfg.min_count}
+    protected = protected_ids(tokenizer)
+    keep |= protected | set(config_token_ids(model.config).values())
+    tokens = vocabulary_tokens(tokenizer)
+    if cfg.keep_characters:
+        prefix = tokenizer_model(tokenizer)["model"].get("continuing_subword_prefix") or ""
+        for i, token in enumerate(tokens):
+            bare = token[len(prefix):] if prefix and token.startswith(prefix) else token.lstrip("\u2581")
+            if len(bare) == 1:
+                keep.add(i)
+    left = cfg.reserve
+    for i, token in enumerate(tokens):
+        if left <= 0:
+            break
+        if i not in protected and token and not _UNUSED.match(token):
+            keep.add(i)
+            left -= 1
+    return sorted(i for i in keep if 0 <= i < min(rows, len(tokens)))
+
+
+def raw_splits(task) -> tuple[dict | None, str]:
+    """``(parts, note)``: the task's untokenized splits, or ``None`` with why they cannot stand for its ids."""
+    raw = task.raw
+    if raw is None:
+        return None, "the run's data holds no text to tokenize again"
+    if any(len(raw[s]) != len(task.split(s)) for s in SPLITS):
+        return None, "the run's text and ids differ in length"
+    return raw, ""
+
+
+def untruncated_ids(parts: dict, splits: tuple[str, ...], tokenizer) -> list[list[int]]:
+    """Token ids of whole sentences: a word cut by truncation must keep all its pieces, or it reads otherwise."""
+    out: list[list[int]] = []
+    for split in splits:
+        ds = parts[split]
+        pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
+        out.extend(tokenizer(list(ds["text"]), pairs, truncation=False, verbose=False)["input_ids"])
+    return out
+
+
+def unknown_share(ds, tokenizer) -> float:
+    """Share of the non-special tokens of ``ds`` that are the unknown token."""
+    unk = tokenizer.unk_token_id
+    special = set(tokenizer.all_special_ids) - {unk}
+    tokens = [t for ids in _rows(ds) for t in ids if t not in special]
+    return sum(t == unk for t in tokens) / len(tokens) if tokens else 0.0
+
+
+def _remapped(ds, lookup: list[int]):
+    return ds.map(lambda b: {"input_ids": [[lookup[i] for i in ids] for ids in b["input_ids"]]}, batched=True)
+
+
+def _agrees(old, new, lookup: list[int], kept: set[int]) -> bool:
+    """Whether ``new`` (re-tokenized) is ``old`` remapped on every row whose tokens were all kept."""
+    if len(old) != len(new) or list(old["labels"]) != list(new["labels"]):
+        return False
+    return all(b == [lookup[i] for i in a] for a, b in zip(_rows(old), _rows(new)) if kept.issuperset(a))
+
+
+def retokenized(ctx, task, raw: dict | None, tokenizer, lookup: list[int], kept: list[int]):
+    """``(task, note)``: the run's data tokenized afresh with ``tokenizer``, as the exported folder reads it.
+
+    Without the raw text (``raw`` None: a caller's own task), or should the fresh
+    ids disagree with the old ones on a sentence whose tokens were all kept, the
+    old ids are mapped instead (removed tokens become the unknown token), with a
+    note saying so.
+    """
+    from core.data.task import tokenize_splits
+
+    if raw is not None:
+        fresh = tokenize_splits(raw, task.label_names, ctx.recipe.data, tokenizer)
+        keep = set(kept)
+        if all(_agrees(task.split(s), fresh.split(s), lookup, keep) for s in SPLITS):
+            return fresh, ""
+    ids = {s: _remapped(task.split(s), lookup) for s in SPLITS}
+    return dc_replace(task, train=ids["train"], validation=ids["validation"], test=ids["test"], tokenizer=tokenizer), (
+        "removed tokens were mapped to the unknown token, which the saved tokenizer may split otherwise")
+
+
+def _validation_accuracy(model, task, ctx) -> float:
+    from core.metrics.accuracy import evaluate_accuracy
+
+    return float(evaluate_accuracy(model, task.loader("validation", 64), check=ctx.check)["accuracy"])
+
+
+def _shrunk_copy(ref, kept: list[int], rows: int, tokenizer):
+    """``ref`` (a teacher or baseline state) with the same vocabulary; unchanged when its table differs."""
+    model = copy.deepcopy(ref.model)
+    owner, attr = word_embeddings_owner(model)
+    if word_embedding_table(getattr(owner, attr)).num_embeddings != rows:
+        return ref
+    shrink_vocabulary(model, owner, attr, kept)
+    return ref.replace(model=model, tokenizer=tokenizer)
+
+
+@register_method(
+    "prune.vocabulary",
+    family="pruning",
+    title="Vocabulary pruning",
+    description="Keep only the word-embedding rows of the tokens the task's data uses (plus special tokens and an "
+    "optional reserve), rewrite the tokenizer to those tokens and re-tokenize the data with it (TextPruner). "
+    "Outputs on sentences whose tokens are all kept do not change; the step reports the unknown-token rate on "
+    "the validation split before and after. WordPiece and Unigram tokenizers.",
+    config=VocabPruneSettings,
+)
+def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
+    adapter = checked_adapter("prune.vocabulary", state, cfg, ctx)
+    tokenizer, model, task = state.tokenizer, state.model, ctx.task
+    why = refusal(tokenizer) if tokenizer is not None else "the model has no tokenizer"
+    if why is None and tokenizer.unk_token_id is None:
+        why = "its tokenizer has no unknown token to read removed tokens as"
+    if why:
+        raise FamilyRefusal(f"prune.vocabulary cannot apply to this {adapter.title} model ({adapter.family}): {why}")
+    owner, attr = word_embeddings_owner(model)
+    table = word_embedding_table(getattr(owner, attr))
+    rows = table.num_embeddings
+    if len(vocabulary_tokens(tokenizer)) > rows:
+        raise ValueError(f"the tokenizer has {len(vocabulary_tokens(tokenizer)):,} tokens but the word embeddings "
+                         f"only {rows:,} rows")
+    ctx.progress(0, 4, "counting the tokens the data uses", force=True)
+    raw, note = raw_splits(task)
+    splits = ("train", "validation") if cfg.splits == "train+validation" else ("train",)
+    data = untruncated_ids(raw, splits, tokenizer) if raw else [ids for s in splits for ids in _rows(task.split(s))]
+    kept = choose_kept(data, tokenizer, model, rows, cfg)
+    if len(kept) == rows:
+        ctx.log(f"vocabulary pruning: the data uses all {rows:,} tokens; nothing removed", "warning")
+        return state
+    pad = table.padding_idx
+    position_pad = getattr(adapter.embeddings(model), "padding_idx", None)  # RoBERTa-style positions count from it
+    if position_pad is not None and pad is not None and kept.index(pad) != position_pad:
+        raise ValueError(f"the padding token would move from id {pad} to {kept.index(pad)}, and this model's "
+                         "position ids are counted from it")
+    ctx.progress(1, 4, "rewriting the tokenizer", force=True)
+    new_tokenizer = pruned_tokenizer(tokenizer, kept, ctx.step_dir() / "tokenizer")
+    vocab = VocabularyMap(tuple(kept), rows, kept.index(tokenizer.unk_token_id))
+    lookup = vocab.lookup()
+    ctx.progress(2, 4, "re-tokenizing the data", force=True)
+    new_task, fallback = retokenized(ctx, task, raw, new_tokenizer, lookup, kept)
+    note = f"{note or 'the re-tokenized data disagrees with the old ids'}: {fallback}" if fallback else ""
+    unknown_before, unknown_after = unknown_share(task.validation, tokenizer), unknown_share(new_task.validation,
+                                                                                               new_tokenizer)
+    changed = sum(b != [lookup[i] for i in a] for a, b in zip(_rows(task.validation), _rows(new_task.validation)))
+    accuracy_before = _validation_accuracy(model, task, ctx) if cfg.measure_accuracy else None
+    ctx.progress(3, 4, "slicing the embeddings", force=True)
+    before, size_before = count_parameters(model), serialized_size(model)
+    copies: dict[int, object] = {}
+    for name in ("baseline", "original"):  # every later batch holds new ids, the teacher's included
+        ref = getattr(ctx, name)
+        if ref is not None:
+            copies.setdefault(id(ref), _shrunk_copy(ref, kept, rows, new_tokenizer))
+            setattr(ctx, name, copies[id(ref)])
+    shrink_vocabulary(model, owner, attr, kept)
+    new = state.replace(tokenizer=new_tokenizer)
+    if new.extras.get(MASKS_KEY):
+        new.extras[MASKS_KEY] = slice_mask_rows(new.extras[MASKS_KEY], attr, kept, rows)
+    earlier = new.extras.get(VOCABULARY_KEY)
+    if isinstance(earlier, VocabularyMap):  # a second pruning: kept ids stay relative to the first vocabulary
+        vocab = VocabularyMap(tuple(earlier.kept[i] for i in kept), earlier.original_size, vocab.unk_id)
+    new.extras[VOCABULARY_KEY] = vocab
+    ctx.task = new_task
+    after, size_after = count_parameters(model), serialized_size(model)
+    ctx.metric("vocab/rows_kept", len(kept))
+    ctx.metric("vocab/rows_removed", rows - len(kept))
+    ctx.metric("vocab/validation_unknown_before", unknown_before)
+    ctx.metric("vocab/validation_unknown_after", unknown_after)
+    if accuracy_before is not None:
+        ctx.metric("vocab/validation_accuracy_before", accuracy_before)
+        ctx.metric("vocab/validation_accuracy_after", _validation_accuracy(model, new_task, ctx))
+    ctx.metric("model/parameters", after)
+    ctx.metric("model/size_bytes", size_after)
+    if note:
+        ctx.log(f"vocabulary pruning: {note}", "warning")
+    ctx.log(f"vocabulary pruning: kept {len(kept):,} of {rows:,} embedding rows; {before - after:,} parameters and "
+            f"{size_before - size_after:,} bytes fewer ({after:,} parameters left); unknown tokens on validation "
+            f"{unknown_before:.2%} -> {unknown_after:.2%}, {changed} of {len(task.validation)} validation sentences "
+            "tokenize differently. The teacher and baseline read the pruned vocabulary from here on; the step cache "
+            "keeps no prefix that ends after this step (the data is re-tokenized)")
+    ctx.progress(4, 4, "vocabulary pruned", force=True)
+    return new
