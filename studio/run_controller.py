@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core import events as ev
 from core.engine import Engine, RunHandle
+from core.engine.local_launch import LaunchHandle, LocalLaunchEngine
 from core.engine.process import ProcessEngine, ProcessRunHandle
 from core.recipe import Recipe
 from studio.bridge import EventBridge
@@ -47,7 +48,8 @@ class RunController(QObject):
         self.recorder = self.store.attach_recorder(self.engine.bus)
         self._use_cache_of(self.store)
         self.bridge = EventBridge(self.engine.bus, self)
-        self.handle: RunHandle | ProcessRunHandle | None = None
+        self.handle: RunHandle | ProcessRunHandle | LaunchHandle | None = None
+        self.launcher = LocalLaunchEngine  # (db_url, processes) -> the engine of a multi-process run
         self._paused = False
         for signal in (self.bridge.runFinished, self.bridge.runFailed, self.bridge.runCancelled):
             signal.connect(self._on_terminal)
@@ -55,6 +57,11 @@ class RunController(QObject):
     @property
     def running(self) -> bool:
         return self.handle is not None and not self.handle.done and self.handle.result is None
+
+    @property
+    def multi_process(self) -> bool:
+        """Whether the current run is one of several processes (started under torchrun)."""
+        return isinstance(self.handle, LaunchHandle)
 
     @property
     def paused(self) -> bool:
@@ -66,12 +73,22 @@ class RunController(QObject):
         if warm_up is not None:
             warm_up()
 
-    def start(self, recipe: Recipe) -> RunHandle | ProcessRunHandle:
-        """Validate ``recipe`` (raises :class:`~core.errors.RecipeError`) and start it in the background."""
+    def start(self, recipe: Recipe, processes: int = 1) -> RunHandle | ProcessRunHandle | LaunchHandle:
+        """Validate ``recipe`` (raises :class:`~core.errors.RecipeError`) and start it in the background.
+
+        With ``processes`` > 1 it runs as that many local processes under torchrun (:mod:`core.engine.local_launch`):
+        rank 0 records it into the store's database, the bridge follows its events from the launch's bus.
+        """
         if self.running:
             raise RuntimeError("a run is already in progress")
         recipe = recipe.copy().validate()  # the run keeps its own copy; later edits do not reach it
-        self.handle = self.engine.start(recipe)
+        if processes > 1:
+            launcher = self.launcher(self.store.url, processes)
+            self.bridge.attach(launcher.bus)  # not the recorder's bus: rank 0 records the run itself
+            self.handle = launcher.start(recipe)
+        else:
+            self.bridge.attach(self.engine.bus)
+            self.handle = self.engine.start(recipe)
         self._set_paused(False)
         self.runningChanged.emit(True)
         return self.handle

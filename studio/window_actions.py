@@ -37,11 +37,30 @@ class WindowActionsMixin:
         return self.help_dialog
 
     def run_pressed(self) -> None:
-        """Run: in the studio's worker, or with more than one process chosen, the command that runs it so."""
-        if self.data_panel.processes() > 1:
-            self.show_parallel_command()
-        else:
+        """Run: in the studio's worker, or with more than one process chosen, as that many local processes."""
+        processes = self.data_panel.processes()
+        if processes <= 1:
             self.start_run()
+        elif self.run_action.isEnabled():
+            self.start_processes(processes)
+
+    def start_processes(self, processes: int) -> bool:
+        """Start the recipe as ``processes`` local processes under torchrun; the window follows its events."""
+        from core.errors import StudioError
+        from core.naming import run_name
+        from studio.dialogs import errors
+
+        recipe = self.recipe()
+        try:
+            self.controller.start(recipe, processes=processes)
+        except (StudioError, OSError) as exc:
+            errors.report_exception(self, "The recipe cannot run", exc)
+            return False
+        self.plots.reset()
+        self.bottom_tabs.setCurrentWidget(self.plots)
+        self.log.append_line(f"run started: {run_name(recipe)} ({len(recipe.steps)} steps) on {recipe.model.source}, "
+                             f"as {processes} processes (torchrun)")
+        return True
 
     def show_parallel_command(self):
         """Run > Run on several processes (non-modal; returns the dialog, for tests)."""
@@ -84,8 +103,8 @@ class WindowActionsMixin:
                                           "Cancel the run (Ctrl+.)")
         run_menu.addSeparator()
         self.parallel_action = self._action("Run on several &processes…", self.show_parallel_command, None,
-                                            run_menu, "The torchrun command that runs this recipe as several "
-                                            "processes, or on cluster nodes, against the runs database")
+                                            run_menu, "The torchrun command that runs this recipe from a terminal "
+                                            "or on cluster nodes, against the runs database")
         view_menu = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())

@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the recipe's device")
     p.add_argument("--name", help="override the run's name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--events", metavar="PATH", help="also write every event as a JSON line to PATH (rank 0 only)")
+    p.add_argument("--control", metavar="PATH", help="a file whose word (pause, run, cancel) steers the run")
+    p.add_argument("--run-id", help="the run's id (default: a new one)")
     p.set_defaults(func=run)
 
 
@@ -87,10 +90,20 @@ def run(args) -> int:
     engine = Engine(cache=StepCache.for_database(args.db))  # leading steps an earlier run computed are reused
     recorder = Recorder(db, engine.bus)
     display = TerminalProgress(engine.bus, quiet=args.quiet)
+    writer = None
+    if args.events:
+        from core.engine.event_stream import EventWriter
+
+        writer = EventWriter(engine.bus, args.events)
     interrupts = _Interrupts()
     handle = None
+    following = threading.Event()
     try:
-        handle = engine.start(recipe)
+        handle = engine.start(recipe, run_id=args.run_id)
+        if args.control:
+            from core.engine.control import follow_control_file
+
+            follow_control_file(args.control, handle, following)
         cancelling = False
         while not handle.done:
             handle.join(0.2)
@@ -106,14 +119,19 @@ def run(args) -> int:
         engine.bus.publish(ev.RunCancelled(run_id=handle.run_id, reason="stopped at once by the user"))
         display.close()
         recorder.close()
+        if writer is not None:
+            writer.close()
         close_all()
         print(f"\nrun {handle.run_id[:8]} cancelled (stopped at once)", flush=True)
         sys.stderr.flush()
         os._exit(EXIT_CANCELLED)
     finally:
+        following.set()
         interrupts.restore()
         display.close()
         recorder.close()
+        if writer is not None:
+            writer.close()
     result = handle.result
     if result is None:  # the thread ended without a result: nothing the engine can raise does that
         print(f"run {handle.run_id[:8]} ended without a result", file=sys.stderr)
@@ -182,7 +200,7 @@ def _other_rank(recipe) -> int:
 
     interrupts = _Interrupts()
     try:
-        handle = Engine().start(recipe)
+        handle = Engine().start(recipe)  # the run id is rank 0's (broadcast)
         while not handle.done:
             handle.join(0.2)
             if interrupts.count:

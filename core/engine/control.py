@@ -51,3 +51,28 @@ class RunControl:
         self._running.wait()
         if self._cancel.is_set():
             raise RunCancelled()
+
+
+def follow_control_file(path, target, stop: threading.Event, every: float = 0.2) -> threading.Thread:
+    """A thread that applies the word in file ``path`` to ``target`` (``pause``, ``run`` or ``cancel``).
+
+    How a process that started a run as a subprocess (the studio's multi-process runs) pauses or cancels
+    it: ``target`` has ``pause``/``resume``/``cancel`` (a run handle); a missing file changes nothing.
+    """
+    from pathlib import Path
+
+    def follow() -> None:
+        seen = ""
+        while not stop.wait(every):
+            try:
+                word = Path(path).read_text().strip()
+            except OSError:
+                continue
+            if word == seen:
+                continue
+            seen = word
+            {"pause": target.pause, "run": target.resume, "cancel": target.cancel}.get(word, lambda: None)()
+
+    thread = threading.Thread(target=follow, name="control-file", daemon=True)
+    thread.start()
+    return thread

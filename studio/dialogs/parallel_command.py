@@ -1,9 +1,9 @@
 """Run > Run on several processes: the exact ``torchrun`` command that runs the current recipe as N processes.
 
-The studio itself runs a recipe in one worker process; a data-parallel run (several
-processes on this machine, or on the nodes of a cluster) is started from a terminal
-with this command, against a database URL every process can reach, and appears in
-the runs list like any other run. :func:`parallel_command` is Qt-free.
+With "processes" above 1 the studio starts such a run on this machine itself
+(:mod:`core.engine.local_launch`); this dialog gives the command for a terminal or
+for the nodes of a cluster, against a database URL every process can reach; the run
+appears in the runs list like any other. :func:`parallel_command` is Qt-free.
 """
 
 from __future__ import annotations
