@@ -30,9 +30,7 @@ def test_the_dialog_shows_the_saved_recipe_n_and_the_database(qtbot, window, tmp
     assert window.settings.processes() == 3  # remembered, like the device
     started = []
     window.start_run = lambda: started.append(True)
-    window.run_action.trigger()  # more than one process: Run shows the command instead of running in the studio
-    assert not started
-    dialog = window.parallel_dialog
+    dialog = window.show_parallel_command()  # Run > Run on several processes: the command for a terminal
     assert dialog.isVisible()
     words = shlex.split(dialog.command_text())
     assert words[:3] == ["torchrun", "--nproc_per_node", "3"]
@@ -55,7 +53,7 @@ def test_the_dialog_shows_the_saved_recipe_n_and_the_database(qtbot, window, tmp
 
     panel.processes_box.setValue(1)
     window.run_action.trigger()
-    assert started  # one process: the studio runs it itself, as before
+    assert started  # one process: the studio runs it in its worker, as before
 
 
 def test_an_unsaved_recipe_says_so(qtbot, window):
@@ -63,3 +61,67 @@ def test_an_unsaved_recipe_says_so(qtbot, window):
     dialog = window.show_parallel_command()
     assert "recipe.yaml" in shlex.split(dialog.command_text())
     assert "not saved" in dialog.note.text()
+
+
+class _FakeLaunch:
+    """Stands in for :class:`core.engine.local_launch.LocalLaunchEngine`: a bus the test publishes on."""
+
+    def __init__(self, db_url, processes):
+        from core import events as ev
+        from core.engine.local_launch import LaunchHandle
+
+        self.db_url, self.processes, self.bus = db_url, processes, ev.EventBus()
+        self.calls = []
+        test = self
+
+        class Handle(LaunchHandle):
+            def pause(self):
+                test.calls.append("pause")
+
+            def resume(self):
+                test.calls.append("resume")
+
+            def cancel(self):
+                test.calls.append("cancel")
+
+        self.handle_class = Handle
+
+    def start(self, recipe):
+        from pathlib import Path
+
+        self.recipe = recipe
+        self.handle = self.handle_class("multi-run", Path("."), Path("."))
+        return self.handle
+
+
+def test_run_with_two_processes_starts_the_launch_and_follows_its_events(qtbot, window, db_url):
+    from core import events as ev
+
+    launches = []
+
+    def launcher(url, processes):
+        launches.append(_FakeLaunch(url, processes))
+        return launches[-1]
+
+    window.controller.launcher = launcher
+    window.start_run = lambda: pytest.fail("one-process run started")
+    window.data_panel.processes_box.setValue(2)
+    window.run_action.trigger()
+    assert [(launch.db_url, launch.processes) for launch in launches] == [(db_url, 2)]
+    launch = launches[0]
+    assert window.controller.running and window.controller.multi_process
+    assert window.pause_action.isEnabled() and not window.run_action.isEnabled()
+    steps = tuple(step.title() for step in launch.recipe.steps)
+    launch.bus.publish(ev.RunStarted(run_id="multi-run", recipe=launch.recipe.to_dict(), device="cpu", step_titles=steps))
+    launch.bus.publish(ev.StepStarted(run_id="multi-run", index=0, method="finetune", title=steps[0]))
+    launch.bus.publish(ev.Progress(run_id="multi-run", index=0, current=3, total=10))
+    qtbot.waitUntil(lambda: window.dashboard.progress.value() == 3, timeout=5000)
+    assert window.dashboard.progress.maximum() == 10
+    window.pause_action.trigger()
+    window.pause_action.trigger()
+    window.cancel_action.trigger()
+    assert launch.calls == ["pause", "resume", "cancel"]
+    with qtbot.waitSignal(window.controller.runningChanged, timeout=5000):
+        launch.handle._finish(ev.RunCancelled(run_id="multi-run"))
+        launch.bus.publish(ev.RunCancelled(run_id="multi-run"))
+    assert not window.controller.running
