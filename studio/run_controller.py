@@ -83,7 +83,12 @@ class RunController(QObject):
             raise RuntimeError("a run is already in progress")
         recipe = recipe.copy().validate()  # the run keeps its own copy; later edits do not reach it
         if processes > 1:
-            launcher = self.launcher(self.store.url, processes)
+            url = getattr(self.store, "url", None)
+            if not url:
+                from core.errors import StudioError
+
+                raise StudioError("a run on several processes records into a runs database; this studio has none")
+            launcher = self.launcher(url, processes)
             self.bridge.attach(launcher.bus)  # not the recorder's bus: rank 0 records the run itself
             self.handle = launcher.start(recipe)
         else:
