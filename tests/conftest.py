@@ -62,6 +62,20 @@ def apply_method(name: str, state, ctx, **settings):
     return spec.apply(state, cfg, ctx)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from a second thread, and lose 50x to it on a shared machine's busy cores.
+
+    A module opts in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_task():
     """The default data (small slices), tokenized once per test session."""

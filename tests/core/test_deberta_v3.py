@@ -24,13 +24,7 @@ from core.models.surgery import ffn_widths, head_counts, keep_ffn, keep_heads
 from tests.conftest import apply_method, method_context
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """A tiny model gains nothing from a second thread and loses much to it on a shared machine's busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def v3_model(seed: int = 0):

@@ -83,17 +83,11 @@ def _compress(family: str, model, variant: str) -> None:
     assert count_parameters(model) < before
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and lose 50x to it on a shared machine's busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def fitted(one_thread):
+def fitted(one_torch_thread):
     """``{family: ModelState}``: each family's tiny model fitted to the sample sentences (tests compress copies)."""
     tokenizer = load_tokenizer("tiny")
     out = {}
