@@ -27,8 +27,8 @@ from pathlib import Path
 
 from core import events as ev
 from core.engine.event_stream import EventReader
-from core.engine.process import describe_exit
-from core.engine.runner import RunResult, new_run_id
+from core.engine.process import EventRunHandle, describe_exit
+from core.engine.runner import new_run_id
 from core.recipe import Recipe
 
 CANCEL_GRACE = 20.0  # seconds a cancelled run has to stop by itself before its processes get SIGINT
@@ -50,16 +50,13 @@ def launch_command(recipe_path: str | Path, db_url: str, processes: int, folder:
             "--events", str(folder / "events.jsonl"), "--control", str(folder / "control"), "--run-id", run_id]
 
 
-class LaunchHandle:
+class LaunchHandle(EventRunHandle):
     """A launched run: cancel, pause, resume, wait; ``result`` once its terminal event was published."""
 
     def __init__(self, run_id: str, folder: Path, workdir: Path):
-        self.run_id = run_id
+        super().__init__(run_id, workdir)
         self.folder = folder
-        self.workdir = workdir
         self.process: subprocess.Popen | None = None
-        self.result: RunResult | None = None
-        self._done = threading.Event()
         self._cancelled = threading.Event()
 
     def _say(self, word: str) -> None:
@@ -89,28 +86,6 @@ class LaunchHandle:
                 os.killpg(self.process.pid, signum)
             except ProcessLookupError:
                 return
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def is_alive(self) -> bool:
-        return not self.done
-
-    def join(self, timeout: float | None = None) -> RunResult | None:
-        self._done.wait(timeout)
-        return self.result
-
-    def _finish(self, event: ev.Event) -> None:
-        result = RunResult(self.run_id, "failed", workdir=self.workdir)
-        if isinstance(event, ev.RunFinished):
-            result.status, result.results = "finished", dict(event.results)
-        elif isinstance(event, ev.RunCancelled):
-            result.status = "cancelled"
-        else:
-            result.error = event.error
-        self.result = result
-        self._done.set()
 
 
 class LocalLaunchEngine:

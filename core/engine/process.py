@@ -53,31 +53,18 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class ProcessRunHandle:
-    """A run in the worker process: cancel, pause, resume, wait.
+class EventRunHandle:
+    """A run followed through its events, elsewhere than this thread: wait for it; ``result`` once it ended.
 
-    ``result`` is set once the run's terminal event arrived here (after every
-    subscriber of the bus saw it); its ``state`` is None, the model lives in the worker.
+    ``result`` is set by :meth:`_finish` when the run's terminal event arrived here (after every
+    subscriber of the bus saw it); its ``state`` is None, the model lives in the other process.
     """
 
-    def __init__(self, run_id: str, control: RunControl, workdir: Path):
+    def __init__(self, run_id: str, workdir: Path):
         self.run_id = run_id
-        self.control = control
         self.workdir = workdir
         self.result: RunResult | None = None
         self._done = threading.Event()
-
-    def cancel(self) -> None:
-        if not self.done:  # the control is the worker's: it must not reach the next run
-            self.control.cancel()
-
-    def pause(self) -> None:
-        if not self.done:
-            self.control.pause()
-
-    def resume(self) -> None:
-        if not self.done:
-            self.control.resume()
 
     @property
     def done(self) -> bool:
@@ -100,6 +87,26 @@ class ProcessRunHandle:
             result.error = getattr(event, "error", "")
         self.result = result
         self._done.set()
+
+
+class ProcessRunHandle(EventRunHandle):
+    """A run in the worker process: cancel, pause, resume, wait (see :class:`EventRunHandle`)."""
+
+    def __init__(self, run_id: str, control: RunControl, workdir: Path):
+        super().__init__(run_id, workdir)
+        self.control = control
+
+    def cancel(self) -> None:
+        if not self.done:  # the control is the worker's: it must not reach the next run
+            self.control.cancel()
+
+    def pause(self) -> None:
+        if not self.done:
+            self.control.pause()
+
+    def resume(self) -> None:
+        if not self.done:
+            self.control.resume()
 
 
 class _Worker:
