@@ -91,7 +91,7 @@ class WindowLayoutMixin:
         # A window narrower than preferred takes the width from the Run column before the recipe page: the step
         # form sits in the middle and is the first to become unusable.
         narrower = max(0, PREFERRED_SIZE.width() - self.width())
-        self.resizeDocks([left, right], [440, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
+        self.resizeDocks([left, right], [400, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
         self.estimate_label = QLabel("")  # a rough time for the stack before it runs (see update_estimate)
         self.estimate_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.estimate_label)

@@ -44,6 +44,9 @@ def check_model_source(source: str) -> dict:
 def _combo(items: dict[str, str]) -> QComboBox:
     box = QComboBox()
     box.setEditable(False)
+    # Sized to a short label, not the longest: the dock may narrow on a small screen (the full text is in the popup).
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(14)
     for value, label in items.items():
         box.addItem(label, value)
     return box
@@ -118,7 +121,8 @@ class ModelDataPanel(RecentDataMixin, QWidget):
         self.processes_box = QSpinBox()
         self.processes_box.setRange(1, 1024)
         self.processes_box.setToolTip("Processes for one data-parallel run (usually one per GPU). 1 runs in the "
-                                      "studio; more: Run shows the torchrun command that runs the recipe so")
+                                      "studio's worker; more: Run starts that many local processes under torchrun "
+                                      "(Run > Run on several processes... shows the command for a cluster)")
         # Until the libraries are loaded (see set_cuda_available) CUDA is unknown: importing torch here would
         # freeze the window at start-up.
         self._set_cuda_item(False, "Checking for a CUDA GPU\u2026")

@@ -89,6 +89,8 @@ class StackEditor(QWidget):
         self.up_button = QPushButton("Up")
         self.down_button = QPushButton("Down")
         for b in (self.up_button, self.down_button, self.duplicate_button, self.remove_button):
+            # As wide as the word needs, not the style's minimum: the step form beside the stack gets the width.
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance(b.text()) + 18)
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

@@ -32,6 +32,18 @@ def test_a_new_window_fits_a_1280_by_800_screen(qtbot, tmp_path, monkeypatch, db
     try:
         assert free.contains(window.geometry()), window.geometry()
         assert window.width() < PREFERRED_SIZE.width() and window.height() < PREFERRED_SIZE.height()
+        # The fine-tune step's form is wide enough to read: every field fits across, no horizontal scrolling
+        # (before: the stack's buttons and the model panel's long labels left it about 140 px and cut fields).
+        window.show()
+        qtbot.waitExposed(window)
+        window.stack.list.setCurrentRow(0)
+        qtbot.waitUntil(lambda: bool(window.form.editors))
+        assert window.form.width() >= 260, window.form.width()
+        assert not window.form.scroll.horizontalScrollBar().isVisible()
+        viewport = window.form.scroll.viewport()
+        for name, editor in window.form.editors.items():
+            right = editor.mapTo(viewport, editor.rect().topRight()).x()
+            assert right <= viewport.width(), f"{name} is cut at the right edge"
         # A geometry the user left last time still replaces the fitted one.
         window.resize(1100, 640)
         window.settings.save_window(window.saveGeometry(), window.saveState())
