@@ -19,16 +19,18 @@ from core.recipe import Recipe
 
 @dataclass(frozen=True)
 class QueuedRun:
-    """One waiting recipe; ``key`` identifies it while it waits (names may repeat)."""
+    """One waiting recipe and the processes it runs on; ``key`` identifies it while it waits (names may repeat)."""
 
     key: int
     recipe: Recipe
+    processes: int = 1
 
     @property
     def label(self) -> str:
         name, stack = run_name(self.recipe), stack_name(self.recipe.steps)
-        return f"{name} ({self.recipe.model.source})" if name == stack else \
-            f"{name} ({self.recipe.model.source}): {stack}"
+        where = f"{self.recipe.model.source}, {self.processes} processes" if self.processes > 1 else \
+            self.recipe.model.source
+        return f"{name} ({where})" if name == stack else f"{name} ({where}): {stack}"
 
 
 class RunQueue(QObject):
@@ -47,9 +49,9 @@ class RunQueue(QObject):
     def items(self) -> list[QueuedRun]:
         return list(self._items)
 
-    def add(self, recipe: Recipe) -> QueuedRun:
-        """Queue a copy of ``recipe`` (later edits in the window do not reach it)."""
-        item = QueuedRun(next(self._keys), recipe.copy())
+    def add(self, recipe: Recipe, processes: int = 1) -> QueuedRun:
+        """Queue a copy of ``recipe`` to run on ``processes`` (later edits in the window do not reach it)."""
+        item = QueuedRun(next(self._keys), recipe.copy(), max(1, int(processes)))
         self._items.append(item)
         self.changed.emit()
         return item

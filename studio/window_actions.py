@@ -46,21 +46,7 @@ class WindowActionsMixin:
 
     def start_processes(self, processes: int) -> bool:
         """Start the recipe as ``processes`` local processes under torchrun; the window follows its events."""
-        from core.errors import StudioError
-        from core.naming import run_name
-        from studio.dialogs import errors
-
-        recipe = self.recipe()
-        try:
-            self.controller.start(recipe, processes=processes)
-        except (StudioError, OSError) as exc:
-            errors.report_exception(self, "The recipe cannot run", exc)
-            return False
-        self.plots.reset()
-        self.bottom_tabs.setCurrentWidget(self.plots)
-        self.log.append_line(f"run started: {run_name(recipe)} ({len(recipe.steps)} steps) on {recipe.model.source}, "
-                             f"as {processes} processes (torchrun)")
-        return True
+        return self._launch(self.recipe(), processes)
 
     def show_parallel_command(self):
         """Run > Run on several processes (non-modal; returns the dialog, for tests)."""

@@ -59,29 +59,32 @@ class WindowRunsMixin:
         if self.run_action.isEnabled():
             self._launch(self.recipe())
 
-    def _launch(self, recipe: Recipe) -> bool:
+    def _launch(self, recipe: Recipe, processes: int = 1) -> bool:
+        """The one door for runs started by hand, from the queue or as a re-run; more than one process: torchrun."""
         try:
-            self.controller.start(recipe)
-        except StudioError as exc:
+            self.controller.start(recipe, processes=processes)
+        except (StudioError, OSError) as exc:
             errors.report_exception(self, "The recipe cannot run", exc)
             return False
         self.plots.reset()
         self.bottom_tabs.setCurrentWidget(self.plots)
-        self.log.append_line(f"run started: {run_name(recipe)} ({len(recipe.steps)} steps) on {recipe.model.source}")
+        where = f", as {processes} processes (torchrun)" if processes > 1 else ""
+        self.log.append_line(f"run started: {run_name(recipe)} ({len(recipe.steps)} steps) on "
+                             f"{recipe.model.source}{where}")
         return True
 
     def queue_current(self) -> None:
         """Queue the recipe as shown now; it starts at once when nothing runs."""
         if not self.queue_action.isEnabled():
             return
-        item = self.queue.add(self.recipe())
+        item = self.queue.add(self.recipe(), self.data_panel.processes())
         self.log.append_line(f"queued: {item.label}")
         self._start_next_queued()
 
     def _start_next_queued(self) -> None:
         while not self.controller.running:
             item = self.queue.pop()
-            if item is None or self._launch(item.recipe):
+            if item is None or self._launch(item.recipe, item.processes):
                 return
 
     def _queue_changed(self) -> None:

@@ -125,3 +125,29 @@ def test_run_with_two_processes_starts_the_launch_and_follows_its_events(qtbot, 
         launch.handle._finish(ev.RunCancelled(run_id="multi-run"))
         launch.bus.publish(ev.RunCancelled(run_id="multi-run"))
     assert not window.controller.running
+
+
+def test_a_queued_recipe_keeps_its_processes_and_starts_as_a_launch(qtbot, window, db_url):
+    from core import events as ev
+
+    launches = []
+
+    def launcher(url, processes):
+        launches.append(_FakeLaunch(url, processes))
+        return launches[-1]
+
+    window.controller.launcher = launcher
+    window.data_panel.processes_box.setValue(2)
+    window.queue_action.trigger()  # nothing runs: it starts at once, through the same door as Run
+    assert [launch.processes for launch in launches] == [2]
+    window.data_panel.processes_box.setValue(3)
+    window.queue_action.trigger()  # waits behind the first, remembering 3 processes
+    (waiting,) = window.queue.items()
+    assert waiting.processes == 3 and "3 processes" in waiting.label
+    first = launches[0]
+    with qtbot.waitSignal(window.controller.runningChanged, timeout=5000):
+        first.handle._finish(ev.RunFinished(run_id="multi-run", results={}))
+        first.bus.publish(ev.RunFinished(run_id="multi-run", results={}))
+    qtbot.waitUntil(lambda: len(launches) == 2, timeout=5000)
+    assert launches[1].processes == 3 and not window.queue.items()
+    window.controller.cancel()
