@@ -355,7 +355,11 @@ class RunComparison(QWidget):
                 dashed = key.startswith("val/") and target == "loss"
                 pen = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
                 # Validation loss is the dashed line of the run's colour; the run key names the colours.
-                self.curves[target].plot([p.step for p in points], [p.value for p in points], pen=pen)
+                # A series of one or two points (a final accuracy, a run whose training came from the step cache)
+                # is no visible line: it gets dots.
+                dots = {"symbol": "o", "symbolSize": 7, "symbolBrush": colour, "symbolPen": colour} \
+                    if len(points) < 3 else {}
+                self.curves[target].plot([p.step for p in points], [p.value for p in points], pen=pen, **dots)
         for name, plot in self.curves.items():
             hint = self.curve_hints[name]
             if plot.getPlotItem().listDataItems():

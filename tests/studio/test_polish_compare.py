@@ -104,3 +104,15 @@ def test_curve_plots_without_series_say_so(qtbot, view):
     view.show_runs(runs, {runs[0].id: {"train/loss": _series(0.5)["train/loss"]}})
     assert not view.curve_hints["loss"].is_shown()
     assert view.curve_hints["accuracy"].is_shown() and "No accuracy" in view.curve_hints["accuracy"].text()
+
+
+def test_a_curve_of_one_point_is_drawn_as_a_dot(qtbot, view):
+    # A trial whose teacher came from the step cache may record one validation accuracy: a line of one point
+    # is invisible, so short series get dots; long ones stay plain lines.
+    from core.db.domain import MetricPoint
+
+    runs = [_run("a", {}), _run("b", {})]
+    one = {"val/accuracy": [MetricPoint(95, 0.74, 0.0)]}
+    view.show_runs(runs, {runs[0].id: one, runs[1].id: _series(0.8)})
+    symbols = {len(item.xData): item.opts["symbol"] for item in view.curves["accuracy"].getPlotItem().listDataItems()}
+    assert symbols[1] == "o" and all(symbol is None for n, symbol in symbols.items() if n >= 3), symbols
