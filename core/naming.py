@@ -16,7 +16,7 @@ ARROW = " \u2192 "
 
 def _pct(value: Any) -> str:
     try:
-        return f"{100 * float(value):g} %"
+        return f"{round(100 * float(value), 1):g} %"  # a searched 0.472333 reads "47.2 %", not "47.2333 %"
     except (TypeError, ValueError):
         return str(value)
 

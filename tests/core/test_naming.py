@@ -12,6 +12,8 @@ def test_stack_names_say_what_each_step_does():
     # settings left out are read from the registry's defaults; a dict recipe names the same way
     assert stack_name([{"method": "prune.ffn"}, "quant.kbit"]) == "FFN 50 % \u2192 4-bit"
     assert stack_name([Step("prune.heads", {"count": 6})]) == "6 heads"
+    # a searched share reads to a tenth of a per cent (a study's trials), not six digits
+    assert stack_name([Step("prune.heads", {"amount": 0.47233301})]) == "heads 47.2 %"
     assert stack_name([]) == "empty stack"
     assert stack_name([Step("some.plugin", {})]) == "some.plugin"
 
