@@ -5,7 +5,7 @@ Fine-tuning the teacher is the expensive step every stack of a study shares
 stack, what the next step needs to carry on exactly as if the prefix had just
 run: the model (the run's own checkpoint format, :mod:`core.export.checkpoint`,
 so per-layer pruned, factorized, shared or int8 models come back with their
-shapes), ``state.extras`` (masks as tensors, the rest as plain JSON), the random
+shapes), ``state.masks`` (as tensors), ``state.extras`` (as plain JSON), the random
 number generators, the global training step, and which prefix's model is the
 baseline (the fine-tuned teacher later steps distil from and the final figures
 are measured against). A prefix that leaves anything else behind cannot be
@@ -22,7 +22,7 @@ Layout of an entry folder::
 
     entry.json        what the prefix was, who computed each step, baseline, global step, plain extras
     model/            the model as a run checkpoint (no tokenizer: the run has its own)
-    masks.safetensors state.extras['masks'] when present
+    masks.safetensors state.masks when present
     rng.safetensors   torch's CPU (and CUDA) generator states after the prefix
     last_used         its modification time orders the entries for eviction
 """
@@ -50,7 +50,6 @@ CAP_ENV = "BERT_STUDIO_CACHE_GB"  # overrides the default cap, in GiB
 ENTRY_FILE = "entry.json"
 STAGING = ".staging"
 STALE_STAGING_S = 24 * 3600  # a staging folder this old belongs to a run that died
-MASKS_KEY = "masks"  # core.methods.pruning.masks.MASKS_KEY: tensors, stored beside the JSON extras
 
 
 class CacheRefused(Exception):
@@ -193,14 +192,16 @@ class CacheEntry:
 
         state = load_export(self.path / "model")
         extras = json.loads(json.dumps(self.extras))  # a private copy: steps mutate extras
-        if self.has_masks:
-            extras[MASKS_KEY] = load_file(str(self.path / "masks.safetensors"), device=str(device))
+        masks = None
+        if self.has_masks:  # entries written before ModelState.masks store them the same way
+            masks = load_file(str(self.path / "masks.safetensors"), device=str(device))
         params = dict(state.model.named_parameters())
         for name in self.frozen:
             if name in params:
                 params[name].requires_grad_(False)
         state.model.to(device)
-        return state.replace(tokenizer=tokenizer, source=self.source, quantized=self.quantized, extras=extras)
+        return state.replace(tokenizer=tokenizer, source=self.source, quantized=self.quantized, extras=extras,
+                             masks=masks)
 
     def rng_states(self) -> dict[str, Any]:
         from safetensors.torch import load_file
@@ -222,19 +223,22 @@ def _folder_size(path: Path) -> int:
     return total
 
 
-def _plain_extras(extras: dict[str, Any]) -> tuple[dict[str, Any], dict | None]:
-    """Split extras into JSON data and masks; refuse anything that would not come back equal."""
+def _checked_masks(masks) -> dict | None:
+    """``state.masks`` if it is a mapping of names to tensors (None when empty); else CacheRefused."""
     import torch
 
+    if not masks:
+        return None
+    if not isinstance(masks, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in masks.items()):
+        raise CacheRefused("its pruning masks are not a mapping of tensors")
+    return masks
+
+
+def _plain_extras(extras: dict[str, Any]) -> dict[str, Any]:
+    """The extras as JSON data; refuse anything that would not come back equal."""
     plain: dict[str, Any] = {}
-    masks = None
     for key, value in extras.items():
-        if key == MASKS_KEY and value is not None:
-            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                      for k, v in value.items()):
-                raise CacheRefused("its pruning masks are not a mapping of tensors")
-            masks = value
-            continue
         try:
             again = json.loads(json.dumps(value))
         except (TypeError, ValueError):
@@ -242,7 +246,7 @@ def _plain_extras(extras: dict[str, Any]) -> tuple[dict[str, Any], dict | None]:
         if again != value:
             raise CacheRefused(f"state.extras[{key!r}] would not come back the same from JSON")
         plain[key] = value
-    return plain, masks
+    return plain
 
 
 def rng_snapshot(device) -> dict[str, Any]:
@@ -364,7 +368,7 @@ class StepCache:
         from core.errors import ExportError
         from core.export.checkpoint import write_model_folder
 
-        plain, masks = _plain_extras(state.extras)
+        plain, masks = _plain_extras(state.extras), _checked_masks(state.masks)
         staging = self.root / STAGING / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         (staging / "model").mkdir(parents=True)
         try:

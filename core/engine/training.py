@@ -19,6 +19,7 @@ import torch
 from core.engine import distributed
 from core.errors import StudioError
 from core.metrics.accuracy import evaluate_accuracy
+from core.models.masks import apply_masks
 from core.registry import setting
 
 
@@ -51,22 +52,20 @@ def train_model(
     compute_loss: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
     after_step: Callable[[torch.nn.Module, int, int], None] | None = None,
     before_step: Callable[[torch.nn.Module, int, int], None] | None = None,
-    masks: dict[str, torch.Tensor] | None = None,
+    masks: dict[str, torch.Tensor] | None,
     prefix: str = "train",
 ) -> torch.nn.Module:
     """Train ``model`` on the task's train split; returns the unwrapped model.
 
     ``compute_loss(model, batch)`` replaces the task loss (distillation);
     ``before_step`` / ``after_step(model, step, total)`` let pruning keep or
-    update masks; ``masks`` (``state.extras['masks']``, from unstructured
-    pruning) are re-applied after every optimiser step so pruned weights stay
-    zero. Every training method must pass them on. Reports ``{prefix}/loss``, ``{prefix}/lr`` and ``val/accuracy``.
+    update masks; ``masks`` (``state.masks``, from unstructured pruning; required,
+    with no default, so that no training method can forget them) are re-applied
+    after every optimiser step so pruned weights stay zero. Reports ``{prefix}/loss``, ``{prefix}/lr`` and ``val/accuracy``.
     """
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration
     from transformers import get_linear_schedule_with_warmup
-
-    from core.methods.pruning.masks import apply_masks  # local: the methods package imports this module
 
     processes = distributed.size()
     if settings.batch_size % processes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 import torch.nn as nn
 
 
@@ -14,7 +15,9 @@ class ModelState:
 
     ``quantized`` is set by steps that convert weights to integers (the model can
     no longer be trained); ``extras`` carries structured data between steps,
-    such as head-importance scores from an analysis step.
+    such as head-importance scores from an analysis step; ``masks`` holds the
+    unstructured-pruning masks (parameter name -> 0/1 tensor) that training
+    re-applies after every optimiser step, ``None`` when nothing was pruned so.
     """
 
     model: nn.Module
@@ -22,8 +25,11 @@ class ModelState:
     source: str = ""
     quantized: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    masks: dict[str, torch.Tensor] | None = None
 
     def replace(self, **changes: Any) -> "ModelState":
         data = {**self.__dict__, **changes}
         data["extras"] = dict(data["extras"])
+        if data["masks"] is not None:
+            data["masks"] = dict(data["masks"])
         return ModelState(**data)

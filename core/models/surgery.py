@@ -4,7 +4,7 @@ The functions slice the weight matrices in place (new, smaller modules replace
 the old ones), so parameter count and latency really drop. Per-layer sizes may
 differ afterwards: ``core.models.architecture.layer_shapes`` reads them back.
 
-Each function also takes the unstructured-pruning masks (``state.extras['masks']``,
+Each function also takes the unstructured-pruning masks (``state.masks``,
 keyed by parameter name) and returns them sliced the same way, so a zero that
 was pruned before stays pruned and ``apply_masks`` never meets a stale shape.
 

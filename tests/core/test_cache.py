@@ -131,3 +131,46 @@ def test_size_cap_evicts_least_recently_used_and_cli_shows_and_clears(tmp_path, 
     assert main(["cache", "clear", "--db", url]) == 0
     assert "cleared" in capsys.readouterr().out
     assert cache.entries() == [] and cache.size_bytes() == 0
+
+
+def test_pruned_weights_stay_zero_through_the_state_field_and_a_cached_prefix_restores_the_masks(tmp_path,
+                                                                                               tiny_task):
+    def recipe():
+        r = tiny_recipe(Step("prune.magnitude", {"sparsity": 0.5}),
+                        Step("finetune", {"max_steps": 3, "learning_rate": 1e-2}))
+        r.evaluation.latency_repeats, r.evaluation.latency_batch_size = 1, 4
+        return r
+
+    cache = StepCache(tmp_path / "cache")
+    engine = Engine(workdir_root=tmp_path / "runs", cache=cache)
+    first = engine.run(recipe(), task=tiny_task)
+    assert first.status == "finished", first.error
+    masks = first.state.masks
+    assert masks and "masks" not in first.state.extras  # the typed field, not an extras key
+    params = dict(first.state.model.named_parameters())
+    pruned = 0
+    for name, mask in masks.items():  # the fine-tune at 1e-2 moved every weight but the pruned ones
+        assert torch.all(params[name].detach()[mask == 0] == 0), name
+        pruned += int((mask == 0).sum())
+    assert pruned > 0
+
+    steps, entry = cache.lookup(recipe())
+    assert steps == 2 and entry.has_masks and (entry.path / "masks.safetensors").is_file()
+    one_step = cache.entry(cache.prefix_keys(recipe())[1])  # the prefix ending with the pruning step
+    restored = one_step.load_state(first.state.tokenizer, "cpu")
+    assert restored.masks is not None and "masks" not in restored.extras
+    assert restored.masks.keys() == masks.keys()
+    assert all(torch.equal(restored.masks[k], masks[k]) for k in masks)
+    weights = dict(restored.model.named_parameters())
+    assert all(torch.all(weights[k].detach()[m == 0] == 0) for k, m in restored.masks.items())
+    copy = restored.replace()
+    assert copy.masks == restored.masks and copy.masks is not restored.masks  # replace() copies the field
+
+    longer_recipe = recipe()
+    longer_recipe.steps.append(Step("finetune", {"max_steps": 2, "learning_rate": 1e-2}))
+    resumed = engine.run(longer_recipe, task=tiny_task)  # steps 1-2 from the cache, then training on their masks
+    assert resumed.status == "finished", resumed.error
+    assert resumed.state.masks.keys() == masks.keys()
+    again = dict(resumed.state.model.named_parameters())
+    assert all(torch.all(again[k].detach()[m == 0] == 0) for k, m in masks.items())
+    assert any(not torch.equal(again[k].detach(), params[k].detach()) for k in masks)  # it did train

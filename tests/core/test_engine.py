@@ -42,7 +42,7 @@ def test_masks_survive_recovery_training_and_int8_shrinks_size(engine):
     )
     result = engine.run(recipe)
     assert result.status == "finished", result.error
-    masks = result.state.extras["masks"]
+    masks = result.state.masks
     kept = sum(int(m.sum()) for m in masks.values())
     total = sum(m.numel() for m in masks.values())
     assert abs(1 - kept / total - 0.6) < 0.01

@@ -113,7 +113,7 @@ def distill_task_agnostic(state, cfg: TaskAgnosticSettings, ctx):
     try:
         with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
             student = train_model(ctx, student, cfg, compute_loss=make_loss(teacher, cfg, matcher, means),
-                                  masks=state.extras.get("masks"), prefix="distill")
+                                  masks=state.masks, prefix="distill")
     finally:
         ctx.task = task
     means.flush()

@@ -17,7 +17,6 @@ import torch.nn as nn
 from core.methods.family import checked_adapter
 from core.errors import StudioError
 from core.methods.distillation.matching import check_int_list
-from core.methods.pruning.masks import MASKS_KEY
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters, layers_of
 from core.registry import register_method, setting
@@ -147,15 +146,15 @@ def student_init(state, cfg: StudentInitSettings, ctx):
     if cfg.mode == "layers":
         keep = [int(i) for i in cfg.keep_layers] or every_other_layer(len(layers_of(base)))
         student = student_from_layers(base, keep)
-        masks = state.extras.get(MASKS_KEY) if ref is state else None
+        masks = state.masks if ref is state else None
         if masks:
-            new.extras[MASKS_KEY] = _remap_masks(masks, keep, adapter_for(base).layer_list_name(base) + ".")
+            new.masks = _remap_masks(masks, keep, adapter_for(base).layer_list_name(base) + ".")
         else:
-            new.extras.pop(MASKS_KEY, None)
+            new.masks = None
         new.extras[STUDENT_KEY] = {"mode": "layers", "teacher_layers": keep}
     else:
         student = student_from_config(base, cfg, ctx.recipe.seed if ctx.recipe else 0)
-        new.extras.pop(MASKS_KEY, None)
+        new.masks = None
         new.extras[STUDENT_KEY] = {"mode": "config", "num_layers": student.config.num_hidden_layers,
                                    "hidden_size": student.config.hidden_size,
                                    "num_heads": student.config.num_attention_heads,

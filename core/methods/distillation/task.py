@@ -89,7 +89,7 @@ def distill_train(state, cfg: DistillSettings, ctx):
     means = RunningMeans(ctx, "distill")
     with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
         student = train_model(ctx, student, cfg, compute_loss=make_loss(teacher, cfg, matcher, means),
-                              masks=state.extras.get("masks"), prefix="distill")
+                              masks=state.masks, prefix="distill")
     means.flush()
     if matcher is not None and matcher.skipped_attention:
         ctx.log(f"attention maps not matched for student layers {sorted(matcher.skipped_attention)}: "

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from core.methods.family import checked_adapter
 from core.methods.factorization.modules import FactorizedEmbedding
-from core.methods.pruning.masks import MASKS_KEY
 from core.models.architecture import count_parameters
 from core.registry import register_method, setting
 
@@ -53,11 +52,11 @@ def factorize_embeddings(state, cfg: EmbeddingFactorizeSettings, ctx):
     ctx.progress(0, 1, "truncated SVD of the embedding table", force=True)
     setattr(owner, attr, FactorizedEmbedding.from_embedding(table, e))
     new = state.replace()
-    masks = new.extras.get(MASKS_KEY)
+    masks = new.masks
     if masks:  # an unstructured mask of the old table cannot carry over to the factors
         name = next((n for n in masks if n.endswith(f"embeddings.{attr}.weight")), None)
         if name:
-            new.extras[MASKS_KEY] = {k: v for k, v in masks.items() if k != name}
+            new.masks = {k: v for k, v in masks.items() if k != name}
             ctx.log("dropped the pruning mask of the word embeddings (now factorized)", "warning")
     after = count_parameters(state.model)
     ctx.metric("model/parameters", after)

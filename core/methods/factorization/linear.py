@@ -9,7 +9,6 @@ import torch.nn as nn
 
 from core.methods.family import checked_adapter
 from core.methods.factorization.modules import LowRankLinear, truncated_svd
-from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import recover
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters
@@ -94,7 +93,7 @@ def factorize_linear(state, cfg: LinearFactorizeSettings, ctx):
         ctx.progress(k + 1, len(found) + 1, "singular value decompositions")
     ranks = choose_ranks(spectra, cfg)
     before = count_parameters(model)
-    masks = dict(state.extras.get(MASKS_KEY) or {})
+    masks = dict(state.masks or {})
     replaced, dropped = [], 0
     for (parent, attr, name), rank in zip(found, ranks):
         linear = getattr(parent, attr)
@@ -104,8 +103,8 @@ def factorize_linear(state, cfg: LinearFactorizeSettings, ctx):
         replaced.append(f"{name.split('.layer.', 1)[-1]}: {rank}")
         dropped += masks.pop(f"{name}.weight", None) is not None  # the factors are dense again
     new = state.replace()
-    if MASKS_KEY in new.extras:
-        new.extras[MASKS_KEY] = masks
+    if new.masks is not None:
+        new.masks = masks
     if dropped:
         ctx.log(f"dropped {dropped} unstructured pruning masks of factorized layers", "warning")
     after = count_parameters(model)
@@ -113,7 +112,7 @@ def factorize_linear(state, cfg: LinearFactorizeSettings, ctx):
             f"{before - after:,} parameters fewer" + (f"; ranks {', '.join(replaced)}" if replaced else ""))
     if replaced and cfg.recovery_epochs > 0:
         model = recover(ctx, model, cfg.recovery_epochs, cfg.recovery_learning_rate, cfg.recovery_batch_size,
-                        new.extras.get(MASKS_KEY))
+                        new.masks)
         new = new.replace(model=model)
     ctx.metric("model/parameters", after)
     ctx.progress(len(found) + 1, len(found) + 1, "factorized", force=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from core.methods.family import checked_adapter
 from core.methods.pruning.importance import (ffn_magnitude_importance, ffn_taylor_importance, normalise_rows,
                                              task_batches)
-from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import select_per_layer, select_removals, update_extras
 from core.models.architecture import count_parameters
 from core.models.surgery import ffn_widths, keep_ffn
@@ -50,7 +49,7 @@ def prune_ffn(state, cfg: FFNPruneSettings, ctx):
     else:
         keep = select_per_layer(scores, cfg.amount, cfg.min_neurons)
     before = count_parameters(model)
-    masks = keep_ffn(model, keep, state.extras.get(MASKS_KEY))
+    masks = keep_ffn(model, keep, state.masks)
     new = update_extras(state, model, masks, ctx=ctx)
     kept = [set(keep[i]) for i in range(len(widths))]
     ctx.mask("ffn", [[1.0 if n in kept[i] else 0.0 for n in range(w)] for i, w in enumerate(widths)])

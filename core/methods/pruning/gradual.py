@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.methods.pruning.magnitude import magnitude_masks, merge_masks
-from core.methods.pruning.masks import MASKS_KEY, apply_masks, prunable_weights, sparsity
+from core.methods.pruning.masks import apply_masks, prunable_weights, sparsity
 from core.registry import register_method, setting
 
 
@@ -84,14 +84,13 @@ class _Schedule:
 )
 def gradual_magnitude(state, cfg: GradualMagnitudeSettings, ctx):
     checked_adapter("prune.gradual_magnitude", state, cfg, ctx)
-    masks: dict = dict(state.extras.get(MASKS_KEY) or {})
+    masks: dict = dict(state.masks or {})
     schedule = _Schedule(ctx, cfg, masks)
     model = train_model(ctx, state.model, cfg, masks=masks, before_step=schedule)
     if schedule.current < cfg.final_sparsity and cfg.final_sparsity > 0:
         schedule.update(model, cfg.final_sparsity)  # a step cap may have cut the schedule short
     report = sparsity(model, cfg.include_embeddings)
-    new = state.replace(model=model)
-    new.extras[MASKS_KEY] = masks
+    new = state.replace(model=model, masks=masks)
     per_layer = {name.removesuffix(".weight"): value for name, value in report.items() if name != "overall"}
     ctx.log(f"gradual magnitude pruning: {report['overall']:.1%} of prunable weights are zero")
     ctx.log("per-layer sparsity: " + ", ".join(f"{n}: {v:.1%}" for n, v in per_layer.items()))

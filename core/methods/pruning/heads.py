@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from core.methods.family import checked_adapter
 from core.methods.pruning.importance import head_gradient_importance, normalise_rows, task_batches
-from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import recover, select_removals, stored_sensitivity, update_extras
 from core.models.architecture import count_parameters
 from core.models.surgery import head_counts, keep_heads
@@ -61,7 +60,7 @@ def prune_heads(state, cfg: HeadPruneSettings, ctx):
     target = min(target, total - len(start_counts))
     # original index of every head still present, per layer: masks are reported against the starting layout
     alive = [list(range(n)) for n in start_counts]
-    masks = state.extras.get(MASKS_KEY)
+    masks = state.masks
     before = count_parameters(model)
     removed = 0
     for r in range(cfg.rounds):
@@ -75,7 +74,7 @@ def prune_heads(state, cfg: HeadPruneSettings, ctx):
         keep = select_removals(scores, want)
         masks = keep_heads(model, keep, masks)
         state = update_extras(state, model, masks, heads=keep, ctx=ctx)
-        masks = state.extras.get(MASKS_KEY)
+        masks = state.masks
         alive = [[alive[i][h] for h in keep[i]] for i in range(len(alive))]
         removed = total - sum(len(a) for a in alive)
         ctx.mask("heads", [[1.0 if h in set(a) else 0.0 for h in range(n)] for a, n in zip(alive, start_counts)])

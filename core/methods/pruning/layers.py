@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from core.methods.pruning.ablation import baseline, layer_ablation
 from core.methods.pruning.importance import layer_gradient_importance, task_batches
-from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.structured import stored_sensitivity, update_extras
 from core.methods.family import checked_adapter
 from core.models.architecture import count_parameters, layers_of
@@ -102,7 +101,7 @@ def prune_layers(state, cfg: LayerPruneSettings, ctx):
     ctx.progress(0, 1, "choosing layers", force=True)
     kept = choose_layers(state, model, cfg, ctx)
     before = count_parameters(model)
-    masks = keep_layers(model, kept, state.extras.get(MASKS_KEY))
+    masks = keep_layers(model, kept, state.masks)
     new = update_extras(state, model, masks, layers=kept, ctx=ctx)
     ctx.mask("layers", [[1.0 if i in kept else 0.0 for i in range(n)]])
     after = count_parameters(model)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from core.methods.family import checked_adapter
-from core.methods.pruning.masks import MASKS_KEY, apply_masks, prunable_weights, sparsity
+from core.methods.pruning.masks import apply_masks, prunable_weights, sparsity
 from core.registry import register_method, setting
 
 
@@ -60,10 +60,9 @@ def merge_masks(old: dict | None, new: dict) -> dict:
 def prune_magnitude(state, cfg: MagnitudePruneSettings, ctx):
     checked_adapter("prune.magnitude", state, cfg, ctx)
     weights = prunable_weights(state.model, cfg.include_embeddings)
-    masks = merge_masks(state.extras.get(MASKS_KEY), magnitude_masks(weights, cfg.sparsity, cfg.scope))
+    masks = merge_masks(state.masks, magnitude_masks(weights, cfg.sparsity, cfg.scope))
     apply_masks(state.model, masks)
-    new = state.replace()
-    new.extras[MASKS_KEY] = masks
+    new = state.replace(masks=masks)
     report = sparsity(state.model, cfg.include_embeddings)
     ctx.metric("model/sparsity", report["overall"])
     ctx.log(f"magnitude pruning: {report['overall']:.1%} of prunable weights are zero")

@@ -1,11 +1,13 @@
-"""Unstructured pruning masks, kept in ``state.extras['masks']`` so that training keeps zeros at zero."""
+"""Which weights unstructured pruning may zero, and how sparse they are; the masks themselves live in
+``ModelState.masks`` and are applied by :func:`core.models.masks.apply_masks` (re-exported here)."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
-MASKS_KEY = "masks"
+from core.models.masks import Masks, apply_masks
+
+__all__ = ["Masks", "apply_masks", "prunable_weights", "sparsity"]
 
 
 def prunable_weights(model: nn.Module, include_embeddings: bool = False) -> dict[str, nn.Parameter]:
@@ -26,18 +28,6 @@ def prunable_weights(model: nn.Module, include_embeddings: bool = False) -> dict
         elif include_embeddings and isinstance(module, nn.Embedding) and name.endswith(words):
             out[f"{name}.weight"] = module.weight
     return out
-
-
-@torch.no_grad()
-def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor] | None) -> None:
-    """Zero the pruned entries again (after an optimiser step)."""
-    if not masks:
-        return
-    params = dict(model.named_parameters())
-    for name, mask in masks.items():
-        p = params.get(name)
-        if p is not None and p.shape == mask.shape:
-            p.mul_(mask.to(p.device, p.dtype))
 
 
 def sparsity(model: nn.Module, include_embeddings: bool = False) -> dict[str, float]:

@@ -1,15 +1,14 @@
 """Bookkeeping shared by the structured pruning methods: selection, extras, recovery training.
 
-``state.extras`` keys kept consistent here after a structured cut:
-``masks`` (unstructured masks, sliced with the weights) and ``sensitivity``
-(scores from ``analyze.sensitivity``, sliced to the heads and layers that stay).
+Kept consistent here after a structured cut: ``state.masks`` (unstructured
+masks, sliced with the weights) and ``state.extras['sensitivity']`` (scores from
+``analyze.sensitivity``, sliced to the heads and layers that stay).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from core.methods.pruning.masks import MASKS_KEY
 from core.models.surgery import reconcile_masks
 
 SENSITIVITY_KEY = "sensitivity"
@@ -69,11 +68,11 @@ def slice_sensitivity(sens: dict | None, heads: dict[int, list[int]] | None = No
 def update_extras(state, model, masks, *, heads=None, layers=None, ctx=None):
     """A new state with ``model``, sliced masks (stale ones dropped) and sliced sensitivity scores."""
     new = state.replace(model=model)
-    if masks is not None or MASKS_KEY in new.extras:
+    if masks is not None or new.masks is not None:
         kept, dropped = reconcile_masks(model, masks)
         if dropped and ctx is not None:
             ctx.log(f"dropped {len(dropped)} pruning masks that no longer match a weight", "warning")
-        new.extras[MASKS_KEY] = kept
+        new.masks = kept
     if SENSITIVITY_KEY in new.extras:
         new.extras[SENSITIVITY_KEY] = slice_sensitivity(new.extras[SENSITIVITY_KEY], heads, layers)
     return new
@@ -83,7 +82,7 @@ def recover(ctx, model, epochs: float, learning_rate: float, batch_size: int, ma
     """A short fine-tuning through the shared training loop (no-op for ``epochs == 0``)."""
     if epochs <= 0:
         return model
-    from core.engine.training import TrainSettings, train_model  # imports this package's masks.py
+    from core.engine.training import TrainSettings, train_model
 
     settings = TrainSettings(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size)
     return train_model(ctx, model, settings, masks=masks, prefix=prefix)

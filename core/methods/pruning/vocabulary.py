@@ -20,7 +20,6 @@ from typing import Iterable
 from core.data.task import SPLITS
 from core.methods.factorization.embeddings import word_embeddings_owner
 from core.methods.family import checked_adapter
-from core.methods.pruning.masks import MASKS_KEY
 from core.methods.pruning.vocab_remap import (VocabularyMap, config_token_ids, counts, protected_ids, pruned_tokenizer,
                                               refusal, shrink_vocabulary, slice_mask_rows, tokenizer_model,
                                               vocabulary_tokens, word_embedding_table)
@@ -205,8 +204,8 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
             setattr(ctx, name, copies[id(ref)])
     shrink_vocabulary(model, owner, attr, kept)
     new = state.replace(tokenizer=new_tokenizer)
-    if new.extras.get(MASKS_KEY):
-        new.extras[MASKS_KEY] = slice_mask_rows(new.extras[MASKS_KEY], attr, kept, rows)
+    if new.masks:
+        new.masks = slice_mask_rows(new.masks, attr, kept, rows)
     earlier = new.extras.get(VOCABULARY_KEY)
     if isinstance(earlier, VocabularyMap):  # a second pruning: kept ids stay relative to the first vocabulary
         vocab = VocabularyMap(tuple(earlier.kept[i] for i in kept), earlier.original_size, vocab.unk_id)

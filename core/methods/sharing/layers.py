@@ -18,9 +18,9 @@ import torch.nn as nn
 from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.errors import StudioError
-from core.methods.pruning.masks import MASKS_KEY
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters
+from core.models.masks import apply_masks
 from core.registry import register_method, setting
 
 SHARED_KEY = "shared_layers"  # state.extras: [[0, 1], [2, 3]]: the encoder layers that are one module
@@ -126,18 +126,15 @@ def share_layers(state, cfg: ShareLayersSettings, ctx):
     before = count_parameters(model)
     tie_layers(model, groups)
     new = state.replace()
-    masks = state.extras.get(MASKS_KEY)
-    if masks:
-        new.extras[MASKS_KEY] = _merge_masks(masks, groups, adapter.layer_list_name(model) + ".")
-        from core.methods.pruning.masks import apply_masks
-
-        apply_masks(model, new.extras[MASKS_KEY])
+    if state.masks:
+        new.masks = _merge_masks(state.masks, groups, adapter.layer_list_name(model) + ".")
+        apply_masks(model, new.masks)
     final_groups = shared_groups(model)
     new.extras[SHARED_KEY] = final_groups
     after = count_parameters(model)
     ctx.metric("model/parameters", after)
     ctx.log(f"layer sharing: groups {final_groups}; parameters {before:,} -> {after:,}")
     if cfg.recover:
-        model = train_model(ctx, model, cfg, masks=new.extras.get(MASKS_KEY))
+        model = train_model(ctx, model, cfg, masks=new.masks)
     new.model = model
     return new

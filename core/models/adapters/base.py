@@ -9,7 +9,7 @@ and norms, as attribute paths relative to a layer, and call its
 heads, a narrower feed-forward, or fewer layers. Every path is read off the
 installed ``transformers`` 5 modeling code of the family.
 
-Masks (``state.extras['masks']``, keyed by parameter name) are sliced with the
+Masks (``state.masks``, keyed by parameter name) are sliced with the
 weights they belong to, so a pruned zero stays pruned.
 """
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from core import events as ev
-from core.methods.pruning.masks import MASKS_KEY
 from core.models.architecture import count_parameters, encoder_of
 from core.models.surgery import ffn_widths, head_counts
 from core.recipe import Step
@@ -116,7 +115,7 @@ def test_gradual_magnitude_reaches_final_sparsity_and_masks_survive_finetune(tin
     targets = [e.value for e in ctx.events if isinstance(e, ev.Metric) and e.key == "prune/target_sparsity"]
     assert targets == sorted(targets) and len(targets) >= 3 and targets[-1] == pytest.approx(0.6)
     assert sparsity(out.model)["overall"] == pytest.approx(0.6, abs=0.01)
-    masks = out.extras[MASKS_KEY]
+    masks = out.masks
     out = run("finetune", out, ctx, max_steps=1, batch_size=16)
     assert sparsity(out.model)["overall"] == pytest.approx(0.6, abs=0.01)
     params = dict(out.model.named_parameters())

@@ -85,10 +85,10 @@ def test_masks_merge_into_the_shared_layer(tmp_path, tiny_task):
     ctx = make_ctx(tmp_path, tiny_task, state)
     pruned = prune_magnitude(state, MagnitudePruneSettings(sparsity=0.5), ctx)
     out = share_layers(pruned, ShareLayersSettings(group_size=2, recover=False), ctx)
-    names = set(out.extras["masks"])
+    names = set(out.masks)
     assert any(".layer.0." in n for n in names) and not any(".layer.1." in n for n in names)
     q = _query(out.model, 0)
-    mask = out.extras["masks"]["bert.encoder.layer.0.attention.self.query.weight"]
+    mask = out.masks["bert.encoder.layer.0.attention.self.query.weight"]
     assert bool((q[~mask] == 0).all())
 
 
