@@ -94,9 +94,8 @@ class _FakeLaunch:
         return self.handle
 
 
-def test_run_with_two_processes_starts_the_launch_and_follows_its_events(qtbot, window, db_url):
-    from core import events as ev
-
+def _fake_launcher(window) -> list:
+    """Make the window's launcher a fake; returns the list of launches it starts."""
     launches = []
 
     def launcher(url, processes):
@@ -104,6 +103,13 @@ def test_run_with_two_processes_starts_the_launch_and_follows_its_events(qtbot, 
         return launches[-1]
 
     window.controller.launcher = launcher
+    return launches
+
+
+def test_run_with_two_processes_starts_the_launch_and_follows_its_events(qtbot, window, db_url):
+    from core import events as ev
+
+    launches = _fake_launcher(window)
     window.start_run = lambda: pytest.fail("one-process run started")
     window.data_panel.processes_box.setValue(2)
     window.run_action.trigger()
@@ -130,13 +136,7 @@ def test_run_with_two_processes_starts_the_launch_and_follows_its_events(qtbot, 
 def test_a_queued_recipe_keeps_its_processes_and_starts_as_a_launch(qtbot, window, db_url):
     from core import events as ev
 
-    launches = []
-
-    def launcher(url, processes):
-        launches.append(_FakeLaunch(url, processes))
-        return launches[-1]
-
-    window.controller.launcher = launcher
+    launches = _fake_launcher(window)
     window.data_panel.processes_box.setValue(2)
     window.queue_action.trigger()  # nothing runs: it starts at once, through the same door as Run
     assert [launch.processes for launch in launches] == [2]
