@@ -12,15 +12,20 @@ from tests.conftest import tiny_recipe
 LAUNCH_TIMEOUT = 120.0  # seconds; two processes importing torch on a busy 2-core machine
 
 
-def test_two_processes_report_one_run_through_the_event_file(tmp_path, monkeypatch):
+def _two_process_launch(tmp_path, monkeypatch, settings: dict):
+    """A tiny fine-tune recipe (no cache) and a 2-process launch engine over a fresh SQLite database."""
     monkeypatch.setenv("BERT_STUDIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     db = f"sqlite:///{tmp_path / 'runs.db'}"
-    recipe = tiny_recipe(Step("finetune", {"max_steps": 2, "batch_size": 16}), train=32)
+    recipe = tiny_recipe(Step("finetune", {**settings, "batch_size": 16}), train=32)
     recipe.cache = False
+    return db, recipe, LocalLaunchEngine(db, processes=2, workdir_root=tmp_path / "home" / "runs")
+
+
+def test_two_processes_report_one_run_through_the_event_file(tmp_path, monkeypatch):
+    db, recipe, engine = _two_process_launch(tmp_path, monkeypatch, {"max_steps": 2})
     recipe.data.validation_samples = recipe.data.test_samples = recipe.evaluation.max_samples = 16
     recipe.evaluation.latency_repeats = 1
-    engine = LocalLaunchEngine(db, processes=2, workdir_root=tmp_path / "home" / "runs")
     seen = []
     engine.bus.subscribe(ev.Event, seen.append)
     handle = engine.start(recipe)
@@ -47,12 +52,7 @@ def test_two_processes_report_one_run_through_the_event_file(tmp_path, monkeypat
 def test_pause_and_cancel_reach_both_processes(tmp_path, monkeypatch):
     import time
 
-    monkeypatch.setenv("BERT_STUDIO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    db = f"sqlite:///{tmp_path / 'runs.db'}"
-    recipe = tiny_recipe(Step("finetune", {"epochs": 100, "batch_size": 16}), train=32)
-    recipe.cache = False
-    engine = LocalLaunchEngine(db, processes=2, workdir_root=tmp_path / "home" / "runs")
+    db, recipe, engine = _two_process_launch(tmp_path, monkeypatch, {"epochs": 100})
     losses, training = [], threading.Event()
     engine.bus.subscribe(ev.Metric, lambda e: (losses.append(e.step), training.set()) if e.key == "train/loss" else None)
     handle = engine.start(recipe)
