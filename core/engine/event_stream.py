@@ -7,6 +7,7 @@ fields; tuples (masks, scores, step titles) come back as tuples. Only classes of
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import threading
 import typing
@@ -15,6 +16,7 @@ from pathlib import Path
 from core import events as ev
 
 
+@functools.cache
 def event_classes() -> dict[str, type]:
     """Every event class of :mod:`core.events`, by name (new ones are found without registering)."""
     return {name: obj for name, obj in vars(ev).items()
@@ -25,6 +27,12 @@ def encode(event: ev.Event) -> str:
     """One line of JSON (no newline) holding ``event``'s class name and fields."""
     data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     return json.dumps({"type": type(event).__name__, "data": data}, default=str)
+
+
+@functools.cache
+def _tuple_fields(cls: type) -> frozenset[str]:
+    """The fields of ``cls`` that hold tuples (JSON brings them back as lists); worked out once per class."""
+    return frozenset(key for key, hint in typing.get_type_hints(cls).items() if _holds_tuple(hint))
 
 
 def _holds_tuple(hint) -> bool:
@@ -47,10 +55,8 @@ def decode(line: str) -> ev.Event:
     cls = event_classes().get(name)
     if cls is None:
         raise ValueError(f"unknown event class {name!r}")
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        if _holds_tuple(hints.get(key)):
-            data[key] = _tuples(value)
+    for key in _tuple_fields(cls) & data.keys():
+        data[key] = _tuples(data[key])
     return cls(**data)
 
 
