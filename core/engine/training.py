@@ -52,6 +52,7 @@ def train_model(
     compute_loss: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
     after_step: Callable[[torch.nn.Module, int, int], None] | None = None,
     before_step: Callable[[torch.nn.Module, int, int], None] | None = None,
+    after_backward: Callable[[torch.nn.Module, int, int], None] | None = None,
     masks: dict[str, torch.Tensor] | None,
     prefix: str = "train",
 ) -> torch.nn.Module:
@@ -59,7 +60,8 @@ def train_model(
 
     ``compute_loss(model, batch)`` replaces the task loss (distillation);
     ``before_step`` / ``after_step(model, step, total)`` let pruning keep or
-    update masks; ``masks`` (``state.masks``, from unstructured pruning; required,
+    update masks; ``after_backward(model, step, total)`` sees the gradients (averaged over
+    processes, before the optimiser step) for scores such as movement pruning's; ``masks`` (``state.masks``, from unstructured pruning; required,
     with no default, so that no training method can forget them) are re-applied
     after every optimiser step so pruned weights stay zero. Reports ``{prefix}/loss``, ``{prefix}/lr`` and ``val/accuracy``.
     """
@@ -104,6 +106,8 @@ def train_model(
                     before_step(accelerator.unwrap_model(model), step, steps)
                 loss = compute_loss(model, batch) if compute_loss else model(**batch).loss
                 accelerator.backward(loss)
+                if after_backward:
+                    after_backward(accelerator.unwrap_model(model), step, steps)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
