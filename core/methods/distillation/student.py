@@ -3,7 +3,9 @@
 Either keep chosen teacher layers (every other one by default, as DistilBERT
 does) with their exact weights, or make a fresh, smaller configuration whose
 embeddings start from the teacher's (copied when widths agree, projected onto
-their principal directions when the student is narrower).
+their principal directions when the student is narrower). With ``init_layers``
+the configuration's encoder layers start from teacher layers too, projected
+onto the same basis (:mod:`core.methods.distillation.projection`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch.nn as nn
 from core.methods.family import checked_adapter
 from core.errors import StudioError
 from core.methods.distillation.matching import check_int_list
+from core.methods.distillation.projection import kept_share, project_norm, project_student, residual_basis
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters, layers_of
 from core.registry import register_method, setting
@@ -37,9 +40,24 @@ class StudentInitSettings:
     intermediate_size: int | None = setting(None, "Config mode: FFN width (empty: the teacher's)", min=8, max=32768, optional=True)
     init_embeddings: bool = setting(True, "Config mode: start the embeddings from the teacher's (copied, or projected "
                                     "when the student is narrower) instead of random")
+    init_layers: bool = setting(False, "Config mode: start every student layer from a teacher layer, its weights "
+                                "projected onto the student's width, heads and FFN (and the embeddings with them)")
+    layer_map: list[int] = setting([], "Config mode with init_layers: the teacher layer (0-based) each student layer "
+                                   "starts from (empty: uniform, student layer i -> teacher layer round((i+1)*Lt/Ls)-1, "
+                                   "as distill.train matches by default)")
 
     def validate(self):
-        return check_int_list("keep_layers", self.keep_layers)
+        problems = check_int_list("keep_layers", self.keep_layers) + check_int_list("layer_map", self.layer_map)
+        if self.init_layers and self.mode != "config":
+            problems.append(("init_layers", "init_layers applies to mode: config (mode: layers keeps the teacher's "
+                                            "layers as they are)"))
+        if self.layer_map and not self.init_layers:
+            problems.append(("layer_map", "layer_map says which teacher layer each student layer starts from; it "
+                                          "needs init_layers"))
+        elif self.layer_map and len(self.layer_map) != self.num_layers:
+            problems.append(("layer_map", f"layer_map has {len(self.layer_map)} entries but the student has "
+                                          f"num_layers {self.num_layers}: give one teacher layer per student layer"))
+        return problems
 
 
 def every_other_layer(n: int) -> list[int]:
@@ -64,8 +82,10 @@ def _tables(emb: nn.Module) -> dict[str, nn.Embedding]:
     return {name: m for name, m in emb.named_children() if isinstance(m, nn.Embedding)}
 
 
-def _project_embeddings(teacher_emb: nn.Module, student_emb: nn.Module, words_attr: str = "word_embeddings") -> None:
-    """Copy the teacher's embedding tables (and norms), or project them onto their top principal directions."""
+def _project_embeddings(teacher_emb: nn.Module, student_emb: nn.Module, words_attr: str = "word_embeddings",
+                        basis: torch.Tensor | None = None, kept: float = 1.0) -> None:
+    """Copy the teacher's embedding tables (and norms), or project them onto their top principal directions
+    (``basis``, teacher width x student width, when given: then the norms are projected too)."""
     t_width = getattr(teacher_emb, words_attr).weight.shape[1]
     s_width = getattr(student_emb, words_attr).weight.shape[1]
     t_tables, s_tables = _tables(teacher_emb), _tables(student_emb)
@@ -84,17 +104,25 @@ def _project_embeddings(teacher_emb: nn.Module, student_emb: nn.Module, words_at
             return
         if s_width > t_width:
             return  # nothing sensible to project onto: keep the random start
-        words = getattr(teacher_emb, words_attr).weight.float()
-        # The same basis for every table keeps word, position and type embeddings additive.
-        _, _, v = torch.linalg.svd(words - words.mean(0), full_matrices=False)
-        basis = v[:s_width].T  # (teacher width, student width)
+        project_norms = basis is not None
+        if basis is None:
+            words = getattr(teacher_emb, words_attr).weight.float()
+            # The same basis for every table keeps word, position and type embeddings additive.
+            _, _, v = torch.linalg.svd(words - words.mean(0), full_matrices=False)
+            basis = v[:s_width].T  # (teacher width, student width)
         for name in tables:
             dst, src = s_tables[name].weight, t_tables[name].weight
             if dst.shape[0] == src.shape[0] and src.shape[1] == t_width:
-                dst.copy_((src.float() @ basis).to(dst.dtype))
+                dst.copy_((src.float() @ basis.to(src.device)).to(dst.dtype))
+        if project_norms:
+            for name, norm in student_emb.named_children():
+                src = getattr(teacher_emb, name, None)
+                if isinstance(norm, nn.LayerNorm) and isinstance(src, nn.LayerNorm):
+                    project_norm(src, norm, basis, kept)
 
 
-def student_from_config(teacher: nn.Module, cfg: StudentInitSettings, seed: int) -> nn.Module:
+def student_from_config(teacher: nn.Module, cfg: StudentInitSettings, seed: int, info: dict | None = None) -> nn.Module:
+    """A fresh model of the smaller configuration; ``info`` (when given) receives what ``init_layers`` did."""
     adapter = adapter_for(teacher)
     config = copy.deepcopy(teacher.config)
     ffn_attr = adapter.ffn_config_attr
@@ -109,9 +137,21 @@ def student_from_config(teacher: nn.Module, cfg: StudentInitSettings, seed: int)
         raise StudioError(f"hidden size {config.hidden_size} is not a multiple of {config.num_attention_heads} heads")
     torch.manual_seed(seed)
     student = type(teacher)(config)
-    if cfg.init_embeddings:
+    if cfg.init_layers:
+        basis = residual_basis(teacher, adapter, int(config.hidden_size))
+        kept = kept_share(teacher, adapter, basis)
+        done = project_student(teacher, student, adapter, cfg.layer_map, basis, kept)
+        if info is not None:
+            info.update(done)
+        _project_embeddings(adapter.embeddings(teacher), adapter.embeddings(student), adapter.word_embeddings_attr,
+                            basis if _embedding_width(teacher, adapter) == basis.shape[0] else None, kept)
+    elif cfg.init_embeddings:
         _project_embeddings(adapter.embeddings(teacher), adapter.embeddings(student), adapter.word_embeddings_attr)
     return student
+
+
+def _embedding_width(model: nn.Module, adapter) -> int:
+    return int(getattr(adapter.embeddings(model), adapter.word_embeddings_attr).weight.shape[1])
 
 
 def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -> dict:
@@ -133,7 +173,8 @@ def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -
     family="distillation",
     title="Build a student",
     description="Make a smaller student from the teacher: keep chosen layers (every other one by default) or build a "
-    "smaller random configuration. Follow it with distill.train to teach it.",
+    "smaller configuration, its layers random or (init_layers) projected from the teacher's onto the narrower width. "
+    "Follow it with distill.train to teach it.",
     config=StudentInitSettings,
 )
 def student_init(state, cfg: StudentInitSettings, ctx):
@@ -153,12 +194,18 @@ def student_init(state, cfg: StudentInitSettings, ctx):
             new.masks = None
         new.extras[STUDENT_KEY] = {"mode": "layers", "teacher_layers": keep}
     else:
-        student = student_from_config(base, cfg, ctx.recipe.seed if ctx.recipe else 0)
+        info: dict = {}
+        student = student_from_config(base, cfg, ctx.recipe.seed if ctx.recipe else 0, info)
         new.masks = None
         new.extras[STUDENT_KEY] = {"mode": "config", "num_layers": student.config.num_hidden_layers,
                                    "hidden_size": student.config.hidden_size,
                                    "num_heads": student.config.num_attention_heads,
-                                   "intermediate_size": getattr(student.config, adapter_for(student).ffn_config_attr)}
+                                   "intermediate_size": getattr(student.config, adapter_for(student).ffn_config_attr),
+                                   "layers_projected": cfg.init_layers}
+        if info:
+            new.extras[STUDENT_KEY].update({"layer_map": info["layer_map"], "teacher_heads": info["teacher_heads"]})
+            ctx.log(f"student layers projected from teacher layers {info['layer_map']} "
+                    f"(width {base.config.hidden_size} -> {student.config.hidden_size})")
     groups = shared_groups(student)
     if groups:
         new.extras[SHARED_KEY] = groups

@@ -27,6 +27,18 @@ for _cls in (BertAdapter, RobertaAdapter, XLMRobertaAdapter, CamembertAdapter, E
     for _type in _cls.model_types:
         ADAPTERS[_type] = _cls()
 
+# Families whose layers distill.student_init's init_layers cannot project (core/methods/distillation/projection.py).
+PROJECTION_REFUSALS = {
+    "albert": "its layers share one set of weights across depths, so student layers cannot each start from a "
+              "teacher layer of their own",
+    "deberta": "its disentangled attention has relative-position projections that the projection does not map",
+    "deberta-v2": "its disentangled attention has relative-position projections that the projection does not map",
+    "modernbert": "its fused QKV, gated FFN and pre-norm layers are not mapped by the projection",
+    "mobilebert": "its bottleneck layers have widths of their own, not the hidden width",
+}
+_PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, xlm-roberta, camembert, electra, "
+             "distilbert); ")
+
 # Settings that a family cannot take, beyond whole methods: (method, setting, value) -> reason.
 _SETTING_REFUSALS: dict[str, dict[tuple[str, str, Any], str]] = {
     "albert": {("distill.student_init", "mode", "layers"):
@@ -35,6 +47,8 @@ _SETTING_REFUSALS: dict[str, dict[tuple[str, str, Any], str]] = {
     "mobilebert": {("distill.student_init", "mode", "config"):
                    "MobileBERT's bottleneck sizes are tied to its hidden width; build the student with mode: layers"},
 }
+for _family, _why in PROJECTION_REFUSALS.items():
+    _SETTING_REFUSALS.setdefault(_family, {})[("distill.student_init", "init_layers", True)] = _PROJECTS + _why
 
 FROZEN_REASON = ("the model holds int8 or k-bit weights (quantized before this step, or loaded from such an export), "
                  "so it cannot be trained, distilled or pruned further; start from the float model")
