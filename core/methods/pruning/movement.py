@@ -12,6 +12,11 @@ blocks`` scores whole attention heads and FFN neurons (block movement, as in
 HF ``nn_pruning``), masks the lowest during training, and removes them
 physically at the end with the same surgery as ``prune.heads`` / ``prune.ffn``,
 so the model really shrinks; layers may end with different sizes.
+
+The scores read the gradients the training loop's ``after_backward`` hook
+shows, averaged over processes, so every process masks the same units. Under
+fp16 those gradients still carry the loss scale (constant for long stretches);
+steps whose gradients overflow are left out, as the optimiser leaves them out.
 """
 
 from __future__ import annotations
@@ -163,6 +168,9 @@ def prune_movement(state, cfg: MovementSettings, ctx):
     masks: dict = dict(prior)
     schedule = _Schedule(ctx, cfg, scores, masks, prior)
     model = train_model(ctx, model, cfg, masks=masks, before_step=schedule, after_backward=schedule.accumulate)
+    if scores.skipped:
+        ctx.log(f"movement pruning: {scores.skipped} backward passes had inf/nan gradients (fp16 overflow) and "
+                "were left out of the scores", "warning")
     if schedule.current < 1.0:
         schedule.update(model, 1.0)  # a step cap (or end_share 1) cut the schedule short: no training after this
         ctx.log("movement pruning: the schedule did not finish within the training steps; the final amount was "

@@ -24,12 +24,20 @@ from core.models.adapters import adapter_for
 Masks = dict[str, torch.Tensor]
 
 
+def finite_gradients(params: list[nn.Parameter]) -> bool:
+    """Whether every gradient is finite (fp16 loss scaling overflows now and then; the optimiser skips
+    that step, and so do the scores). One device sync for all of them."""
+    flags = [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
 # -- unstructured ------------------------------------------------------------
 class WeightScores:
     """One movement score per entry of each prunable weight."""
 
     def __init__(self, weights: dict[str, nn.Parameter], score: str = "movement"):
         self.names, self.score = list(weights), score
+        self.skipped = 0  # backward passes with inf/nan gradients (an fp16 overflow step), not counted
         self.scores = {n: torch.zeros_like(w, dtype=torch.float32) for n, w in weights.items()} \
             if score == "movement" else {}
 
@@ -38,10 +46,12 @@ class WeightScores:
         if self.score != "movement":
             return
         params = dict(model.named_parameters())
-        for name in self.names:
-            w = params[name]
-            if w.grad is not None:
-                self.scores[name].sub_((w.detach() * w.grad).float())
+        present = [(name, params[name]) for name in self.names if params[name].grad is not None]
+        if not finite_gradients([w for _, w in present]):
+            self.skipped += 1
+            return
+        for name, w in present:
+            self.scores[name].sub_((w.detach() * w.grad).float())
 
     def current(self, model: nn.Module) -> dict[str, torch.Tensor]:
         if self.score == "magnitude":
@@ -170,6 +180,7 @@ class BlockScores:
         from core.models.surgery import ffn_widths, head_counts
 
         self.score = score
+        self.skipped = 0  # backward passes with inf/nan gradients (an fp16 overflow step), not counted
         self.kinds: dict[str, list[list[_Part]]] = {}
         sizes: dict[str, list[int]] = {}
         if heads:
@@ -184,12 +195,18 @@ class BlockScores:
         if self.score != "movement":
             return
         params = dict(model.named_parameters())
+        if not finite_gradients([params[p.name] for layers in self.kinds.values() for parts in layers for p in parts]):
+            self.skipped += 1
+            return
         for kind, layers in self.kinds.items():
             for i, parts in enumerate(layers):
                 for part in parts:
                     w = params[part.name]
                     if w.grad is not None:
-                        self.scores[kind][i] -= part.per_unit((w.detach() * w.grad).float()).cpu()
+                        moved = part.per_unit((w.detach() * w.grad).float())
+                        if self.scores[kind][i].device != moved.device:  # kept where the weights are: no sync
+                            self.scores[kind][i] = self.scores[kind][i].to(moved.device)
+                        self.scores[kind][i] -= moved
 
     @torch.no_grad()
     def current(self, model: nn.Module, kind: str) -> list[torch.Tensor]:
@@ -203,7 +220,7 @@ class BlockScores:
         """Mask the ``count`` lowest-scoring units of ``kind`` overall (masked ones first; one stays per layer)."""
         rows = []
         for score, keep in zip(self.current(model, kind), self.keep[kind]):
-            s = score.clone()
+            s = score.detach().float().cpu().clone()
             s[~keep] = float("-inf")
             rows.append(s.tolist())
         kept = select_removals(rows, count, min_keep=1)

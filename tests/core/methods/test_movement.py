@@ -54,6 +54,17 @@ def test_a_large_weight_moving_toward_zero_is_pruned_where_magnitude_keeps_it():
     assert by_magnitude.tolist() == [[1.0, 0.0]]
 
 
+def test_an_overflowing_backward_pass_is_left_out_of_the_scores():
+    model = nn.Sequential(nn.Linear(2, 1, bias=False))
+    scores = WeightScores({"0.weight": model[0].weight}, "movement")
+    model[0].weight.grad = torch.tensor([[float("inf"), 1.0]])
+    scores.accumulate(model)
+    assert scores.skipped == 1 and bool((scores.current(model)["0.weight"] == 0).all())
+    model[0].weight.grad = torch.ones(1, 2)
+    scores.accumulate(model)
+    torch.testing.assert_close(scores.current(model)["0.weight"], -model[0].weight.detach())
+
+
 def test_topk_masks_only_grow_and_hit_the_share_exactly():
     scores = {"a": torch.arange(10.0).view(2, 5), "b": -torch.arange(6.0)}
     first = topk_masks(scores, 0.25, "global")
