@@ -38,6 +38,12 @@ def _heads(s: dict, m: str) -> str:
     return f"{count} heads" if count is not None else f"heads {_pct(_setting(s, 'amount', m))}"
 
 
+def _movement(s: dict, m: str) -> str:
+    if _setting(s, "granularity", m) == "weights":
+        return f"movement {_pct(_setting(s, 'final_sparsity', m))}"
+    return f"movement heads {_pct(_setting(s, 'heads_amount', m))}, FFN {_pct(_setting(s, 'ffn_amount', m))}"
+
+
 def _layers(s: dict, m: str) -> str:
     chosen = _setting(s, "layers", m)
     return f"layers {len(chosen)} dropped" if chosen else f"keep {_setting(s, 'keep', m)} layers"
@@ -64,6 +70,9 @@ _PHRASES: dict[str, Callable[[dict, str], str]] = {
     "prune.ffn": lambda s, m: f"FFN {_pct(_setting(s, 'amount', m))}",
     "prune.magnitude": lambda s, m: f"magnitude {_pct(_setting(s, 'sparsity', m))}",
     "prune.gradual_magnitude": lambda s, m: f"gradual magnitude {_pct(_setting(s, 'final_sparsity', m))}",
+    "prune.movement": _movement,
+    "prune.rpp": lambda s, m: "RPP" + (f" {_pct(t)}" if (t := _setting(s, 'target_sparsity', m)) else ""),
+    "prune.vocabulary": lambda s, m: "vocabulary",
     "prune.layers": _layers,
     "factorize.embeddings": lambda s, m: f"embeddings {_setting(s, 'embedding_size', m)}",
     "factorize.linear": lambda s, m: f"low-rank {_setting(s, 'targets', m)}",

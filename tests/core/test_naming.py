@@ -38,3 +38,13 @@ def test_the_recorder_stores_the_stack_name_and_the_repository_lists_the_stack(t
         [row] = Repository(db).list_runs()
     assert row.name == row.stack == "fine-tune \u2192 3-bit"
     assert row.size_bytes == 2e6
+
+
+def test_the_new_pruning_methods_have_phrases_of_their_own():
+    from core.naming import step_phrase
+
+    assert step_phrase("prune.movement", {}) == "movement heads 50 %, FFN 50 %"
+    assert step_phrase("prune.movement", {"granularity": "weights", "final_sparsity": 0.7}) == "movement 70 %"
+    assert step_phrase("prune.rpp", {"target_sparsity": 0.6}) == "RPP 60 %"
+    assert step_phrase("prune.rpp", {}) == "RPP"
+    assert step_phrase("prune.vocabulary", {}) == "vocabulary"

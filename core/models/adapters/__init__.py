@@ -49,6 +49,13 @@ _SETTING_REFUSALS: dict[str, dict[tuple[str, str, Any], str]] = {
 }
 for _family, _why in PROJECTION_REFUSALS.items():
     _SETTING_REFUSALS.setdefault(_family, {})[("distill.student_init", "init_layers", True)] = _PROJECTS + _why
+# Block movement pruning removes heads and FFN neurons with prune.heads' and prune.ffn's surgery: it is
+# refused where they are, for the same reason.
+for _family, _adapter in ADAPTERS.items():
+    for _surgery in ("prune.heads", "prune.ffn"):
+        if _surgery in _adapter.refusals:
+            _SETTING_REFUSALS.setdefault(_family, {})[("prune.movement", "granularity", "blocks")] = (
+                f"blocks are removed like {_surgery} removes them, and {_adapter.refusals[_surgery]}")
 
 FROZEN_REASON = ("the model holds int8 or k-bit weights (quantized before this step, or loaded from such an export), "
                  "so it cannot be trained, distilled or pruned further; start from the float model")

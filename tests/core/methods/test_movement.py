@@ -232,3 +232,13 @@ def test_blocks_pruned_model_exports_and_reloads_with_the_same_logits(tiny_state
     assert layer_shapes(reloaded.model) == layer_shapes(out.model)
     batch = sample_batch(out.tokenizer, max_length=24)
     torch.testing.assert_close(logits(reloaded.model, batch), logits(out.model, batch), atol=1e-6, rtol=1e-5)
+
+
+def test_block_movement_is_refused_before_the_run_where_head_or_ffn_surgery_is():
+    from core.models.adapters import applicability
+
+    why = applicability("prune.movement", "mobilebert", {})
+    assert why and "granularity: blocks" in why and "num_feedforward_networks" in why
+    assert "prune.heads" in applicability("prune.movement", "deberta", {"granularity": "blocks"})
+    assert applicability("prune.movement", "mobilebert", {"granularity": "weights"}) is None
+    assert applicability("prune.movement", "bert", {}) is None
