@@ -3,21 +3,28 @@
 Linear layers of the encoder become :class:`KBitLinear` (packed codes plus
 float16 scales), optionally the embeddings :class:`KBitEmbedding` and the head
 too. ``layer_bits`` gives encoder layers their own width, mixed precision as
-in Q-BERT, where layers that matter more keep more bits.
+in Q-BERT, where layers that matter more keep more bits. With
+``bits_from: hessian`` the widths are chosen instead: each layer's Hessian
+sensitivity on a few training batches, then the allocation of
+``candidate_bits`` that fits ``budget_bits`` (see :mod:`.hessian`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch.nn as nn
 
 from core.methods.family import checked_adapter
 from core.errors import StudioError
+from core.methods.quantization import hessian
 from core.methods.quantization.kbit_modules import KBitEmbedding, KBitLinear
 from core.methods.quantization.qat import QUANT_KEY
 from core.models.architecture import layers_of, serialized_size
+from core.methods.pruning.importance import task_batches
 from core.registry import register_method, setting
+
+ALLOCATION_KEY = "allocation"  # in state.extras["quantization"]: the Hessian allocation (plain data)
 
 
 @dataclass
@@ -32,13 +39,55 @@ class KBitSettings:
     quantize_embeddings: bool = setting(False, "Quantize the embedding tables too")
     embedding_bits: int = setting(8, "Bits per weight of the embedding tables", min=2, max=8)
     include_head: bool = setting(False, "Quantize the pooler and classifier too")
+    bits_from: str = setting("manual", "Where the encoder layers' bits come from: 'bits' and 'layer_bits' as typed, "
+                             "or chosen per layer from a Hessian sensitivity under 'budget_bits' (Q-BERT)",
+                             choices=("manual", "hessian"))
+    budget_bits: float = setting(4.0, "Hessian mode: average code bits per weight over the encoder's linear layers "
+                                 "(scales not counted); never exceeded", min=2.0, max=8.0)
+    candidate_bits: list = setting([2, 3, 4, 8], "Hessian mode: the bit widths a layer may get")
+    sensitivity: str = setting("eigenvalue", "Hessian mode: top Hessian eigenvalue (Q-BERT, power iteration) or "
+                               "Hutchinson's trace estimate per weight (HAWQ-V2)", choices=("eigenvalue", "trace"))
+    hessian_batches: int = setting(4, "Hessian mode: training batches to measure on (the sensitivity is their mean)",
+                                   min=1, max=1000)
+    hessian_batch_size: int = setting(16, "Hessian mode: sentences per batch", min=1, max=1024)
+    hessian_iterations: int = setting(20, "Hessian mode: power iterations (at most), or Hutchinson samples, per "
+                                      "layer and batch", min=1, max=1000)
 
     def validate(self):
+        problems = []
         try:
             parse_layer_bits(self.layer_bits, None)
         except StudioError as exc:
-            return [("layer_bits", str(exc))]
-        return []
+            problems.append(("layer_bits", str(exc)))
+        try:
+            candidates = parse_candidate_bits(self.candidate_bits)
+        except StudioError as exc:
+            problems.append(("candidate_bits", str(exc)))
+            candidates = []
+        if self.bits_from == "hessian":
+            if self.layer_bits:
+                problems.append(("layer_bits", "per-layer bits are chosen from the Hessian when bits_from is "
+                                 "'hessian'; leave layer_bits empty (or set bits_from to 'manual')"))
+            if candidates and self.budget_bits < candidates[0]:
+                problems.append(("budget_bits", f"a budget of {self.budget_bits:g} bits is below the smallest "
+                                 f"candidate ({candidates[0]} bits): no allocation fits"))
+        return problems
+
+
+def parse_candidate_bits(entries) -> list[int]:
+    """``[2, 3, 4, 8]`` (or their text) -> sorted distinct widths, each 2..8."""
+    if isinstance(entries, str):
+        entries = [e for e in entries.replace(",", " ").split()]
+    try:
+        out = sorted({int(str(e)) for e in entries})
+    except ValueError:
+        raise StudioError(f"cannot read candidate bits {entries!r}; expected numbers like 2, 4, 8") from None
+    if not out:
+        raise StudioError("give at least one candidate bit width")
+    bad = [b for b in out if not 2 <= b <= 8]
+    if bad:
+        raise StudioError(f"candidate bits must be between 2 and 8, got {bad[0]}")
+    return out
 
 
 def parse_layer_bits(entries: list, n_layers: int | None) -> dict[int, int]:
@@ -104,13 +153,18 @@ def quantize_kbit(model: nn.Module, cfg: KBitSettings) -> dict[str, int]:
     family="quantization",
     title="k-bit weights (mixed precision)",
     description="Store weights as 2- to 8-bit integers with per-channel or group-wise scales, optionally with a bit "
-    "width per encoder layer (Q-BERT). Shrinks the file; weights are expanded on use.",
+    "width per encoder layer, typed or chosen from each layer's Hessian sensitivity under an average-bits budget "
+    "(Q-BERT). Shrinks the file; weights are expanded on use.",
     config=KBitSettings,
     freezes=True,
 )
 def kbit(state, cfg: KBitSettings, ctx):
     checked_adapter("quant.kbit", state, cfg, ctx)
     before = serialized_size(state.model)
+    allocation = None
+    if cfg.bits_from == "hessian":
+        allocation = hessian_allocation(state.model, cfg, ctx)
+        cfg = replace(cfg, layer_bits=allocation["layer_bits"])
     ctx.progress(0, 1, "quantizing", force=True)
     done = quantize_kbit(state.model, cfg)
     ctx.progress(1, 1, "quantized", force=True)
@@ -119,4 +173,44 @@ def kbit(state, cfg: KBitSettings, ctx):
     ctx.log(f"k-bit quantization of {len(done)} modules: {before:,} -> {after:,} bytes")
     new = state.replace(quantized=True)
     new.extras[QUANT_KEY] = {"kind": "kbit", "bits": done}
+    if allocation is not None:
+        new.extras[QUANT_KEY][ALLOCATION_KEY] = allocation
     return new
+
+
+def hessian_allocation(model: nn.Module, cfg: KBitSettings, ctx) -> dict:
+    """Measure each layer's Hessian sensitivity, choose its bits under the budget; log, emit and return it."""
+    candidates = parse_candidate_bits(cfg.candidate_bits)
+    group = cfg.group_size if cfg.granularity == "group" else 0
+    distinct, position = hessian.unique_layers(layers_of(model))
+    total = cfg.hessian_batches
+    ctx.progress(0, total, "Hessian sensitivity", force=True)
+    sens = hessian.layer_sensitivity(
+        model, distinct, task_batches(ctx, model, "train", cfg.hessian_batch_size, cfg.hessian_batches),
+        cfg.sensitivity, cfg.hessian_iterations, ctx.recipe.seed, check=ctx.check,
+        progress=lambda done: ctx.progress(done, total, f"Hessian sensitivity: batch {done}/{total}"))
+    errors = hessian.layer_errors(distinct, candidates, group, cfg.symmetric)
+    sizes = [sum(w.numel() for w in hessian.linear_weights(layer)) for layer in distinct]
+    try:
+        chosen = hessian.allocate_bits(sens.mean, errors, sizes, candidates, cfg.budget_bits)
+    except ValueError as exc:
+        raise StudioError(f"quant.kbit: {exc}") from None
+    average = hessian.average_bits(chosen, sizes)
+    shared = len(distinct) < len(position)
+    rows = [f"{'layer':>5}  {cfg.sensitivity:>12}  {'std':>10}  {'bits':>4}"]
+    for i, (m, sd, b) in enumerate(zip(sens.mean, sens.std, chosen)):
+        rows.append(f"{i:>5}  {m:>12.4g}  {sd:>10.3g}  {b:>4}")
+        ctx.metric(f"quant/sensitivity/layer_{i}", m)
+        ctx.metric(f"quant/bits/layer_{i}", b)
+    ctx.metric("quant/bits/average", average)
+    ctx.log(f"Hessian bit allocation ({cfg.sensitivity}, mean of {len(sens.samples[0])} batches; budget "
+            f"{cfg.budget_bits:g} bits, candidates {candidates}): {average:.3g} bits per weight on average"
+            + (" (layers shared across depths counted once)" if shared else "") + "\n" + "\n".join(rows))
+    if len(set(chosen)) == 1:
+        why = ("the budget allows the widest candidate everywhere" if chosen[0] == candidates[-1] else
+               "the budget allows no layer more than the others" if chosen[0] == candidates[0] else
+               "spreading the bits evenly gives the smallest weighted error for this budget")
+        ctx.log(f"every layer got {chosen[0]} bits: {why}")
+    return {"sensitivity_measure": cfg.sensitivity, "sensitivity": sens.mean, "sensitivity_std": sens.std,
+            "candidate_bits": candidates, "budget_bits": cfg.budget_bits, "average_bits": average,
+            "weights": sizes, "bits": chosen, "layer_bits": [chosen[p] for p in position]}
