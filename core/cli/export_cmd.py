@@ -1,11 +1,11 @@
-"""``bert-studio export RUN --format hf|onnx|onnx-int8 --out DIR``: export a recorded run, verified."""
+"""``bert-studio export RUN --format hf|onnx|onnx-int8|onnx-int4 --out DIR``: export a recorded run, verified."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-FORMAT_CHOICES = ("hf", "onnx", "onnx-int8")
+FORMAT_CHOICES = ("hf", "onnx", "onnx-int8", "onnx-int4")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -17,7 +17,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id (or an unambiguous prefix)")
     p.add_argument("--format", choices=FORMAT_CHOICES, default="hf",
                    help="hf: config.json + model.safetensors + tokenizer; onnx: model.onnx for ONNX Runtime; "
-                   "onnx-int8: the same quantized to int8 by ONNX Runtime (default: hf)")
+                   "onnx-int8: the same quantized to int8 by ONNX Runtime; onnx-int4: 4-bit weights and embedding "
+                   "rows (ONNX Runtime MatMulNBits; smaller, not faster on a CPU batch) (default: hf)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=run)

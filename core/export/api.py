@@ -21,7 +21,7 @@ from core.export import verify
 from core.export.staging import staged_folder
 from core.models.state import ModelState
 
-FORMATS = ("hf", "onnx", "onnx-int8")
+FORMATS = ("hf", "onnx", "onnx-int8", "onnx-int4")
 Progress = Callable[[int, int, str], None]
 _STEPS = 6
 
@@ -66,6 +66,10 @@ def _tolerance(fmt: str, quantized: bool) -> verify.Tolerance:
         return verify.EXACT  # the same tensors (int8 packed weights included) and kernels
     if fmt == "onnx" and not quantized:
         return verify.ONNX_FLOAT
+    if fmt == "onnx-int4":
+        from core.export.onnx_int4 import INT4
+
+        return INT4
     return verify.QUANTIZED
 
 
@@ -168,7 +172,7 @@ def _write(state: ModelState, tmp: Path, fmt: str, batch) -> tuple[Any, dict | N
         return reloaded.model, manifest, notes, manifest["weights"]
     from core.export.onnx_export import OnnxRunner, write_onnx_folder
 
-    info = write_onnx_folder(state, tmp, batch, int8=(fmt == "onnx-int8"))
+    info = write_onnx_folder(state, tmp, batch, int8=(fmt == "onnx-int8"), int4=(fmt == "onnx-int4"))
     from core.export.manifest import layer_description
 
     return OnnxRunner(tmp / info["file"]), {"layers": layer_description(state.model)}, info["notes"], info["file"]

@@ -4,7 +4,10 @@ Lessons from the reference runs (../shared/ENV.md): ONNX Runtime's BERT
 optimizer fuses attention only in a graph exported by the TorchScript exporter
 from an eager-attention model, and quantizing the fused graph needs
 ``DefaultTensorType``; ``per_channel`` + ``reduce_range`` keep int8 accuracy
-on CPUs without VNNI.
+on CPUs without VNNI. Layers with different head counts (``prune.heads``)
+fuse too: :mod:`core.export.onnx_fusion` writes each layer's count into its
+graph and checks the fused graph before it is used. 4-bit weights:
+:mod:`core.export.onnx_int4`.
 """
 
 from __future__ import annotations
@@ -111,18 +114,26 @@ def export_graph(state: ModelState, file: Path, sample: dict[str, torch.Tensor])
 
 
 def _fusable(model: nn.Module) -> tuple[int, int] | str:
-    """(heads, hidden) when every layer has the configured attention shape, which fusion assumes; else why not."""
+    """The shape to give ONNX Runtime's BERT fusion, or why it is not tried.
+
+    ``(heads, hidden)`` when every layer has the configured attention shape;
+    ``(0, 0)`` when layers kept different head counts (``prune.heads``): each
+    layer's count is then read from its graph (:mod:`core.export.onnx_fusion`).
+    Attention that works on another width than the hidden size (MobileBERT's
+    bottleneck) is not what the BERT fusion models.
+    """
     cfg = model.config
     layers = layer_description(model)
     heads, hidden = int(cfg.num_attention_heads), int(cfg.hidden_size)
     if not layers:
         return "fusion skipped: no encoder layers to fuse"
-    if any(layer["heads"] != heads for layer in layers):
-        return "fusion skipped: attention shapes differ from the configuration (pruned heads)"
-    width = layers[0]["heads"] * layers[0]["head_size"]
-    if any(layer["heads"] * layer["head_size"] != hidden for layer in layers):
+    size = hidden // heads if hidden % heads == 0 else None
+    if any(layer["head_size"] != size for layer in layers):
         # MobileBERT: attention works in the bottleneck (true_hidden_size), which the BERT fusion does not model
+        width = layers[0]["heads"] * layers[0]["head_size"]
         return f"fusion skipped: the attention works on width {width}, not the hidden size {hidden}"
+    if any(layer["heads"] != heads for layer in layers):
+        return 0, 0
     return heads, hidden
 
 
@@ -144,52 +155,70 @@ def _not_weight_matmuls(file: Path) -> list[str]:
             if node.op_type == "MatMul" and len(node.input) > 1 and rank.get(node.input[1], 2) != 2]
 
 
-def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str]) -> None:
-    """ONNX Runtime dynamic int8 (per channel, reduced range), after BERT fusion when the shapes allow it."""
+def fuse_for_quantization(state: ModelState, src: Path, sample: dict[str, torch.Tensor], notes: list[str],
+                          purpose: str = "before int8 quantization", **options) -> Path:
+    """``src`` after ONNX Runtime's BERT fusion where the shapes allow it and the fused graph checks out; else ``src``.
+
+    The note says exactly what was fused (or why nothing was). ``options`` go to
+    :func:`core.export.onnx_fusion.fuse`.
+    """
+    from core.export.onnx_fusion import fuse
+
+    shape = _fusable(state.model)
+    if isinstance(shape, str):
+        notes.append(shape)
+        return src
+    with _quiet_exporters():
+        result = fuse(src, src.with_name("fused.onnx"), sample, *shape, **options)
+    notes.append(result.describe(purpose))
+    return result.file or src
+
+
+def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str],
+                   sample: dict[str, torch.Tensor], fusion: bool = True) -> None:
+    """ONNX Runtime dynamic int8 (per channel, reduced range), after BERT fusion when the shapes allow it.
+
+    ``fusion=False`` quantizes the graph as exported (the benchmark's baseline).
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    fused = src.with_name("fused.onnx")
     options: dict[str, Any] = {}
-    shape = _fusable(state.model)
+    graph = fuse_for_quantization(state, src, sample, notes) if fusion else src
+    if not fusion:
+        notes.append("fusion not requested: quantized as exported")
+    if graph != src:
+        options["DefaultTensorType"] = onnx.TensorProto.FLOAT
     with _quiet_exporters():
-        if not isinstance(shape, str):
-            try:
-                from onnxruntime.transformers import optimizer
-
-                opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=shape[0], hidden_size=shape[1])
-                opt.save_model_to_file(str(fused))
-                src = fused
-                options["DefaultTensorType"] = onnx.TensorProto.FLOAT
-                notes.append("ONNX Runtime BERT fusion applied before int8 quantization")
-            except OSError:
-                raise
-            except Exception as exc:  # fusion is an optimisation: fall back to the unfused graph
-                notes.append(f"fusion skipped ({type(exc).__name__}: {exc})")
-        else:
-            notes.append(shape)
-        exclude = _not_weight_matmuls(src)
+        exclude = _not_weight_matmuls(graph)
         if exclude:
             notes.append(f"{len(exclude)} attention MatMul(s) on constant position tensors kept in float "
                          "(ONNX Runtime's int8 MatMul takes only a 2-D weight)")
         try:
-            quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+            quantize_dynamic(str(graph), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
                              nodes_to_exclude=exclude, extra_options=options)
         except OSError:
             raise
         except Exception as exc:
             raise ExportError(f"ONNX Runtime int8 quantization failed: {type(exc).__name__}: {exc}") from exc
-    fused.unlink(missing_ok=True)
+    if graph != src:
+        graph.unlink(missing_ok=True)
 
 
-def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.Tensor], int8: bool) -> dict[str, Any]:
-    """``model.onnx`` (float or int8), ``config.json`` and the tokenizer files in ``folder``."""
+def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.Tensor], int8: bool,
+                      int4: bool = False) -> dict[str, Any]:
+    """``model.onnx`` (float, int8 or int4 weights), ``config.json`` and the tokenizer files in ``folder``."""
     notes: list[str] = []
     target = folder / ONNX_FILE
-    if int8:
+    if int8 or int4:
         float_file = folder / "float.onnx"
         export_graph(state, float_file, sample)
-        quantize_graph(state, float_file, target, notes)
+        if int4:
+            from core.export.onnx_int4 import quantize_int4
+
+            quantize_int4(state, float_file, target, notes, sample)
+        else:
+            quantize_graph(state, float_file, target, notes, sample)
         float_file.unlink(missing_ok=True)
     else:
         export_graph(state, target, sample)
@@ -206,10 +235,12 @@ def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.T
 class OnnxRunner:
     """An ONNX Runtime session that takes the same keyword batch as the torch model (for timing and checks)."""
 
-    def __init__(self, file: Path):
+    def __init__(self, file: Path, threads: int | None = None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
         # idle worker threads otherwise spin after each run and slow down the torch
         # model timed right after it (latency is measured in alternation)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

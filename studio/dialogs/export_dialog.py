@@ -21,6 +21,7 @@ FORMATS = {
     "hf": "Hugging Face folder (safetensors; loads with the studio's loader or transformers)",
     "onnx": "ONNX (float), for ONNX Runtime",
     "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantization)",
+    "onnx-int4": "ONNX with 4-bit weights and embeddings (ONNX Runtime MatMulNBits): smallest, not fastest",
 }
 
 

@@ -1,0 +1,121 @@
+"""ONNX Runtime's BERT fusion on models whose layers kept different head counts (prune.heads)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import core.export.onnx_fusion as onnx_fusion
+from core.export.api import export_model
+from core.export.onnx_export import OnnxRunner, export_graph
+from core.export.onnx_fusion import fuse, pin_head_counts
+from core.export.verify import ONNX_FLOAT, QUANTIZED
+from core.models.loading import load_model
+from core.models.surgery import head_counts
+from tests.core.export.helpers import logits, prune_layer, spread_classifier
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def sharpen_attention(model, scale: float = 6.0) -> None:
+    """Scale the random query and key weights so attention is peaked, not uniform: how the heads are split then
+    changes the outputs (with the random init every split averages the values alike)."""
+    import torch
+
+    with torch.no_grad():
+        for layer in model.bert.encoder.layer:
+            layer.attention.self.query.weight.mul_(scale)
+            layer.attention.self.key.weight.mul_(scale)
+
+
+@pytest.fixture
+def pruned():
+    """Tiny BERT (4 heads of 8 per layer) keeping 2 heads in layer 0 and 1 head in layer 1."""
+    state = load_model("tiny", num_labels=3, seed=2)
+    spread_classifier(state.model)
+    sharpen_attention(state.model)
+    prune_layer(state.model, 0, heads=[0, 3], ffn=24)
+    prune_layer(state.model, 1, heads=[1])
+    assert head_counts(state.model) == [2, 1]
+    return state
+
+
+def _ops(file) -> Counter:
+    import onnx
+
+    return Counter(node.op_type for node in onnx.load(str(file)).graph.node)
+
+
+def _heads_of_attention_nodes(file) -> list[int]:
+    import onnx
+
+    return [next(a.i for a in node.attribute if a.name == "num_heads")
+            for node in onnx.load(str(file)).graph.node if node.op_type in ("Attention", "MultiHeadAttention")]
+
+
+def test_per_layer_heads_fuse_with_each_layers_count(pruned, tmp_path, batch):
+    src = tmp_path / "float.onnx"
+    export_graph(pruned, src, batch)
+    result = fuse(src, tmp_path / "fused.onnx", batch)
+    assert result.file == tmp_path / "fused.onnx" and result.attention == result.layers == 2
+    assert _ops(result.file)["Attention"] == 2 and _ops(result.file)["Softmax"] == 0
+    assert sorted(_heads_of_attention_nodes(result.file)) == [1, 2]  # each layer's own count, not the config's 4
+    assert result.pinned == 6  # Q, K and V head splits of both layers
+    # the fused float graph reproduces the torch model
+    out = OnnxRunner(result.file)(**batch)
+    np.testing.assert_allclose(out, logits(pruned.model, batch).numpy(), atol=ONNX_FLOAT.atol, rtol=ONNX_FLOAT.rtol)
+    note = result.describe("before int8 quantization")
+    assert "attention fused in all 2 layers" in note and "Attention x2" in note and "SkipLayerNormalization x4" in note
+
+
+def test_without_pinned_counts_the_fusion_cannot_read_them(pruned, tmp_path, batch, monkeypatch):
+    """What the pinning is for: the exporter's -1 head count leaves ONNX Runtime no count to detect."""
+    src = tmp_path / "float.onnx"
+    export_graph(pruned, src, batch)
+    monkeypatch.setattr(onnx_fusion, "pin_head_counts", lambda model: 0)
+    result = fuse(src, tmp_path / "fused.onnx", batch)
+    # the other fusions still apply, and the note says exactly that attention was left alone
+    assert result.file is not None and result.attention == 0 and result.layers == 2
+    assert result.ops.get("SkipLayerNormalization") == 4 and "Attention" not in result.ops
+    assert _ops(result.file)["Softmax"] == 2
+    assert "attention not fused in any of the 2 layers" in result.describe("x")
+    out = OnnxRunner(result.file)(**batch)
+    np.testing.assert_allclose(out, logits(pruned.model, batch).numpy(), atol=ONNX_FLOAT.atol, rtol=ONNX_FLOAT.rtol)
+
+
+def test_a_fusion_with_the_wrong_head_count_is_discarded(pruned, tmp_path, batch, monkeypatch):
+    """Unpinned and told the configured 4 heads, the fusion splits the pruned layers wrongly: the check refuses it."""
+    src = tmp_path / "float.onnx"
+    export_graph(pruned, src, batch)
+    monkeypatch.setattr(onnx_fusion, "pin_head_counts", lambda model: 0)
+    result = fuse(src, tmp_path / "fused.onnx", batch, 4, 32)
+    assert result.file is None and not (tmp_path / "fused.onnx").exists()
+    assert "does not reproduce" in result.reason
+    assert "not used" in result.describe("before int8 quantization")
+
+
+def test_pinning_keeps_the_graph_computing_the_same(pruned, tmp_path, batch):
+    import onnx
+
+    src = tmp_path / "float.onnx"
+    export_graph(pruned, src, batch)
+    model = onnx.load(str(src))
+    assert pin_head_counts(model) == 6
+    onnx.save(model, str(tmp_path / "pinned.onnx"))
+    small = {k: v[:3, :11] for k, v in batch.items()}  # other batch size and length than traced
+    for feed in (batch, small):
+        np.testing.assert_allclose(OnnxRunner(tmp_path / "pinned.onnx")(**feed), OnnxRunner(src)(**feed), atol=1e-6)
+
+
+def test_int8_export_of_a_per_layer_pruned_model_is_fused(pruned, tmp_path, batch):
+    report = export_model(pruned, tmp_path / "int8", "onnx-int8", batch=batch, latency_repeats=1)
+    ops = _ops(tmp_path / "int8" / "model.onnx")
+    assert ops["QAttention"] == 2 and ops["Softmax"] == 0  # fused attention, quantized
+    assert report.verified and report.tolerance == QUANTIZED.describe()
+    out = OnnxRunner(tmp_path / "int8" / "model.onnx")(**batch)
+    agreement = float(np.mean(out.argmax(-1) == logits(pruned.model, batch).numpy().argmax(-1)))
+    assert agreement >= QUANTIZED.min_agreement and report.argmax_agreement == pytest.approx(agreement)
+    fused = [n for n in report.notes if "BERT fusion applied before int8" in n]
+    assert len(fused) == 1 and "attention fused in all 2 layers" in fused[0] and "head counts written into 6 head-split reshapes" in fused[0]
