@@ -13,6 +13,11 @@ reshape (the projection's output width over the head size, which is what the
 A fused graph is used only when ONNX Runtime runs it to the same logits as the
 graph it came from (:data:`core.export.verify.ONNX_FLOAT` on the sample
 batch); otherwise the caller keeps the unfused graph and the notes say why.
+
+Fused is not always faster: on the head-pruned MiniLM-L6 (bench/export_fusion.py,
+AVX512 CPU, ONNX Runtime 1.32) the fused int8 graph (QAttention) ran at 0.86x
+the speed of the unfused int8 graph, which ONNX Runtime's own session
+optimizer turns into DynamicQuantizeMatMul / MatMulIntegerToFloat kernels.
 """
 
 from __future__ import annotations

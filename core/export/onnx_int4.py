@@ -14,6 +14,12 @@ which MatMulNBits does not take; they stay in float (they are small).
 Verification (:data:`INT4`): 4-bit weights move logits further than int8, so
 as with int8 only the predicted class is held to a floor; the largest logit
 difference is reported.
+
+Measured (bench/export_fusion.py, head-pruned MiniLM-L6, 32 x 64 batch, 2 threads,
+AVX512 CPU, ONNX Runtime 1.32): 5.97x smaller than the fp32 graph and 1.51x
+smaller than int8, but no faster than fp32 (0.98x) and half int8's speed:
+MatMulNBits pays for small row counts (token-by-token decoding), not for a
+2,048-row batch. It is the format for size, not for speed.
 """
 
 from __future__ import annotations
