@@ -50,11 +50,38 @@ def input_names(model: nn.Module, tokenizer) -> tuple[str, ...]:
     return tuple(n for n in _INPUTS if n in accepted and (n in wanted or n == "input_ids"))
 
 
+def _kbit_types() -> tuple[type, type]:
+    from core.methods.quantization.kbit_modules import KBitEmbedding, KBitLinear
+
+    return KBitLinear, KBitEmbedding
+
+
+def _quantized_modules(model: nn.Module) -> bool:
+    return any(isinstance(m, (dynamic_linear_type(), *_kbit_types())) for m in model.modules())
+
+
+def _float_kbit(module: nn.Module) -> nn.Module:
+    """The float layer a k-bit one stands for, holding its dequantized weights (the tracer cannot unpack bits)."""
+    weight = module.dequantized().detach().float()
+    if isinstance(module, _kbit_types()[1]):
+        return nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=module.padding_idx)
+    linear = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if module.bias is not None:
+            linear.bias.copy_(module.bias.float())
+    return linear
+
+
 def dequantized_copy(model: nn.Module) -> nn.Module:
-    """A float copy where each dynamic int8 linear holds its dequantized weights (ONNX has no such op)."""
+    """A float copy where each dynamic int8 or k-bit layer holds its dequantized weights (ONNX has no such op;
+    the int8 and int4 exports quantize the graph again their own way)."""
     model = copy.deepcopy(model)
+    kbit = _kbit_types()
     for name, module in list(model.named_modules()):
-        if isinstance(module, dynamic_linear_type()):
+        if isinstance(module, kbit):
+            set_module(model, name, _float_kbit(module))
+        elif isinstance(module, dynamic_linear_type()):
             weight = module.weight()
             weight = weight.dequantize() if weight.is_quantized else weight.float()
             bias = module.bias()
@@ -95,7 +122,7 @@ def _quiet_exporters():
 def export_graph(state: ModelState, file: Path, sample: dict[str, torch.Tensor]) -> tuple[str, ...]:
     """Write the float ONNX graph of ``state`` to ``file``; returns its input names."""
     model = state.model
-    if any(isinstance(m, dynamic_linear_type()) for m in model.modules()):
+    if _quantized_modules(model):
         model = dequantized_copy(model)
     model = _eager_copy(model)
     names = input_names(model, state.tokenizer)

@@ -57,6 +57,28 @@ def test_onnx_of_a_torch_int8_model(tiny_state, tmp_path, batch):
     assert report.argmax_agreement >= 0.8 and any("dequantized" in n for n in report.notes)
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "onnx-int8"])
+def test_onnx_of_a_model_with_4_bit_embeddings_and_linears(tiny_state, tmp_path, batch, fmt):
+    # the packed 4-bit codes are unpacked with bit operations the tracer cannot export: the export
+    # traces float layers holding the dequantized weights instead (it once failed with "bitwise AND")
+    from core.methods.quantization.dynamic import quantize_dynamic_int8
+    from core.methods.quantization.kbit_modules import KBitEmbedding, KBitLinear
+
+    spread_classifier(tiny_state.model)
+    bert = tiny_state.model.bert
+    bert.embeddings.word_embeddings = KBitEmbedding.from_embedding(bert.embeddings.word_embeddings, 4, 32, True)
+    layer = bert.encoder.layer[0]
+    layer.output.dense = KBitLinear.from_linear(layer.output.dense, 4, 32, True)
+    # the int8 case is the frontier stack's: 4-bit embedding rows beside torch dynamic int8 linears
+    model = quantize_dynamic_int8(tiny_state.model) if fmt == "onnx-int8" else tiny_state.model
+    state = tiny_state.replace(model=model, quantized=True)
+    report = export_model(state, tmp_path / fmt, fmt, batch=batch, latency_repeats=1)
+    out = _onnx_logits(tmp_path / fmt, batch)
+    assert report.verified and float(np.mean(out.argmax(-1) == logits(model, batch).numpy().argmax(-1))) >= 0.8
+    if fmt == "onnx":  # the float graph computes exactly what the dequantized k-bit weights do
+        np.testing.assert_allclose(out, logits(model, batch).numpy(), atol=1e-3)
+
+
 def test_onnx_failure_leaves_nothing(tiny_state, tmp_path, batch, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("unsupported operator")
