@@ -232,6 +232,53 @@ def quantize_graph(state: ModelState, src: Path, dst: Path, notes: list[str],
         graph.unlink(missing_ok=True)
 
 
+FUSION_MIN_GAIN = 0.05  # the unfused graph must be this much faster to replace the fused one
+FUSION_MIN_MS = 1.0  # below this per batch, timing noise decides: the fused graph stays
+
+
+def _ms_per_batch(files: dict[str, Path], sample: dict[str, torch.Tensor], rounds: int = 5) -> dict[str, float]:
+    """Median milliseconds per batch of each ONNX graph on ``sample``, timed in alternation (the latency protocol)."""
+    from core.metrics.latency import as_callable, batch_protocol, time_rounds
+
+    runners = {name: OnnxRunner(file) for name, file in files.items()}
+    timing = time_rounds({name: as_callable(r, [sample]) for name, r in runners.items()}, batch_protocol(sample, rounds))
+    return {name: timing.latency(name).value for name in files}
+
+
+def quantize_fastest(state: ModelState, src: Path, dst: Path, notes: list[str], sample: dict[str, torch.Tensor]) -> None:
+    """int8 with ONNX Runtime's fusion, or without it where that is measurably faster on this machine.
+
+    ONNX Runtime runs an unfused int8 graph with its own int8 matrix kernels and a fused one through
+    QAttention, which can be the slower of the two (0.86x on an AVX512 CPU: bench/export_fusion.py).
+    Both are quantized and timed in alternation on the verification batch; the note gives both times.
+    """
+    import onnx
+
+    from core.export.onnx_fusion import FUSED_OPS, op_counts
+
+    fused_notes: list[str] = []
+    quantize_graph(state, src, dst, fused_notes, sample, fusion=True)
+    counts = op_counts(onnx.load(str(dst)))
+    if not any(counts[op] for op in (*FUSED_OPS, "QAttention")):
+        notes.extend(fused_notes)
+        return
+    plain = dst.with_name("unfused.onnx")
+    quantize_graph(state, src, plain, [], sample, fusion=False)
+    try:
+        times = _ms_per_batch({"fused": dst, "unfused": plain}, sample)
+        fused_ms, plain_ms = times["fused"], times["unfused"]
+        timed = f"{plain_ms:.1f} ms per batch unfused against {fused_ms:.1f} ms fused, timed in alternation " \
+                f"on the {tuple(sample['input_ids'].shape)} verification batch"
+        if fused_ms >= FUSION_MIN_MS and plain_ms < fused_ms * (1 - FUSION_MIN_GAIN):
+            plain.replace(dst)
+            notes.append(f"int8 graph kept unfused, ONNX Runtime's fusion being slower here: {timed}")
+            return
+        notes.extend(fused_notes)
+        notes.append(f"fused int8 graph kept: {timed}")
+    finally:
+        plain.unlink(missing_ok=True)
+
+
 def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.Tensor], int8: bool,
                       int4: bool = False) -> dict[str, Any]:
     """``model.onnx`` (float, int8 or int4 weights), ``config.json`` and the tokenizer files in ``folder``."""
@@ -245,7 +292,7 @@ def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.T
 
             quantize_int4(state, float_file, target, notes, sample)
         else:
-            quantize_graph(state, float_file, target, notes, sample)
+            quantize_fastest(state, float_file, target, notes, sample)
         float_file.unlink(missing_ok=True)
     else:
         export_graph(state, target, sample)

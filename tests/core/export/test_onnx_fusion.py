@@ -119,3 +119,18 @@ def test_int8_export_of_a_per_layer_pruned_model_is_fused(pruned, tmp_path, batc
     assert agreement >= QUANTIZED.min_agreement and report.argmax_agreement == pytest.approx(agreement)
     fused = [n for n in report.notes if "BERT fusion applied before int8" in n]
     assert len(fused) == 1 and "attention fused in all 2 layers" in fused[0] and "head counts written into 6 head-split reshapes" in fused[0]
+
+
+@pytest.mark.parametrize("fused_ms, plain_ms, kept", [(250.0, 220.0, "unfused"), (250.0, 245.0, "fused"),
+                                                      (0.5, 0.2, "fused")])
+def test_the_int8_export_keeps_the_unfused_graph_only_where_it_is_measurably_faster(
+        pruned, tmp_path, batch, monkeypatch, fused_ms, plain_ms, kept):
+    import core.export.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "_ms_per_batch", lambda files, sample: {"fused": fused_ms, "unfused": plain_ms})
+    report = export_model(pruned, tmp_path / "int8", "onnx-int8", batch=batch, latency_repeats=1)
+    ops = _ops(tmp_path / "int8" / "model.onnx")
+    assert (ops["QAttention"] == 2) == (kept == "fused")
+    assert report.verified and not (tmp_path / "int8" / "unfused.onnx").exists()
+    timed = [n for n in report.notes if f"{plain_ms:.1f} ms per batch unfused against {fused_ms:.1f} ms fused" in n]
+    assert len(timed) == 1 and timed[0].startswith("int8 graph kept unfused" if kept == "unfused" else "fused int8")
