@@ -46,6 +46,21 @@ def variants(rec: dict, kd: dict, kd_long: dict) -> list[tuple[str, list]]:
         ("stack: student + heads + FFN halved + E=128 + KD + int8",
          [student, S("prune.heads", {"amount": 0.5}), S("prune.ffn", {"amount": 0.5}),
           S("factorize.embeddings", {"embedding_size": 128}), S("distill.train", kd), S("quant.dynamic_int8")]),
+        # The levers of the frontier issue, each against its nearest older method above.
+        ("block movement pruning: heads + FFN halved (during fine-tuning)",
+         [S("prune.movement", {"granularity": "blocks", "heads_amount": 0.5, "ffn_amount": 0.5, **rec})]),
+        ("movement pruning of weights to 70 %", [S("prune.movement", {"granularity": "weights", "final_sparsity": 0.7, **rec})]),
+        ("RPP (reweighted proximal) to 70 %", [S("prune.rpp", {"target_sparsity": 0.7, **rec})]),
+        ("4-bit average, bits per layer from the Hessian (Q-BERT)",
+         [S("quant.kbit", {"bits_from": "hessian", "budget_bits": 4})]),
+        ("narrow student 3 x 256, random layers + KD",
+         [S("distill.student_init", {"mode": "config", "num_layers": 3, "hidden_size": 256, "num_heads": 8,
+                                     "intermediate_size": 1024}), S("distill.train", {**kd, "hidden_weight": 1.0})]),
+        ("narrow student 3 x 256, projected layers + KD",
+         [S("distill.student_init", {"mode": "config", "num_layers": 3, "hidden_size": 256, "num_heads": 8,
+                                     "intermediate_size": 1024, "init_layers": True}),
+          S("distill.train", {**kd, "hidden_weight": 1.0})]),
+        ("vocabulary of the training text (+ every character)", [S("prune.vocabulary", {"keep_characters": True})]),
         # The survey's target: >= 5x faster, >= 5x smaller, >= 98 % of the accuracy. Layers and FFN width make
         # it fast, int8 everywhere (embeddings included) makes it small, and distillation, before and after
         # the FFN cut, keeps the accuracy.
