@@ -55,6 +55,8 @@ def _student(s: dict, m: str) -> str:
 
 
 def _kbit(s: dict, m: str) -> str:
+    if _setting(s, "bits_from", m) == "hessian":
+        return f"{_setting(s, 'budget_bits', m):g}-bit average (Hessian)"
     return f"{_setting(s, 'bits', m)}-bit"
 
 

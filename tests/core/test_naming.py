@@ -48,3 +48,5 @@ def test_the_new_pruning_methods_have_phrases_of_their_own():
     assert step_phrase("prune.rpp", {"target_sparsity": 0.6}) == "RPP 60 %"
     assert step_phrase("prune.rpp", {}) == "RPP"
     assert step_phrase("prune.vocabulary", {}) == "vocabulary"
+    assert step_phrase("quant.kbit", {"bits_from": "hessian", "budget_bits": 3.5}) == "3.5-bit average (Hessian)"
+    assert step_phrase("quant.kbit", {"bits": 4}) == "4-bit"
