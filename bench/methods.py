@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         result = engine.run(recipe, task=task, initial_state=state)
         rows.append({"name": name, "status": result.status, "error": result.error, "results": result.results,
                      "seconds": time.time() - start, "steps": [s.method for s in steps]})
-        print(f"{name}: {result.status} {json.dumps({k: round(v, 4) for k, v in result.results.items()})} {result.error}", flush=True)
+        print(f"{name}: {result.status} {json.dumps({k: round(v, 4) for k, v in result.results.items() if isinstance(v, (int, float))})} {result.error}", flush=True)
     table = markdown(rows, base.results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "methods.md").write_text(table)
