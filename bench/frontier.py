@@ -68,14 +68,13 @@ def timed(models: dict, tasks: dict, profile: str, rounds: int):
     from core.metrics.latency import as_callable, profile_workload, time_rounds
     from core.metrics.protocol import Protocol, machine
 
-    fns, shape = {}, None
+    fns, counts, shape = {}, set(), None
     for name, model in models.items():
         batches, own = profile_workload(tasks[name], "test", profile, 32, 64)
         shape = shape or own
         fns[name] = as_callable(model, batches)
-        fns[name].batches = len(batches)
+        counts.add(len(batches))
     protocol = Protocol(**shape, warmup=1, rounds=rounds, **machine(None))
-    counts = {getattr(f, "batches") for f in fns.values()}
     if len(counts) != 1:
         raise SystemExit(f"the workloads of {profile} differ in batches: {counts}")
     return time_rounds(fns, protocol, batches_per_call=counts.pop()), shape
