@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from core.errors import ExportError, StudioError
 from core.export import verify
-from core.export.staging import staged_folder
+from core.models.staging import staged_folder
 from core.models.state import ModelState
 
 FORMATS = ("hf", "onnx", "onnx-int8", "onnx-int4")
@@ -156,24 +156,24 @@ def _none() -> Iterator[None]:
 def _write(state: ModelState, tmp: Path, fmt: str, batch) -> tuple[Any, dict | None, list[str], str]:
     """Write the files and reload them as a user would: (runnable export, manifest, notes, weights file name)."""
     if fmt == "hf":
-        from core.export.checkpoint import write_model_folder
-        from core.export.loader import load_export
+        from core.models.checkpoint import write_model_folder
+        from core.models.reload import load_model_folder
 
         manifest = write_model_folder(state, tmp)
         notes = [] if manifest["standard"] else [
             "architecture recorded in studio_model.json; plain transformers cannot rebuild it"]
         if manifest["standard"]:
             # the promise of a standard folder is that plain transformers loads it: check exactly that
-            from core.export.loader import _load_plain
+            from core.models.reload import _load_plain
 
             reloaded = _load_plain(tmp)
         else:
-            reloaded = load_export(tmp)
+            reloaded = load_model_folder(tmp)
         return reloaded.model, manifest, notes, manifest["weights"]
     from core.export.onnx_export import OnnxRunner, write_onnx_folder
 
     info = write_onnx_folder(state, tmp, batch, int8=(fmt == "onnx-int8"), int4=(fmt == "onnx-int4"))
-    from core.export.manifest import layer_description
+    from core.models.manifest import layer_description
 
     return OnnxRunner(tmp / info["file"]), {"layers": layer_description(state.model)}, info["notes"], info["file"]
 
@@ -237,14 +237,14 @@ def name_labels(config: Any, names: list[str]) -> None:
 def export_run(repo: Any, run_id: str, format: str, out_dir: str | Path, overwrite: bool = False,
                progress: Progress | None = None, latency_repeats: int = 5) -> verify.ExportReport:
     """Export a recorded run's final checkpoint, verify it, and record the export as an artifact."""
-    from core.export.loader import load_export
-    from core.export.staging import check_target
+    from core.models.reload import load_model_folder
+    from core.models.staging import check_target
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     check_target(Path(out_dir).expanduser().resolve(), overwrite)  # before the slow part: fail fast
     record = repo.get_run(run_id)
-    state = load_export(final_checkpoint(record))
+    state = load_model_folder(final_checkpoint(record))
     recipe = dict(_field(record, "recipe") or {})
     notes: list[str] = []
     batch, reference = _run_inputs(recipe, state, notes) if recipe else (None, None)

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from core.errors import ExportError
-from core.export.manifest import dynamic_linear_type, layer_description, set_module
+from core.models.manifest import dynamic_linear_type, layer_description, set_module
 from core.models.state import ModelState
 
 ONNX_FILE = "model.onnx"

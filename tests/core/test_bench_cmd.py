@@ -8,7 +8,7 @@ import re
 import pytest
 
 from core import events as ev
-from core.export.checkpoint import save_checkpoint
+from core.models.checkpoint import save_checkpoint
 from core.models.loading import load_model
 from tests.conftest import tiny_recipe
 from tests.core.export.helpers import prune_layer

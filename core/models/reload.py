@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ExportError
-from core.export.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
+from core.models.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
 from core.models.folder import STUDIO_MANIFEST, ModelFolderError, has_vocabulary, read_config, read_json_object, refuse_pickles
 from core.models.state import ModelState
 
@@ -65,7 +65,7 @@ def _load_plain(path: Path) -> ModelState:
     return ModelState(model=model.eval(), tokenizer=_load_tokenizer(path), source=str(path))
 
 
-def load_export(path: str | Path) -> ModelState:
+def load_model_folder(path: str | Path) -> ModelState:
     """Load a folder written by :func:`core.export.api.export_model` (``hf``) or ``save_checkpoint``."""
     path = Path(path).expanduser()
     if not path.is_dir():
@@ -89,7 +89,7 @@ def load_export(path: str | Path) -> ModelState:
 def _load_manifest(path: Path) -> ModelState:
     from safetensors.torch import load_file
 
-    from core.export.tensors import load_tensors
+    from core.models.tensors import load_tensors
 
     manifest = read_json_object(path / STUDIO_MANIFEST)
     _check_manifest(manifest, path)
