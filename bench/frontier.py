@@ -86,7 +86,7 @@ def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, dat
     from core.errors import ExportError
     from core.export.api import export_model
     from core.export import load_export
-    from core.export.onnx_export import OnnxRunner
+    from core.export.onnx_session import OnnxRunner
     from core.metrics.intervals import paired_retained
     from core.metrics.latency import fixed_batch
     from core.metrics.timing import speed_figures

@@ -51,7 +51,7 @@ def _load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
 
 
-def _load_plain(path: Path) -> ModelState:
+def load_plain(path: Path) -> ModelState:
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -76,7 +76,7 @@ def load_model_folder(path: str | Path) -> ModelState:
     try:
         if not (path / STUDIO_MANIFEST).is_file():
             _load_config(path)  # same refusals (remote code, foreign model types) as below
-            return _load_plain(path)
+            return load_plain(path)
         return _load_manifest(path)
     except ExportLoadError:
         raise
