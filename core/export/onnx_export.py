@@ -14,10 +14,10 @@ overrides it):
   QAttention, which can be the slower of the two (0.86x on an AVX512 CPU:
   bench/export_fusion.py), hence ``onnx-int8``'s default.
 
-The ONNX modules depend one way, each only on those before it:
-``onnx_session`` (running a graph) <- ``onnx_graph`` (the float graph) <-
-``onnx_fusion`` (the checked fusion) <- ``onnx_int8`` / ``onnx_int4`` (the
-quantizers) <- this module <- :mod:`core.export.api`.
+The ONNX modules depend one way: ``onnx_session`` (running a graph) under
+``onnx_graph`` (the float graph) and ``onnx_fusion`` (the checked fusion);
+the fusion under the quantizers ``onnx_int8`` and ``onnx_int4``; all of them
+under this module, and this module under :mod:`core.export.api`.
 """
 
 from __future__ import annotations
