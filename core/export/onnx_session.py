@@ -1,8 +1,9 @@
 """Running an exported graph in ONNX Runtime, and keeping the exporters' advice out of the user's console.
 
 The bottom of the ONNX modules: :mod:`core.export.onnx_graph`,
-:mod:`core.export.onnx_fusion`, the quantizers and :mod:`core.export.api` all
-run graphs through :class:`OnnxRunner`; nothing here imports them.
+:mod:`core.export.onnx_fusion`, the quantizers and :mod:`core.export.api` use
+:func:`quiet_exporters` or run graphs through :class:`OnnxRunner`; nothing here
+imports them.
 """
 
 from __future__ import annotations

@@ -168,3 +168,15 @@ def test_a_fusion_the_format_cannot_take_is_refused_before_writing(pruned, tmp_p
     with pytest.raises(ExportError, match=message):
         export_model(pruned, tmp_path / "out", format, batch=batch, fusion=fusion)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fastest_choice_applies_to_the_float_graph_too(pruned, tmp_path, batch, monkeypatch):
+    import core.export.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "_ms_per_batch", lambda files, sample: {"fused": 250.0, "unfused": 200.0})
+    report = export_model(pruned, tmp_path / "float", "onnx", batch=batch, latency_repeats=1, fusion="fastest")
+    ops = _ops(tmp_path / "float" / "model.onnx")
+    assert ops["Softmax"] == 2 and not ops["Attention"] and report.tolerance == ONNX_FLOAT.describe()
+    kept = [n for n in report.notes if n.startswith("float graph kept unfused")]
+    assert len(kept) == 1 and "200.0 ms per batch unfused against 250.0 ms fused" in kept[0]
+    assert not any(n.startswith("fusion not requested") for n in report.notes)
