@@ -51,7 +51,8 @@ def pruned_state(task, data, amount: float, batches: int):
 
 
 def write_variants(state, folder: Path, batch, block_size: int) -> dict[str, tuple[Path, list[str]]]:
-    from core.export.onnx_export import export_graph, quantize_graph
+    from core.export.onnx_graph import export_graph
+    from core.export.onnx_int8 import quantize_graph
     from core.export.onnx_int4 import quantize_int4
 
     float_file = folder / "float.onnx"
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     from core.data.task import prepare_task
     from core.export import verify
     from core.export.api import _tolerance
-    from core.export.onnx_export import OnnxRunner
+    from core.export.onnx_session import OnnxRunner
     from core.metrics.latency import batch_protocol, fixed_batch, measure_batches, speed_figures
     from core.models.architecture import layer_shapes
     from core.models.loading import load_tokenizer

@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     from core.data.task import prepare_task
     from core.engine import Engine
     from core.export.api import export_model
-    from core.export.loader import load_export  # noqa: F401  (hf reload path, for completeness)
-    from core.export.onnx_export import OnnxRunner
+    from core.export import load_export  # noqa: F401  (hf reload path, for completeness)
+    from core.export.onnx_session import OnnxRunner
     from core.metrics.latency import compare_latency, fixed_batch
     from core.models.loading import load_tokenizer
     from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step

@@ -85,8 +85,8 @@ def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, dat
     from core.data.task import prepare_task
     from core.errors import ExportError
     from core.export.api import export_model
-    from core.export.loader import load_export
-    from core.export.onnx_export import OnnxRunner
+    from core.export import load_export
+    from core.export.onnx_session import OnnxRunner
     from core.metrics.intervals import paired_retained
     from core.metrics.latency import fixed_batch
     from core.metrics.timing import speed_figures
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     from core.data.task import prepare_task
     from core.engine import Engine
     from core.engine.cache import StepCache
-    from core.export.loader import load_export
+    from core.export import load_export
     from core.models.loading import load_tokenizer
     from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe
 

@@ -91,8 +91,8 @@ def fine_tuned_baseline(engine, data, evaluation, task, args):
     from dataclasses import asdict
     from pathlib import Path
 
-    from core.export.checkpoint import save_checkpoint
-    from core.export.loader import load_export
+    from core.models.checkpoint import save_checkpoint
+    from core.export import load_export
     from core.recipe import ModelRef, Recipe, Step
 
     finetune = Step("finetune", {"epochs": args.epochs, "learning_rate": 5e-5})

@@ -20,11 +20,11 @@ from studio.dialogs import errors
 def describe_final_model(record) -> dict:
     """Load a saved run's final checkpoint and describe it as the inspector shows a model (off the GUI thread)."""
     from core.export.api import final_checkpoint
-    from core.export.loader import load_export
     from core.models.architecture import describe, serialized_size
+    from core.models.reload import load_model_folder
 
     path = final_checkpoint(record)
-    state = load_export(path)
+    state = load_model_folder(path)
     return {**describe(state.model), "size_bytes": serialized_size(state.model), "source": str(path)}
 
 

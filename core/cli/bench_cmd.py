@@ -1,7 +1,7 @@
 """``bert-studio bench RUN [RUN ...]``: re-measure recorded runs now, side by side with their baseline.
 
 Each run's final model and the baseline (the original model of its recipe, see
-:mod:`core.metrics.side_by_side`) are timed in alternation in this process, so
+:mod:`core.services.side_by_side`) are timed in alternation in this process, so
 the speedups printed are comparable with each other, unlike latencies recorded
 by runs at different times. Every figure comes with its interval and the
 protocol it was measured under; a wide interval is marked unreliable and a
@@ -16,7 +16,7 @@ import sys
 from core.cli.format import table
 from core.metrics import figures
 from core.metrics.protocol import PROFILES
-from core.metrics.side_by_side import BASELINE_WHAT, DEFAULT_ROUNDS, SideBySide
+from core.services.side_by_side import BASELINE_WHAT, DEFAULT_ROUNDS, SideBySide
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -65,7 +65,7 @@ def report_text(result: SideBySide) -> str:
 def run(args) -> int:
     from core.cli.database import open_repository
     from core.errors import StudioError
-    from core.metrics.side_by_side import measure_runs
+    from core.services.side_by_side import measure_runs
 
     if args.rounds < 1:
         raise StudioError("--rounds must be at least 1")

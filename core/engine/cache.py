@@ -188,7 +188,7 @@ class CacheEntry:
         """The model state after the prefix, on ``device``, with ``tokenizer`` (the run's own)."""
         from safetensors.torch import load_file
 
-        from core.export.loader import load_export
+        from core.models.reload import load_model_folder as load_export
 
         state = load_export(self.path / "model")
         extras = json.loads(json.dumps(self.extras))  # a private copy: steps mutate extras
@@ -366,7 +366,7 @@ class StepCache:
         from safetensors.torch import save_file
 
         from core.errors import ExportError
-        from core.export.checkpoint import write_model_folder
+        from core.models.checkpoint import write_model_folder
 
         plain, masks = _plain_extras(state.extras), _checked_masks(state.masks)
         staging = self.root / STAGING / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"

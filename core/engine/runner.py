@@ -144,7 +144,7 @@ class Engine:
 
     def _save_final(self, ctx: RunContext, state) -> None:
         """Keep the run's final model so it can be exported later (``export RUN``)."""
-        from core.export.checkpoint import save_checkpoint
+        from core.models.checkpoint import save_checkpoint
 
         ctx.progress(0, 1, "saving the final checkpoint", force=True)
         try:

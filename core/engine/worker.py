@@ -22,7 +22,7 @@ WORKER_MODULES = (
     "torch", "transformers", "datasets", "accelerate",
     "transformers.models.bert.modeling_bert", "transformers.core_model_loading", "transformers.data.data_collator",
     "core.engine.training", "core.engine.evaluation", "core.data.task", "core.models.loading",
-    "core.methods", "core.export.checkpoint",
+    "core.methods", "core.models.checkpoint",
 )
 # Settings read from the environment that a run started later must see as this process sees them then.
 _ENV_PREFIXES = ("BERT_STUDIO_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "CUDA_", "OMP_", "MKL_")

@@ -18,7 +18,12 @@ import torch.nn as nn
 
 from core.errors import ExportError, StudioError
 from core.export import verify
-from core.export.staging import staged_folder
+from core.export.card import write_card
+from core.export.onnx_export import options_for, write_onnx_folder
+from core.export.onnx_int4 import INT4
+from core.export.onnx_session import OnnxRunner
+from core.models.manifest import layer_description
+from core.models.staging import staged_folder
 from core.models.state import ModelState
 
 FORMATS = ("hf", "onnx", "onnx-int8", "onnx-int4")
@@ -67,8 +72,6 @@ def _tolerance(fmt: str, quantized: bool) -> verify.Tolerance:
     if fmt == "onnx" and not quantized:
         return verify.ONNX_FLOAT
     if fmt == "onnx-int4":
-        from core.export.onnx_int4 import INT4
-
         return INT4
     return verify.QUANTIZED
 
@@ -82,17 +85,22 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
                  batch: dict[str, torch.Tensor] | None = None, overwrite: bool = False,
                  recipe: dict[str, Any] | None = None, results: dict[str, Any] | None = None,
                  progress: Progress | None = None, latency_repeats: int = 5,
-                 notes: list[str] | None = None) -> verify.ExportReport:
+                 notes: list[str] | None = None, fusion: str | None = None) -> verify.ExportReport:
     """Write ``state`` to ``out_dir`` as ``format``, verify it, and return what was measured.
 
     ``reference`` is the original (uncompressed) model, timed in alternation
     with the export; ``batch`` (a tokenized validation batch) is what outputs
     are compared and latency measured on; ``notes`` go into the report and
-    the model card. Raises :class:`ExportError` and
+    the model card. ``fusion`` (``none``, ``fused`` or ``fastest``; ONNX formats
+    only) replaces the format's own choice of ONNX Runtime's BERT fusion
+    (:mod:`core.export.onnx_export`). Raises :class:`ExportError` and
     leaves nothing behind when writing or verification fails.
     """
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "hf" and fusion is not None:
+        raise ExportError("fusion is an option of the ONNX formats; the hf format writes the model's own tensors")
+    onnx_options = options_for(format, fusion) if format != "hf" else None  # refuses an unknown fusion up front
     target = Path(out_dir).expanduser().resolve()
     _tell(progress, 0, "preparing")
     batch = {k: v.to("cpu") for k, v in (batch or sample_batch(state.tokenizer)).items()}
@@ -103,7 +111,7 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         _tell(progress, 1, f"writing the {format} export")
         what = f"{format} export of the {_family(model)} model"
         try:
-            exported, manifest, notes_written, weights = _write(cpu_state, tmp, format, batch)
+            exported, manifest, notes_written, weights = _write(cpu_state, tmp, onnx_options, batch)
             _tell(progress, 2, "reloading the export to verify it")
             actual = verify.logits_of(exported, batch)
         except ExportError as exc:  # say which family could not take this format, before the exporter's reason
@@ -128,8 +136,6 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         )
         del exported  # release the ONNX session / reloaded model before the folder moves
         _tell(progress, 4, "writing the model card")
-        from core.export.card import write_card
-
         write_card(tmp, report, manifest, recipe, results, str(target))
         report.size_bytes = verify.folder_bytes(tmp)
         _tell(progress, 5, "moving the export into place")
@@ -153,28 +159,22 @@ def _none() -> Iterator[None]:
     yield None
 
 
-def _write(state: ModelState, tmp: Path, fmt: str, batch) -> tuple[Any, dict | None, list[str], str]:
-    """Write the files and reload them as a user would: (runnable export, manifest, notes, weights file name)."""
-    if fmt == "hf":
-        from core.export.checkpoint import write_model_folder
-        from core.export.loader import load_export
+def _write(state: ModelState, tmp: Path, onnx_options, batch) -> tuple[Any, dict | None, list[str], str]:
+    """Write the files and reload them as a user would: (runnable export, manifest, notes, weights file name).
+
+    ``onnx_options`` (:class:`core.export.onnx_export.OnnxOptions`) is None for the ``hf`` format.
+    """
+    if onnx_options is None:
+        from core.models.checkpoint import write_model_folder
+        from core.models.reload import load_model_folder, load_plain
 
         manifest = write_model_folder(state, tmp)
         notes = [] if manifest["standard"] else [
             "architecture recorded in studio_model.json; plain transformers cannot rebuild it"]
-        if manifest["standard"]:
-            # the promise of a standard folder is that plain transformers loads it: check exactly that
-            from core.export.loader import _load_plain
-
-            reloaded = _load_plain(tmp)
-        else:
-            reloaded = load_export(tmp)
+        # the promise of a standard folder is that plain transformers loads it: check exactly that
+        reloaded = load_plain(tmp) if manifest["standard"] else load_model_folder(tmp)
         return reloaded.model, manifest, notes, manifest["weights"]
-    from core.export.onnx_export import OnnxRunner, write_onnx_folder
-
-    info = write_onnx_folder(state, tmp, batch, int8=(fmt == "onnx-int8"), int4=(fmt == "onnx-int4"))
-    from core.export.manifest import layer_description
-
+    info = write_onnx_folder(state, tmp, batch, onnx_options)
     return OnnxRunner(tmp / info["file"]), {"layers": layer_description(state.model)}, info["notes"], info["file"]
 
 
@@ -237,14 +237,14 @@ def name_labels(config: Any, names: list[str]) -> None:
 def export_run(repo: Any, run_id: str, format: str, out_dir: str | Path, overwrite: bool = False,
                progress: Progress | None = None, latency_repeats: int = 5) -> verify.ExportReport:
     """Export a recorded run's final checkpoint, verify it, and record the export as an artifact."""
-    from core.export.loader import load_export
-    from core.export.staging import check_target
+    from core.models.reload import load_model_folder
+    from core.models.staging import check_target
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     check_target(Path(out_dir).expanduser().resolve(), overwrite)  # before the slow part: fail fast
     record = repo.get_run(run_id)
-    state = load_export(final_checkpoint(record))
+    state = load_model_folder(final_checkpoint(record))
     recipe = dict(_field(record, "recipe") or {})
     notes: list[str] = []
     batch, reference = _run_inputs(recipe, state, notes) if recipe else (None, None)

@@ -18,7 +18,7 @@ _HOW_TO_LOAD = {
     ),
     "hf-studio": (
         "The architecture differs from what `config.json` alone describes (it is recorded in `studio_model.json`), "
-        "so load it with the studio:\n\n```python\nfrom core.export.loader import load_export\n\n"
+        "so load it with the studio:\n\n```python\nfrom core.export import load_export\n\n"
         "state = load_export(\"{path}\")  # state.model, state.tokenizer\n```"
     ),
     "onnx": (

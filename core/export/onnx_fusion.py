@@ -13,6 +13,9 @@ reshape (the projection's output width over the head size, which is what the
 A fused graph is used only when ONNX Runtime runs it to the same logits as the
 graph it came from (:data:`core.export.verify.ONNX_FLOAT` on the sample
 batch); otherwise the caller keeps the unfused graph and the notes say why.
+:func:`fuse_where_possible` is the entry the formats use: it decides from the
+model's shapes whether (and with which head count) to try, and notes the outcome.
+Whether a format fuses at all is its caller's choice (:mod:`core.export.onnx_export`).
 
 Fused is not always faster: on the head-pruned MiniLM-L6 (bench/export_fusion.py,
 AVX512 CPU, ONNX Runtime 1.32) the fused int8 graph (QAttention) ran at 0.86x
@@ -30,6 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn as nn
+
+from core.errors import ExportError
+from core.export import verify
+from core.export.onnx_session import OnnxRunner, quiet_exporters
+from core.models.manifest import layer_description
 
 # the operators ONNX Runtime's fusion writes (com.microsoft), in the order the notes list them
 FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization",
@@ -127,10 +137,6 @@ def pin_head_counts(model) -> int:
 
 def _same_outputs(reference: Path, candidate: Path, sample) -> str | None:
     """None when both graphs give the same logits in ONNX Runtime on ``sample``; else why not."""
-    from core.errors import ExportError
-    from core.export import verify
-    from core.export.onnx_export import OnnxRunner
-
     try:
         expected = verify.logits_of(OnnxRunner(reference), sample)
         actual = verify.logits_of(OnnxRunner(candidate), sample)
@@ -206,3 +212,45 @@ def fuse(src: Path, dst: Path, sample, heads: int = 0, hidden: int = 0, *, atten
         dst.unlink(missing_ok=True)
         return Fusion(None, layers=layers, reason=f"the fused graph does not reproduce the exported one ({mismatch})")
     return Fusion(dst, attention=attention, layers=layers, ops=ops, pinned=pinned)
+
+
+def fusion_shape(model: nn.Module) -> tuple[int, int] | str:
+    """The shape to give ONNX Runtime's BERT fusion, or why it is not tried.
+
+    ``(heads, hidden)`` when every layer has the configured attention shape;
+    ``(0, 0)`` when layers kept different head counts (``prune.heads``): each
+    layer's count is then read from its graph (:func:`pin_head_counts`).
+    Attention that works on another width than the hidden size (MobileBERT's
+    bottleneck) is not what the BERT fusion models.
+    """
+    cfg = model.config
+    layers = layer_description(model)
+    heads, hidden = int(cfg.num_attention_heads), int(cfg.hidden_size)
+    if not layers:
+        return "fusion skipped: no encoder layers to fuse"
+    size = hidden // heads if hidden % heads == 0 else None
+    if any(layer["head_size"] != size for layer in layers):
+        # MobileBERT: attention works in the bottleneck (true_hidden_size), which the BERT fusion does not model
+        width = layers[0]["heads"] * layers[0]["head_size"]
+        return f"fusion skipped: the attention works on width {width}, not the hidden size {hidden}"
+    if any(layer["heads"] != heads for layer in layers):
+        return 0, 0
+    return heads, hidden
+
+
+def fuse_where_possible(model: nn.Module, src: Path, sample: dict[str, torch.Tensor], notes: list[str],
+                        purpose: str, **options) -> Path:
+    """``src`` after ONNX Runtime's BERT fusion where the shapes allow it and the fused graph checks out; else ``src``.
+
+    The note says exactly what was fused (or why nothing was), ``purpose`` saying
+    for what (``"before int8 quantization"``). ``options`` go to :func:`fuse`;
+    the fused graph is written beside ``src`` as ``fused.onnx``.
+    """
+    shape = fusion_shape(model)
+    if isinstance(shape, str):
+        notes.append(shape)
+        return src
+    with quiet_exporters():
+        result = fuse(src, src.with_name("fused.onnx"), sample, *shape, **options)
+    notes.append(result.describe(purpose))
+    return result.file or src

@@ -1,6 +1,7 @@
 """ONNX Runtime 4-bit weights: ``MatMulNBits`` for the linear layers, ``GatherBlockQuantized`` for embedding rows.
 
-The float graph first goes through ONNX Runtime's BERT fusion in the form that
+Where the caller asks for fusion (``fusion=True``, what the ``onnx-int4`` format
+does), the float graph first goes through ONNX Runtime's BERT fusion in the form that
 leaves the weights where a weight quantizer sees them: attention fused to
 ``MultiHeadAttention`` (the Q/K/V projections stay separate MatMuls) and the
 embeddings left as Gathers (``EmbedLayerNormalization`` would take the tables
@@ -33,6 +34,8 @@ import torch
 
 from core.errors import ExportError
 from core.export import verify
+from core.export.onnx_fusion import fuse_where_possible
+from core.export.onnx_session import quiet_exporters
 from core.models.state import ModelState
 
 BLOCK_SIZE = 32  # rows of a weight column sharing one scale and zero point (a power of two, >= 16)
@@ -96,15 +99,16 @@ def _weight_nodes(model) -> tuple[list[str], list[str], list[str]]:
 
 
 def quantize_int4(state: ModelState, src: Path, dst: Path, notes: list[str], sample: dict[str, torch.Tensor],
-                  block_size: int = BLOCK_SIZE, accuracy_level: int = ACCURACY_LEVEL) -> None:
-    """Write ``dst``: the graph ``src`` (fused where it checks out) with 4-bit linear weights and embedding rows."""
+                  block_size: int = BLOCK_SIZE, accuracy_level: int = ACCURACY_LEVEL, fusion: bool = True) -> None:
+    """Write ``dst``: the graph ``src`` (with ``fusion``, fused where it checks out) with 4-bit linear weights and
+    embedding rows."""
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    from core.export.onnx_export import _quiet_exporters, fuse_for_quantization
-
-    graph = fuse_for_quantization(state, src, sample, notes, "before int4 quantization", multi_head=True,
-                                  embeddings=False)
+    graph = src
+    if fusion:
+        graph = fuse_where_possible(state.model, src, sample, notes, "before int4 quantization", multi_head=True,
+                                    embeddings=False)
     model = onnx.load(str(graph))
     matmuls, gathers, others = _weight_nodes(model)
     op_types = ["MatMul"]
@@ -116,7 +120,7 @@ def quantize_int4(state: ModelState, src: Path, dst: Path, notes: list[str], sam
         notes.append("embeddings kept in float: this ONNX Runtime has no GatherBlockQuantized kernel")
         others += gathers
     try:
-        with _quiet_exporters(), _quiet_quantizer():
+        with quiet_exporters(), _quiet_quantizer():
             quantizer = MatMulNBitsQuantizer(model, bits=4, block_size=block_size, is_symmetric=False,
                                              accuracy_level=accuracy_level, nodes_to_exclude=others,
                                              op_types_to_quantize=tuple(op_types))

@@ -1,7 +1,7 @@
 """The model-folder format: what a folder must hold before anything in it is loaded.
 
 One set of checks for a user's model folder (:mod:`core.models.loading`) and
-for an exported or checkpointed one (:mod:`core.export.loader`): a
+for an exported or checkpointed one (:mod:`core.models.reload`): a
 ``config.json`` that is a JSON object naming a BERT-family ``model_type`` and no
 remote code, weights in safetensors (pickles can run code when loaded, so they
 are refused everywhere), and tokenizer files that define a vocabulary.

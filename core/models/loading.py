@@ -135,9 +135,9 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
     if path.exists():
         check_model_folder(path)
         if (path / STUDIO_MANIFEST).is_file():
-            from core.export.loader import load_export  # heavy (torch, safetensors): only for an export folder
+            from core.models.reload import load_model_folder  # heavy (torch, safetensors): only for an export folder
 
-            state = load_export(path)
+            state = load_model_folder(path)
             _rename_labels(state.model.config, labels)
             return state
     else:

@@ -2,7 +2,7 @@
 
 The figures a run recorded were taken when it ended, under whatever else the
 machine was doing; this re-measures every selected run in one process, now
-(:func:`core.metrics.side_by_side.measure_records`, off the GUI thread), and
+(:func:`core.services.side_by_side.measure_records`, off the GUI thread), and
 shows each speedup with its interval and the protocol, a wide interval marked
 unreliable and a model too small to time noted as such.
 """
@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from core.metrics import figures
-from core.metrics.side_by_side import BASELINE_WHAT, DEFAULT_ROUNDS, SideBySide, measure_records
+from core.services.side_by_side import BASELINE_WHAT, DEFAULT_ROUNDS, SideBySide, measure_records
 from studio.workers import run_in_background
 
 COLUMNS = ("Run", "Profile", "Speedup", "Latency", "Baseline latency", "Size")

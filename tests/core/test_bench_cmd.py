@@ -8,7 +8,7 @@ import re
 import pytest
 
 from core import events as ev
-from core.export.checkpoint import save_checkpoint
+from core.models.checkpoint import save_checkpoint
 from core.models.loading import load_model
 from tests.conftest import tiny_recipe
 from tests.core.export.helpers import prune_layer
@@ -119,7 +119,7 @@ def test_bench_of_an_unknown_run_is_one_line(runs, capsys):
 
 def test_side_by_side_shares_one_baseline_and_keeps_the_raw_rounds(runs, monkeypatch):
     from core.db import Repository, open_database
-    from core.metrics.side_by_side import BASELINE, measure_runs
+    from core.services.side_by_side import BASELINE, measure_runs
 
     url, ids = runs
     encoder_cost_timer(monkeypatch, noise=0.0)

@@ -79,7 +79,7 @@ def test_boolean_labels_train_as_two_classes_and_the_export_names_them(tmp_path,
 def test_the_export_package_names_its_api_and_stays_light():
     import core.export
 
-    assert core.export.load_export is __import__("core.export.loader", fromlist=["x"]).load_export
+    assert core.export.load_export is __import__("core.models.reload", fromlist=["x"]).load_model_folder
     with pytest.raises(ImportError):
         exec("from core.export import no_such_name")
     probe = "import sys, core.export; print('torch' in sys.modules, 'transformers' in sys.modules)"

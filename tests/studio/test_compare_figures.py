@@ -98,7 +98,7 @@ def test_old_runs_without_intervals_or_timing_still_display(qtbot, view):
 
 def test_measure_side_by_side_times_the_runs_now_off_the_gui_thread(qtbot, view, tmp_path, monkeypatch):
     from core.db import Repository, open_database
-    from core.metrics.side_by_side import measure_records
+    from core.services.side_by_side import measure_records
     from tests.core.test_bench_cmd import encoder_cost_timer, recorded_runs
 
     url = f"sqlite:///{tmp_path / 'studio.db'}"

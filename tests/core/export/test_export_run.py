@@ -10,8 +10,8 @@ import torch
 from core import events as ev
 from core.errors import ExportError
 from core.export.api import export_run
-from core.export.checkpoint import save_checkpoint
-from core.export.loader import load_export
+from core.models.checkpoint import save_checkpoint
+from core.export import load_export
 from tests.conftest import tiny_recipe
 from tests.core.export.helpers import logits, prune_layer
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.export.api import export_model, sample_batch
-from core.export.checkpoint import save_checkpoint
+from core.models.checkpoint import save_checkpoint
 from core.models.adapters import FamilyRefusal
 from core.models.architecture import layer_shapes
 from core.models.loading import STUDIO_MANIFEST, load_model, load_tokenizer

@@ -8,7 +8,7 @@ import torch
 
 from core.errors import ExportError
 from core.export.api import export_model
-from core.export.onnx_export import OnnxRunner
+from core.export.onnx_session import OnnxRunner
 from core.models.loading import load_model
 from tests.core.export.helpers import logits, prune_layer, spread_classifier
 

@@ -9,7 +9,8 @@ import pytest
 
 import core.export.onnx_fusion as onnx_fusion
 from core.export.api import export_model
-from core.export.onnx_export import OnnxRunner, export_graph
+from core.export.onnx_graph import export_graph
+from core.export.onnx_session import OnnxRunner
 from core.export.onnx_fusion import fuse, pin_head_counts
 from core.export.verify import ONNX_FLOAT, QUANTIZED
 from core.models.loading import load_model
@@ -138,3 +139,44 @@ def test_the_int8_export_keeps_the_unfused_graph_only_where_it_is_measurably_fas
     assert report.verified and not (tmp_path / "int8" / "unfused.onnx").exists()
     timed = [n for n in report.notes if f"{plain_ms:.1f} ms per batch unfused against {fused_ms:.1f} ms fused" in n]
     assert len(timed) == 1 and timed[0].startswith("int8 graph kept unfused" if kept == "unfused" else "fused int8")
+
+
+def test_fusion_is_an_explicit_export_option(pruned, tmp_path, batch, monkeypatch):
+    """The format's default choice (none for onnx, fastest for onnx-int8) is replaced by the caller's."""
+    import core.export.onnx_export as onnx_export
+
+    def untimed(files, sample):
+        raise AssertionError("only the 'fastest' choice times the two graphs")
+
+    monkeypatch.setattr(onnx_export, "_ms_per_batch", untimed)
+    fused = export_model(pruned, tmp_path / "float", "onnx", batch=batch, latency_repeats=1, fusion="fused")
+    ops = _ops(tmp_path / "float" / "model.onnx")
+    assert ops["Attention"] == 2 and ops["Softmax"] == 0 and fused.tolerance == ONNX_FLOAT.describe()
+    assert any("BERT fusion applied to the float graph: attention fused in all 2 layers" in n for n in fused.notes)
+    plain = export_model(pruned, tmp_path / "int8", "onnx-int8", batch=batch, latency_repeats=1, fusion="none")
+    ops = _ops(tmp_path / "int8" / "model.onnx")
+    assert not ops["QAttention"] and ops["Softmax"] == 2 and plain.verified
+    assert "fusion not requested: quantized as exported" in plain.notes
+    assert sorted(p.name for p in (tmp_path / "int8").iterdir() if p.suffix == ".onnx") == ["model.onnx"]
+
+
+@pytest.mark.parametrize("format, fusion, message", [("hf", "fused", "option of the ONNX formats"),
+                                                     ("onnx-int8", "sometimes", "unknown fusion 'sometimes'")])
+def test_a_fusion_the_format_cannot_take_is_refused_before_writing(pruned, tmp_path, batch, format, fusion, message):
+    from core.errors import ExportError
+
+    with pytest.raises(ExportError, match=message):
+        export_model(pruned, tmp_path / "out", format, batch=batch, fusion=fusion)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fastest_choice_applies_to_the_float_graph_too(pruned, tmp_path, batch, monkeypatch):
+    import core.export.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "_ms_per_batch", lambda files, sample: {"fused": 250.0, "unfused": 200.0})
+    report = export_model(pruned, tmp_path / "float", "onnx", batch=batch, latency_repeats=1, fusion="fastest")
+    ops = _ops(tmp_path / "float" / "model.onnx")
+    assert ops["Softmax"] == 2 and not ops["Attention"] and report.tolerance == ONNX_FLOAT.describe()
+    kept = [n for n in report.notes if n.startswith("float graph kept unfused")]
+    assert len(kept) == 1 and "200.0 ms per batch unfused against 250.0 ms fused" in kept[0]
+    assert not any(n.startswith("fusion not requested") for n in report.notes)

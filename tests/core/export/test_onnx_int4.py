@@ -11,7 +11,7 @@ import core.export.onnx_int4 as onnx_int4
 from core.cli.export_cmd import FORMAT_CHOICES
 from core.errors import ExportError
 from core.export.api import FORMATS, export_model
-from core.export.onnx_export import OnnxRunner
+from core.export.onnx_session import OnnxRunner
 from core.export.onnx_int4 import INT4, gather_block_quantized_available
 from core.models.loading import load_model
 from tests.core.export.helpers import logits, prune_layer, spread_classifier

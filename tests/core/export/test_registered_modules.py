@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.export.checkpoint import save_checkpoint
-from core.export.loader import load_export
+from core.models.checkpoint import save_checkpoint
+from core.export import load_export
 from core.models import custom
 from tests.core.export.helpers import logits
 

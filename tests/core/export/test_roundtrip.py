@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 
 from core.export.api import export_model
-from core.export.checkpoint import save_checkpoint
-from core.export.loader import load_export
+from core.models.checkpoint import save_checkpoint
+from core.export import load_export
 from core.models.architecture import count_parameters, layer_shapes
 from core.models.custom import register_module
 from core.models.loading import STUDIO_MANIFEST, load_model

@@ -13,8 +13,8 @@ import torch.nn as nn
 
 from core.errors import ExportError, ModelLoadError
 from core.export.api import export_model
-from core.export.checkpoint import save_checkpoint
-from core.export.loader import load_export
+from core.models.checkpoint import save_checkpoint
+from core.export import load_export
 from core.models.loading import STUDIO_MANIFEST
 from tests.core.export.helpers import prune_layer
 
@@ -33,7 +33,7 @@ def test_refuses_to_overwrite_without_permission(tiny_state, tmp_path, batch):
 
 
 def test_full_disk_leaves_nothing_behind(tiny_state, tmp_path, batch, monkeypatch):
-    import core.export.checkpoint as checkpoint
+    import core.models.checkpoint as checkpoint
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -45,7 +45,7 @@ def test_full_disk_leaves_nothing_behind(tiny_state, tmp_path, batch, monkeypatc
 
 
 def test_full_disk_keeps_the_previous_export(tiny_state, tmp_path, batch, monkeypatch):
-    import core.export.checkpoint as checkpoint
+    import core.models.checkpoint as checkpoint
 
     save_checkpoint(tiny_state, tmp_path / "ckpt")
     before = (tmp_path / "ckpt" / "model.safetensors").read_bytes()
@@ -57,7 +57,7 @@ def test_full_disk_keeps_the_previous_export(tiny_state, tmp_path, batch, monkey
 
 
 def test_missing_permission_is_a_clear_error(tiny_state, tmp_path, batch, monkeypatch):
-    import core.export.staging as staging
+    import core.models.staging as staging
 
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
@@ -69,10 +69,10 @@ def test_missing_permission_is_a_clear_error(tiny_state, tmp_path, batch, monkey
 
 
 def test_a_mismatching_reload_fails_the_export(tiny_state, tmp_path, batch, monkeypatch):
-    import core.export.loader as loader
+    import core.models.reload as loader
 
     prune_layer(tiny_state.model, 0, heads=[1])  # non-standard: reloaded through load_export
-    real = loader.load_export
+    real = loader.load_model_folder
 
     def corrupted(path):
         state = real(path)
@@ -80,7 +80,7 @@ def test_a_mismatching_reload_fails_the_export(tiny_state, tmp_path, batch, monk
             state.model.classifier.bias.add_(0.01)
         return state
 
-    monkeypatch.setattr(loader, "load_export", corrupted)
+    monkeypatch.setattr(loader, "load_model_folder", corrupted)
     with pytest.raises(ExportError, match="does not reproduce the model"):
         export_model(tiny_state, tmp_path / "out", "hf", batch=batch)
     assert list(tmp_path.iterdir()) == []
@@ -179,7 +179,7 @@ def _safetensors_full_disk(*args, **kwargs):
 
 
 def test_a_full_disk_in_the_safetensors_writer_is_a_clear_error(tiny_state, tmp_path, batch, monkeypatch):
-    import core.export.checkpoint as checkpoint
+    import core.models.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "_save_file", _safetensors_full_disk)
     with pytest.raises(ExportError, match="the disk holding .* is full"):
@@ -188,7 +188,7 @@ def test_a_full_disk_in_the_safetensors_writer_is_a_clear_error(tiny_state, tmp_
 
 
 def test_export_command_on_a_full_disk_prints_one_line(tiny_state, tmp_path, monkeypatch, capsys):
-    import core.export.checkpoint as checkpoint
+    import core.models.checkpoint as checkpoint
     from core.cli import main
     from core.db import Repository, open_database
     from tests.core.db.conftest import record_run

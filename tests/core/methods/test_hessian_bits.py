@@ -11,7 +11,7 @@ import torch.nn as nn
 from core import events as ev
 from core.engine import Engine
 from core.export.api import export_model
-from core.export.loader import load_export
+from core.export import load_export
 from core.methods.quantization import hessian
 from core.methods.quantization.kbit import KBitSettings, kbit
 from core.models.architecture import encoder_of, serialized_size

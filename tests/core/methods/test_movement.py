@@ -222,7 +222,7 @@ def test_blocks_then_int8_through_the_engine(engine):
 
 def test_blocks_pruned_model_exports_and_reloads_with_the_same_logits(tiny_state, tiny_task, tmp_path):
     from core.export.api import export_model, sample_batch
-    from core.export.loader import load_export
+    from core.export import load_export
 
     out = run("prune.movement", tiny_state, make_ctx(tmp_path, tiny_task, tiny_state), heads_amount=0.5,
               ffn_amount=0.5, **FAST)

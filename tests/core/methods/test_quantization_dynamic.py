@@ -4,8 +4,8 @@ import copy
 
 import torch
 
-from core.export.checkpoint import save_checkpoint
-from core.export.loader import load_export
+from core.models.checkpoint import save_checkpoint
+from core.export import load_export
 from core.methods.quantization.kbit_modules import KBitEmbedding
 from core.models.architecture import serialized_size
 from tests.conftest import apply_method, method_context

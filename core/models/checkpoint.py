@@ -2,7 +2,7 @@
 
 Layout: ``config.json``, ``model.safetensors``, the tokenizer files, and, only
 when plain ``transformers`` cannot rebuild the architecture,
-``studio_model.json`` (see :mod:`core.export.manifest`).
+``studio_model.json`` (see :mod:`core.models.manifest`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from core.errors import ExportError
-from core.export.manifest import build_manifest, export_config, is_standard
-from core.export.staging import staged_folder
-from core.export.tensors import model_tensors
 from core.models.folder import STUDIO_MANIFEST
+from core.models.manifest import build_manifest, export_config, is_standard
+from core.models.staging import staged_folder
 from core.models.state import ModelState
+from core.models.tensors import model_tensors
 
 # module-level so tests can simulate a full disk at the moment the weights are written
 _save_file = save_file
@@ -68,7 +68,7 @@ def save_checkpoint(state: ModelState, folder: str | Path) -> Path:
     """Write the run's own checkpoint (same format as an ``hf`` export), replacing ``folder`` atomically.
 
     Called by the engine at the end of a run; ``export RUN`` later reloads it
-    with :func:`core.export.loader.load_export`. No verification here (no data
+    with :func:`core.models.reload.load_model_folder`. No verification here (no data
     batch at hand); every export made from it is verified.
     """
     folder = Path(folder)

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from core.errors import ExportError
-from core.export.manifest import dynamic_linear_type, set_module
+from core.models.manifest import dynamic_linear_type, set_module
 
 INT8_SUFFIXES = ("weight_int8", "weight_scale", "weight_zero_point", "weight_fp16", "bias")
 
@@ -104,7 +104,7 @@ def _quantized_module(entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -
 
 def load_tensors(model: nn.Module, manifest: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
     """Fill a rebuilt skeleton: quantized linears first, then every other tensor by name (dtypes kept)."""
-    from core.export.manifest import share_modules, tie
+    from core.models.manifest import share_modules, tie
 
     tensors = dict(tensors)
     quant = [e for e in manifest["modules"] if e["kind"] == "dynamic_int8"]

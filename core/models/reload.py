@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ExportError
-from core.export.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
+from core.models.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
 from core.models.folder import STUDIO_MANIFEST, ModelFolderError, has_vocabulary, read_config, read_json_object, refuse_pickles
 from core.models.state import ModelState
 
@@ -51,7 +51,7 @@ def _load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
 
 
-def _load_plain(path: Path) -> ModelState:
+def load_plain(path: Path) -> ModelState:
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -65,7 +65,7 @@ def _load_plain(path: Path) -> ModelState:
     return ModelState(model=model.eval(), tokenizer=_load_tokenizer(path), source=str(path))
 
 
-def load_export(path: str | Path) -> ModelState:
+def load_model_folder(path: str | Path) -> ModelState:
     """Load a folder written by :func:`core.export.api.export_model` (``hf``) or ``save_checkpoint``."""
     path = Path(path).expanduser()
     if not path.is_dir():
@@ -76,7 +76,7 @@ def load_export(path: str | Path) -> ModelState:
     try:
         if not (path / STUDIO_MANIFEST).is_file():
             _load_config(path)  # same refusals (remote code, foreign model types) as below
-            return _load_plain(path)
+            return load_plain(path)
         return _load_manifest(path)
     except ExportLoadError:
         raise
@@ -89,7 +89,7 @@ def load_export(path: str | Path) -> ModelState:
 def _load_manifest(path: Path) -> ModelState:
     from safetensors.torch import load_file
 
-    from core.export.tensors import load_tensors
+    from core.models.tensors import load_tensors
 
     manifest = read_json_object(path / STUDIO_MANIFEST)
     _check_manifest(manifest, path)

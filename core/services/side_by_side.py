@@ -95,7 +95,7 @@ def _field(record: Any, name: str) -> Any:
 def _load(record) -> _Loaded:
     """A run record's final model and recipe (``record``: a ``RunRecord``, or anything with its fields)."""
     from core.export.api import final_checkpoint
-    from core.export.loader import load_export
+    from core.models.reload import load_model_folder
     from core.recipe import Recipe
 
     run_id = str(_field(record, "id"))
@@ -103,7 +103,7 @@ def _load(record) -> _Loaded:
     if not recipe:
         raise StudioError(f"run {run_id[:8]} has no recorded recipe, so there is no baseline to time it against")
     parsed = Recipe.from_dict(dict(recipe))
-    state = load_export(final_checkpoint(record))
+    state = load_model_folder(final_checkpoint(record))
     return _Loaded(run_id, _field(record, "name") or run_id[:8], state, parsed)
 
 
