@@ -204,7 +204,7 @@ class Engine:
                 ctx.log(f"step {index + 1} changed the run's data ({change['reason'] or step.method}): later steps "
                         "read the new data and distil from a teacher made to read it; the baseline keeps its own "
                         "model and data, and the final figures are measured against it")
-            if prefixes:
+            if prefixes and not ctx.data_changes:  # after a data change a resumed run would read the data as loaded
                 prefixes.after_step(index, state, summary)
             self.bus.publish(ev.StepFinished(run_id=ctx.run_id, index=index, method=step.method, summary=summary))
         return state

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from core import events as ev
 from core.models.adapters import FamilyRefusal, applicability
 from core.models.architecture import count_parameters
 from core.recipe import Step
@@ -156,15 +157,23 @@ FINETUNE = Step("finetune", {"max_steps": 2, "batch_size": 16, "eval_samples": 8
 
 
 def test_a_stack_is_measured_against_the_untouched_baseline(tmp_path, tiny_task):
-    """fine-tune -> prune.vocabulary compares the result with the fine-tuned model as it was, not a pruned copy."""
+    """fine-tune -> prune.vocabulary compares the result with the fine-tuned model as it was, not a pruned copy.
+
+    The stack takes its fine-tuning from the step cache, so the baseline it restores is checked too.
+    """
     from core.engine import Engine
+    from core.engine.cache import REUSED_KEY, StepCache
     from core.models.architecture import serialized_size
 
-    engine = Engine(workdir_root=tmp_path / "runs")
+    engine = Engine(workdir_root=tmp_path / "runs", cache=StepCache(tmp_path / "cache"))
     alone = engine.run(tiny_recipe(FINETUNE), task=tiny_task)  # the baseline measured on its own
     assert alone.status == "finished", alone.error
+    steps = []
+    engine.bus.subscribe(ev.StepFinished, steps.append)
     stacked = engine.run(tiny_recipe(FINETUNE, Step("prune.vocabulary", {})), task=tiny_task)
     assert stacked.status == "finished", stacked.error
+    assert steps[0].summary.get(REUSED_KEY) == alone.run_id  # the fine-tuned baseline came from the cache
+    assert steps[1].summary["data_change"]["vocabulary_after"] == stacked.state.model.config.vocab_size
     res, base = stacked.results, alone.results
     assert res["baseline_parameters"] == TINY_PARAMETERS == base["parameters"]
     assert res["baseline_size_bytes"] == base["size_bytes"]
