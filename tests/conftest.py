@@ -45,7 +45,7 @@ def method_context(tmp_path, task, state, teacher=None):
     from core.engine.control import RunControl
 
     ctx = RunContext("test", tiny_recipe(), ev.EventBus(), RunControl(), torch.device("cpu"), tmp_path, task=task)
-    ctx.baseline = ctx.original = teacher or state
+    ctx.set_original(teacher or state)
     ctx.events, ctx.seen = [], {}
     ctx.bus.subscribe(ev.Event, ctx.events.append)
     ctx.bus.subscribe(ev.Metric, lambda e: ctx.seen.setdefault(e.key, []).append(e.value))
@@ -59,7 +59,9 @@ def apply_method(name: str, state, ctx, **settings):
     spec = get_method(name)
     cfg, errors = build_config(spec.config_cls, settings)
     assert not errors, errors
-    return spec.apply(state, cfg, ctx)
+    out = spec.apply(state, cfg, ctx)
+    ctx.settle(name)  # as the engine does after each step: a data transition the step declared takes effect
+    return out
 
 
 @pytest.fixture(scope="module")

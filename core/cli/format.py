@@ -35,9 +35,36 @@ def speed_table(results: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _change_value(name: str, value: Any) -> str:
+    if "accuracy" in name or "unknown" in name:
+        return f"{100 * float(value):.2f} %"
+    if name.endswith("size_bytes"):
+        return figures.format_figure(name, value)
+    return f"{int(value):,}" if float(value).is_integer() else f"{float(value):.4g}"
+
+
+def data_changes_text(results: Mapping[str, Any]) -> str:
+    """What the steps that changed the run's data changed, before -> after (``""`` when none did)."""
+    lines = []
+    for change in results.get("data_changes") or ():
+        if not isinstance(change, Mapping):
+            continue
+        names = [k.removesuffix("_before") for k in change
+                 if k.endswith("_before") and f"{k.removesuffix('_before')}_after" in change]
+        what = "; ".join(f"{n.replace('_', ' ')} {_change_value(n, change[f'{n}_before'])} -> "
+                         f"{_change_value(n, change[f'{n}_after'])}" for n in names)
+        lines.append(f"  step {int(change.get('step', -1)) + 1} ({change.get('method') or '?'}): {what}")
+    if not lines:
+        return ""
+    return "\n".join(["the run's data changed (the figures above compare with the baseline as it was, on its own "
+                      "data):"] + lines)
+
+
 def results_text(results: Mapping[str, Any]) -> str:
-    """The figures table, then speed by profile with its protocol (what ``run`` and ``show`` print)."""
+    """The figures table, then speed by profile with its protocol, then any data change (what ``run`` and
+    ``show`` print)."""
     speed = speed_table(results)
     if speed and figures.profile_figures(results):
         speed = f"speed by latency profile (the first gives the headline figures):\n{speed}"
-    return figures_table(results) + (f"\n\n{speed}" if speed else "")
+    changes = data_changes_text(results)
+    return figures_table(results) + (f"\n\n{speed}" if speed else "") + (f"\n\n{changes}" if changes else "")

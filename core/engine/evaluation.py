@@ -38,15 +38,26 @@ def accuracy_figures(acc: dict, prefix: str = "") -> dict[str, float]:
 
 
 def retained_figures(final: dict, base: dict) -> dict[str, float]:
-    """Accuracy retained with a paired bootstrap interval over the examples both models saw."""
+    """Accuracy retained with a paired bootstrap interval over the examples both models saw.
+
+    The two may read the same examples tokenized differently (a step changed the data); they are
+    paired row by row, which a data transition keeps (same rows, same order).
+    """
     if not base["accuracy"]:
         return {"accuracy_retained": float("nan")}
+    if len(final["correct"]) != len(base["correct"]):  # not the same examples: no pairing, no interval
+        return {"accuracy_retained": final["accuracy"] / base["accuracy"]}
     kept = paired_retained(final["correct"], base["correct"])
     return {"accuracy_retained": kept.value, "accuracy_retained_low": kept.low, "accuracy_retained_high": kept.high}
 
 
 def final_results(ctx, state, timer=None) -> dict:
-    """Measure the final model against the baseline in the same run (``timer``: tests inject a fake clock)."""
+    """Measure the final model against the baseline in the same run (``timer``: tests inject a fake clock).
+
+    Each model reads its own data: the final model the run's current data, the baseline (or the
+    original) the data it was made with, its own tokenizer's ids, whatever steps changed since
+    (``data_changes`` lists what they changed).
+    """
     settings = ctx.recipe.evaluation
     results: dict = {}
     loader = ctx.task.loader(settings.split, settings.batch_size, limit=settings.max_samples)
@@ -57,11 +68,14 @@ def final_results(ctx, state, timer=None) -> dict:
     results["parameters"] = count_parameters(state.model)
     results["nonzero_parameters"] = count_parameters(state.model, nonzero=True)
     results["size_bytes"] = serialized_size(state.model)
-    baseline = ctx.baseline or ctx.original
+    reference = ctx.reference
     models = {"final": _on_cpu(state)}
-    if settings.measure_baseline and baseline is not None:
+    if settings.measure_baseline and reference is not None:
+        baseline = reference.state
         ctx.progress(1, 3, "measuring the baseline", force=True)
-        base = evaluate_accuracy(baseline.model, loader, check=ctx.check, per_example=True)
+        base_loader = loader if reference.task is ctx.task else reference.task.loader(
+            settings.split, settings.batch_size, limit=settings.max_samples)
+        base = evaluate_accuracy(baseline.model, base_loader, check=ctx.check, per_example=True)
         results.update(accuracy_figures(base, "baseline_"))
         results["baseline_parameters"] = count_parameters(baseline.model)
         results["baseline_size_bytes"] = serialized_size(baseline.model)
@@ -69,7 +83,11 @@ def final_results(ctx, state, timer=None) -> dict:
         results["parameter_ratio"] = results["baseline_parameters"] / max(1, results["parameters"])
         results["size_ratio"] = results["baseline_size_bytes"] / max(1, results["size_bytes"])
         models["baseline"] = _on_cpu(baseline)
+    if ctx.data_changes:
+        results["data_changes"] = list(ctx.data_changes)
     ctx.progress(2, 3, "measuring latency", force=True)
+    # Both models are timed on the same batches of the current data: after a vocabulary pruning its ids
+    # are ids of the baseline's larger table too, and equal shapes time the models rather than the data.
     timing = {}
     for profile in settings.latency_profiles:
         timing[profile] = measure_profile(

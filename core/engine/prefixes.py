@@ -64,7 +64,7 @@ class Prefixes:
             ctx.log(f"the step cache's copy of steps 1-{n} could not be loaded ({exc}); computing them",
                     level="warning")
             return 0, state
-        ctx.baseline, ctx.baseline_steps = baseline, entry.baseline_steps
+        ctx.set_baseline(baseline, entry.baseline_steps)
         ctx.global_step = entry.global_step
         restore_rng(rng)
         self.origins, self.summaries = list(entry.origins), [dict(s) for s in entry.summaries]

@@ -164,13 +164,13 @@ class Engine:
         ctx.progress(0, 2, "loading data", force=True)
         if ctx.task is None:
             tokenizer = initial_state.tokenizer if initial_state else load_tokenizer(recipe.model.source)
-            ctx.task = prepare_task(recipe.data, tokenizer)
+            ctx.load_data(prepare_task(recipe.data, tokenizer))
         ctx.check()
         ctx.progress(1, 2, "loading model", force=True)
         state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed,
                                             label_names=ctx.task.label_names)
         state.model.to(ctx.device)
-        ctx.original = state.replace(model=copy.deepcopy(state.model))
+        ctx.set_original(state.replace(model=copy.deepcopy(state.model)))
         parameters = count_parameters(state.model)
         # The starting point of the model-size curves, before any step (index -1, step 0).
         ctx.metric("model/parameters", parameters, step=0)
@@ -194,12 +194,17 @@ class Engine:
             distributed.agree(ctx, state.model, index, step.method)
             if spec.freezes:
                 state.quantized = True
+            change = ctx.settle(step.method)  # a step that changed the data: later steps read the new data
             if spec.family in _BASELINE_FAMILIES and not compressed:
-                ctx.baseline = state.replace(model=copy.deepcopy(state.model))
-                ctx.baseline_steps = index + 1
+                ctx.set_baseline(state.replace(model=copy.deepcopy(state.model)), index + 1)
             compressed = compressed or spec.family not in _NEUTRAL_FAMILIES
             summary = {"parameters": count_parameters(state.model)}
-            if prefixes:
+            if change:
+                summary["data_change"] = change
+                ctx.log(f"step {index + 1} changed the run's data ({change['reason'] or step.method}): later steps "
+                        "read the new data and distil from a teacher made to read it; the baseline keeps its own "
+                        "model and data, and the final figures are measured against it")
+            if prefixes and not ctx.data_changes:  # after a data change a resumed run would read the data as loaded
                 prefixes.after_step(index, state, summary)
             self.bus.publish(ev.StepFinished(run_id=ctx.run_id, index=index, method=step.method, summary=summary))
         return state

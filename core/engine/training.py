@@ -48,6 +48,7 @@ def train_model(
     ctx,
     model: torch.nn.Module,
     settings: TrainSettings,
+    data,
     *,
     compute_loss: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
     after_step: Callable[[torch.nn.Module, int, int], None] | None = None,
@@ -56,7 +57,10 @@ def train_model(
     masks: dict[str, torch.Tensor] | None,
     prefix: str = "train",
 ) -> torch.nn.Module:
-    """Train ``model`` on the task's train split; returns the unwrapped model.
+    """Train ``model`` on ``data``'s train split and validate on its validation split; returns the unwrapped model.
+
+    ``data`` (a :class:`~core.data.task.TaskData`) is given, never read from ``ctx``: a step trains on the run's
+    data (``ctx.task``) or on its own (task-agnostic distillation's unlabelled sentences) without changing the run's.
 
     ``compute_loss(model, batch)`` replaces the task loss (distillation);
     ``before_step`` / ``after_step(model, step, total)`` let pruning keep or
@@ -79,7 +83,7 @@ def train_model(
     _fresh_accelerator_state(ctx.device.type == "cpu", precision)
     accelerator = Accelerator(cpu=ctx.device.type == "cpu", mixed_precision=precision,
                               dataloader_config=DataLoaderConfiguration(split_batches=True))
-    loader = ctx.task.loader("train", settings.batch_size, shuffle=True, seed=ctx.recipe.seed + max(ctx.step_index, 0))
+    loader = data.loader("train", settings.batch_size, shuffle=True, seed=ctx.recipe.seed + max(ctx.step_index, 0))
     steps = total_steps(settings, len(loader))
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm")
     groups = [
@@ -122,7 +126,7 @@ def train_model(
                 ctx.metric(f"{prefix}/loss", value)
                 ctx.progress(step, steps, f"step {step}/{steps}, loss {running:.4f}")
                 if (step % eval_every == 0 or step == steps) and distributed.is_main():  # the others wait
-                    validate(ctx, accelerator.unwrap_model(model), settings)
+                    validate(ctx, accelerator.unwrap_model(model), settings, data)
                     model.train()
                 if step >= steps:
                     break
@@ -160,8 +164,8 @@ def _report_shares(ctx, prefix: str, seen: list[int]) -> None:
         f"rank {r} {b} batches / {n} sentences" for r, (b, n) in enumerate(shares)))
 
 
-def validate(ctx, model: torch.nn.Module, settings: TrainSettings) -> dict[str, float]:
-    loader = ctx.task.loader("validation", max(64, settings.batch_size), limit=settings.eval_samples)
+def validate(ctx, model: torch.nn.Module, settings: TrainSettings, data) -> dict[str, float]:
+    loader = data.loader("validation", max(64, settings.batch_size), limit=settings.eval_samples)
     result = evaluate_accuracy(model, loader, check=ctx.check)
     ctx.metric("val/accuracy", result["accuracy"])
     ctx.metric("val/loss", result["loss"])

@@ -25,5 +25,5 @@ class FineTuneSettings(TrainSettings):
 )
 def finetune(state, cfg: FineTuneSettings, ctx):
     checked_adapter("finetune", state, cfg, ctx)
-    model = train_model(ctx, state.model, cfg, masks=state.masks)
+    model = train_model(ctx, state.model, cfg, ctx.task, masks=state.masks)
     return state.replace(model=model)

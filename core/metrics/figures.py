@@ -72,7 +72,7 @@ _BY_KEY = {f.key: f for f in FIGURES}
 ORDER = tuple(f.key for f in FIGURES)
 # Keys kept with the results that are not figures of their own: spreads, notes, raw timings.
 COMPANIONS = ("_low", "_high")
-NOT_FIGURES = frozenset({"timing", "speed_note"})
+NOT_FIGURES = frozenset({"timing", "speed_note", "data_changes"})
 
 
 def spec(key: str) -> Figure | None:

@@ -99,3 +99,17 @@ def test_the_model_card_states_intervals_and_the_protocol(tmp_path):
     assert "| latency (validation batch) | 10.5 ms (10.0\u201311.2) | 30.0 ms (29.8\u201330.2) |" in card
     assert "2.80x faster (2.60\u20133.00)" in card and "batch 8 x 32 tokens; 2 threads" in card
     assert "profile throughput-fixed: batch 8 x 32 tokens" in card
+
+
+def test_a_data_change_is_listed_after_the_figures_not_as_one():
+    results = {"accuracy": 0.8, "baseline_parameters": 999_138, "parameters": 65_698,
+               "data_changes": [{"step": 1, "method": "prune.vocabulary", "reason": "vocabulary pruned",
+                                 "vocabulary_before": 30522, "vocabulary_after": 1352, "parameters_before": 999_138,
+                                 "parameters_after": 65_698, "size_bytes_before": 4.0e6, "size_bytes_after": 0.3e6,
+                                 "validation_unknown_before": 0.0, "validation_unknown_after": 0.0125}]}
+    assert "data_changes" not in {r.key for r in rows(results)}
+    text = results_text(results)
+    assert "step 2 (prune.vocabulary): vocabulary 30,522 -> 1,352; parameters 999,138 -> 65,698" in text
+    assert "size bytes 4.00 MB -> 0.30 MB" in text and "validation unknown 0.00 % -> 1.25 %" in text
+    assert "baseline as it was" in text
+    assert "data changed" not in results_text({"accuracy": 0.8})

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from core import events as ev
 from core.models.adapters import FamilyRefusal, applicability
 from core.models.architecture import count_parameters
 from core.recipe import Step
@@ -147,3 +148,69 @@ def test_stacks_with_head_pruning_and_int8_and_the_cache_keeps_no_prefix_after_i
     assert cache.entries() == []  # every prefix ends after the vocabulary step, whose re-tokenized data is not kept
     report = export_model(result.state, tmp_path / "int8", "hf", latency_repeats=1)
     assert report.verified and report.max_abs_diff == 0.0
+
+
+# -- the baseline and the data stay what they were (issue 26, part 3) ----------------------------------------------
+TINY_PARAMETERS = 999_138  # the tiny BERT as loaded and as fine-tuned: vocabulary pruning must not redefine it
+
+FINETUNE = Step("finetune", {"max_steps": 2, "batch_size": 16, "eval_samples": 8})
+
+
+def test_a_stack_is_measured_against_the_untouched_baseline(tmp_path, tiny_task):
+    """fine-tune -> prune.vocabulary compares the result with the fine-tuned model as it was, not a pruned copy.
+
+    The stack takes its fine-tuning from the step cache, so the baseline it restores is checked too.
+    """
+    from core.engine import Engine
+    from core.engine.cache import REUSED_KEY, StepCache
+    from core.models.architecture import serialized_size
+
+    engine = Engine(workdir_root=tmp_path / "runs", cache=StepCache(tmp_path / "cache"))
+    alone = engine.run(tiny_recipe(FINETUNE), task=tiny_task)  # the baseline measured on its own
+    assert alone.status == "finished", alone.error
+    steps = []
+    engine.bus.subscribe(ev.StepFinished, steps.append)
+    stacked = engine.run(tiny_recipe(FINETUNE, Step("prune.vocabulary", {})), task=tiny_task)
+    assert stacked.status == "finished", stacked.error
+    assert steps[0].summary.get(REUSED_KEY) == alone.run_id  # the fine-tuned baseline came from the cache
+    assert steps[1].summary["data_change"]["vocabulary_after"] == stacked.state.model.config.vocab_size
+    res, base = stacked.results, alone.results
+    assert res["baseline_parameters"] == TINY_PARAMETERS == base["parameters"]
+    assert res["baseline_size_bytes"] == base["size_bytes"]
+    assert res["baseline_accuracy"] == base["accuracy"]  # the baseline read its own tokenizer and data
+    assert res["parameters"] == count_parameters(stacked.state.model) < TINY_PARAMETERS
+    assert res["size_bytes"] == serialized_size(stacked.state.model)
+    assert res["parameter_ratio"] == pytest.approx(TINY_PARAMETERS / res["parameters"])
+    assert res["size_ratio"] == pytest.approx(base["size_bytes"] / res["size_bytes"])
+    # what changed is recorded too: the step's own before and after
+    rows = stacked.state.model.config.vocab_size
+    (change,) = res["data_changes"]
+    assert change["step"] == 1 and change["method"] == "prune.vocabulary"
+    assert change["vocabulary_before"] == 30522 and change["vocabulary_after"] == rows
+    assert change["parameters_before"] == TINY_PARAMETERS and change["parameters_after"] == res["parameters"]
+    assert 0.0 <= change["validation_accuracy_before"] <= 1.0 and 0.0 <= change["validation_accuracy_after"] <= 1.0
+
+
+@pytest.mark.parametrize("after", [Step("distill.train", {"max_steps": 2, "batch_size": 16, "eval_samples": 8}),
+                                   Step("finetune", {"max_steps": 2, "batch_size": 16, "eval_samples": 8})],
+                         ids=["distill", "finetune"])
+def test_steps_after_vocabulary_pruning_train_on_the_new_ids_and_keep_the_baseline(tmp_path, tiny_task, after):
+    from core.engine import Engine
+
+    recipe = tiny_recipe(FINETUNE, Step("prune.vocabulary", {"measure_accuracy": False}), after)
+    result = Engine(workdir_root=tmp_path / "runs").run(recipe, task=tiny_task)
+    assert result.status == "finished", result.error
+    res = result.results
+    assert res["baseline_parameters"] == TINY_PARAMETERS
+    assert res["parameters"] == count_parameters(result.state.model) < TINY_PARAMETERS
+    assert res["data_changes"][0]["vocabulary_after"] == result.state.model.config.vocab_size
+
+
+def test_the_step_leaves_baseline_and_original_alone_and_gives_a_teacher_for_the_new_data(pruned, tiny_task):
+    original, out, ctx = pruned
+    assert ctx.original.model.config.vocab_size == 30522  # the reference the run measures against, as it was
+    assert ctx.baseline_task is tiny_task and ctx.task is not tiny_task
+    assert ctx.teacher.model.config.vocab_size == out.model.config.vocab_size < 30522
+    for name in ("baseline", "original", "task", "teacher"):  # read-only to handlers
+        with pytest.raises(AttributeError):
+            setattr(ctx, name, out)

@@ -107,14 +107,9 @@ def distill_task_agnostic(state, cfg: TaskAgnosticSettings, ctx):
     ctx.log(f"general distillation layer map (student -> teacher): {mapping}")
     sentences = unlabelled_split(ctx, cfg)
     means = RunningMeans(ctx, "distill")
-    task = ctx.task
-    # train_model reads ctx.task's train split; point it at the unlabelled sentences for this step only
-    ctx.task = dataclasses.replace(task, train=sentences)
-    try:
-        with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
-            student = train_model(ctx, student, cfg, compute_loss=make_loss(teacher, cfg, matcher, means),
-                                  masks=state.masks, prefix="distill")
-    finally:
-        ctx.task = task
+    data = dataclasses.replace(ctx.task, train=sentences)  # this step's own data; the run's stays as it is
+    with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
+        student = train_model(ctx, student, cfg, data, compute_loss=make_loss(teacher, cfg, matcher, means),
+                              masks=state.masks, prefix="distill")
     means.flush()
     return state.replace(model=student)

@@ -88,7 +88,7 @@ def distill_train(state, cfg: DistillSettings, ctx):
         ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
     means = RunningMeans(ctx, "distill")
     with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
-        student = train_model(ctx, student, cfg, compute_loss=make_loss(teacher, cfg, matcher, means),
+        student = train_model(ctx, student, cfg, ctx.task, compute_loss=make_loss(teacher, cfg, matcher, means),
                               masks=state.masks, prefix="distill")
     means.flush()
     if matcher is not None and matcher.skipped_attention:

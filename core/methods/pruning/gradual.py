@@ -86,7 +86,7 @@ def gradual_magnitude(state, cfg: GradualMagnitudeSettings, ctx):
     checked_adapter("prune.gradual_magnitude", state, cfg, ctx)
     masks: dict = dict(state.masks or {})
     schedule = _Schedule(ctx, cfg, masks)
-    model = train_model(ctx, state.model, cfg, masks=masks, before_step=schedule)
+    model = train_model(ctx, state.model, cfg, ctx.task, masks=masks, before_step=schedule)
     if schedule.current < cfg.final_sparsity and cfg.final_sparsity > 0:
         schedule.update(model, cfg.final_sparsity)  # a step cap may have cut the schedule short
     report = sparsity(model, cfg.include_embeddings)

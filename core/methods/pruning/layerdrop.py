@@ -66,7 +66,7 @@ def layerdrop(state, cfg: LayerDropSettings, ctx):
     checked_adapter("train.layerdrop", state, cfg, ctx)
     dropper = _LayerDropper(state.model, cfg.rate, cfg.min_layers, ctx.recipe.seed + max(ctx.step_index, 0))
     try:
-        model = train_model(ctx, state.model, cfg, masks=state.masks,
+        model = train_model(ctx, state.model, cfg, ctx.task, masks=state.masks,
                             before_step=dropper.before_step, after_step=dropper.restore)
     finally:
         dropper.restore()

@@ -167,7 +167,8 @@ def prune_movement(state, cfg: MovementSettings, ctx):
         scores = WeightScores(prunable_weights(model), cfg.score)
     masks: dict = dict(prior)
     schedule = _Schedule(ctx, cfg, scores, masks, prior)
-    model = train_model(ctx, model, cfg, masks=masks, before_step=schedule, after_backward=schedule.accumulate)
+    model = train_model(ctx, model, cfg, ctx.task, masks=masks, before_step=schedule,
+                        after_backward=schedule.accumulate)
     if scores.skipped:
         ctx.log(f"movement pruning: {scores.skipped} backward passes had inf/nan gradients (fp16 overflow) and "
                 "were left out of the scores", "warning")

@@ -120,7 +120,7 @@ def rpp_masks(weights: dict[str, torch.Tensor], cfg: RPPSettings) -> dict[str, t
 def prune_rpp(state, cfg: RPPSettings, ctx):
     checked_adapter("prune.rpp", state, cfg, ctx)
     masks: dict = dict(state.masks or {})
-    model = train_model(ctx, state.model, cfg, masks=masks, after_step=_Proximal(ctx, cfg))
+    model = train_model(ctx, state.model, cfg, ctx.task, masks=masks, after_step=_Proximal(ctx, cfg))
     weights = prunable_weights(model, cfg.include_embeddings)
     penalised = sum(int((w.detach().abs() <= cfg.threshold).sum()) for w in weights.values())
     penalised /= max(1, sum(w.numel() for w in weights.values()))

@@ -85,4 +85,4 @@ def recover(ctx, model, epochs: float, learning_rate: float, batch_size: int, ma
     from core.engine.training import TrainSettings, train_model
 
     settings = TrainSettings(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size)
-    return train_model(ctx, model, settings, masks=masks, prefix=prefix)
+    return train_model(ctx, model, settings, ctx.task, masks=masks, prefix=prefix)

@@ -5,9 +5,11 @@ a fraction of a 30k vocabulary. The step keeps the tokens of the chosen splits
 (plus special tokens and an optional reserve), slices the embedding table,
 rewrites the tokenizer to the kept tokens under new ids (see
 :mod:`core.methods.pruning.vocab_remap`) and re-tokenizes the run's data with
-it, so training, evaluation and the export all read the same ids. The teacher
-and the baseline get the same vocabulary (their vectors of kept tokens are
-untouched), since from here on every batch holds new ids.
+it, so training, evaluation and the export all read the same ids. The step
+declares the new data as a :class:`~core.engine.context.DataTransition`: the
+engine hands it to later steps with a teacher sliced to the same vocabulary
+(its vectors of kept tokens untouched), while the baseline keeps its own
+vocabulary and data, so the run's figures still compare with it as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, replace as dc_replace
 from typing import Iterable
 
 from core.data.task import SPLITS
+from core.engine.context import DataTransition
 from core.methods.factorization.embeddings import word_embeddings_owner
 from core.methods.family import checked_adapter
 from core.methods.pruning.vocab_remap import (VocabularyMap, config_token_ids, counts, protected_ids, pruned_tokenizer,
@@ -137,7 +140,7 @@ def _validation_accuracy(model, task, ctx) -> float:
 
 
 def _shrunk_copy(ref, kept: list[int], rows: int, tokenizer):
-    """``ref`` (a teacher or baseline state) with the same vocabulary; unchanged when its table differs."""
+    """A copy of ``ref`` (the teacher) with the same vocabulary; ``ref`` itself when its table differs."""
     model = copy.deepcopy(ref.model)
     owner, attr = word_embeddings_owner(model)
     if word_embedding_table(getattr(owner, attr)).num_embeddings != rows:
@@ -196,12 +199,6 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     accuracy_before = _validation_accuracy(model, task, ctx) if cfg.measure_accuracy else None
     ctx.progress(3, 4, "slicing the embeddings", force=True)
     before, size_before = count_parameters(model), serialized_size(model)
-    copies: dict[int, object] = {}
-    for name in ("baseline", "original"):  # every later batch holds new ids, the teacher's included
-        ref = getattr(ctx, name)
-        if ref is not None:
-            copies.setdefault(id(ref), _shrunk_copy(ref, kept, rows, new_tokenizer))
-            setattr(ctx, name, copies[id(ref)])
     shrink_vocabulary(model, owner, attr, kept)
     new = state.replace(tokenizer=new_tokenizer)
     if new.masks:
@@ -210,15 +207,24 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     if isinstance(earlier, VocabularyMap):  # a second pruning: kept ids stay relative to the first vocabulary
         vocab = VocabularyMap(tuple(earlier.kept[i] for i in kept), earlier.original_size, vocab.unk_id)
     new.extras[VOCABULARY_KEY] = vocab
-    ctx.task = new_task
     after, size_after = count_parameters(model), serialized_size(model)
+    figures = {"vocabulary_before": rows, "vocabulary_after": len(kept), "parameters_before": before,
+               "parameters_after": after, "size_bytes_before": size_before, "size_bytes_after": size_after,
+               "validation_unknown_before": unknown_before, "validation_unknown_after": unknown_after,
+               "validation_sentences_changed": changed}
+    if accuracy_before is not None:
+        figures["validation_accuracy_before"] = accuracy_before
+        figures["validation_accuracy_after"] = _validation_accuracy(model, new_task, ctx)
+    # every later batch holds new ids: later steps read the new data, and distil from a teacher that reads it
+    ctx.change_data(DataTransition(new_task, lambda teacher: _shrunk_copy(teacher, kept, rows, new_tokenizer),
+                                   figures, f"vocabulary pruned to {len(kept):,} of {rows:,} tokens"))
     ctx.metric("vocab/rows_kept", len(kept))
     ctx.metric("vocab/rows_removed", rows - len(kept))
     ctx.metric("vocab/validation_unknown_before", unknown_before)
     ctx.metric("vocab/validation_unknown_after", unknown_after)
     if accuracy_before is not None:
         ctx.metric("vocab/validation_accuracy_before", accuracy_before)
-        ctx.metric("vocab/validation_accuracy_after", _validation_accuracy(model, new_task, ctx))
+        ctx.metric("vocab/validation_accuracy_after", figures["validation_accuracy_after"])
     ctx.metric("model/parameters", after)
     ctx.metric("model/size_bytes", size_after)
     if note:
@@ -226,7 +232,8 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     ctx.log(f"vocabulary pruning: kept {len(kept):,} of {rows:,} embedding rows; {before - after:,} parameters and "
             f"{size_before - size_after:,} bytes fewer ({after:,} parameters left); unknown tokens on validation "
             f"{unknown_before:.2%} -> {unknown_after:.2%}, {changed} of {len(task.validation)} validation sentences "
-            "tokenize differently. The teacher and baseline read the pruned vocabulary from here on; the step cache "
-            "keeps no prefix that ends after this step (the data is re-tokenized)")
+            "tokenize differently. Later steps read the re-tokenized data and distil from a teacher with the pruned "
+            "vocabulary; the baseline keeps its own vocabulary and data. The step cache keeps no prefix that ends "
+            "after this step (the data is re-tokenized)")
     ctx.progress(4, 4, "vocabulary pruned", force=True)
     return new

@@ -89,7 +89,7 @@ def qat(state, cfg: QATSettings, ctx):
     names = insert_fake_quant(model, cfg)
     ctx.log(f"quantization-aware training on {len(names)} linear layers")
     try:
-        model = train_model(ctx, model, cfg, masks=state.masks, prefix="qat")
+        model = train_model(ctx, model, cfg, ctx.task, masks=state.masks, prefix="qat")
     finally:
         remove_fake_quant(model)
     ctx.progress(0, 1, "converting to int8", force=True)

@@ -135,6 +135,6 @@ def share_layers(state, cfg: ShareLayersSettings, ctx):
     ctx.metric("model/parameters", after)
     ctx.log(f"layer sharing: groups {final_groups}; parameters {before:,} -> {after:,}")
     if cfg.recover:
-        model = train_model(ctx, model, cfg, masks=new.masks)
+        model = train_model(ctx, model, cfg, ctx.task, masks=new.masks)
     new.model = model
     return new

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from core import events as ev
 from core.errors import StudioError
 from core.methods.distillation.losses import distillation_loss, kd_loss
 from core.methods.distillation.matching import MATCHER_ATTR, resolve_layer_map, uniform_layer_map
@@ -156,3 +157,17 @@ def test_student_then_distillation_through_the_engine(engine, tiny_task):
     assert result.status == "finished", result.error
     assert len(encoder_of(result.state.model).layer) == 1
     assert result.results["parameters"] < result.results["baseline_parameters"]
+
+
+def test_task_agnostic_trains_on_its_sentences_without_touching_the_runs_data(tmp_path, tiny_task):
+    teacher = tiny_bert(layers=2)
+    ctx = make_ctx(tmp_path, tiny_task, teacher)
+    seen_tasks = []
+    ctx.bus.subscribe(ev.Metric, lambda e: seen_tasks.append(ctx.task))
+    text = tmp_path / "sentences.txt"
+    text.write_text("\n".join(f"sentence {i}" for i in range(5)) + "\n")
+    cfg = TaskAgnosticSettings(text_file=str(text), max_steps=3, batch_size=4, eval_samples=8)
+    student = student_init(teacher, StudentInitSettings(keep_layers=[1]), ctx)
+    distill_task_agnostic(student, cfg, ctx)
+    assert seen_tasks and all(task is tiny_task for task in seen_tasks)  # never swapped, not even during training
+    assert ctx.seen["distill/hidden_loss"]
