@@ -65,6 +65,7 @@ _EXPORTS = {
     "Repository": "core.db.repository",
     "Recorder": "core.db.recorder",
     "DatabaseError": "core.db.errors",
+    "DatabaseMissingError": "core.db.errors",
     "RunNotFoundError": "core.db.errors",
     "AmbiguousRunIdError": "core.db.errors",
     "RunSummary": "core.db.domain",
@@ -80,7 +81,7 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "AmbiguousRunIdError", "ArtifactRecord", "Database", "DatabaseError", "MetricPoint", "Recorder",
+    "AmbiguousRunIdError", "ArtifactRecord", "Database", "DatabaseError", "DatabaseMissingError", "MetricPoint", "Recorder",
     "Repository", "RunNotFoundError", "RunRecord", "RunSummary", "StepRecord", "StudyNotFoundError", "StudyRecord",
     "StudyRepository", "StudySummary", "StudyTrialRecord", "open_database",
 ]
@@ -89,7 +90,7 @@ if TYPE_CHECKING:
     from core.db.database import Database, open_database
     from core.db.domain import (ArtifactRecord, MetricPoint, RunRecord, RunSummary, StepRecord, StudyRecord,
                                 StudySummary, StudyTrialRecord)
-    from core.db.errors import AmbiguousRunIdError, DatabaseError, RunNotFoundError, StudyNotFoundError
+    from core.db.errors import AmbiguousRunIdError, DatabaseError, DatabaseMissingError, RunNotFoundError, StudyNotFoundError
     from core.db.recorder import Recorder
     from core.db.repository import Repository
     from core.db.studies import StudyRepository
