@@ -93,7 +93,6 @@ def run(args) -> int:
     from core.engine.cache import StepCache
 
     engine = Engine(cache=StepCache.for_database(args.db))  # leading steps an earlier run computed are reused
-    _recording_failures_in_one_line(db)
     recorder = Recorder(db, engine.bus)
     display = TerminalProgress(engine.bus, quiet=args.quiet)
     writer = None
@@ -108,6 +107,7 @@ def run(args) -> int:
     interrupts = _Interrupts()
     handle = None
     following = threading.Event()
+    quiet_recorder = _recording_failures_in_one_line(db)
     try:
         handle = engine.start(recipe, run_id=args.run_id)
         if args.control:
@@ -140,6 +140,7 @@ def run(args) -> int:
         interrupts.restore()
         display.close()
         recorder.close()
+        quiet_recorder()
         if writer is not None:
             writer.close()
     result = handle.result
@@ -183,10 +184,18 @@ class _OneWarning(logging.Handler):
               f"run goes on, and its results are recorded at its end or kept in a file", file=sys.stderr, flush=True)
 
 
-def _recording_failures_in_one_line(db) -> None:
+def _recording_failures_in_one_line(db):
+    """Route the recorder's log to :class:`_OneWarning` while the run goes on; returns the function that undoes it."""
     log = logging.getLogger("core.db.recorder")
-    log.addHandler(_OneWarning(db))
+    handler, propagate = _OneWarning(db), log.propagate
+    log.addHandler(handler)
     log.propagate = False
+
+    def undo() -> None:
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+    return undo
 
 
 def _recorded_status(repo, run_id: str) -> str | None:

@@ -195,7 +195,7 @@ def _sqlite_path(url: URL) -> Path | None:
 
 
 def _check_sqlite_file(path: Path, create: bool = True) -> None:
-    """Refuse, read-only, anything at ``path`` that SQLite would misread or overwrite (or, unless ``create``, a missing file)."""
+    """Refuse, read-only, anything at ``path`` that SQLite would misread or overwrite; unless ``create``, a missing file."""
     if path.is_dir():
         raise DatabaseError(f"The studio database path {path} is a folder, not a file. {_NOTHING_CHANGED}.")
     if not path.exists():

@@ -43,7 +43,8 @@ def _protected_paths() -> list[tuple[Path, str]]:
     """The paths an overwrite must never remove, each with how the refusal names it."""
     from core.env import default_database_url, studio_home
 
-    found = [(studio_home().resolve(), "the studio's home folder (its database, every run's checkpoint, the step cache)")]
+    home = "the studio's home folder (its database, every run's checkpoint, the step cache)"
+    found = [(studio_home().resolve(), home)]
     url = default_database_url()
     if url.startswith("sqlite:///"):
         found.append((Path(url[len("sqlite:///"):].split("?")[0]).expanduser().resolve(), "the studio database"))
