@@ -6,7 +6,7 @@ do not stay behind beside the database.
 
 Opening also records the runs that ended while this database was unreachable
 (:mod:`core.db.pending`), and says so; and it registers a SQLite file with
-:func:`core.export.staging.protect`, so no export in this command replaces the
+:func:`core.models.staging.protect`, so no export in this command replaces the
 folder that holds it. A command that only reads (``for_reading``) never creates a
 database, and a damaged one is only read.
 """
@@ -22,7 +22,7 @@ _open: list = []
 
 def open_repository(url: str | None, for_reading: bool = False):
     from core.db import Repository, open_database
-    from core.export.staging import protect
+    from core.models.staging import protect
 
     db = open_database(url, for_reading=for_reading)
     _open.append(db)

@@ -40,7 +40,7 @@ def test_refuses_to_overwrite_without_permission(tiny_state, tmp_path, batch):
 
 def test_an_export_from_before_the_marker_is_still_replaceable_a_model_folder_of_the_user_is_not(tiny_state, tmp_path,
                                                                                                   batch):
-    from core.export.staging import MARKER
+    from core.models.staging import MARKER
 
     old = tmp_path / "old"
     export_model(tiny_state, old, "hf", batch=batch, latency_repeats=1)
