@@ -3,20 +3,25 @@
 Ctrl-C cancels the run at its next batch and the command exits with 130 once the
 run is recorded as cancelled; a second Ctrl-C records it as cancelled and exits
 at once, without waiting for the engine's thread. A run that finished is never
-lost to a recording error: it is recorded afterwards, or kept in a file.
+lost to a recording error or a database gone away: it is recorded afterwards, or
+kept in a file (:mod:`core.db.pending`) that the next command opening the
+database records, and the command exits with 1 saying where the file is.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 
 from core.cli.format import results_text
 
 EXIT_CANCELLED = 130  # the shell's code for a command ended by SIGINT
+EXIT_UNRECORDED = 1  # the run ended but the database could not record it (its results are kept in a file)
 
 
 def add_parser(sub) -> None:
@@ -95,9 +100,14 @@ def run(args) -> int:
         from core.engine.event_stream import EventWriter
 
         writer = EventWriter(engine.bus, args.events)
+    artifacts: list[dict] = []  # kept for a run the database cannot record live
+    engine.bus.subscribe(ev.Checkpoint, lambda e: artifacts.append({"kind": e.kind, "path": e.path,
+                                                                    "step_index": e.index}))
+    started_at = time.time()
     interrupts = _Interrupts()
     handle = None
     following = threading.Event()
+    quiet_recorder = _recording_failures_in_one_line(db)
     try:
         handle = engine.start(recipe, run_id=args.run_id)
         if args.control:
@@ -130,14 +140,22 @@ def run(args) -> int:
         interrupts.restore()
         display.close()
         recorder.close()
+        quiet_recorder()
         if writer is not None:
             writer.close()
     result = handle.result
     if result is None:  # the thread ended without a result: nothing the engine can raise does that
         print(f"run {handle.run_id[:8]} ended without a result", file=sys.stderr)
         return 1
-    _make_sure_it_is_recorded(db, repo, recipe, result)
+    kept = _make_sure_it_is_recorded(db, repo, recipe, result, artifacts, started_at)
     print(f"run {result.run_id[:8]} {result.status}")
+    if kept is not None:
+        if result.status == "finished":
+            print(results_text(result.results))
+        print(f"error: the run {result.status} but the database {db.url} could not record it; its recipe and results "
+              f"are kept in {kept}, and the next bert-studio command that opens this database records them",
+              file=sys.stderr)
+        return EXIT_UNRECORDED
     if result.status == "failed":
         print(f"error: {result.error}", file=sys.stderr)
         return 1
@@ -147,6 +165,39 @@ def run(args) -> int:
     return 0
 
 
+class _OneWarning(logging.Handler):
+    """The recorder's failures while the run goes on: one line for the first, none after (no tracebacks)."""
+
+    def __init__(self, db) -> None:
+        super().__init__(logging.WARNING)
+        self.url, self.said = db.url, False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.said:
+            return
+        self.said = True
+        exc = record.exc_info[1] if record.exc_info else None
+        text = str(getattr(exc, "orig", None) or exc) if exc is not None else record.getMessage()
+        first = (text.strip().splitlines() or [""])[0][:200]
+        kind = f"{type(exc).__name__}: " if exc is not None else ""
+        print(f"warning: the database {self.url} stopped recording the run ({kind}{first}); the "
+              f"run goes on, and its results are recorded at its end or kept in a file", file=sys.stderr, flush=True)
+
+
+def _recording_failures_in_one_line(db):
+    """Route the recorder's log to :class:`_OneWarning` while the run goes on; returns the function that undoes it."""
+    log = logging.getLogger("core.db.recorder")
+    handler, propagate = _OneWarning(db), log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+
+    def undo() -> None:
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+    return undo
+
+
 def _recorded_status(repo, run_id: str) -> str | None:
     try:
         return repo.get_run(run_id).status
@@ -154,33 +205,34 @@ def _recorded_status(repo, run_id: str) -> str | None:
         return None
 
 
-def _make_sure_it_is_recorded(db, repo, recipe, result) -> None:
-    """Record a run the live recorder lost (its metrics are gone, its recipe and results are not), or keep it in a file."""
-    from core import events as ev
-    from core.db import Recorder
+def _make_sure_it_is_recorded(db, repo, recipe, result, artifacts, started_at):
+    """Record a run the live recorder lost (its metrics are gone, nothing else is); None once recorded.
+
+    What is not recorded is kept in a pending file first (so a failure from here on loses nothing), then recorded
+    from that file; the file's path is returned when the database still cannot take it.
+    """
+    from core.cli.database import record_pending_runs
+    from core.db import pending
 
     if _recorded_status(repo, result.run_id) == result.status:
-        return
-    if _recorded_status(repo, result.run_id) is None:
-        bus = ev.EventBus()
-        plain = json.loads(json.dumps(recipe.to_dict(), default=str))
-        ended = {"finished": lambda: ev.RunFinished(run_id=result.run_id, results=result.results),
-                 "failed": lambda: ev.RunFailed(run_id=result.run_id, error=result.error),
-                 "cancelled": lambda: ev.RunCancelled(run_id=result.run_id)}[result.status]()
-        with Recorder(db, bus):
-            bus.publish(ev.RunStarted(run_id=result.run_id, recipe=plain, device=recipe.device,
-                                      step_titles=tuple(step.title() for step in recipe.steps)))
-            bus.publish(ended)
-        if _recorded_status(repo, result.run_id) == result.status:
-            print(f"warning: the run could not be recorded while it ran; it was recorded afterwards in {db.url} "
-                  f"without its live metrics", file=sys.stderr)
-            return
-    kept = _keep_in_file(recipe, result)
-    print(f"warning: the run could not be recorded in the database {db.url}; its recipe and results are kept in {kept}",
-          file=sys.stderr)
+        return None
+    plain = json.loads(json.dumps(recipe.to_dict(), default=str))
+    try:
+        kept = pending.keep(db.url, result.run_id, result.status, recipe=plain, results=result.results,
+                            error=result.error, device=recipe.device,
+                            step_titles=tuple(step.title() for step in recipe.steps), artifacts=artifacts,
+                            started_at=started_at)
+    except OSError as exc:
+        kept = None
+        print(f"warning: could not keep the run's results in a file ({exc})", file=sys.stderr)
+    if kept is not None and record_pending_runs(db, only=result.run_id) and \
+            _recorded_status(repo, result.run_id) == result.status:
+        return None
+    return kept or _keep_in_file(recipe, result)
 
 
 def _keep_in_file(recipe, result):
+    """The last resort when the studio's own folder cannot take the pending file: beside the run's checkpoint."""
     from pathlib import Path
 
     from core.env import studio_home

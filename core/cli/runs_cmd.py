@@ -43,8 +43,14 @@ def list_runs(args) -> int:
 
     from core.scoring import parse_score, rank
 
+    from core.db import DatabaseMissingError
+
     score = parse_score(args.score)  # a bad formula: a StudioError naming the unknown name or the syntax error
-    _, repo = open_repository(args.db)
+    try:
+        _, repo = open_repository(args.db, for_reading=True)
+    except DatabaseMissingError as exc:
+        print(f"no runs recorded yet: {exc}")
+        return 0
     runs = repo.list_runs(status=args.status, limit=None if args.sort == "score" else args.limit)
     if not runs:
         print("no runs recorded yet (bert-studio run RECIPE records one)")
@@ -68,10 +74,13 @@ def show_run(args) -> int:
 
     from core.cli.database import open_repository
 
-    from core.db import RunNotFoundError
+    from core.db import DatabaseMissingError, RunNotFoundError
     from core.errors import StudioError
 
-    _, repo = open_repository(args.db)
+    try:
+        _, repo = open_repository(args.db, for_reading=True)
+    except DatabaseMissingError as exc:
+        raise StudioError(f"no run {args.run!r}: {exc}") from None
     try:
         run = repo.get_run(args.run)
     except RunNotFoundError as exc:

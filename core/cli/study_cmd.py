@@ -150,7 +150,7 @@ class _TrialBar:
             self.bar = None
 
 
-def _open(args):
+def _open(args, for_reading: bool = False):
     """The database (a context manager: closed when the command ends) and its studies.
 
     Not ``core.cli.database.open_repository``: that marks runs of other hosts 'interrupted', and a
@@ -158,7 +158,7 @@ def _open(args):
     """
     from core.db import StudyRepository, open_database
 
-    db = open_database(args.db)
+    db = open_database(args.db, for_reading=for_reading)  # list/show: never create a database, nor write a damaged one
     return db, StudyRepository(db)
 
 
@@ -167,7 +167,7 @@ def _when(ts) -> str:
 
 
 def list_studies(args) -> int:
-    db, studies = _open(args)
+    db, studies = _open(args, for_reading=True)
     with db:
         found = studies.list_studies(limit=args.limit)
     if not found:
@@ -180,7 +180,7 @@ def list_studies(args) -> int:
 
 
 def show_study(args) -> int:
-    db, studies = _open(args)
+    db, studies = _open(args, for_reading=True)
     with db:
         print(_report_text(db, studies.resolve_id(args.study)))
     return 0

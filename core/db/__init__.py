@@ -15,10 +15,12 @@ Public API (everything else, ORM rows included, stays inside the package)::
     run = repo.get_run("3f2a9c1e")       # full id or unambiguous prefix -> RunRecord
     repo.metric_series(run.id, "train/loss")  # -> list[MetricPoint]
 
-``open_database(url=None) -> Database``
+``open_database(url=None, *, for_reading=False) -> Database``
     Opens and upgrades to the newest schema (default URL: ``core.env.default_database_url()``).
     SQLite files get WAL mode, foreign keys and a busy timeout. Raises :class:`DatabaseError`
-    (a ``StudioError``) for a corrupt, foreign or too-new database, before changing anything.
+    (a ``StudioError``) for a corrupt (``PRAGMA quick_check``), foreign or too-new database, before
+    changing anything. ``for_reading`` (commands that only list and show): a missing file is
+    :class:`DatabaseMissingError`, never created; a damaged one opens read-only (``Database.damaged``).
     ``Database``: ``.url`` (password hidden), ``.path`` (SQLite file or None), ``.revision()``,
     ``.close()``, usable as a context manager. An in-memory URL (``sqlite://``) shares one
     connection between threads: fine for tests, not for a studio and a CLI at once.
@@ -41,6 +43,9 @@ Public API (everything else, ORM rows included, stays inside the package)::
     (results table and ``RunSummary.figures``), the status and the error with its details.
     Thread-safe, never raises into the engine. ``flush()``, ``close()`` (flush + unsubscribe),
     context manager.
+
+Runs that ended while their database was unreachable (:mod:`core.db.pending`): ``keep(...)`` writes
+one to ``<studio home>/unrecorded/<run id>.json``; ``import_pending(db)`` records those meant for ``db``.
 
 Records (:mod:`core.db.domain`, frozen dataclasses): ``RunSummary`` (id, name, status,
 started_at, ended_at, model_source, data_source, device, error, figures; ``short_id``,
@@ -65,6 +70,7 @@ _EXPORTS = {
     "Repository": "core.db.repository",
     "Recorder": "core.db.recorder",
     "DatabaseError": "core.db.errors",
+    "DatabaseMissingError": "core.db.errors",
     "RunNotFoundError": "core.db.errors",
     "AmbiguousRunIdError": "core.db.errors",
     "RunSummary": "core.db.domain",
@@ -80,7 +86,8 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "AmbiguousRunIdError", "ArtifactRecord", "Database", "DatabaseError", "MetricPoint", "Recorder",
+    "AmbiguousRunIdError", "ArtifactRecord", "Database", "DatabaseError", "DatabaseMissingError", "MetricPoint",
+    "Recorder",
     "Repository", "RunNotFoundError", "RunRecord", "RunSummary", "StepRecord", "StudyNotFoundError", "StudyRecord",
     "StudyRepository", "StudySummary", "StudyTrialRecord", "open_database",
 ]
@@ -89,7 +96,8 @@ if TYPE_CHECKING:
     from core.db.database import Database, open_database
     from core.db.domain import (ArtifactRecord, MetricPoint, RunRecord, RunSummary, StepRecord, StudyRecord,
                                 StudySummary, StudyTrialRecord)
-    from core.db.errors import AmbiguousRunIdError, DatabaseError, RunNotFoundError, StudyNotFoundError
+    from core.db.errors import (AmbiguousRunIdError, DatabaseError, DatabaseMissingError, RunNotFoundError,
+                                StudyNotFoundError)
     from core.db.recorder import Recorder
     from core.db.repository import Repository
     from core.db.studies import StudyRepository

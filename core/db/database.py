@@ -1,14 +1,18 @@
 """Open (and migrate) the experiment database without ever harming the user's file.
 
 Before anything is written, :func:`open_database` checks that a SQLite file
-really is a SQLite database, that it belongs to the studio (or is empty) and that
-its schema is not newer than this code; any failure is a :class:`DatabaseError`
-that names the file and says nothing was changed.
+really is a SQLite database, that every page of it reads (``PRAGMA quick_check``),
+that it belongs to the studio (or is empty) and that its schema is not newer than
+this code; any failure is a :class:`DatabaseError` that names the file and says
+nothing was changed. Opened ``for_reading`` (the commands that only list and
+show), a missing file is never created, and a damaged one is opened read-only so
+what still reads can be read, with nothing ever written to it.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +22,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from core.db.errors import DatabaseError
+from core.db.errors import DatabaseError, DatabaseMissingError
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +37,16 @@ _NOTHING_CHANGED = "Nothing was changed"
 class Database:
     """An open, migrated database: an engine plus a session factory.
 
-    ``url`` is the URL with any password hidden; ``path`` the SQLite file (None otherwise).
+    ``url`` is the URL with any password hidden; ``path`` the SQLite file (None otherwise); ``damaged`` what
+    SQLite's integrity check found wrong with a file opened ``for_reading`` (None when sound): such a database is
+    open read-only, and nothing may be written to it.
     """
 
-    def __init__(self, engine: Engine, url: URL, path: Path | None):
+    def __init__(self, engine: Engine, url: URL, path: Path | None, damaged: str | None = None):
         self.engine = engine
         self.url = url.render_as_string(hide_password=True)
         self.path = path
+        self.damaged = damaged
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
@@ -47,17 +54,21 @@ class Database:
         """A session that commits on success and rolls back on error.
 
         Raises:
-            DatabaseError: the file turned out damaged where this session read or wrote it (a database whose
-                first pages are sound opens, and lists its runs, but fails on the damaged ones).
+            DatabaseError: the file turned out damaged where this session read it (a damaged database opened
+                ``for_reading`` lists its runs but fails on the damaged pages), or this session wrote to a
+                damaged database, which is open read-only.
         """
         try:
             with self._sessions() as session, session.begin():
                 yield session
         except sa.exc.DatabaseError as exc:
             reason = str(getattr(exc, "orig", None) or exc)
+            where = str(self.path) if self.path else self.url
+            if self.damaged is not None and "readonly" in reason:
+                raise DatabaseError(f"The studio database {where} is damaged ({self.damaged}), so it is only read: "
+                                    f"nothing is written to it. {_NOTHING_CHANGED}.") from exc
             if not _is_damage(reason):
                 raise
-            where = str(self.path) if self.path else self.url
             raise DatabaseError(f"The studio database {where} is damaged ({reason}): part of it cannot be read. "
                                 f"Nothing was changed; copy out what still reads, then move the file aside or choose "
                                 f"another database.") from exc
@@ -101,15 +112,18 @@ def head_revision() -> str:
     return head
 
 
-def open_database(url: str | None = None) -> Database:
+def open_database(url: str | None = None, *, for_reading: bool = False) -> Database:
     """Open the database at ``url`` (default: the studio's SQLite file), upgrading it to the newest schema.
 
     Any SQLAlchemy URL is accepted. SQLite files get WAL mode (readers never block
-    the recording run), foreign keys and a busy timeout.
+    the recording run), foreign keys and a busy timeout. ``for_reading``: a command
+    that only reads; a missing SQLite file (or its folder) is refused instead of
+    created, and a damaged file opens read-only (``Database.damaged`` says why).
 
     Raises:
         DatabaseError: the URL is invalid, the file is not a (studio) database or
             is damaged, or its schema is newer than this code. Nothing is changed then.
+        DatabaseMissingError: ``for_reading`` and there is no file at the path (nothing is created).
     """
     from core.env import default_database_url
 
@@ -120,11 +134,17 @@ def open_database(url: str | None = None) -> Database:
         raise DatabaseError(f"{text!r} is not a database URL ({exc}). {_NOTHING_CHANGED}.") from None
     path = _sqlite_path(parsed)
     where = str(path) if path else parsed.render_as_string(hide_password=True)
+    damaged = None
     if path is not None:
-        _check_sqlite_file(path)
-    engine = _create_engine(parsed, path)
+        _check_sqlite_file(path, create=not for_reading)
+        damaged = _integrity_problem(path)
+        if damaged is not None and not for_reading:
+            raise DatabaseError(f"The studio database {where} is damaged ({damaged}): part of it cannot be read, so "
+                                f"nothing is written to it. {_NOTHING_CHANGED}; `bert-studio runs` still lists what "
+                                f"reads; copy that out, then move the file aside or choose another database.")
+    engine = _create_engine(parsed, path, read_only=damaged is not None)
     try:
-        _validate_and_upgrade(engine, where, path is not None)
+        _validate_and_upgrade(engine, where, path is not None, write=damaged is None)
     except DatabaseError:
         engine.dispose()
         raise
@@ -135,7 +155,28 @@ def open_database(url: str | None = None) -> Database:
             raise DatabaseError(f"The studio database {where} is damaged or is not a SQLite database ({reason}). "
                                 f"{_NOTHING_CHANGED}; move the file aside or choose another database.") from None
         raise DatabaseError(f"Cannot open the studio database {where}: {reason}") from None
-    return Database(engine, parsed, path)
+    return Database(engine, parsed, path, damaged)
+
+
+def _integrity_problem(path: Path) -> str | None:
+    """What ``PRAGMA quick_check`` finds wrong with the SQLite file at ``path`` (None: sound, empty or busy).
+
+    Read through a read-only connection, so checking never writes (not even a rollback of a hot journal).
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        raw = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error:
+        return None  # cannot even open it read-only: the ordinary open below says why
+    try:
+        found = [str(r[0]) for r in raw.execute("PRAGMA quick_check(5)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if _is_damage(str(exc)) else None
+    finally:
+        raw.close()
+    problems = [f for f in found if f != "ok"]
+    return "; ".join(problems[:3]) if problems else None
 
 
 def _is_damage(reason: str) -> bool:
@@ -153,11 +194,14 @@ def _sqlite_path(url: URL) -> Path | None:
     return Path(name).expanduser()
 
 
-def _check_sqlite_file(path: Path) -> None:
-    """Refuse, read-only, anything at ``path`` that SQLite would misread or overwrite."""
+def _check_sqlite_file(path: Path, create: bool = True) -> None:
+    """Refuse, read-only, anything at ``path`` that SQLite would misread or overwrite; unless ``create``, a missing file."""
     if path.is_dir():
         raise DatabaseError(f"The studio database path {path} is a folder, not a file. {_NOTHING_CHANGED}.")
     if not path.exists():
+        if not create:
+            raise DatabaseMissingError(f"There is no studio database at {path}; nothing was created there (a command "
+                                       f"that records, such as `bert-studio run`, creates it). Check the path.")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -174,8 +218,12 @@ def _check_sqlite_file(path: Path) -> None:
                             f"studio database. {_NOTHING_CHANGED}; move the file aside or choose another database.")
 
 
-def _create_engine(url: URL, path: Path | None) -> Engine:
+def _create_engine(url: URL, path: Path | None, read_only: bool = False) -> Engine:
     kwargs: dict = {}
+    if read_only and path is not None:
+        # A damaged file: every connection opens it read-only, so nothing (not even a checkpoint) writes to it.
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        kwargs.update(creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
     if url.get_backend_name() == "sqlite" and path is None:
         # One shared connection, or each thread (the recording run!) would see its own empty memory database.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -218,7 +266,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _validate_and_upgrade(engine: Engine, where: str, is_file: bool) -> None:
+def _validate_and_upgrade(engine: Engine, where: str, is_file: bool, write: bool = True) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -242,6 +290,12 @@ def _validate_and_upgrade(engine: Engine, where: str, is_file: bool) -> None:
                 f"The studio database {where} was written by a newer version of BERT Compression Studio "
                 f"(schema revision {current!r}; this version knows up to {head!r}). {_NOTHING_CHANGED}; "
                 f"update the studio or choose another database.")
+        if not write:
+            if current != head:
+                raise DatabaseError(f"The studio database {where} is damaged, and its schema is older than this version "
+                                    f"(it needs an upgrade, which would write to it). {_NOTHING_CHANGED}; move the "
+                                    f"file aside or choose another database.")
+            return
         if is_file:
             mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
             if str(mode).lower() != "wal":

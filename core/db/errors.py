@@ -12,6 +12,10 @@ class DatabaseError(StudioError):
     """
 
 
+class DatabaseMissingError(DatabaseError):
+    """A command that only reads found no database file at the path; nothing was created."""
+
+
 class RunNotFoundError(StudioError, KeyError):
     """No run has this id (or id prefix). A ``KeyError`` so ``except KeyError`` callers work too."""
 

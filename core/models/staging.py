@@ -2,11 +2,20 @@
 
 A full disk, a missing permission or a failed verification leaves neither a
 half-written target nor the temporary folder behind.
+
+Every folder written here carries a small marker file (:data:`MARKER`), and an
+existing folder is replaced only when it carries one (or is empty, or is an
+export written before the marker existed): ``--overwrite`` pointed at the
+studio's home, a database's folder or any folder of the user's is refused with
+the reason, never emptied. Folders that hold the studio's home, the default
+database or a path a command registered with :func:`protect` are never
+replaced, marker or not.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -18,6 +27,29 @@ from typing import Iterator
 from core.errors import ExportError
 
 TEMP_PREFIX = ".bert-studio-tmp-"
+MARKER = ".bert-studio-export"  # written into every staged folder: what makes it safe to replace later
+MARKER_TEXT = json.dumps({"written_by": "BERT Compression Studio", "kind": "staged-folder", "version": 1}) + "\n"
+# An export written before the marker existed: its model card's first paragraph says who wrote it.
+_LEGACY_CARD = "exported by BERT Compression Studio"
+_protected: set[Path] = set()
+
+
+def protect(path: str | Path) -> None:
+    """Never replace ``path`` or a folder holding it in this process (a command registers the database it opened)."""
+    _protected.add(Path(path).expanduser().resolve())
+
+
+def _protected_paths() -> list[tuple[Path, str]]:
+    """The paths an overwrite must never remove, each with how the refusal names it."""
+    from core.env import default_database_url, studio_home
+
+    home = "the studio's home folder (its database, every run's checkpoint, the step cache)"
+    found = [(studio_home().resolve(), home)]
+    url = default_database_url()
+    if url.startswith("sqlite:///"):
+        found.append((Path(url[len("sqlite:///"):].split("?")[0]).expanduser().resolve(), "the studio database"))
+    found += [(p, "the studio database this command opened") for p in sorted(_protected)]
+    return found
 
 
 def describe_os_error(exc: OSError, where: Path) -> str:
@@ -32,19 +64,51 @@ def describe_os_error(exc: OSError, where: Path) -> str:
 
 
 def check_target(target: Path, overwrite: bool) -> None:
-    if target.exists() or target.is_symlink():
-        if not target.is_dir():
-            raise ExportError(f"{target} exists and is not a folder; choose another output folder")
-        if not overwrite:
-            raise ExportError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+    """Refuse, with the reason, a ``target`` that exists and may not be replaced.
+
+    Replaceable: only with ``overwrite``, and only a folder an earlier export wrote (its marker), or an empty one;
+    never one that is, or holds, the studio's home or a database (see :func:`protect`).
+    """
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not target.is_dir():
+        raise ExportError(f"{target} exists and is not a folder; choose another output folder")
+    resolved = target.resolve()
+    for path, what in _protected_paths():
+        if path == resolved or resolved in path.parents:
+            holds = "is" if path == resolved else f"holds {path}:"
+            raise ExportError(f"{target} {holds} {what}; an export never replaces it. Nothing was changed; "
+                              f"choose a new output folder")
+    if not overwrite:
+        raise ExportError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+    if not _written_by_export(target):
+        raise ExportError(f"{target} was not written by an export (it has no {MARKER} file), so --overwrite does "
+                          f"not replace it: that would delete what it holds. Nothing was changed; choose a new "
+                          f"output folder, or remove this one yourself")
+
+
+def _written_by_export(folder: Path) -> bool:
+    """Whether ``folder`` is empty, carries the marker, or is a marker-less export of an earlier version."""
+    try:
+        entries = list(folder.iterdir())
+        if not entries:
+            return True
+        if (folder / MARKER).is_file():
+            return True
+        card = folder / "README.md"
+        # Exports before the marker: only plain files, among them the model card naming the studio.
+        return all(e.is_file() and not e.is_symlink() for e in entries) and card.is_file() and \
+            _LEGACY_CARD in card.read_text(errors="replace")[:2000]
+    except OSError:
+        return False
 
 
 @contextmanager
 def staged_folder(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``target``; on success it becomes ``target``.
+    """Yield a temporary folder beside ``target`` (empty but for the marker); on success it becomes ``target``.
 
-    An existing ``target`` is replaced only with ``overwrite=True``, and only
-    after everything else succeeded.
+    An existing ``target`` is replaced only with ``overwrite=True``, only when
+    :func:`check_target` allows it, and only after everything else succeeded.
     """
     target = Path(target).expanduser().resolve()
     check_target(target, overwrite)
@@ -53,6 +117,11 @@ def staged_folder(target: str | Path, overwrite: bool = False) -> Iterator[Path]
         tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{target.name}-", dir=target.parent))
     except OSError as exc:
         raise ExportError(describe_os_error(exc, target.parent)) from exc
+    try:
+        (tmp / MARKER).write_text(MARKER_TEXT)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ExportError(describe_os_error(exc, target)) from exc
     try:
         try:
             yield tmp

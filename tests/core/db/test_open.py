@@ -141,9 +141,16 @@ def damaged_studio_database(path, run_id="abc"):
 
 def test_garbage_pages_in_the_middle_list_but_reading_them_is_a_clear_error(tmp_path):
     path = damaged_studio_database(tmp_path / "studio.db")
-    with open_database(f"sqlite:///{path}") as db:
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="is damaged"):  # one that writes never gets it (PRAGMA quick_check)
+        open_database(f"sqlite:///{path}")
+    with open_database(f"sqlite:///{path}", for_reading=True) as db:
+        assert "malformed" in db.damaged or "corrupt" in db.damaged
         repo = Repository(db)
         assert [r.id for r in repo.list_runs()] == ["abc"]  # the sound pages still read
         with pytest.raises(DatabaseError, match="is damaged") as info:
             repo.get_run("abc")
         assert str(path) in str(info.value) and "malformed" in str(info.value)
+        with pytest.raises(DatabaseError):  # opened read-only: nothing can be written to it
+            repo.rename_run("abc", "renamed")
+    assert path.read_bytes() == before

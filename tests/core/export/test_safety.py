@@ -26,10 +26,34 @@ def test_refuses_to_overwrite_without_permission(tiny_state, tmp_path, batch):
     with pytest.raises(ExportError, match="already exists"):
         export_model(tiny_state, target, "hf", batch=batch)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
-    report = export_model(tiny_state, target, "hf", batch=batch, overwrite=True, latency_repeats=1)
-    assert not (target / "keep.txt").exists() and (target / "model.safetensors").is_file()
+    # Not even with permission: no export wrote this folder, so replacing it would delete the user's file.
+    with pytest.raises(ExportError, match="was not written by an export"):
+        export_model(tiny_state, target, "hf", batch=batch, overwrite=True)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    (target / "keep.txt").unlink()
+    export_model(tiny_state, target, "hf", batch=batch, overwrite=True, latency_repeats=1)  # an empty folder
+    report = export_model(tiny_state, target, "onnx", batch=batch, overwrite=True, latency_repeats=1)  # an export
+    assert (target / "model.onnx").is_file() and not (target / "model.safetensors").exists()
     assert report.size_bytes == sum(p.stat().st_size for p in target.iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary or old folder left
+
+
+def test_an_export_from_before_the_marker_is_still_replaceable_a_model_folder_of_the_user_is_not(tiny_state, tmp_path,
+                                                                                                  batch):
+    from core.models.staging import MARKER
+
+    old = tmp_path / "old"
+    export_model(tiny_state, old, "hf", batch=batch, latency_repeats=1)
+    (old / MARKER).unlink()  # as an earlier version wrote it: the model card says who wrote it
+    export_model(tiny_state, old, "hf", batch=batch, overwrite=True, latency_repeats=1)
+    assert (old / MARKER).is_file()
+    users = tmp_path / "users-model"
+    tiny_state.model.save_pretrained(users)
+    (users / "README.md").write_text("# my fine-tuned model\n")
+    before = sorted(p.name for p in users.iterdir())
+    with pytest.raises(ExportError, match="was not written by an export"):
+        export_model(tiny_state, users, "hf", batch=batch, overwrite=True)
+    assert sorted(p.name for p in users.iterdir()) == before
 
 
 def test_full_disk_leaves_nothing_behind(tiny_state, tmp_path, batch, monkeypatch):
