@@ -7,8 +7,6 @@ masks, sliced with the weights) and ``state.extras['sensitivity']`` (scores from
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from core.methods.selection import select_per_layer, select_removals  # noqa: F401  (their home before)
 from core.models.surgery import reconcile_masks
 
