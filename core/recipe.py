@@ -10,6 +10,9 @@ type, a value out of range, NaN or infinity, a text too long is a
 :class:`~core.errors.Problem` naming the field, before anything runs. Reading a
 file is bounded too: its size, its aliases (a YAML "billion laughs" expands to
 gigabytes from a few lines), its nesting; a key given twice is refused.
+
+Here: the :class:`Recipe` and the reading of its fields; its parts (model, data, evaluation, step) are in
+:mod:`core.recipe_parts`, the bounded reading of its text in :mod:`core.recipe_text`.
 """
 
 from __future__ import annotations
@@ -26,96 +29,17 @@ import yaml
 
 from core.errors import Problem, RecipeError
 from core.metrics.protocol import profile_problems
-from core.registry import FieldInfo, brief, build_config, check_field, config_fields, get_method, setting
+from core.recipe_parts import (COLUMN_LENGTH, MAX_STEPS, METHOD_LENGTH, NAME_LENGTH, SAMPLES_MAX, SEED_MAX,
+                               SOURCE_LENGTH, DataRef, EvaluationSettings, ModelRef, Step, settings_problems,
+                               step_shape_problems)
+from core.recipe_text import MAX_ALIASES, MAX_EXPANDED, MAX_FILE_BYTES, key_text, parse_json, parse_yaml
+from core.registry import FieldInfo, brief, check_field, config_fields, setting
+
+__all__ = ["COLUMN_LENGTH", "FORMAT_VERSION", "MAX_ALIASES", "MAX_EXPANDED", "MAX_FILE_BYTES", "MAX_STEPS",
+           "METHOD_LENGTH", "NAME_LENGTH", "SAMPLES_MAX", "SEED_MAX", "SOURCE_LENGTH", "DataRef",
+           "EvaluationSettings", "ModelRef", "Recipe", "Step"]
 
 FORMAT_VERSION = 1
-
-# A real recipe is a few kilobytes; these bounds only stop hostile or mistaken files.
-MAX_FILE_BYTES = 1 << 20  # read at most this much of a recipe file
-MAX_ALIASES = 100  # YAML aliases (*name) in one document
-MAX_EXPANDED = 1 << 20  # characters plus nodes of the document with every alias written out
-MAX_STEPS = 200
-NAME_LENGTH = 200  # the database's run name column
-SOURCE_LENGTH = 500  # the database's model and data source columns
-COLUMN_LENGTH = 200
-METHOD_LENGTH = 100
-SEED_MAX = 2**32 - 1  # numpy, which splits the data, takes seeds up to here
-SAMPLES_MAX = 10_000_000
-
-
-@dataclass
-class ModelRef:
-    """Where the model comes from: ``default`` (embedded MiniLM), ``tiny`` (random, for tests), a folder or a hub name."""
-
-    source: str = setting("default", "default (the embedded MiniLM), tiny (random, for tests), a model folder, "
-                                     "or a hub name (online only)", min=1, max=SOURCE_LENGTH)
-
-
-@dataclass
-class DataRef:
-    """Where the data comes from and how its columns map onto the task."""
-
-    source: str = setting("default", "default (review sentences), a .csv .tsv .jsonl .json .parquet file, "
-                                     "or a save_to_disk folder", min=1, max=SOURCE_LENGTH)
-    text_column: str = setting("text", "The column holding the sentence to classify", max=COLUMN_LENGTH)
-    text_pair_column: str | None = setting(None, "The column with the second sentence of a pair (empty: none)",
-                                           max=COLUMN_LENGTH)
-    label_column: str = setting("label", "The column holding the class of each row", max=COLUMN_LENGTH)
-    max_length: int = setting(64, "Sentences are cut to this many tokens (BERT-family models read at most 512)",
-                              min=8, max=512)
-    train_samples: int | None = setting(None, "Use at most this many training rows (empty: all)", min=1, max=SAMPLES_MAX)
-    validation_samples: int | None = setting(None, "Validation rows (empty: all)", min=1, max=SAMPLES_MAX)
-    test_samples: int | None = setting(None, "Test rows (empty: all)", min=1, max=SAMPLES_MAX)
-    seed: int = setting(0, "Seed of the train / validation / test split", min=0, max=SEED_MAX)
-
-
-@dataclass
-class EvaluationSettings:
-    """The evaluation done before the first step and after the last."""
-
-    split: str = setting("test", "The split the final figures are measured on", choices=("train", "validation", "test"))
-    max_samples: int | None = setting(None, "Evaluate at most this many rows (empty: the whole split)", min=1,
-                                      max=SAMPLES_MAX)
-    batch_size: int = setting(64, "Sentences per batch while measuring accuracy", min=1, max=4096)
-    # the throughput profiles' batch (single-request profiles use 1)
-    latency_batch_size: int = setting(32, "Sentences per batch while timing", min=1, max=4096)
-    # alternating rounds per profile (core.metrics.latency)
-    latency_repeats: int = setting(5, "Timed rounds per latency profile", min=1, max=1000)
-    measure_baseline: bool = setting(True, "Measure the baseline in the same run, for the ratios")
-    # Which latency profiles the final measurement times (core.metrics.protocol.PROFILES); the first one
-    # gives the run's headline latency and speedup. One cheap profile by default.
-    latency_profiles: list[str] = setting(["throughput-fixed"], "Latency profiles to time; the first gives the "
-                                                                "headline latency")
-    latency_threads: int | None = setting(None, "Torch threads while timing (empty: torch's default)", min=1, max=1024)
-
-
-@dataclass
-class Step:
-    """One method in the stack with its settings (plain data; see :func:`Step.config`)."""
-
-    method: str
-    settings: dict[str, Any] = field(default_factory=dict)
-    label: str | None = None
-
-    def spec(self):
-        return get_method(self.method)
-
-    def config(self):
-        cfg, errors = build_config(self.spec().config_cls, self.settings)
-        if errors:
-            raise RecipeError([Problem(m, field=f"{self.method}.{f}") for f, m in errors])
-        return cfg
-
-    def title(self) -> str:
-        return self.label or self.spec().title
-
-
-# A step's own fields, checked like settings.
-_STEP_FIELDS = {
-    "method": FieldInfo("method", str, "", "The registered method's name", "Method", min=1, max=METHOD_LENGTH),
-    "label": FieldInfo("label", str, None, "The step's title in the stack and the run", "Label", max=NAME_LENGTH,
-                       optional=True),
-}
 
 
 @dataclass
@@ -163,7 +87,7 @@ class Recipe:
             recipe = cls(steps=[step for _, step in numbered], version=FORMAT_VERSION, **sections, **header)
             problems = recipe._rule_problems()
         if problems:  # with the steps' settings, so one reading shows everything
-            raise RecipeError(problems + [p for index, step in numbered for p in _settings_problems(index, step)[1]])
+            raise RecipeError(problems + [p for index, step in numbered for p in settings_problems(index, step)[1]])
         return recipe
 
     def to_text(self, fmt: str = "yaml") -> str:
@@ -177,7 +101,7 @@ class Recipe:
             raise RecipeError(f"the recipe is {len(text):,} characters long; a recipe is a few kilobytes "
                               f"and at most {MAX_FILE_BYTES:,} are read")
         try:
-            data = _parse_json(text) if fmt == "json" else _parse_yaml(text)
+            data = parse_json(text) if fmt == "json" else parse_yaml(text)
         except (json.JSONDecodeError, yaml.YAMLError, ValueError, OverflowError) as exc:
             # ValueError and OverflowError: a value YAML recognises but cannot build (a date like 2024-13-45).
             raise RecipeError(f"the file is not valid {fmt.upper()}: {exc}") from None
@@ -223,11 +147,11 @@ class Recipe:
         out = self._field_problems()
         frozen_by: str | None = None
         for index, step in enumerate(self.steps):
-            shape = _step_shape_problems(index, step.method, step.settings, step.label)
+            shape = step_shape_problems(index, step.method, step.settings, step.label)
             if shape:
                 out += shape
                 continue
-            spec, found = _settings_problems(index, step)
+            spec, found = settings_problems(index, step)
             out += found
             if spec is None:
                 continue
@@ -278,7 +202,6 @@ class Recipe:
                 for p in profile_problems(self.evaluation.latency_profiles)]
         return out
 
-
 # -- reading the parts of a recipe ---------------------------------------------
 _SECTIONS = {"model": ModelRef, "data": DataRef, "evaluation": EvaluationSettings}
 _HEADER = ("name", "device", "seed", "cache")
@@ -294,10 +217,6 @@ def _header_fields() -> dict[str, FieldInfo]:
     return {name: info for name, info in _fields(Recipe).items() if name in _HEADER}
 
 
-def _key_text(key: Any) -> str:
-    return key if isinstance(key, str) and len(key) <= 60 else brief(key)
-
-
 def _typed(infos: dict[str, FieldInfo], raw: dict, prefix: str, what: str = "key",
            known: tuple[str, ...] | None = None) -> tuple[dict[str, Any], list[Problem]]:
     """Check each value of ``raw`` against its field; returns the good values, coerced, and the problems."""
@@ -307,7 +226,7 @@ def _typed(infos: dict[str, FieldInfo], raw: dict, prefix: str, what: str = "key
         info = infos.get(key) if isinstance(key, str) else None
         if info is None:
             problems.append(Problem(f"unknown {what} (known: {', '.join(known or infos)})",
-                                    field=prefix + _key_text(key)))
+                                    field=prefix + key_text(key)))
             continue
         value, error = check_field(info, value)
         if error:
@@ -352,112 +271,8 @@ def _read_steps(raw: Any, problems: list[Problem]) -> list[tuple[int, Step]]:
         if extra:
             problems.append(Problem(f"unknown keys {brief(extra)} (known: method, settings, label)", step=index))
         settings = {} if item.get("settings") is None else item["settings"]
-        found = _step_shape_problems(index, item["method"], settings, item.get("label"))
+        found = step_shape_problems(index, item["method"], settings, item.get("label"))
         problems += found
         if not found:
             steps.append((index, Step(item["method"], dict(settings), item.get("label"))))
     return steps
-
-
-def _settings_problems(index: int, step: Step) -> tuple[Any, list[Problem]]:
-    """The step's method (None when unknown) and the problems of its settings."""
-    try:
-        spec = get_method(step.method)
-    except KeyError as exc:
-        return None, [Problem(exc.args[0], step=index, method=step.method)]
-    _, errors = build_config(spec.config_cls, step.settings)
-    return spec, [Problem(m, step=index, method=step.method, field=f) for f, m in errors]
-
-
-def _step_shape_problems(index: int, method: Any, settings: Any, label: Any) -> list[Problem]:
-    """A step's method name, label and settings mapping, before the method's own settings are checked."""
-    out = []
-    _, error = check_field(_STEP_FIELDS["method"], method)
-    if error:
-        return [Problem(error, step=index, field="method")]
-    _, error = check_field(_STEP_FIELDS["label"], label)
-    if error:
-        out.append(Problem(error, step=index, method=method, field="label"))
-    if not isinstance(settings, dict):
-        out.append(Problem(f"must be a mapping; got {brief(settings)}", step=index, method=method, field="settings"))
-    return out
-
-
-# -- parsing, bounded ----------------------------------------------------------
-class _RecipeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that counts aliases as it composes the document."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(stream)
-        self.aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise RecipeError(f"the recipe uses more than {MAX_ALIASES} YAML aliases (*name); write the values out")
-        return super().compose_node(parent, index)
-
-
-def _parse_yaml(text: str) -> Any:
-    """The YAML document in ``text``, refused before it is built if a key repeats or its aliases expand too far."""
-    loader = _RecipeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _expanded_size(node, {}, set())
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
-    """Characters plus nodes of ``node`` with every alias written out; refuses past :data:`MAX_EXPANDED`.
-
-    An alias is the same node object as its anchor, so ``sizes`` counts each
-    node once however often it is referred to: linear in the document's size.
-    """
-    key = id(node)
-    if key in sizes:
-        return sizes[key]
-    if key in open_nodes:
-        raise RecipeError("the recipe refers to itself through a YAML alias")
-    if isinstance(node, yaml.ScalarNode):
-        size = 1 + len(node.value)
-    else:
-        open_nodes.add(key)
-        if isinstance(node, yaml.MappingNode):
-            _refuse_repeated_keys(node)
-            children = [part for pair in node.value for part in pair]
-        else:
-            children = node.value
-        size = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in children)
-        open_nodes.discard(key)
-    if size > MAX_EXPANDED:
-        raise RecipeError(f"the recipe's YAML aliases expand to more than {MAX_EXPANDED:,} characters; "
-                          f"write the values out")
-    sizes[key] = size
-    return size
-
-
-def _refuse_repeated_keys(node: yaml.MappingNode) -> None:
-    seen: set[tuple[str, str]] = set()
-    for key, _ in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
-            if (key.tag, key.value) in seen:
-                raise RecipeError(Problem(f"given twice (again on line {key.start_mark.line + 1}); keep one",
-                                          field=_key_text(key.value)))
-            seen.add((key.tag, key.value))
-
-
-def _parse_json(text: str) -> Any:
-    def mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise RecipeError(Problem("given twice; keep one", field=_key_text(key)))
-            out[key] = value
-        return out
-
-    return json.loads(text, object_pairs_hook=mapping)

@@ -8,8 +8,9 @@ on every collective; accelerate adopts that group, so the training loop's
 adds what accelerate does not do for a whole recipe:
 
 - the run id comes from rank 0, and only rank 0 records, saves and evaluates;
-- after every step all ranks must hold the same architecture (checked) and
-  rank 0's weights (broadcast), so pruning decisions cannot drift apart;
+- rank 0 decides which heads, neurons and layers a structural step keeps and
+  every rank applies its choice (:func:`decide`); after every step all ranks
+  must hold the same architecture (checked) and rank 0's weights (broadcast);
 - cancel and pause are all-reduced once per training step, so every rank stops
   at the same step;
 - each rank writes a heartbeat and, when it fails, its error into the
@@ -51,6 +52,7 @@ class _State:
         self.terminated = ""  # why the launcher stopped this process ("" while it has not)
         self.controls: list = []
         self.reported = False
+        self.overruled = 0  # structural choices of this rank that rank 0's replaced (see decide)
 
 
 _state = _State()
@@ -151,6 +153,26 @@ def broadcast_object(obj):
     return box[0]
 
 
+def decide(choice):
+    """Rank 0's structural ``choice`` (which heads, neurons, layers a step keeps) applied on every rank.
+
+    Each rank computes its choice from its own importance scores; on GPUs near-ties differ between ranks, so
+    the ranks would cut different units. Every selection goes through :mod:`core.methods.selection`, which
+    calls this: rank 0 decides, the others take its choice (and count it when their own differed).
+    """
+    if not _state.active:
+        return choice
+    chosen = broadcast_object(choice)
+    if chosen != choice:
+        _state.overruled += 1
+    return chosen
+
+
+def overruled() -> int:
+    """How many structural choices of this rank differed from rank 0's (and were replaced by it)."""
+    return _state.overruled
+
+
 def gather_objects(obj) -> list:
     """Every rank's ``obj``, in rank order, on every rank."""
     if not _state.active:
@@ -206,9 +228,9 @@ def architecture(model) -> list:
 def agree(ctx, model, index: int, method: str) -> None:
     """After a step: all ranks must hold the same architecture (else the run fails); then rank 0's weights.
 
-    Pruning scores are computed on every rank from the same data and weights, so they agree on CPU; the
-    check catches any drift (GPU kernels are not bitwise deterministic) and the broadcast removes
-    floating-point differences before the next step.
+    Every structural choice is rank 0's (:func:`decide`), so the layouts agree; the check catches a cut
+    made outside :mod:`core.methods.selection`, and the broadcast removes floating-point differences
+    before the next step.
     """
     if not _state.active:
         return
@@ -218,11 +240,12 @@ def agree(ctx, model, index: int, method: str) -> None:
     import torch.distributed as dist
 
     mine = hashlib.sha1(repr(architecture(model)).encode()).hexdigest()[:12]
-    prints = gather_objects(mine)
+    prints, overruled = zip(*gather_objects((mine, _state.overruled)))
+    _state.overruled = 0
     if len(set(prints)) > 1:
         odd = [r for r, p in enumerate(prints) if p != prints[0]]
         raise StudioError(f"after step {index + 1} ({method}) the processes hold different architectures: "
-                          f"rank(s) {odd} differ from rank 0 (fingerprints {prints})")
+                          f"rank(s) {odd} differ from rank 0 (fingerprints {list(prints)})")
     with torch.no_grad():
         for t in list(model.parameters()) + list(model.buffers()):
             if t.is_floating_point():
@@ -230,6 +253,10 @@ def agree(ctx, model, index: int, method: str) -> None:
     if is_main():
         ctx.log(f"all {_state.world} processes hold the same architecture after step {index + 1} ({method}): "
                 + ", ".join(f"rank {r} {p}" for r, p in enumerate(prints)))
+        replaced = {r: n for r, n in enumerate(overruled) if n}
+        if replaced:
+            ctx.log(f"step {index + 1} ({method}): rank 0's structural choice replaced a different one of "
+                    + ", ".join(f"rank {r} ({n} time{'s' if n > 1 else ''})" for r, n in replaced.items()))
 
 
 # -- failure -------------------------------------------------------------------

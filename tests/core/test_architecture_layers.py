@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("core", "core.errors", "core.env", "core.events")),
     ("metrics", ("core.metrics",)),
-    ("recipe", ("core.registry", "core.recipe", "core.recipe_diff", "core.naming", "core.scoring")),
+    ("recipe", ("core.registry", "core.recipe", "core.recipe_parts", "core.recipe_text", "core.recipe_diff",
+                "core.naming", "core.scoring")),
     ("data", ("core.data",)),
     ("models", ("core.models",)),
     ("engine", ("core.engine",)),

@@ -45,6 +45,7 @@ import torch.nn as nn
 
 from core.errors import StudioError
 from core.methods.distillation.matching import resolve_layer_map
+from core.methods.selection import select_top
 from core.models.adapters import PROJECTION_REFUSALS, Adapter
 
 PROJECTABLE = ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert")
@@ -147,9 +148,8 @@ def _project_attention(adapter: Adapter, t_layer: nn.Module, s_layer: nn.Module,
         return slice(h * t_size, (h + 1) * t_size)
 
     ov = [wo[:, head(h)] @ torch.cat([wv[head(h)], bv[head(h), None]], 1) for h in range(t_heads)]
-    order = sorted(range(t_heads), key=lambda h: -float(ov[h].norm()))
-    keep = sorted(order[:s_heads])
-    for h in order[s_heads:]:  # attention weights sum to one: a dropped head's value bias is a constant output
+    keep = select_top([float(o.norm()) for o in ov], s_heads)
+    for h in (h for h in range(t_heads) if h not in keep):  # attention weights sum to one: a dropped head's value bias is a constant output
         bo = bo + wo[:, head(h)] @ bv[head(h)]
 
     q_s, k_s, v_s = (_sub(s_layer, p) for p in (att.query, att.key, att.value))
@@ -195,7 +195,7 @@ def _project_ffn(adapter: Adapter, t_layer: nn.Module, s_layer: nn.Module, basis
         keep = torch.arange(t_width)
     else:
         score = w_in.norm(dim=1) * w_out.norm(dim=0)
-        keep = torch.sort(torch.topk(score, s_width).indices).values
+        keep = torch.tensor(select_top(score.tolist(), s_width), dtype=torch.long)
     new_in, new_b = _f(fi_s.weight).clone(), _bias(fi_s, s_width).clone()
     new_out = torch.zeros_like(_f(fo_s.weight))  # neurons beyond the teacher's: random inputs, no output yet
     n = len(keep)

@@ -10,6 +10,7 @@ import torch.nn as nn
 from core.methods.family import checked_adapter
 from core.methods.factorization.modules import LowRankLinear, truncated_svd
 from core.methods.pruning.structured import recover
+from core.methods.selection import agreed
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters
 from core.registry import register_method, setting
@@ -52,7 +53,7 @@ def choose_ranks(spectra: list[torch.Tensor], cfg: LinearFactorizeSettings) -> l
             else:
                 share = (s ** 2).cumsum(0) / (s ** 2).sum().clamp_min(1e-30)
                 ranks.append(int((share < cfg.energy - 1e-9).sum()) + 1)
-        return [max(1, min(r, s.numel())) for r, s in zip(ranks, spectra)]
+        return agreed([max(1, min(r, s.numel())) for r, s in zip(ranks, spectra)])
     # global: pool every matrix's singular values on one scale and keep the largest overall
     if cfg.rank_by == "ratio":
         values = [s / s.norm().clamp_min(1e-30) for s in spectra]
@@ -66,7 +67,7 @@ def choose_ranks(spectra: list[torch.Tensor], cfg: LinearFactorizeSettings) -> l
         cum = pooled[order].cumsum(0)
         keep = int((cum < cfg.energy * len(values) - 1e-9).sum()) + 1
     counts = torch.bincount(owner[order[:keep]], minlength=len(values))
-    return [max(1, min(int(c), v.numel())) for c, v in zip(counts, values)]
+    return agreed([max(1, min(int(c), v.numel())) for c, v in zip(counts, values)])
 
 
 @register_method(

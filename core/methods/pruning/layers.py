@@ -8,6 +8,7 @@ from core.methods.pruning.ablation import baseline, layer_ablation
 from core.methods.pruning.importance import layer_gradient_importance, task_batches
 from core.methods.pruning.structured import stored_sensitivity, update_extras
 from core.methods.family import checked_adapter
+from core.methods.selection import select_top
 from core.models.architecture import count_parameters, layers_of
 from core.models.surgery import keep_layers
 from core.registry import register_method, setting
@@ -82,8 +83,7 @@ def choose_layers(state, model, cfg: LayerPruneSettings, ctx) -> list[int]:
         return list(range(cfg.keep))
     scores = layer_scores(state, model, cfg, ctx)
     ctx.log("layer importance: " + ", ".join(f"{i}: {s:.4g}" for i, s in enumerate(scores)))
-    best = sorted(range(n), key=lambda i: (-scores[i], i))[:cfg.keep]
-    return sorted(best)
+    return select_top(scores, cfg.keep)
 
 
 @register_method(

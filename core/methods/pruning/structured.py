@@ -1,4 +1,4 @@
-"""Bookkeeping shared by the structured pruning methods: selection, extras, recovery training.
+"""Bookkeeping shared by the structured pruning methods: extras, recovery training (selection: :mod:`core.methods.selection`).
 
 Kept consistent here after a structured cut: ``state.masks`` (unstructured
 masks, sliced with the weights) and ``state.extras['sensitivity']`` (scores from
@@ -7,41 +7,10 @@ masks, sliced with the weights) and ``state.extras['sensitivity']`` (scores from
 
 from __future__ import annotations
 
-from typing import Sequence
-
+from core.methods.selection import select_per_layer, select_removals  # noqa: F401  (their home before)
 from core.models.surgery import reconcile_masks
 
 SENSITIVITY_KEY = "sensitivity"
-
-
-def select_removals(scores: Sequence[Sequence[float]], count: int, min_keep: int = 1) -> dict[int, list[int]]:
-    """Indices to keep per layer after removing the ``count`` lowest-scored units overall.
-
-    Units are ranked globally (ties broken by position); a layer never drops
-    below ``min_keep`` units, so fewer than ``count`` may go when that binds.
-    """
-    left = [len(row) for row in scores]
-    ranked = sorted((float(s), layer, unit) for layer, row in enumerate(scores) for unit, s in enumerate(row))
-    removed: set[tuple[int, int]] = set()
-    for _, layer, unit in ranked:
-        if len(removed) >= count:
-            break
-        if left[layer] <= min_keep:
-            continue
-        removed.add((layer, unit))
-        left[layer] -= 1
-    return {layer: [u for u in range(len(row)) if (layer, u) not in removed] for layer, row in enumerate(scores)}
-
-
-def select_per_layer(scores: Sequence[Sequence[float]], share: float, min_keep: int = 1) -> dict[int, list[int]]:
-    """Remove the same share of units from every layer (lowest scores first)."""
-    out = {}
-    for layer, row in enumerate(scores):
-        drop = min(int(round(share * len(row))), len(row) - min_keep)
-        order = sorted(range(len(row)), key=lambda u: (float(row[u]), u))
-        gone = set(order[:max(0, drop)])
-        out[layer] = [u for u in range(len(row)) if u not in gone]
-    return out
 
 
 def stored_sensitivity(state) -> dict | None:

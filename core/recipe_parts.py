@@ -1,0 +1,121 @@
+"""The parts of a recipe: where the model and the data come from, how the result is evaluated, the steps.
+
+Each part is a dataclass whose fields are declared with :func:`core.registry.setting` (type, range, help),
+so :mod:`core.recipe` checks them as it checks a method's settings; a step is checked here, first its own
+shape (method name, label, settings mapping), then its settings against its method's configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import Problem, RecipeError
+from core.registry import FieldInfo, brief, build_config, check_field, get_method, setting
+
+MAX_STEPS = 200
+NAME_LENGTH = 200  # the database's run name column
+SOURCE_LENGTH = 500  # the database's model and data source columns
+COLUMN_LENGTH = 200
+METHOD_LENGTH = 100
+SEED_MAX = 2**32 - 1  # numpy, which splits the data, takes seeds up to here
+SAMPLES_MAX = 10_000_000
+
+
+@dataclass
+class ModelRef:
+    """Where the model comes from: ``default`` (embedded MiniLM), ``tiny`` (random, for tests), a folder or a hub name."""
+
+    source: str = setting("default", "default (the embedded MiniLM), tiny (random, for tests), a model folder, "
+                                     "or a hub name (online only)", min=1, max=SOURCE_LENGTH)
+
+
+@dataclass
+class DataRef:
+    """Where the data comes from and how its columns map onto the task."""
+
+    source: str = setting("default", "default (review sentences), a .csv .tsv .jsonl .json .parquet file, "
+                                     "or a save_to_disk folder", min=1, max=SOURCE_LENGTH)
+    text_column: str = setting("text", "The column holding the sentence to classify", max=COLUMN_LENGTH)
+    text_pair_column: str | None = setting(None, "The column with the second sentence of a pair (empty: none)",
+                                           max=COLUMN_LENGTH)
+    label_column: str = setting("label", "The column holding the class of each row", max=COLUMN_LENGTH)
+    max_length: int = setting(64, "Sentences are cut to this many tokens (BERT-family models read at most 512)",
+                              min=8, max=512)
+    train_samples: int | None = setting(None, "Use at most this many training rows (empty: all)", min=1, max=SAMPLES_MAX)
+    validation_samples: int | None = setting(None, "Validation rows (empty: all)", min=1, max=SAMPLES_MAX)
+    test_samples: int | None = setting(None, "Test rows (empty: all)", min=1, max=SAMPLES_MAX)
+    seed: int = setting(0, "Seed of the train / validation / test split", min=0, max=SEED_MAX)
+
+
+@dataclass
+class EvaluationSettings:
+    """The evaluation done before the first step and after the last."""
+
+    split: str = setting("test", "The split the final figures are measured on", choices=("train", "validation", "test"))
+    max_samples: int | None = setting(None, "Evaluate at most this many rows (empty: the whole split)", min=1,
+                                      max=SAMPLES_MAX)
+    batch_size: int = setting(64, "Sentences per batch while measuring accuracy", min=1, max=4096)
+    # the throughput profiles' batch (single-request profiles use 1)
+    latency_batch_size: int = setting(32, "Sentences per batch while timing", min=1, max=4096)
+    # alternating rounds per profile (core.metrics.latency)
+    latency_repeats: int = setting(5, "Timed rounds per latency profile", min=1, max=1000)
+    measure_baseline: bool = setting(True, "Measure the baseline in the same run, for the ratios")
+    # Which latency profiles the final measurement times (core.metrics.protocol.PROFILES); the first one
+    # gives the run's headline latency and speedup. One cheap profile by default.
+    latency_profiles: list[str] = setting(["throughput-fixed"], "Latency profiles to time; the first gives the "
+                                                                "headline latency")
+    latency_threads: int | None = setting(None, "Torch threads while timing (empty: torch's default)", min=1, max=1024)
+
+
+@dataclass
+class Step:
+    """One method in the stack with its settings (plain data; see :func:`Step.config`)."""
+
+    method: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+
+    def spec(self):
+        return get_method(self.method)
+
+    def config(self):
+        cfg, errors = build_config(self.spec().config_cls, self.settings)
+        if errors:
+            raise RecipeError([Problem(m, field=f"{self.method}.{f}") for f, m in errors])
+        return cfg
+
+    def title(self) -> str:
+        return self.label or self.spec().title
+
+
+# A step's own fields, checked like settings.
+STEP_FIELDS = {
+    "method": FieldInfo("method", str, "", "The registered method's name", "Method", min=1, max=METHOD_LENGTH),
+    "label": FieldInfo("label", str, None, "The step's title in the stack and the run", "Label", max=NAME_LENGTH,
+                       optional=True),
+}
+
+
+def settings_problems(index: int, step: Step) -> tuple[Any, list[Problem]]:
+    """The step's method (None when unknown) and the problems of its settings."""
+    try:
+        spec = get_method(step.method)
+    except KeyError as exc:
+        return None, [Problem(exc.args[0], step=index, method=step.method)]
+    _, errors = build_config(spec.config_cls, step.settings)
+    return spec, [Problem(m, step=index, method=step.method, field=f) for f, m in errors]
+
+
+def step_shape_problems(index: int, method: Any, settings: Any, label: Any) -> list[Problem]:
+    """A step's method name, label and settings mapping, before the method's own settings are checked."""
+    out = []
+    _, error = check_field(STEP_FIELDS["method"], method)
+    if error:
+        return [Problem(error, step=index, field="method")]
+    _, error = check_field(STEP_FIELDS["label"], label)
+    if error:
+        out.append(Problem(error, step=index, method=method, field="label"))
+    if not isinstance(settings, dict):
+        out.append(Problem(f"must be a mapping; got {brief(settings)}", step=index, method=method, field="settings"))
+    return out

@@ -1,0 +1,119 @@
+"""What every study shares, and the reading of a study file: the common fields, then the kind's own section.
+
+:class:`StudySpec` is the base of the three kinds (:mod:`core.study.kinds`); ``StudySpec.from_dict`` reads
+the shared fields and hands the section named by ``kind`` to that kind's type, which registers itself
+here by subclassing. Import the kinds through :mod:`core.study.spec`, which loads them all.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from core.recipe import Recipe
+from core.study.spec_fields import (Constraint, StepChecker, StudyError, read_budget, read_constraints,
+                                    read_objective, read_recipe, step_checker)
+
+FORMAT = "bert-studio-study"
+FORMAT_VERSION = 1
+KINDS = ("order", "grid", "search")
+_TOP_KEYS = {"format", "version", "name", "kind", "recipe", "order", "grid", "search", "objective", "constraints",
+             "budget", "seed"}
+_TYPES: dict[str, type["StudySpec"]] = {}
+
+
+@dataclass
+class StudySpec:
+    """A validated study file (see :mod:`core.study.spec`); each kind is a subclass with its own section."""
+
+    kind: ClassVar[str] = ""  # the subclass's kind; "" only while a file with an unknown kind is being read
+    budget_required: ClassVar[bool] = False  # a search must say when to stop
+
+    name: str
+    recipe: Recipe
+    objective: Any = "accuracy_retained"
+    constraints: tuple[Constraint, ...] = ()
+    max_trials: int | None = None
+    seconds: float | None = None
+    seed: int = 0
+    source: dict[str, Any] = field(default_factory=dict)  # the file as a mapping, recipe inlined
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            _TYPES[cls.kind] = cls
+
+    @property
+    def multi_objective(self) -> bool:
+        return isinstance(self.objective, list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.source)
+
+    def read_section(self, raw: Any, step_no: StepChecker, problems: list[str]) -> None:
+        """Read the kind's own section (``order``, ``grid`` or ``search``) into this study."""
+
+    # -- loading -----------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "StudySpec":
+        path = Path(path)
+        if not path.is_file():
+            raise StudyError(f"no study file at {path}")
+        fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+        return cls.from_text(path.read_text(encoding="utf-8"), fmt, base=path.parent)
+
+    @classmethod
+    def from_text(cls, text: str, fmt: str = "yaml", base: Path | None = None) -> "StudySpec":
+        try:
+            data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise StudyError(f"the file is not valid {fmt.upper()}: {exc}") from None
+        return cls.from_dict(data, base=base)
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None = None) -> "StudySpec":
+        """The study of the kind ``data['kind']`` names (whichever class this is called on)."""
+        if not isinstance(data, dict):
+            raise StudyError("a study must be a mapping with 'kind', 'recipe' and what varies")
+        problems: list[str] = []
+        data = copy.deepcopy(data)
+        fmt = data.get("format", FORMAT)
+        if fmt != FORMAT:
+            problems.append(f"format: must be {FORMAT!r}; got {fmt!r}")
+        version = data.get("version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise StudyError(f"version: study format version {version!r} is newer than this studio supports "
+                             f"({FORMAT_VERSION})")
+        for key in sorted(set(data) - _TOP_KEYS):
+            problems.append(f"unknown top-level key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})")
+        kind = data.get("kind")
+        if kind not in KINDS:
+            problems.append(f"kind: must be one of {', '.join(KINDS)}; got {kind!r}")
+        recipe = read_recipe(data.get("recipe"), base, problems)
+        if recipe is not None:
+            data["recipe"] = recipe.to_dict()
+        kind_type = _TYPES.get(kind) if kind in KINDS else None
+        spec = (kind_type or StudySpec)(name=str(data.get("name") or f"{kind} study"), recipe=recipe or Recipe(),
+                                        source=data)
+        if kind_type is not None:
+            step_no = step_checker(len(recipe.steps) if recipe is not None else None, problems)
+            spec.read_section(data.get(kind), step_no, problems)
+        for other in set(KINDS) - {kind}:
+            if other in data:
+                problems.append(f"{other}: only a {other} study has this section (kind is {kind!r})")
+        spec.objective = read_objective(data.get("objective", "accuracy_retained"), problems)
+        spec.constraints = tuple(read_constraints(data.get("constraints") or [], problems))
+        spec.max_trials, spec.seconds = read_budget(data.get("budget"), spec.budget_required, problems)
+        seed = data.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            problems.append(f"seed: must be a whole number; got {seed!r}")
+        else:
+            spec.seed = seed
+        if problems:
+            raise StudyError(problems)
+        return spec

@@ -1,0 +1,172 @@
+"""The parts of a study file every kind shares: its error, the template, step numbers, objective, constraints, budget.
+
+Each reader appends what is wrong to ``problems`` (every problem names its field) and returns what it
+could read, so a study file reports all its problems at once (:class:`StudyError`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from core.errors import RecipeError, StudioError
+from core.recipe import Recipe
+from core.study.objective import score_problem
+
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*(%?)\s*$")
+
+StepChecker = Callable[[Any, str], "int | None"]
+
+
+class StudyError(StudioError):
+    """A study file is malformed; lists every problem, each naming its field."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("Invalid study:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``figure op bound``, e.g. ``speedup >= 3``; a percent bound is read as a fraction (98 % -> 0.98)."""
+
+    figure: str
+    op: str
+    bound: float
+
+    def slack(self, figures: dict[str, float]) -> float:
+        """Optuna's convention: <= 0 when satisfied, the violation otherwise (NaN figure: violated by 1)."""
+        value = figures.get(self.figure)
+        if value is None or value != value:
+            return 1.0
+        return self.bound - value if self.op in (">=", ">") else value - self.bound
+
+    def holds(self, figures: dict[str, float]) -> bool:
+        value = figures.get(self.figure)
+        if value is None or value != value:
+            return False
+        return {">=": value >= self.bound, ">": value > self.bound, "<=": value <= self.bound,
+                "<": value < self.bound}[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.figure} {self.op} {self.bound:g}"
+
+
+def read_recipe(raw: Any, base: Path | None, problems: list[str]) -> Recipe | None:
+    """The template: a recipe file (relative to ``base``) or an inline recipe mapping."""
+    if raw is None:
+        problems.append("recipe: missing (a recipe file or an inline recipe mapping)")
+        return None
+    try:
+        if isinstance(raw, str):
+            path = Path(raw).expanduser()
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            return Recipe.load(path)
+        if isinstance(raw, dict):
+            return Recipe.from_dict(raw)
+    except RecipeError as exc:
+        problems.extend(f"recipe: {p}" for p in exc.problems)
+        return None
+    problems.append(f"recipe: must be a file path or a mapping; got {type(raw).__name__}")
+    return None
+
+
+def step_checker(n_steps: int | None, problems: list[str]) -> StepChecker:
+    """A check of 1-based step numbers against a template of ``n_steps`` steps (None: the template is unknown)."""
+    def check(value: Any, where: str) -> int | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(f"{where}: a step number (1-based) must be a whole number; got {value!r}")
+            return None
+        if n_steps is not None and not 1 <= value <= n_steps:
+            problems.append(f"{where}: step {value} does not exist (the template has {n_steps} steps)")
+            return None
+        return value
+    return check
+
+
+def as_int(key: Any) -> Any:
+    """A mapping key written as text ("2") as the step number it names."""
+    if isinstance(key, str) and key.strip().isdigit():
+        return int(key)
+    return key
+
+
+def check_recipe(recipe: Recipe, where: str, problems: list[str]) -> None:
+    problems.extend(f"{where}: {p}" for p in recipe.problems())
+
+
+def apply_variant(template: Recipe, settings: dict[int, dict], skip: list[int] | tuple[int, ...]) -> Recipe:
+    """The template with some steps' settings overridden and some steps left out (1-based numbers)."""
+    recipe = template.copy()
+    for number, values in settings.items():
+        recipe.steps[number - 1].settings.update(values)
+    recipe.steps = [s for i, s in enumerate(recipe.steps, 1) if i not in set(skip)]
+    return recipe
+
+
+def read_objective(raw: Any, problems: list[str]) -> Any:
+    """A score spec (string or mapping, parsed by core.scoring) or a list of figures (several objectives)."""
+    if isinstance(raw, list):
+        out = []
+        for i, item in enumerate(raw, 1):
+            if isinstance(item, str):
+                item = {"figure": item}
+            if not isinstance(item, dict) or not isinstance(item.get("figure"), str) \
+                    or item.get("direction", "maximize") not in ("maximize", "minimize"):
+                problems.append(f"objective[{i}]: a figure name, or {{figure: latency_ms, direction: minimize}}; "
+                                f"got {item!r}")
+                continue
+            out.append({"figure": item["figure"], "direction": item.get("direction", "maximize")})
+        if len(out) < 2 and len(out) == len(raw):
+            problems.append("objective: a list needs at least two figures (one figure: give it as a plain name)")
+        return out
+    if not isinstance(raw, (str, dict)):
+        problems.append(f"objective: a score (formula, built-in name or mapping) or a list of figures; got {raw!r}")
+        return "accuracy_retained"
+    problem = score_problem(raw)
+    if problem:
+        problems.append(f"objective: {problem}")
+    return raw
+
+
+def read_constraints(raw: Any, problems: list[str]) -> list[Constraint]:
+    if not isinstance(raw, list):
+        problems.append(f"constraints: a list like ['speedup >= 3', 'accuracy_retained >= 98 %']; got {raw!r}")
+        return []
+    out = []
+    for i, text in enumerate(raw, 1):
+        match = _CONSTRAINT.match(str(text))
+        if not match:
+            problems.append(f"constraints[{i}]: write 'figure >= number' (or <=, >, <); got {text!r}")
+            continue
+        name, op, number, percent = match.groups()
+        try:
+            bound = float(number) / (100 if percent else 1)
+        except ValueError:
+            problems.append(f"constraints[{i}]: {number!r} is not a number")
+            continue
+        out.append(Constraint(name, op, bound))
+    return out
+
+
+def read_budget(raw: Any, required: bool, problems: list[str]) -> tuple[int | None, float | None]:
+    """``(trials, seconds)``; ``required``: the study needs at least one of them (a search)."""
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        problems.append(f"budget: a mapping like {{trials: 20, seconds: 3600}}; got {raw!r}")
+        return None, None
+    for key in sorted(set(raw) - {"trials", "seconds"}):
+        problems.append(f"budget: unknown key {key!r} (known: seconds, trials)")
+    trials, seconds = raw.get("trials"), raw.get("seconds")
+    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
+        problems.append(f"budget.trials: a whole number of at least 1; got {trials!r}")
+        trials = None
+    if seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
+        problems.append(f"budget.seconds: a positive number of seconds; got {seconds!r}")
+        seconds = None
+    if required and trials is None and seconds is None and not any(p.startswith("budget") for p in problems):
+        problems.append("budget: a search needs trials and/or seconds, e.g. budget: {trials: 20}")
+    return trials, seconds
