@@ -8,7 +8,9 @@ field, through :func:`where`; nothing is dropped silently.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Iterator
 
 from core.data.diagnose import binary_problem
 from core.errors import DataLoadError
@@ -65,28 +67,24 @@ def csv_row_line(path: Path, row: int, delimiter: str = ",") -> int | None:
 
 
 def row_name(path: Path | None, row: int) -> str:
-    """How a table row is named: ``row 3 (line 4)`` in a CSV/TSV file, ``row 3`` elsewhere (1-based)."""
+    """How a table row (0-based ``row``) is named: ``row 3 (line 4)`` in a CSV/TSV file, ``row 3`` elsewhere."""
     if path is not None and path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
         line = csv_row_line(path, row, "\t" if path.suffix.lower() == ".tsv" else ",")
         if line is not None:
             return f"row {row + 1} (line {line})"
-    if path is not None and path.is_file() and path.suffix.lower() == ".jsonl":
-        line = jsonl_row_line(path, row)
-        if line is not None:
-            return f"line {line}"
     return f"row {row + 1}"
 
 
-def jsonl_row_line(path: Path, row: int) -> int | None:
-    """The line of record ``row`` (0-based) of a JSON Lines file, blank lines skipped as datasets skips them."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            index = -1
-            for number, line in enumerate(fh, 1):
-                if line.strip():
-                    index += 1
-                    if index == row:
-                        return number
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
+def json_records(path: Path, what: str) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line of a JSON Lines file; ``what`` says what an object holds."""
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise fail(path, f"is not valid JSON ({exc.msg} at column {exc.colno})", f"line {number}") from None
+            if not isinstance(record, dict):
+                raise fail(path, f"is a JSON {type(record).__name__}, not an object with {what}", f"line {number}")
+            yield number, record

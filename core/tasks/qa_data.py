@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DataLoadError
-from core.tasks.files import fail, text_file
+from core.tasks.files import fail, json_records, text_file
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def read_squad(source: str | Path) -> QAData:
         raise fail(path, f"is not valid JSON ({exc.msg} at column {exc.colno})", f"line {exc.lineno}") from None
     _expect(path, document, dict, None, "the top level")
     if "data" not in document:
-        raise fail(path, f"has no 'data' list (SQuAD's articles); it has {sorted(document)}", None, "data")
+        raise fail(path, f"has no 'data' list (SQuAD's articles); it has {sorted(document)}")
     out = _Collector(path)
     count = 0
     for a, article in enumerate(_expect(path, document["data"], list, None, "data")):
@@ -146,24 +146,13 @@ def read_qa_jsonl(source: str | Path) -> QAData:
     of ``{"text", "answer_start"}``); empty answers mean the question has none. ``id`` and ``title`` are optional."""
     path = text_file(source, (".jsonl",), "JSON Lines")
     out = _Collector(path)
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            place = f"line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise fail(path, f"is not valid JSON ({exc.msg} at column {exc.colno})", place) from None
-            if not isinstance(record, dict):
-                raise fail(path, f"is a JSON {type(record).__name__}, not an object with question, context, answers",
-                           place)
-            for field in ("question", "context"):
-                if field not in record:
-                    raise fail(path, f"has no {field!r} field; it has {sorted(record)}", place)
-            out.add(place, number, record.get("id", f"line-{number}"), str(record.get("title", "")),
-                    record["context"], record["question"], record.get("answers"), record.get("is_impossible"),
-                    allow_empty=True)
+    for number, record in json_records(path, "question, context, answers"):
+        place = f"line {number}"
+        for field in ("question", "context"):
+            if field not in record:
+                raise fail(path, f"has no {field!r} field; it has {sorted(record)}", place)
+        out.add(place, number, record.get("id", f"line-{number}"), str(record.get("title", "")), record["context"],
+                record["question"], record.get("answers"), record.get("is_impossible"), allow_empty=True)
     return out.build()
 
 

@@ -18,24 +18,56 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from core.errors import DataLoadError
-from core.tasks.files import fail, row_name
+from core.tasks.files import fail, json_records, row_name, text_file
 
 SCALINGS = ("none", "standard", "minmax")
 
 
+class _Lines:
+    """The records of a JSON Lines file as columns, each row knowing its line (a value may be of any type here,
+    where ``datasets`` refuses a column whose type changes and names no line)."""
+
+    def __init__(self, path: Path):
+        self.lines, records = [], []
+        for number, record in json_records(path, "one row's columns"):
+            self.lines.append(number)
+            records.append(record)
+        self.column_names = list(dict.fromkeys(k for r in records for k in r))
+        self._records = records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, column: str) -> list:
+        return [r.get(column) for r in self._records]
+
+
 def _read(source: str | Path, split: str):
+    """(rows with ``column_names``, ``len`` and ``rows[column]``, how row ``i`` is named in errors)."""
     import datasets
 
     from core.data.sources import read_source
 
-    ds = read_source(str(source))
-    if isinstance(ds, datasets.DatasetDict):
-        if split not in ds:
-            raise DataLoadError(f"{Path(source).name}: the saved dataset has splits {list(ds)} but no {split!r} split")
-        ds = ds[split]
-    if len(ds) == 0:
-        raise DataLoadError(f"{Path(source).name} holds no rows")
-    return ds
+    path = Path(source).expanduser()
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        table = _Lines(text_file(path, (".jsonl",), "JSON Lines"))
+        lines = table.lines
+
+        def name(i: int) -> str:
+            return f"line {lines[i]}"
+    else:
+        table = read_source(str(source))
+        if isinstance(table, datasets.DatasetDict):
+            if split not in table:
+                raise DataLoadError(f"{path.name}: the saved dataset has splits {list(table)} but no {split!r} split")
+            table = table[split]
+        file = path if path.is_file() else None
+
+        def name(i: int) -> str:
+            return row_name(file, i)
+    if len(table) == 0:
+        raise DataLoadError(f"{path.name} holds no rows")
+    return table, name
 
 
 def _columns(path: Path, ds, needed: Sequence[str]) -> None:
@@ -45,20 +77,15 @@ def _columns(path: Path, ds, needed: Sequence[str]) -> None:
                             f"{', '.join(map(repr, ds.column_names))}")
 
 
-def _texts(path: Path, ds, columns: Sequence[str]) -> dict[str, list[str]]:
+def _texts(path: Path, ds, columns: Sequence[str], name) -> dict[str, list[str]]:
     out = {}
     for column in columns:
         values = ds[column]
         for i, value in enumerate(values):
             if not isinstance(value, str) or not value.strip():
-                raise fail(path, f"has no text (got {value!r})", row_name(path, i), column)
+                raise fail(path, f"has no text (got {value!r})", name(i), column)
         out[column] = values
     return out
-
-
-def _file(source: str | Path) -> Path | None:
-    path = Path(source).expanduser()
-    return path if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -116,20 +143,20 @@ def read_regression(source: str | Path, text_column: str = "text", label_column:
     """``text`` (``text_pair``), a float ``label`` and ``row``; every target a finite number."""
     import datasets
 
-    path, ds = Path(source).expanduser(), _read(source, split)
+    path = Path(source).expanduser()
+    ds, name = _read(source, split)
     texts = [text_column] + ([text_pair_column] if text_pair_column else [])
     _columns(path, ds, texts + [label_column])
-    file = _file(source)
-    columns = _texts(path, ds, texts)
+    columns = _texts(path, ds, texts, name)
     labels = []
     for i, value in enumerate(ds[label_column]):
         number = _number(value)
         if value is None or (number is not None and math.isnan(number)):
-            raise fail(path, "the target is empty or NaN; every row needs a number", row_name(file, i), label_column)
+            raise fail(path, "the target is empty or NaN; every row needs a number", name(i), label_column)
         if number is None:
-            raise fail(path, f"the target {value!r} is not a number", row_name(file, i), label_column)
+            raise fail(path, f"the target {value!r} is not a number", name(i), label_column)
         if math.isinf(number):
-            raise fail(path, f"the target {value!r} is infinite", row_name(file, i), label_column)
+            raise fail(path, f"the target {value!r} is infinite", name(i), label_column)
         labels.append(number)
     data = {"text": columns[text_column], "label": labels, "row": list(range(1, len(labels) + 1))}
     features = {"text": datasets.Value("string"), "label": datasets.Value("float32"), "row": datasets.Value("int64")}
@@ -185,15 +212,15 @@ def read_multilabel(source: str | Path, text_column: str = "text", label_columns
     labels). ``label_names`` fixes the label order (use the training file's for validation and test files)."""
     import datasets
 
-    path, ds = Path(source).expanduser(), _read(source, split)
-    file = _file(source)
+    path = Path(source).expanduser()
+    ds, name = _read(source, split)
     texts = [text_column] + ([text_pair_column] if text_pair_column else [])
     several = not isinstance(label_columns, str)
     wanted = list(label_columns) if several else [label_columns]
     if several and len(wanted) < 2:
         raise DataLoadError("multi-label data needs one list column or at least two 0/1 columns")
     _columns(path, ds, texts + wanted)
-    columns = _texts(path, ds, texts)
+    columns = _texts(path, ds, texts, name)
     if several:
         names = list(label_names or wanted)
         if names != wanted:
@@ -203,15 +230,16 @@ def read_multilabel(source: str | Path, text_column: str = "text", label_columns
             for i, value in enumerate(ds[column]):
                 bit = _binary(value)
                 if bit is None:
-                    raise fail(path, f"holds {value!r}; a label column holds 0 or 1", row_name(file, i), column)
+                    held = "nothing" if value is None or value != value else repr(value)  # None or NaN: an empty cell
+                    raise fail(path, f"holds {held}; a label column holds 0 or 1", name(i), column)
                 hot[i][j] = bit
     else:
-        lists = [_label_list(path, row_name(file, i), label_columns, v, separator) for i, v in enumerate(ds[label_columns])]
+        lists = [_label_list(path, name(i), label_columns, v, separator) for i, v in enumerate(ds[label_columns])]
         numbers = [x for labels in lists for x in labels if isinstance(x, int)]
         if numbers and not label_names:
             if len(numbers) != sum(len(labels) for labels in lists):
                 i = next(i for i, labels in enumerate(lists) if any(isinstance(x, str) for x in labels))
-                raise fail(path, "mixes label names and numbers", row_name(file, i), label_columns)
+                raise fail(path, "mixes label names and numbers", name(i), label_columns)
             names = [str(n) for n in sorted(set(numbers))]
             lists = [[str(x) for x in labels] for labels in lists]
         else:
@@ -222,7 +250,7 @@ def read_multilabel(source: str | Path, text_column: str = "text", label_columns
         for i, labels in enumerate(lists):
             unknown = [x for x in labels if x not in index]
             if unknown:
-                raise fail(path, f"label {unknown[0]!r} is not one of the labels {names}", row_name(file, i),
+                raise fail(path, f"label {unknown[0]!r} is not one of the labels {names}", name(i),
                            label_columns)
             row = [0.0] * len(names)
             for x in labels:

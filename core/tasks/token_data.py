@@ -7,17 +7,15 @@ columns as ``column_1`` ... (nothing in the file is dropped), with the tag names
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from core.errors import DataLoadError
-from core.tasks.files import fail, row_name, text_file
+from core.tasks.files import fail, json_records, row_name, text_file
 from core.tasks.tags import TagScheme, detect_scheme, order_labels
 
 DOCSTART = "-DOCSTART-"
-CONLL_SUFFIXES = (".conll", ".conll03", ".conllu", ".txt", ".tsv", ".iob", ".bio", ".bioes")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
     """Sentences of a CoNLL file: one token per line, columns split by tabs (or spaces), blank lines between
     sentences, ``-DOCSTART-`` lines between documents. ``tag_column`` picks the tag column (0 is the token;
     the default, -1, is the last). Every line must have as many columns as the first."""
-    path = text_file(source, CONLL_SUFFIXES, "CoNLL")
+    path = text_file(source, (), "CoNLL")  # any name: CoNLL-2003 ships eng.train, eng.testa...
     tokens: list[list[str]] = []
     tags: list[list[str]] = []
     rows: list[int] = []
@@ -146,23 +144,13 @@ def read_token_jsonl(source: str | Path, tokens_field: str = "tokens", tags_fiel
     """Sentences of a JSON Lines file, one object per line with a list of tokens and a list of tags."""
     path = text_file(source, (".jsonl", ".json"), "JSON Lines")
     tokens, tags, rows, places = [], [], [], []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            place = f"line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise fail(path, f"is not valid JSON ({exc.msg} at column {exc.colno})", place) from None
-            if not isinstance(record, dict):
-                raise fail(path, f"is a JSON {type(record).__name__}, not an object with {tokens_field!r} and "
-                                 f"{tags_field!r}", place)
-            words, labels = _check_row(path, place, record, tokens_field, tags_field, label_names)
-            tokens.append(words)
-            tags.append(labels)
-            rows.append(number)
-            places.append([f"{path.name}, line {number}, field {tags_field!r} (token {i + 1})" for i in range(len(words))])
+    for number, record in json_records(path, f"{tokens_field!r} and {tags_field!r}"):
+        place = f"line {number}"
+        words, labels = _check_row(path, place, record, tokens_field, tags_field, label_names)
+        tokens.append(words)
+        tags.append(labels)
+        rows.append(number)
+        places.append([f"{path.name}, line {number}, field {tags_field!r} (token {i + 1})" for i in range(len(words))])
     return _build(path, tokens, tags, rows, places, {}, label_names)
 
 
