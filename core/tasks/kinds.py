@@ -88,7 +88,7 @@ def detect_task(config: Mapping[str, Any]) -> Detection:
         return Detection(_PROBLEM_TYPES[problem], f"config.json says problem_type {problem!r}", count, names)
     if head is None:
         named = f"names {', '.join(architectures)}" if architectures else "names no architecture"
-        return Detection(None, f"config.json {named}, which has no task head", None, ())
+        return Detection(None, f"config.json {named}, not a task head the studio fine-tunes", None, ())
     arch, kind = head
     reason = f"config.json names {arch}"
     if kind is TaskKind.QUESTION_ANSWERING:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from core.errors import DataLoadError
 from core.tasks.files import fail, json_records, row_name, text_file
-from core.tasks.tags import TagScheme, detect_scheme, order_labels
+from core.tasks.tags import Locate, TagScheme, detect_scheme, order_labels
 
 DOCSTART = "-DOCSTART-"
 
@@ -25,19 +25,19 @@ class TokenData:
     scheme: TagScheme
 
 
-def _build(path: Path, tokens: list[list[str]], tags: list[list[str]], rows: list[int], locate_rows: list[list[str]],
+def _build(path: Path, tokens: list[list[str]], tags: list[list[str]], rows: list[int], locate: Locate,
            extra: dict[str, list[list[str]]], label_names: Sequence[str] | None) -> TokenData:
     import datasets
 
     if not tokens:
         raise DataLoadError(f"{path.name} holds no sentences")
-    scheme = detect_scheme(tags, lambda s, t: locate_rows[s][t])
+    scheme = detect_scheme(tags, locate)
     names = list(label_names) if label_names else order_labels({t for sentence in tags for t in sentence})
     known = set(names)
     for s, sentence in enumerate(tags):
         for t, tag in enumerate(sentence):
             if tag not in known:
-                raise DataLoadError(f"{locate_rows[s][t]}: tag {tag!r} is not one of the labels {names}")
+                raise DataLoadError(f"{locate(s, t)}: tag {tag!r} is not one of the labels {names}")
     features = datasets.Features({"tokens": datasets.List(datasets.Value("string")),
                                   "tags": datasets.List(datasets.ClassLabel(names=names)),
                                   "row": datasets.Value("int64"),
@@ -55,7 +55,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
     tokens: list[list[str]] = []
     tags: list[list[str]] = []
     rows: list[int] = []
-    places: list[list[str]] = []
+    places: list[list[int]] = []  # each token's line
     extra_columns: list[list[list[str]]] = []
     width = first_line = None
     sentence: list[list[str]] = []
@@ -67,7 +67,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
             tags.append([f[tag_index] for f in sentence])
             extra_columns.append([[f[c] for f in sentence] for c in others])
             rows.append(lines[0])
-            places.append([f"{path.name}, line {n}, field 'tag'" for n in lines])
+            places.append(list(lines))
             sentence.clear()
             lines.clear()
 
@@ -99,7 +99,12 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
             lines.append(number)
     close()
     extra = {f"column_{c}": [cols[i] for cols in extra_columns] for i, c in enumerate(others)}
-    return _build(path, tokens, tags, rows, places, extra, label_names)
+    return _build(path, tokens, tags, rows, lambda s, t: f"{path.name}, line {places[s][t]}, field 'tag'", extra,
+                  label_names)
+
+
+def _in_row(path: Path, rows: list[int], unit: str, field: str) -> Locate:
+    return lambda s, t: f"{path.name}, {unit} {rows[s]}, field {field!r} (token {t + 1})"
 
 
 def _tag_names(path: Path, place: str, field: str, values: list[Any], label_names: Sequence[str] | None) -> list[str]:
@@ -143,15 +148,14 @@ def read_token_jsonl(source: str | Path, tokens_field: str = "tokens", tags_fiel
                      label_names: Sequence[str] | None = None) -> TokenData:
     """Sentences of a JSON Lines file, one object per line with a list of tokens and a list of tags."""
     path = text_file(source, (".jsonl", ".json"), "JSON Lines")
-    tokens, tags, rows, places = [], [], [], []
+    tokens, tags, rows = [], [], []
     for number, record in json_records(path, f"{tokens_field!r} and {tags_field!r}"):
         place = f"line {number}"
         words, labels = _check_row(path, place, record, tokens_field, tags_field, label_names)
         tokens.append(words)
         tags.append(labels)
         rows.append(number)
-        places.append([f"{path.name}, line {number}, field {tags_field!r} (token {i + 1})" for i in range(len(words))])
-    return _build(path, tokens, tags, rows, places, {}, label_names)
+    return _build(path, tokens, tags, rows, _in_row(path, rows, "line", tags_field), {}, label_names)
 
 
 def read_token_disk(source: str | Path, tokens_field: str = "tokens", tags_field: str = "tags",
@@ -174,15 +178,14 @@ def read_token_disk(source: str | Path, tokens_field: str = "tokens", tags_field
         feature = getattr(ds.features[tags_field], "feature", None)
         if isinstance(feature, datasets.ClassLabel):
             label_names = label_names or list(feature.names)
-    tokens, tags, rows, places = [], [], [], []
+    tokens, tags, rows = [], [], []
     for index, record in enumerate(ds):
         place = row_name(None, index)
         words, labels = _check_row(path, place, record, tokens_field, tags_field, label_names)
         tokens.append(words)
         tags.append(labels)
         rows.append(index + 1)
-        places.append([f"{path.name}, {place}, field {tags_field!r} (token {i + 1})" for i in range(len(words))])
-    return _build(path, tokens, tags, rows, places, {}, label_names)
+    return _build(path, tokens, tags, rows, _in_row(path, rows, "row", tags_field), {}, label_names)
 
 
 def read_token_source(source: str | Path, **options) -> TokenData:

@@ -96,3 +96,11 @@ def test_bioes_entities_in_both_modes():
 def test_unequal_sequences_are_refused():
     with pytest.raises(ValueError, match="sentence 1: 2 gold tags but 1 predicted"):
         sentence_rows([["O", "O"]], [["O"]], TagScheme.IOB2)
+
+
+def test_iob1_entities_split_by_b_tags():
+    gold = [["I-PER", "I-PER", "O", "I-LOC", "B-LOC"]]  # PER, then two adjacent LOC entities
+    predicted = [["I-PER", "I-PER", "O", "I-LOC", "I-LOC"]]  # PER, one LOC entity of two words
+    figures = score_entities(gold, predicted, TagScheme.IOB1, resamples=10).figures
+    for mode in ("entity", "strict_entity"):
+        assert figures[f"{mode}_precision"] == 0.5 and figures[f"{mode}_recall"] == pytest.approx(1 / 3)

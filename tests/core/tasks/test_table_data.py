@@ -90,3 +90,12 @@ def test_multilabel_validation_labels_must_be_known(tmp_path):
     path = write(tmp_path, "dev.csv", "text,labels\nx,\"music,art\"\n")
     with pytest.raises(DataLoadError, match=r"dev.csv, row 1 \(line 2\), field 'labels': label 'art' is not one of"):
         read_multilabel(path, label_names=["food", "music"])
+
+
+def test_regression_from_a_save_to_disk_folder_names_rows(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [1.0, float("nan"), 2.0]}).save_to_disk(
+        str(tmp_path / "saved"))
+    with pytest.raises(DataLoadError, match=r"saved, row 2, field 'label': the target is empty or NaN"):
+        read_regression(tmp_path / "saved")

@@ -111,6 +111,7 @@ def test_json_lines_with_tokens_and_tags(tmp_path):
     ({"tokens": [], "tags": []}, r"line 2, field 'tokens': is empty"),
     ({"tokens": ["a"], "tags": [3]}, r"line 2, field 'tags': tags are numbers \(3\); give the tag names"),
     ({"tokens": ["a"], "tags": [None]}, r"line 2, field 'tags': tag None is not a text tag"),
+    ({"tokens": ["a", "b"], "tags": ["O", "PER"]}, r"line 2, field 'tags' \(token 2\): tag 'PER' fits no tag scheme"),
     ("[1, 2]", r"line 2: is a JSON list"),
     ("{oops", r"line 2: is not valid JSON"),
 ])
