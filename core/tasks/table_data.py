@@ -186,7 +186,7 @@ def _binary(value: Any) -> float | None:
 
 
 def _label_list(path: Path, place: str, field: str, value: Any, separator: str) -> list:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):  # an empty cell: no labels
         return []
     if isinstance(value, str):
         text = value.strip()

@@ -79,7 +79,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
             if not line.strip():
                 close()
                 continue
-            fields = line.split("\t") if "\t" in line else line.split()
+            fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
             if fields[0] == DOCSTART:
                 close()
                 continue

@@ -99,3 +99,8 @@ def test_regression_from_a_save_to_disk_folder_names_rows(tmp_path):
         str(tmp_path / "saved"))
     with pytest.raises(DataLoadError, match=r"saved, row 2, field 'label': the target is empty or NaN"):
         read_regression(tmp_path / "saved")
+
+
+def test_an_empty_list_cell_means_no_labels(tmp_path):
+    path = write(tmp_path, "m.csv", "text,labels,score\na,\"x,y\",1\nb,,2\n")
+    assert read_multilabel(path).dataset["labels"] == [[1.0, 1.0], [0.0, 0.0]]

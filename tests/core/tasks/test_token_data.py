@@ -141,3 +141,8 @@ def test_save_to_disk_folder_with_class_labels(tmp_path):
 def test_conll_files_keep_their_own_names(tmp_path):
     data = read_token_source(write(tmp_path, "eng.testa", CONLL_2003))
     assert len(data.dataset) == 3
+
+
+def test_tab_separated_fields_are_trimmed(tmp_path):
+    data = read_conll(write(tmp_path, "t.conll", "EU \tB-ORG \nrejects\tO\n"))
+    assert data.dataset["tokens"] == [["EU", "rejects"]] and data.label_names == ["O", "B-ORG"]
