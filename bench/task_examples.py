@@ -2,7 +2,8 @@
 
     python -m bench.task_examples [--tasks token-classification,regression] [--epochs 4]
 
-Each file is split 80 / 20 (seeded); a new task head on MiniLM-L6 is trained with AdamW and evaluated with the
+Each file is split as the studio splits (a sixth for test, a tenth for validation, related examples kept
+together by :mod:`core.tasks.splits`); a new task head on MiniLM-L6 is trained with AdamW and evaluated with the
 task's figures (:mod:`core.tasks.metrics`), which print with their bootstrap intervals. This is the path from
 file to figure that the engine will take, without the engine: readers, tokenization, post-processing, metrics.
 The data are synthetic and easy (resources/examples/tasks/README.md): a high figure shows the pieces fit and the
@@ -21,9 +22,12 @@ FOLDER = Path(__file__).resolve().parents[1] / "resources" / "examples" / "tasks
 TASKS = ("token-classification", "question-answering", "regression", "multi-label")
 
 
-def _split(ds, seed: int = 0):
-    parts = ds.train_test_split(test_size=0.2, seed=seed)
-    return parts["train"], parts["test"]
+def _split(ds, group: str | None = None, seed: int = 0):
+    """Train, validation and test; questions of one context and sentences of one document stay together."""
+    from core.tasks.splits import grouped_split
+
+    parts = grouped_split(ds, seed, group)
+    return parts["train"], parts["validation"], parts["test"]
 
 
 def _train(model, batches, epochs: int, lr: float):
@@ -66,7 +70,7 @@ def token_classification(path, tokenizer, epochs):
     from core.tasks.token_features import predictions_from_logits, tokenize_token_data
 
     data = read_conll(FOLDER / "ner.conll")
-    train, test = _split(data.dataset)
+    train, _, test = _split(data.dataset, "document")
     features = {n: tokenize_token_data(d, tokenizer, data.label_names, data.scheme) for n, d in
                 (("train", train), ("test", test))}
     model = AutoModelForTokenClassification.from_pretrained(path, num_labels=len(data.label_names))
@@ -84,34 +88,48 @@ def question_answering(path, tokenizer, epochs):
     import numpy as np
     from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
 
-    from core.tasks.metrics.qa import score_answers
+    from core.tasks.metrics.qa import best_null_threshold, score_answers
     from core.tasks.qa_data import read_squad
     from core.tasks.qa_features import prepare_qa_features
     from core.tasks.qa_spans import best_answers
 
     data = read_squad(FOLDER / "qa_squad_v2.json")
-    train, test = _split(data.dataset)
+    train, validation, test = _split(data.dataset, "context")
     windows = {n: prepare_qa_features(d, tokenizer, max_length=192, doc_stride=64) for n, d in
-               (("train", train), ("test", test))}
+               (("train", train), ("validation", validation), ("test", test))}
     model = AutoModelForQuestionAnswering.from_pretrained(path)
     collate = DataCollatorWithPadding(tokenizer)
     _train(model, _loader(windows["train"], collate, 16, True), epochs, 2e-4)
-    outputs = _outputs(model, _loader(windows["test"], collate, 64, False))
-    width = max(o.start_logits.shape[1] for o in outputs)
-    pad = lambda x: np.pad(x.numpy(), ((0, 0), (0, width - x.shape[1])), constant_values=-1e4)  # noqa: E731
-    start = np.concatenate([pad(o.start_logits) for o in outputs])
-    end = np.concatenate([pad(o.end_logits) for o in outputs])
-    examples = [{"id": r["id"], "context": r["context"]} for r in test]
-    answers = best_answers(examples, windows["test"], start, end, null_threshold=0.0)
+
+    def logits(split):
+        outputs = _outputs(model, _loader(windows[split], collate, 64, False))
+        width = max(o.start_logits.shape[1] for o in outputs)
+
+        def pad(x):
+            return np.pad(x.numpy(), ((0, 0), (0, width - x.shape[1])), constant_values=-1e4)
+
+        return (np.concatenate([pad(o.start_logits) for o in outputs]),
+                np.concatenate([pad(o.end_logits) for o in outputs]))
+
+    def answers(split, rows, threshold):
+        examples = [{"id": r["id"], "context": r["context"]} for r in rows]
+        return best_answers(examples, windows[split], *logits(split), null_threshold=threshold)
+
+    # the no-answer threshold is chosen on the validation split, then applied to the test split
+    threshold, _ = best_null_threshold(answers("validation", validation, None),
+                                       {r["id"]: r["answers"]["text"] for r in validation})
+    found = answers("test", test, threshold)
     gold = {r["id"]: r["answers"]["text"] for r in test}
-    return score_answers({k: a.text for k, a in answers.items()}, gold)
+    scored = score_answers({k: a.text for k, a in found.items()}, gold)
+    scored.extra["null_threshold"] = threshold
+    return scored
 
 
 def _sequence(path, tokenizer, epochs, ds, num_labels, problem_type, label_column):
     import numpy as np
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
-    train, test = _split(ds)
+    train, _, test = _split(ds)
 
     def encode(batch):
         enc = tokenizer(batch["text"], truncation=True, max_length=64)
@@ -131,7 +149,7 @@ def regression(path, tokenizer, epochs):
     from core.tasks.table_data import Scaling, read_regression
 
     ds = read_regression(FOLDER / "regression.csv", label_column="score")
-    scaling = Scaling.fit("standard", _split(ds)[0]["label"])
+    scaling = Scaling.fit("standard", _split(ds)[0]["label"])  # the training split's statistics only
     ds = ds.map(lambda r: {"label": scaling.apply([r["label"]])[0]})
     logits, test = _sequence(path, tokenizer, epochs, ds, 1, "regression", "label")
     return score_regression(scaling.invert(logits[:, 0]), scaling.invert(test["label"]))
@@ -155,7 +173,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=None)
+    # one thread by default: on a shared machine two contending threads ran 10x slower than one
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     setup(args.threads)
     import torch
@@ -175,7 +194,7 @@ def main(argv=None) -> int:
         out[task] = {"headline": key, **scored.results(), "seconds": round(time.perf_counter() - began, 1),
                      "epochs": args.epochs}
         s = scored.intervals[key]
-        print(f"{task}: {key} {s.value:.4f} ({s.low:.4f}-{s.high:.4f}) in {out[task]['seconds']} s")
+        print(f"{task}: {key} {s.value:.4f} ({s.low:.4f}-{s.high:.4f}) in {out[task]['seconds']} s", flush=True)
     write_result("task_examples", out)
     return 0
 

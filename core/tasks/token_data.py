@@ -1,7 +1,8 @@
 """Token-classification data: CoNLL files, JSON Lines with ``tokens`` and ``tags``, a ``save_to_disk`` folder.
 
 Each reader gives a :class:`TokenData`: a ``datasets.Dataset`` with ``tokens`` (words), ``tags`` (a list of
-``ClassLabel``), ``row`` (the line or row the sentence starts on, for later messages) and any other CoNLL
+``ClassLabel``), ``row`` (the line or row the sentence starts on, for later messages), ``document`` (CoNLL: the
+document between ``-DOCSTART-`` lines, to split by; elsewhere each sentence is its own) and any other CoNLL
 columns as ``column_1`` ... (nothing in the file is dropped), with the tag names and the detected scheme.
 """
 
@@ -26,7 +27,8 @@ class TokenData:
 
 
 def _build(path: Path, tokens: list[list[str]], tags: list[list[str]], rows: list[int], locate: Locate,
-           extra: dict[str, list[list[str]]], label_names: Sequence[str] | None) -> TokenData:
+           extra: dict[str, list[list[str]]], label_names: Sequence[str] | None,
+           documents: list[int] | None = None) -> TokenData:
     import datasets
 
     if not tokens:
@@ -40,10 +42,11 @@ def _build(path: Path, tokens: list[list[str]], tags: list[list[str]], rows: lis
                 raise DataLoadError(f"{locate(s, t)}: tag {tag!r} is not one of the labels {names}")
     features = datasets.Features({"tokens": datasets.List(datasets.Value("string")),
                                   "tags": datasets.List(datasets.ClassLabel(names=names)),
-                                  "row": datasets.Value("int64"),
+                                  "row": datasets.Value("int64"), "document": datasets.Value("int64"),
                                   **{k: datasets.List(datasets.Value("string")) for k in extra}})
     index = {n: i for i, n in enumerate(names)}
-    data = {"tokens": tokens, "tags": [[index[t] for t in s] for s in tags], "row": rows, **extra}
+    data = {"tokens": tokens, "tags": [[index[t] for t in s] for s in tags], "row": rows,
+            "document": documents if documents is not None else list(range(len(tokens))), **extra}
     return TokenData(datasets.Dataset.from_dict(data, features=features), names, scheme)
 
 
@@ -55,6 +58,8 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
     tokens: list[list[str]] = []
     tags: list[list[str]] = []
     rows: list[int] = []
+    documents: list[int] = []  # -DOCSTART- lines counted before the sentence
+    document = 0
     places: list[list[int]] = []  # each token's line
     extra_columns: list[list[list[str]]] = []
     width = first_line = None
@@ -67,6 +72,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
             tags.append([f[tag_index] for f in sentence])
             extra_columns.append([[f[c] for f in sentence] for c in others])
             rows.append(lines[0])
+            documents.append(document)
             places.append(list(lines))
             sentence.clear()
             lines.clear()
@@ -82,6 +88,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
             fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
             if fields[0] == DOCSTART:
                 close()
+                document += 1 if tokens else 0  # sentences before the first -DOCSTART- share its document
                 continue
             if width is None:
                 width, first_line = len(fields), number
@@ -100,7 +107,7 @@ def read_conll(source: str | Path, tag_column: int = -1, label_names: Sequence[s
     close()
     extra = {f"column_{c}": [cols[i] for cols in extra_columns] for i, c in enumerate(others)}
     return _build(path, tokens, tags, rows, lambda s, t: f"{path.name}, line {places[s][t]}, field 'tag'", extra,
-                  label_names)
+                  label_names, documents)
 
 
 def _in_row(path: Path, rows: list[int], unit: str, field: str) -> Locate:

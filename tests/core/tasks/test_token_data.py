@@ -37,7 +37,7 @@ def test_conll_2003_sentences_documents_and_every_column_are_kept(tmp_path):
     assert ds["tokens"] == [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"], ["BRUSSELS", "1996-08-22"]]
     names = ds.features["tags"].feature.names
     assert [[names[t] for t in s] for s in ds["tags"]][1] == ["I-PER", "I-PER"]
-    assert ds["row"] == [3, 9, 14]
+    assert ds["row"] == [3, 9, 14] and ds["document"] == [0, 0, 1]
     assert ds["column_1"][0] == ["NNP", "VBZ", "JJ", "NN", "."] and ds["column_2"][1] == ["B-NP", "I-NP"]
     assert data.label_names == names == ["O", "I-LOC", "I-MISC", "I-ORG", "I-PER"]
 
