@@ -23,6 +23,8 @@ CITIES = ["Lisbon", "Oslo", "Nairobi", "Krakow", "Osaka", "Lima", "Tunis", "Ghen
           "Cape Town", "Porto", "Hanoi", "Leeds", "San Diego", "Tallinn"]
 ORGS = ["Acme Corporation", "Northwind Traders", "Globex", "Initech", "Blue Harbor Bank", "Vandelay Industries",
         "Stark Logistics", "Umbrella Foods", "Red Kite Airlines", "Oakridge University", "Helios Energy", "Pinewood Press"]
+# Words that are a person's name in one sentence and a place in another: only the context tells them apart.
+AMBIGUOUS = ["Jordan", "Florence", "Victoria", "Austin", "Sydney", "Chelsea"]
 NER_TEMPLATES = [
     "{PER} moved to {LOC} last year .",
     "{PER} joined {ORG} in {YEAR} .",
@@ -43,7 +45,12 @@ NER_TEMPLATES = [
 
 
 def _person(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.7 else rng.choice(FIRST)
+    first = rng.choice(AMBIGUOUS) if rng.random() < 0.2 else rng.choice(FIRST)
+    return f"{first} {rng.choice(LAST)}" if rng.random() < 0.6 else first
+
+
+def _place(rng: random.Random) -> str:
+    return rng.choice(AMBIGUOUS) if rng.random() < 0.2 else rng.choice(CITIES)
 
 
 def _ner_sentence(rng: random.Random) -> list[tuple[str, str]]:
@@ -51,7 +58,7 @@ def _ner_sentence(rng: random.Random) -> list[tuple[str, str]]:
     for piece in rng.choice(NER_TEMPLATES).split():
         kind = piece.strip("{}") if piece.startswith("{") else None
         if kind in ("PER", "LOC", "ORG"):
-            name = {"PER": lambda: _person(rng), "LOC": lambda: rng.choice(CITIES), "ORG": lambda: rng.choice(ORGS)}[kind]()
+            name = {"PER": lambda: _person(rng), "LOC": lambda: _place(rng), "ORG": lambda: rng.choice(ORGS)}[kind]()
             out += [(word, ("B-" if i == 0 else "I-") + kind) for i, word in enumerate(name.split())]
         elif kind == "YEAR":
             out.append((str(rng.randint(1990, 2024)), "O"))
