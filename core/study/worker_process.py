@@ -38,6 +38,7 @@ from core.study.studies import interrupt_worker
 log = logging.getLogger(__name__)
 
 CANCEL_GRACE = 20.0  # seconds a stopped worker has to leave by itself before its process group gets SIGINT
+EXIT_GRACE = 30.0  # seconds a worker that left the study has to exit (it prints the study's report) before SIGKILL
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding ``core``: the child imports the same code
 
 
@@ -73,7 +74,9 @@ class WorkerProcess:
         self.popen = popen
         self.process: subprocess.Popen | None = None
         self.worker: str | None = None  # its name in the database ("host:pid:tag"), from its StudyStarted
-        self.ended: ev.StudyEnded | ev.StudyWorkerFailed | None = None  # how it ended, once poll() saw it
+        self.left: ev.StudyEnded | None = None  # it left the study (the process then prints the report and exits)
+        self.ended: ev.StudyEnded | ev.StudyWorkerFailed | None = None  # how it ended, once its process exited
+        self._left_at: float | None = None
         self._reader = EventReader(self.folder / "events.jsonl")
         self._stopped_at: float | None = None
         self._signalled = 0
@@ -94,7 +97,11 @@ class WorkerProcess:
         return self
 
     def poll(self) -> list[ev.BaseEvent]:
-        """The events the worker wrote since the last call; at its end, what says how it ended."""
+        """The events the worker wrote since the last call; once its process exited, :attr:`ended` says how.
+
+        A process that exits without having left the study (its :class:`~core.events.StudyEnded`) crashed:
+        its running trials are marked interrupted and their ``TrialFinished`` and a ``StudyWorkerFailed`` follow.
+        """
         if self.ended is not None or self.process is None:
             return []
         code = self.process.poll()
@@ -103,10 +110,12 @@ class WorkerProcess:
             if isinstance(event, ev.StudyStarted) and self.worker is None:
                 self.worker = event.worker
             elif isinstance(event, ev.StudyEnded) and event.worker == self.worker:
-                self.ended = event
+                self.left, self._left_at = event, time.monotonic()
         if code is None:
             self._escalate()
-        elif self.ended is None:
+        elif self.left is not None:
+            self.ended = self.left
+        else:
             events += self._crashed(code)
         return events
 
@@ -143,6 +152,11 @@ class WorkerProcess:
             return []
 
     def _escalate(self) -> None:
+        if self._left_at is not None:
+            if time.monotonic() - self._left_at > EXIT_GRACE and self._signalled < 2:
+                self._signal(signal.SIGKILL)  # it left the study in order: nothing of it is lost
+                self._signalled = 2
+            return
         if self._stopped_at is None:
             return
         late = time.monotonic() - self._stopped_at
