@@ -53,6 +53,8 @@ class StudySession(QObject):
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
         self.status = ""  # the study's status as the last worker left it
+        self._db = None  # the database the reports are read from, opened once (opening checks the schema)
+        self._db_url_open: str | None = None
 
     @property
     def running(self) -> bool:
@@ -118,13 +120,13 @@ class StudySession(QObject):
                 worker.kill()
                 self._deliver(worker.wait(10))
         self._poll()
+        self.close()
 
     def saved_studies(self, limit: int = 50) -> list:
         """The studies recorded in the database, newest first (:class:`core.db.StudySummary`)."""
-        from core.db import StudyRepository, open_database
+        from core.db import StudyRepository
 
-        with open_database(self.db_url) as db:
-            return StudyRepository(db).list_studies(limit)
+        return StudyRepository(self._reading_db()).list_studies(limit)
 
     def open(self, study_id: str) -> None:
         """Follow a study already in the database (to see it, or resume it)."""
@@ -136,7 +138,26 @@ class StudySession(QObject):
         """What the study found so far (:class:`core.study.report.StudyReport`), or None before it exists."""
         if self.study_id is None:
             return None
-        return studies.study_report(self.db_url, self.study_id)
+        return studies.study_report(self._reading_db(), self.study_id)
+
+    def _reading_db(self):
+        """One open database for the reports the view re-reads as trials start and end, on the GUI thread.
+
+        Opening one validates its schema (tens of milliseconds of this thread, more on a busy machine): done
+        once per database URL, not per report.
+        """
+        from core.db import open_database
+
+        if self._db is None or self._db_url_open != self.db_url:
+            self.close()
+            self._db, self._db_url_open = open_database(self.db_url), self.db_url
+        return self._db
+
+    def close(self) -> None:
+        """Close the database the reports were read from (the next report opens it again)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     # -- following the workers -------------------------------------------------------------------------
     @Slot()

@@ -224,6 +224,7 @@ class StudyView(QWidget):
         self._refresh_timer.stop()
         if self.session.running:
             self.session.shutdown(timeout)
+        self.session.close()
 
     def _began(self) -> None:
         self._started_at = time.monotonic()
