@@ -1,7 +1,7 @@
 """A study as a record: create it, stop it, read its report, and mark the trials of a worker that died.
 
-Qt-free helpers shared by the workers (:mod:`core.study.runner`), the CLI and the studio; every
-function opens the database itself, so it can be called from any process that reaches it.
+Qt-free helpers shared by the workers (:mod:`core.study.runner`), the CLI and the studio; each function opens
+the database from its URL (:func:`study_report` also takes an open one), so any process that reaches it may call them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from core import events as ev
+from core.study.kinds import trial_kind
 from core.study.plan import plan
 from core.study.spec import StudySpec
 
@@ -66,7 +67,6 @@ def interrupt_worker(db_url: str | None, study_id: str, worker: str, why: str) -
     waiting on them. Returns the :class:`~core.events.TrialFinished` events to publish.
     """
     from core.db import StudyRepository, open_database
-    from core.study.kinds import trial_kind
 
     ended = []
     with open_database(db_url) as db:
