@@ -61,9 +61,11 @@ def test_trials_run_in_worker_processes_that_share_the_step_cache(qtbot, tmp_pat
 
 def test_stop_cancels_and_a_killed_worker_is_reported_and_its_trial_interrupted(qtbot, tmp_path, db_url, dialogs):
     from core.db import Repository, StudyRepository, open_database
-    from studio.study.session import StudySession
+    from studio.study.study_view import StudyView
+    from tests.studio.conftest import shown
 
-    session = StudySession(db_url, workdir_root=tmp_path / "runs")
+    view = shown(qtbot, StudyView(db_url, workdir_root=tmp_path / "runs"), 1100, 700)
+    session = view.session
     session.create(order_spec(max_steps=400))  # long enough to be stopped, then killed, in its first trial
     running = []
     session.runEvent.connect(lambda e: running.append(e.run_id) if isinstance(e, ev.StepStarted) else None)
@@ -98,3 +100,8 @@ def test_stop_cancels_and_a_killed_worker_is_reported_and_its_trial_interrupted(
     assert record.status == "interrupted"
     assert {t.number: t.status for t in record.trials}[trial.number] == "interrupted"
     assert run.status == "interrupted"
+    # The view says so: a dialog naming the exit code, the trial's row, and Resume on offer.
+    assert [title for title, _, _ in dialogs.errors] == ["A study worker stopped"]
+    assert "SIGKILL" in dialogs.errors[0][1]
+    assert view.trials.status_of(trial.number) == "interrupted" and view.resume_button.isEnabled()
+    view.shutdown(30)
