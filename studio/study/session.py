@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -83,7 +84,8 @@ class StudySession(QObject):
         url = self.db_url or default_database_url()
         count = max(1, workers)
         root = (self.workdir_root.parent if self.workdir_root else studio_home()) / "study-workers"
-        stamp = time.strftime("%Y%m%d-%H%M%S")
+        # A folder of its own per start: a resume must not read the last start's events or its 'cancel'.
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         # Re-opening is idempotent and re-claiming a stopped trial atomic: every worker may resume.
         # Each worker records its own runs; all share one step cache (named, not left to each one's cwd).
         self.workers = [WorkerProcess(url, self.study_id, root / self.study_id[:8] / f"{stamp}-{i + 1}", resume=resume,
