@@ -1,8 +1,10 @@
-"""Typed, immutable engine events and the bus that delivers them.
+"""Typed, immutable events and the bus that delivers them.
 
-The engine publishes; the database recorder, the CLI progress bar and the
-studio subscribe. Subscribers register for an event class (subclasses included)
-with an optional filter, as in glue's hub. Callbacks run on the publishing
+One hierarchy under :class:`BaseEvent`: the engine's run events (:class:`Event`, keyed by ``run_id``) and a
+study's events (:class:`StudyEvent`, keyed by ``study_id``), so the one codec of
+:mod:`core.engine.event_stream` carries both out of a worker process. The engine and the study runner
+publish; the database recorder, the CLI progress bar and the studio subscribe. Subscribers register for an
+event class (subclasses included) with an optional filter, as in glue's hub. Callbacks run on the publishing
 thread: a GUI subscriber must hop to its own thread (``studio/bridge.py`` does).
 """
 
@@ -18,9 +20,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Event:
-    run_id: str
+class BaseEvent:
+    """Anything published on a bus; ``time`` is when it happened (seconds since the epoch)."""
+
     time: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Event(BaseEvent):
+    """An event of one run."""
+
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,63 @@ class RunCancelled(Event):
 
 TERMINAL_EVENTS = (RunFinished, RunFailed, RunCancelled)
 
+
+# -- a study's events (core.study.runner publishes them beside its trials' run events) ------------------
+@dataclass(frozen=True)
+class StudyEvent(BaseEvent):
+    """An event of one study; its trials' own run events are :class:`Event` (they carry the trial's ``run_id``)."""
+
+    study_id: str
+
+
+@dataclass(frozen=True)
+class StudyStarted(StudyEvent):
+    """A worker joined the study; ``planned`` is the number of trial slots (None: until a deadline)."""
+
+    name: str
+    kind: str
+    planned: int | None
+    worker: str
+
+
+@dataclass(frozen=True)
+class TrialStarted(StudyEvent):
+    number: int
+    label: str
+    run_id: str | None  # None for a trial that cannot run (it is 'skipped' at once)
+    params: dict
+
+
+@dataclass(frozen=True)
+class TrialFinished(StudyEvent):
+    number: int
+    label: str
+    run_id: str | None
+    status: str  # finished | pruned | failed | cancelled | skipped | interrupted (its worker died or went silent)
+    value: float  # the study's score (NaN: none)
+    figures: dict
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StudyEnded(StudyEvent):
+    """This worker left the study; ``status`` is the study's status at that moment."""
+
+    status: str
+    worker: str
+    trials_run: int
+
+
+@dataclass(frozen=True)
+class StudyWorkerFailed(StudyEvent):
+    """A worker process ended without leaving the study (killed, crashed, an exception): said like a
+    :class:`RunFailed`, with its exit code; its running trials were marked interrupted (their
+    :class:`TrialFinished` come before this)."""
+
+    worker: str
+    error: str
+    details: str = ""
+
 Callback = Callable[[Any], None]
 
 
@@ -155,7 +222,7 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: BaseEvent) -> None:
         with self._lock:
             subs = list(self._subs)
         for event_type, callback, flt in subs:

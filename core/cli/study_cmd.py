@@ -27,6 +27,14 @@ def add_parser(sub) -> None:
     w.add_argument("--resume", action="store_true",
                    help="re-open a stopped study and run its cancelled and interrupted trials again")
     _worker_options(w)
+    # How the studio follows a worker it started (as it follows a multi-process run, core.engine.local_launch):
+    w.add_argument("--events", metavar="PATH", help="also write every event (study and runs) as a JSON line to PATH")
+    w.add_argument("--control", metavar="PATH",
+                   help="a file whose word 'cancel' stops the whole study (the current trial is cancelled)")
+    w.add_argument("--workdir", metavar="DIR", help="folder of the trials' run folders (default: the studio's)")
+    w.add_argument("--cache", metavar="DIR", help="the step cache's folder (default: the one beside the database)")
+    w.add_argument("--nice", type=int, default=0, metavar="N",
+                   help="lower this worker's CPU priority by N (POSIX), so a window beside it stays responsive")
     w.set_defaults(func=work_on_study)
     li = ss.add_parser("list", help="list studies")
     _db_option(li)
@@ -73,19 +81,33 @@ def work_on_study(args) -> int:
 
 
 def _work(args, study_id: str, resume: bool) -> int:
-    from core.study.runner import StudyRunner, TrialFinished, TrialStarted
+    import os
+    import threading
 
+    from core.events import StudyStarted, TrialFinished, TrialStarted
+    from core.study.runner import StudyRunner
+
+    if getattr(args, "nice", 0) and hasattr(os, "nice"):
+        os.nice(args.nice)
     url = _db_url(args)
     db, studies = _open(args)
     with db:
         study_id = studies.resolve_id(study_id)  # an unknown id ends here, with its message
-    runner = StudyRunner(url, study_id, cache=None if args.no_cache else _default(), resume=resume,
-                         heartbeat_s=args.heartbeat, grace_s=args.grace)
+    runner = StudyRunner(url, study_id, cache=_cache(args), resume=resume, heartbeat_s=args.heartbeat,
+                         grace_s=args.grace, workdir_root=getattr(args, "workdir", None))
+    writer = None
+    if getattr(args, "events", None):
+        from core.engine.event_stream import EventWriter
+
+        writer = EventWriter(runner.bus, args.events)
+    following = threading.Event()
+    if getattr(args, "control", None):
+        from core.engine.control import follow_control_file
+
+        follow_control_file(args.control, _StudyControl(runner), following)
     bar = _TrialBar(quiet=args.quiet)
     runner.bus.subscribe(TrialStarted, bar.started)
     runner.bus.subscribe(TrialFinished, bar.finished)
-    from core.study.runner import StudyStarted
-
     runner.bus.subscribe(StudyStarted, bar.study_started)
     runner.start()
     interrupted = False
@@ -98,7 +120,10 @@ def _work(args, study_id: str, resume: bool) -> int:
         runner.stop()
         runner.join()
     finally:
+        following.set()
         bar.close()
+        if writer is not None:
+            writer.close()
     outcome = runner.outcome
     if outcome is None:
         print("error: the worker ended without an outcome (see the log above)", file=sys.stderr)
@@ -110,10 +135,33 @@ def _work(args, study_id: str, resume: bool) -> int:
     return 130 if interrupted else 0
 
 
-def _default():
+def _cache(args):
+    """The step cache the trials share: none, the folder named, or the one beside the database."""
+    if args.no_cache:
+        return None
+    if getattr(args, "cache", None):
+        from core.engine.cache import StepCache
+
+        return StepCache(args.cache)
     from core.study.runner import DEFAULT
 
     return DEFAULT
+
+
+class _StudyControl:
+    """What the control file's words do to a study worker: ``cancel`` stops the whole study (no pause)."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def cancel(self) -> None:
+        self.runner.stop(study=True)
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
 
 
 class _TrialBar:

@@ -207,13 +207,22 @@ def _check_sqlite_file(path: Path, create: bool = True) -> None:
         except OSError as exc:
             raise DatabaseError(f"Cannot create the folder for the studio database {path}: {exc}") from None
         return
+    # Asked of SQLite itself, read-only, never by open()/close() here: closing a plain descriptor on the file drops
+    # every POSIX lock this process holds on it, its other connections' too; a process writing it then takes itself
+    # for the last connection, checkpoints and deletes the WAL, and this process's open connections read stale data
+    # (or "malformed") from then on. SQLite's own file layer keeps such a descriptor open while locks are held.
     try:
-        with path.open("rb") as fh:
-            header = fh.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise DatabaseError(f"Cannot read the studio database {path}: {exc}. {_NOTHING_CHANGED}.") from None
-    # An empty file is a valid empty SQLite database; anything else must start with the magic string.
-    if header and header != SQLITE_MAGIC:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()  # reads the header; an empty file is a valid database
+        finally:
+            probe.close()
+        header_ok = True
+    except sqlite3.DatabaseError as exc:
+        if "unable to open" in str(exc):
+            raise DatabaseError(f"Cannot read the studio database {path}: {exc}. {_NOTHING_CHANGED}.") from None
+        header_ok = "not a database" not in str(exc)  # anything else (damage further in) is said when it is read
+    if not header_ok:
         raise DatabaseError(f"{path} is not a SQLite database (or it is damaged), so it cannot be used as the "
                             f"studio database. {_NOTHING_CHANGED}; move the file aside or choose another database.")
 

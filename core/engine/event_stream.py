@@ -1,7 +1,9 @@
-"""Engine events as JSON lines: how rank 0 of a multi-process run tells the studio what happens.
+"""Events as JSON lines: how a run or a study worker in another process tells the studio what happens.
 
-Generic over the event dataclasses of :mod:`core.events`: an event travels as its class name and its
-fields; tuples (masks, scores, step titles) come back as tuples. Only classes of that module are rebuilt.
+Rank 0 of a multi-process run and each ``bert-studio study worker`` the studio starts write them.
+Generic over the event dataclasses of :mod:`core.events` (run and study events alike): an event travels as
+its class name and its fields; tuples (masks, scores, step titles) come back as tuples. Only classes of that
+module are rebuilt.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from core import events as ev
 def event_classes() -> dict[str, type]:
     """Every event class of :mod:`core.events`, by name (new ones are found without registering)."""
     return {name: obj for name, obj in vars(ev).items()
-            if isinstance(obj, type) and issubclass(obj, ev.Event) and dataclasses.is_dataclass(obj)}
+            if isinstance(obj, type) and issubclass(obj, ev.BaseEvent) and dataclasses.is_dataclass(obj)}
 
 
-def encode(event: ev.Event) -> str:
+def encode(event: ev.BaseEvent) -> str:
     """One line of JSON (no newline) holding ``event``'s class name and fields."""
     data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     return json.dumps({"type": type(event).__name__, "data": data}, default=str)
@@ -45,7 +47,7 @@ def _tuples(value):
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def decode(line: str) -> ev.Event:
+def decode(line: str) -> ev.BaseEvent:
     """The event :func:`encode` wrote; raises ``ValueError`` for an unknown class or a malformed line."""
     try:
         message = json.loads(line)
@@ -61,14 +63,14 @@ def decode(line: str) -> ev.Event:
 
 
 class EventWriter:
-    """Appends every event published on ``bus`` to ``path``, one flushed line each."""
+    """Appends every event published on ``bus`` (run and study events) to ``path``, one flushed line each."""
 
     def __init__(self, bus: ev.EventBus, path: str | Path):
         self._file = open(path, "a", encoding="utf-8")
         self._lock = threading.Lock()
-        self._unsubscribe = bus.subscribe(ev.Event, self._write)
+        self._unsubscribe = bus.subscribe(ev.BaseEvent, self._write)
 
-    def _write(self, event: ev.Event) -> None:
+    def _write(self, event: ev.BaseEvent) -> None:
         with self._lock:
             if not self._file.closed:
                 self._file.write(encode(event) + "\n")
@@ -88,7 +90,7 @@ class EventReader:
         self._offset = 0
         self._partial = b""
 
-    def read(self) -> list[ev.Event]:
+    def read(self) -> list[ev.BaseEvent]:
         try:
             with self.path.open("rb") as f:
                 f.seek(self._offset)

@@ -39,10 +39,15 @@ Public API (stable; later changes only add)::
     report.pareto       # list[TrialView]: the non-dominated feasible trials (report.pareto_axes says on what)
     report.interaction  # list[core.study.interaction.PairTable] (order studies; [] otherwise)
 
-Events (frozen dataclasses, published on ``runner.bus`` beside the engine's own run events, which
-carry the trial's ``run_id``): :class:`StudyStarted` (this worker joined), :class:`TrialStarted`,
+Events (frozen dataclasses of :mod:`core.events`, re-exported here; published on ``runner.bus`` beside the
+engine's own run events, which carry the trial's ``run_id``; :mod:`core.engine.event_stream` carries both out
+of a worker process): :class:`StudyStarted` (this worker joined), :class:`TrialStarted`,
 :class:`TrialFinished` (status finished | pruned | failed | cancelled | skipped | interrupted, the score, the
 figures), :class:`StudyEnded` (this worker left; ``status`` is the study's then).
+
+Creating, stopping and reading a study, and marking a dead worker's trials, live in
+:mod:`core.study.studies`; how a slot becomes a recipe, per kind of study, in :mod:`core.study.trial_sources`;
+following worker processes from another process (the studio) in :mod:`core.study.worker_process`.
 
 ``StudyRunner(db_url, study_id, *, bus=None, cache=DEFAULT, engine=None, record=True, resume=False,
 heartbeat_s=10, grace_s=120, poll_s=2, worker=None)``: ``cache`` a
@@ -55,26 +60,26 @@ when the caller already records the bus's runs into this database (the studio's 
 
 Liveness: a worker stamps its running trial every ``heartbeat_s`` seconds; a trial silent for more
 than ``grace_s`` (its worker was killed, its machine lost) is marked ``interrupted`` by whichever
-worker notices, with its run. A worker that finds the budget spent waits for the other workers'
+worker notices, with its run (a process that started the worker and saw it end marks it at once:
+:func:`core.study.studies.interrupt_worker`). A worker that finds the budget spent waits for the other workers'
 running trials to end (or go silent), then marks the study ``finished``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from core import events as ev
+from core.events import StudyEnded, StudyEvent, StudyStarted, TrialFinished, TrialStarted  # noqa: F401 (public API)
+from core.study.trial_sources import trial_kind
 from core.study.objective import Objective
-from core.study.plan import Prepared, plan
+from core.study.plan import Prepared
 from core.study.spec import StudySpec
+from core.study.studies import create_study, interrupt_worker, stop_study, study_report, worker_name  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -83,98 +88,11 @@ STOPPED_TRIAL = "stopped by the user"
 PRUNE_METRIC = "val/accuracy"  # the validation curve the pruner watches
 
 
-# -- events -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class StudyEvent:
-    study_id: str
-    time: float = field(default_factory=time.time, kw_only=True)
-
-
-@dataclass(frozen=True)
-class StudyStarted(StudyEvent):
-    """A worker joined the study; ``planned`` is the number of trial slots (None: until a deadline)."""
-
-    name: str
-    kind: str
-    planned: int | None
-    worker: str
-
-
-@dataclass(frozen=True)
-class TrialStarted(StudyEvent):
-    number: int
-    label: str
-    run_id: str | None  # None for a trial that cannot run (it is 'skipped' at once)
-    params: dict
-
-
-@dataclass(frozen=True)
-class TrialFinished(StudyEvent):
-    number: int
-    label: str
-    run_id: str | None
-    status: str  # finished | pruned | failed | cancelled | skipped | interrupted (another worker's, gone silent)
-    value: float  # the study's score (NaN: none)
-    figures: dict
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class StudyEnded(StudyEvent):
-    """This worker left the study; ``status`` is the study's status at that moment."""
-
-    status: str
-    worker: str
-    trials_run: int
-
-
 @dataclass
 class StudyOutcome:
     study_id: str
     status: str  # the study's status when this worker left
     trials: list[int] = field(default_factory=list)  # the slots this worker ran
-
-
-# -- starting, stopping, reading ----------------------------------------------------------------
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def create_study(spec: StudySpec, db_url: str | None = None, study_id: str | None = None) -> str:
-    """Record ``spec`` as a new study (status 'running') and return its id; workers then join it."""
-    from core.db import StudyRepository, open_database
-
-    if spec.kind == "search":
-        slots = spec.max_trials
-    else:
-        slots = len(plan(spec))
-        if spec.max_trials is not None:
-            slots = min(slots, spec.max_trials)
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=spec.seconds) if spec.seconds else None
-    with open_database(db_url) as db:
-        record = StudyRepository(db).create_study(spec.name, spec.kind, spec.to_dict(), max_trials=slots,
-                                                  deadline=deadline, study_id=study_id)
-        url = db.engine.url.render_as_string(hide_password=False)
-    if spec.kind == "search":
-        from core.study.search import create_optuna_study
-
-        create_optuna_study(spec, url, record.id)
-    return record.id
-
-
-def stop_study(db_url: str | None, study_id: str) -> None:
-    """Stop the whole study: every worker stops (cancelling its current trial); ``resume=True`` restarts it."""
-    from core.db import StudyRepository, open_database
-
-    with open_database(db_url) as db:
-        StudyRepository(db).set_status(study_id, "cancelled")
-
-
-def study_report(db_url_or_db, study_id: str):
-    """What the study found so far (see :class:`core.study.report.StudyReport`)."""
-    from core.study.report import build_report
-
-    return build_report(db_url_or_db, study_id)
 
 
 # -- a worker ----------------------------------------------------------------------------------------
@@ -249,7 +167,7 @@ class StudyRunner:
             self.objective = Objective(self.spec.objective)
             self.engine = self._engine or self._default_engine()
             self._run_kwargs: dict | None = None  # prepared at the first trial this worker runs
-            self.kind = _kind(self.spec, self)
+            self.kind = trial_kind(self.spec, db.engine.url.render_as_string(hide_password=False), self.study_id)
             self.bus.publish(StudyStarted(self.study_id, name=record.name, kind=record.kind,
                                           planned=record.max_trials, worker=self.worker))
             beater.start()
@@ -455,40 +373,3 @@ class StudyRunner:
             return self.studies.get_study(self.study_id).status == "cancelled"
         except Exception:
             return False
-
-
-# -- what differs between kinds of study --------------------------------------------------------------
-class _Planned:
-    """Order and grid studies: slot ``n`` is the plan's ``n``-th trial."""
-
-    prunes = False
-
-    def __init__(self, spec: StudySpec):
-        self.trials = plan(spec)
-
-    def prepare(self, slot: int) -> Prepared:
-        t = self.trials[slot]
-        return Prepared(t.label, t.recipe, dict(t.params), tuple(t.problems))
-
-    def report(self, prepared: Prepared, value: float, step: int) -> bool:
-        return False
-
-    def finished(self, prepared: Prepared, status: str, figures: dict) -> None:
-        pass
-
-    def skipped(self, prepared: Prepared) -> None:
-        pass
-
-    def interrupted(self, trial) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _kind(spec: StudySpec, runner: StudyRunner):
-    if spec.kind == "search":
-        from core.study.search import SearchTrials
-
-        return SearchTrials(spec, runner.db.engine.url.render_as_string(hide_password=False), runner.study_id)
-    return _Planned(spec)

@@ -35,10 +35,10 @@ class StudyView(QWidget):
     runningChanged = Signal(bool)
     templateRequested = Signal()  # "Use the current stack": the window answers with set_template(its recipe)
 
-    def __init__(self, db_url: str | None, parent: QWidget | None = None, workdir_root=None, task=None):
+    def __init__(self, db_url: str | None, parent: QWidget | None = None, workdir_root=None):
         super().__init__(parent)
         self.db_url = db_url
-        self.session = StudySession(db_url, self, workdir_root=workdir_root, task=task)
+        self.session = StudySession(db_url, self, workdir_root=workdir_root)
         self.report = None
         self._started_at: float | None = None
         self.setup = StudySetup()
@@ -137,7 +137,7 @@ class StudyView(QWidget):
         self.session.trialFinished.connect(self._trial_finished)
         self.session.runEvent.connect(self._run_event)
         self.session.ended.connect(self._ended)
-        self.session.failed.connect(lambda exc: errors.report_exception(self, "A study worker stopped", exc))
+        self.session.failed.connect(lambda e: errors.show_error(self, "A study worker stopped", e.error, e.details))
         self._update_buttons()
         self.fill_saved()
 
@@ -224,6 +224,7 @@ class StudyView(QWidget):
         self._refresh_timer.stop()
         if self.session.running:
             self.session.shutdown(timeout)
+        self.session.close()
 
     def _began(self) -> None:
         self._started_at = time.monotonic()

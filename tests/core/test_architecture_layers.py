@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("metrics", ("core.metrics",)),
     ("recipe", ("core.registry", "core.recipe", "core.recipe_parts", "core.recipe_text", "core.recipe_diff",
                 "core.naming", "core.scoring")),
-    ("data", ("core.data",)),
+    ("data", ("core.data", "core.tasks")),
     ("models", ("core.models",)),
     ("engine", ("core.engine",)),
     ("methods", ("core.methods",)),

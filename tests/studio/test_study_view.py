@@ -21,10 +21,10 @@ def order_template(max_steps: int = 1):
 
 
 @pytest.fixture
-def view(qtbot, tmp_path, db_url, dialogs, tiny_task):
+def view(qtbot, tmp_path, db_url, dialogs):
     from studio.study.study_view import StudyView
 
-    v = StudyView(db_url, workdir_root=tmp_path / "runs", task=tiny_task)
+    v = StudyView(db_url, workdir_root=tmp_path / "runs")
     shown(qtbot, v, 1280, 760)
     yield v
     v.shutdown(60)
@@ -188,19 +188,19 @@ def test_two_workers_share_a_search(qtbot, view, caplog):
     assert len(view.pareto.points) == 3
 
 
-def test_a_database_that_cannot_be_written_is_said_in_a_dialog(qtbot, tmp_path, dialogs, tiny_task):
+def test_a_database_that_cannot_be_written_is_said_in_a_dialog(qtbot, tmp_path, dialogs):
     from studio.study.study_view import StudyView
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    view = shown(qtbot, StudyView(f"sqlite:///{blocker}/studies.db", workdir_root=tmp_path, task=tiny_task), 900, 600)
+    view = shown(qtbot, StudyView(f"sqlite:///{blocker}/studies.db", workdir_root=tmp_path), 900, 600)
     set_up_order(view, order_template())
     assert view.start() is False
     assert [title for title, _, _ in dialogs.errors] == ["The study cannot start"]
     assert not view.running and view.start_button.isEnabled()
 
 
-def test_a_recorded_study_can_be_picked_and_resumed_later(qtbot, tmp_path, db_url, dialogs, tiny_task):
+def test_a_recorded_study_can_be_picked_and_resumed_later(qtbot, tmp_path, db_url, dialogs):
     from core.study.runner import create_study, stop_study
     from core.study.spec import StudySpec
     from studio.study.study_view import StudyView
@@ -209,7 +209,7 @@ def test_a_recorded_study_can_be_picked_and_resumed_later(qtbot, tmp_path, db_ur
                                 "order": {"steps": [2, 3]}})
     study_id = create_study(spec, db_url)
     stop_study(db_url, study_id)
-    view = shown(qtbot, StudyView(db_url, workdir_root=tmp_path, task=tiny_task), 1100, 700)  # a fresh studio
+    view = shown(qtbot, StudyView(db_url, workdir_root=tmp_path), 1100, 700)  # a fresh studio
     index = view.saved.findData(study_id)
     assert index > 0 and "stopped last week" in view.saved.itemText(index) and "cancelled" in view.saved.itemText(index)
     assert not view.resume_button.isEnabled()
