@@ -105,3 +105,11 @@ def check_model_folder(path: Path) -> dict[str, Any]:
     config = read_config(path)
     check_weights(path)
     return config
+
+
+def detect_folder(path: str | Path):
+    """The task a model folder's head was made for (:func:`core.tasks.kinds.detect_task` on its ``config.json``,
+    read with this module's checks)."""
+    from core.tasks.kinds import detect_task
+
+    return detect_task(read_config(Path(path).expanduser()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any, Mapping
 
 from core.errors import ModelLoadError
@@ -99,13 +98,6 @@ def detect_task(config: Mapping[str, Any]) -> Detection:
         elif count == 1:  # transformers treats one output without a problem_type as regression
             kind, reason = TaskKind.REGRESSION, f"{reason} with a single output and no problem_type"
     return Detection(kind, reason, count, names)
-
-
-def detect_folder(path: str | Path) -> Detection:
-    """:func:`detect_task` on a model folder's ``config.json`` (read with the project's folder checks)."""
-    from core.models.folder import read_config
-
-    return detect_task(read_config(Path(path).expanduser()))
 
 
 def check_task(requested: TaskKind | str, detection: Detection, where: str = "the model folder",

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from core.errors import ModelLoadError
-from core.tasks.kinds import TaskKind, check_task, detect_folder, detect_task
+from core.models.folder import detect_folder
+from core.tasks.kinds import TaskKind, check_task, detect_task
 
 
 def test_parse_accepts_the_recipe_spelling_and_lists_the_kinds_otherwise():
