@@ -81,14 +81,16 @@ class MethodSpec:
     :class:`Refusal`). ``structural`` (a bool, or a function of the settings)
     says the step cuts structures, so a family whose layers share weights gets a
     note in the log. ``phrase`` is the few words a stack's name uses for a step
-    (``core.naming``): a text, or a function of the step's settings (a :class:`SettingsView`). ``cacheable`` False keeps every
-    prefix that ends with or after this step out of the step cache (the step
-    changes something the cache does not store, such as the run's data).
-    ``needs_adapter`` False lets the method run on a model no architecture
-    adapter knows (it never touches the model's structure). :attr:`version`
-    is derived from the handler's source (:mod:`core.code_version`).
+    (``core.naming``): a text, or a function of the step's settings (a
+    :class:`SettingsView`). ``cacheable`` False keeps every prefix that ends with
+    or after this step out of the step cache (the step changes something the
+    cache does not store, such as the run's data). ``needs_adapter`` False lets
+    the method run on a model no architecture adapter knows (it never touches
+    the model's structure). :attr:`version` is derived from the handler's source
+    (:mod:`core.code_version`), never set by hand.
 
-    :meth:`apply` is the only way a step runs: it checks the model first.
+    A step runs through :func:`core.applicability.apply_step`, which checks the
+    model before the handler sees it; ``handler`` itself assumes it may apply.
     """
 
     name: str

@@ -9,9 +9,9 @@ from core.methods.pruning.importance import layer_gradient_importance, task_batc
 from core.methods.pruning.structured import stored_sensitivity, update_extras
 from core.methods.family import report_cut
 from core.methods.selection import select_top
+from core.models.adapters.albert import SHARED_LAYERS
 from core.models.architecture import count_parameters, layers_of
 from core.models.surgery import keep_layers
-from core.models.adapters.albert import SHARED_LAYERS
 from core.registry import Refusal, register_method, setting
 
 STRATEGIES = ("every_other", "first_k", "list", "least_important")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from core.applicability import apply_step
 from core import events as ev
+from core.applicability import apply_step
 from core.methods.pruning.ablation import head_ablation
 from core.metrics.accuracy import evaluate_accuracy
 from core.models.surgery import keep_heads
