@@ -15,7 +15,9 @@ CLI, export formats, the studio: they do not decide a step's weights), a package
 every method, and a change to one method must not invalidate the others' cached
 steps), and third-party libraries (their versions are in the cache key already).
 Comments and docstrings count as source: a reworded comment is a miss, which
-costs a recomputation, never a wrong reuse.
+costs a recomputation, never a wrong reuse. A module whose source is not on disk
+(a frozen build) is left out; such a build's code only changes with its version,
+which the cache key does not see, so clear the cache after installing another.
 """
 
 from __future__ import annotations
