@@ -1,7 +1,12 @@
 """The method registry: each compression method is a settings dataclass plus a handler.
 
-A method registers itself with :func:`register_method`; the recipe validator, the
-CLI and the studio's palette and forms are all built from this metadata alone.
+A method registers itself with :func:`register_method`, and everything the rest
+of the code knows about it is on its :class:`MethodSpec`: its settings, which
+encoder families and model states it applies to and why not (:class:`Refusal`),
+whether it cuts structures, how a stack's name reads it, whether its result may
+be kept in the step cache, and the version of its code. The recipe validator,
+the engine's check before a step, the CLI and the studio's palette and forms
+are all built from this metadata alone; adding a method touches its own module only.
 Settings fields are declared with :func:`setting`, which records a help text and
 optional range or choices in the field's metadata.
 """
@@ -10,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
-import reprlib
-import typing
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from core.code_version import code_version
+from core.settings import (FieldInfo, brief, build_config, check_field, config_fields,  # noqa: F401 (the registry's API)
+                           setting)
 
 FAMILIES = (
     "training",
@@ -28,51 +33,64 @@ FAMILIES = (
 )
 
 
-def setting(
-    default: Any,
-    help: str,
-    *,
-    min: float | None = None,
-    max: float | None = None,
-    choices: tuple | None = None,
-    label: str | None = None,
-    optional: bool = False,
-) -> Any:
-    """Declare a settings field with its user-facing metadata.
-
-    ``min`` and ``max`` bound a number, or the length of a text.
-    """
-    meta = {"help": help, "min": min, "max": max, "choices": choices, "label": label, "optional": optional}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
 @dataclass(frozen=True)
-class FieldInfo:
-    """One settings field as the GUI and validator see it."""
+class Refusal:
+    """Encoder families a method cannot apply to, and why.
 
-    name: str
-    type: type
-    default: Any
-    help: str
-    label: str
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    optional: bool = False
-    item_type: type | None = None  # the type of each item of a list field
+    With ``setting`` only a step whose ``setting`` equals ``value`` (its default
+    when the step leaves it out) is refused; without, the whole method is.
+    ``families`` are model types (the keys of ``core.models.adapters.ADAPTERS``).
+    """
+
+    families: tuple[str, ...]
+    reason: str
+    setting: str | None = None
+    value: Any = None
+
+    def __post_init__(self):
+        if isinstance(self.families, str):
+            object.__setattr__(self, "families", (self.families,))
+
+
+class SettingsView:
+    """A step's settings as attributes: the recipe's raw values over the method's defaults (for phrases).
+
+    Raw, not validated: a stack is named while its settings are still being typed.
+    """
+
+    def __init__(self, defaults: Any, settings: dict):
+        self._defaults, self._settings = defaults, settings
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        if key in self._settings:
+            return self._settings[key]
+        return getattr(self._defaults, key, None)
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method.
+    """A registered method: everything the studio knows about it, in one place.
 
     ``trains`` marks methods that update weights by gradient descent and so need
     a float model; ``freezes`` marks methods whose output cannot be trained any
-    more (a real int8 conversion); ``accepts_frozen`` marks methods that can
-    still run after such a step (evaluation, analysis). The stack validator uses
-    all three.
+    more (a real int8 or k-bit conversion); ``accepts_frozen`` marks methods that can
+    still run on such a model (evaluation). Those are the model states a method
+    applies to; ``refuses`` lists the encoder families it does not apply to (see
+    :class:`Refusal`). ``structural`` (a bool, or a function of the settings)
+    says the step cuts structures, so a family whose layers share weights gets a
+    note in the log. ``phrase`` is the few words a stack's name uses for a step
+    (``core.naming``): a text, or a function of the step's settings (a
+    :class:`SettingsView`). ``cacheable`` False keeps every prefix that ends with
+    or after this step out of the step cache (the step changes something the
+    cache does not store, such as the run's data). ``needs_adapter`` False lets
+    the method run on a model no architecture adapter knows (it never touches
+    the model's structure). :attr:`version` is derived from the handler's source
+    (:mod:`core.code_version`), never set by hand.
+
+    A step runs through :func:`core.applicability.apply_step`, which checks the
+    model before the handler sees it; ``handler`` itself assumes it may apply.
     """
 
     name: str
@@ -80,17 +98,52 @@ class MethodSpec:
     title: str
     description: str
     config_cls: type
-    apply: Callable[..., Any]
+    handler: Callable[..., Any]
     trains: bool = False
     freezes: bool = False
     accepts_frozen: bool = False
-    version: int = 1
+    refuses: tuple[Refusal, ...] = ()
+    structural: bool | Callable[[Any], bool] = False
+    phrase: str | Callable[[Any], str] | None = None
+    cacheable: bool = True
+    needs_adapter: bool = True
 
     def fields(self) -> list[FieldInfo]:
         return config_fields(self.config_cls)
 
     def default_settings(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config_cls())
+
+    @property
+    def version(self) -> str:
+        """A hash of the source the handler runs: any change to the method's code is a new version."""
+        return code_version(self.handler.__module__)
+
+    def refusal(self, family: str, settings: dict[str, Any] | None = None) -> Refusal | None:
+        """The first :class:`Refusal` of ``family`` (whole-method ones first); setting ones only with ``settings``."""
+        for refusal in self.refuses:
+            if refusal.setting is None and family in refusal.families:
+                return refusal
+        if settings is None:
+            return None
+        defaults = self.config_cls()
+        for refusal in self.refuses:
+            if refusal.setting is not None and family in refusal.families and \
+                    settings.get(refusal.setting, getattr(defaults, refusal.setting, None)) == refusal.value:
+                return refusal
+        return None
+
+    def is_structural(self, cfg: Any) -> bool:
+        return bool(self.structural(cfg) if callable(self.structural) else self.structural)
+
+    def step_phrase(self, settings: dict[str, Any] | None = None) -> str:
+        """A few words for a step of this method (``heads 50 %``); the method's name when it has no phrase."""
+        if self.phrase is None or isinstance(self.phrase, str):
+            return self.phrase or self.name
+        try:
+            return str(self.phrase(SettingsView(self.config_cls(), dict(settings or {}))))
+        except (TypeError, ValueError, AttributeError):  # a setting being typed: no phrase yet
+            return self.name
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
@@ -107,18 +160,28 @@ def register_method(
     trains: bool = False,
     freezes: bool = False,
     accepts_frozen: bool = False,
-    version: int = 1,
+    refuses: Iterable[Refusal] = (),
+    structural: bool | Callable[[Any], bool] = False,
+    phrase: str | Callable[[Any], str] | None = None,
+    cacheable: bool = True,
+    needs_adapter: bool = True,
 ) -> Callable:
-    """Decorator registering ``fn(state, config, ctx) -> state`` as a method."""
+    """Decorator registering ``fn(state, config, ctx) -> state`` as a method (see :class:`MethodSpec`)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"settings of {name!r} must be a dataclass")
+    refuses = tuple(refuses)
+    names = {f.name for f in dataclasses.fields(config)}
+    for refusal in refuses:
+        if refusal.setting is not None and refusal.setting not in names:
+            raise ValueError(f"{name}: a refusal names the setting {refusal.setting!r}, which {config.__name__} lacks")
 
     def decorate(fn: Callable) -> Callable:
-        if name in _REGISTRY and _REGISTRY[name].apply is not fn:
+        if name in _REGISTRY and _REGISTRY[name].handler is not fn:
             raise ValueError(f"method {name!r} registered twice")
-        _REGISTRY[name] = MethodSpec(name, family, title, description, config, fn, trains, freezes, accepts_frozen, version)
+        _REGISTRY[name] = MethodSpec(name, family, title, description, config, fn, trains, freezes, accepts_frozen,
+                                     refuses, structural, phrase, cacheable, needs_adapter)
         return fn
 
     return decorate
@@ -145,175 +208,3 @@ def all_methods() -> list[MethodSpec]:
     return sorted(_REGISTRY.values(), key=lambda s: (FAMILIES.index(s.family), s.name))
 
 
-def _resolve_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _base_type(tp: Any) -> tuple[type, bool]:
-    """Strip ``X | None`` to ``(X, True)``."""
-    args = typing.get_args(tp)
-    if args and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        return (rest[0] if len(rest) == 1 else object), True
-    return tp, False
-
-
-def config_fields(cls: type) -> list[FieldInfo]:
-    hints = _resolve_types(cls)
-    out = []
-    for f in dataclasses.fields(cls):
-        tp, nullable = _base_type(hints[f.name])
-        item_args = typing.get_args(tp) if typing.get_origin(tp) in (list, tuple) else ()
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        m = f.metadata
-        out.append(
-            FieldInfo(
-                name=f.name,
-                type=typing.get_origin(tp) or tp,
-                default=default,
-                help=m.get("help", ""),
-                label=m.get("label") or f.name.replace("_", " ").capitalize(),
-                min=m.get("min"),
-                max=m.get("max"),
-                choices=m.get("choices"),
-                optional=nullable or m.get("optional", False),
-                item_type=item_args[0] if len(item_args) == 1 and isinstance(item_args[0], type) else None,
-            )
-        )
-    return out
-
-
-# Values in messages are cut short: a value of a megabyte must not become a message of a megabyte.
-_brief_repr = reprlib.Repr()
-_brief_repr.maxstring = _brief_repr.maxother = 60
-_brief_repr.maxlist = _brief_repr.maxtuple = _brief_repr.maxdict = 6
-_brief_repr.maxlevel = 3
-
-
-def brief(value: Any) -> str:
-    """``repr(value)``, shortened for a message."""
-    return _brief_repr.repr(value)
-
-
-def _coerce(value: Any, tp: Any, optional: bool) -> Any:
-    if value is None:
-        if optional:
-            return None
-        raise ValueError("a value is required")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ValueError(f"expected true or false, got {brief(value)}")
-    if tp is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"expected a whole number, got {brief(value)}")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected a whole number, got {brief(value)}") from None
-    if tp is float:
-        if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {brief(value)}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected a number, got {brief(value)}") from None
-        if not math.isfinite(number):  # NaN slips through every comparison with a bound
-            raise ValueError(f"expected a finite number, got {brief(value)}")
-        return number
-    if tp is str:
-        if not isinstance(value, str):
-            raise ValueError(f"expected text, got {brief(value)}")
-        return value
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(value)
-    return value
-
-
-def _coerce_field(value: Any, info: FieldInfo) -> Any:
-    if info.type in (list, tuple) and value is not None:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"expected a list, got {brief(value)}")
-        items = []
-        for n, item in enumerate(value, 1):
-            try:
-                items.append(_coerce(item, info.item_type, False) if info.item_type else item)
-            except ValueError as exc:
-                raise ValueError(f"item {n}: {exc}") from None
-        return items
-    return _coerce(value, info.type, info.optional)
-
-
-def _non_finite(value: Any) -> bool:
-    """Whether ``value`` is or holds (in lists and mappings) a NaN or an infinity."""
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, (list, tuple)):
-        return any(_non_finite(v) for v in value)
-    if isinstance(value, dict):
-        return any(_non_finite(v) for v in value.values())
-    return False
-
-
-def check_field(info: FieldInfo, value: Any) -> tuple[Any, str | None]:
-    """Coerce ``value`` for ``info``; return it with an error message or ``None``."""
-    try:
-        value = _coerce_field(value, info)
-    except ValueError as exc:
-        return value, str(exc)
-    if value is None:
-        return value, None
-    if _non_finite(value):
-        return value, f"expected finite numbers, got {brief(value)}"
-    try:
-        chosen = info.choices is None or value in info.choices
-    except TypeError:  # an unhashable value against a set of choices
-        chosen = False
-    if not chosen:
-        return value, f"must be one of {', '.join(map(str, info.choices))}; got {brief(value)}"
-    if isinstance(value, str):
-        if info.min is not None and len(value) < info.min:
-            return value, "must not be empty" if info.min == 1 else f"must be at least {info.min:g} characters; got {len(value)}"
-        if info.max is not None and len(value) > info.max:
-            return value, f"must be at most {info.max:g} characters; got {len(value)}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if info.min is not None and value < info.min:
-            return value, f"must be at least {info.min}; got {value}"
-        if info.max is not None and value > info.max:
-            return value, f"must be at most {info.max}; got {value}"
-    return value, None
-
-
-def build_config(cls: type, data: dict[str, Any] | None) -> tuple[Any | None, list[tuple[str, str]]]:
-    """Build a settings object from plain data.
-
-    Returns ``(config, [])`` or ``(None, [(field, message), ...])``; unknown keys
-    are errors too, so a typo in a recipe never passes silently.
-    """
-    data = dict(data or {})
-    infos = {i.name: i for i in config_fields(cls)}
-    errors: list[tuple[str, str]] = []
-    kwargs: dict[str, Any] = {}
-    for key in data:
-        if key not in infos:
-            errors.append((str(key), f"unknown setting (known: {', '.join(infos)})"))
-    for name, info in infos.items():
-        if name not in data:
-            continue
-        value, err = check_field(info, data[name])
-        if err:
-            errors.append((name, err))
-        else:
-            kwargs[name] = value
-    if errors:
-        return None, errors
-    cfg = cls(**kwargs)
-    validate = getattr(cfg, "validate", None)
-    if callable(validate):
-        for fld, msg in validate() or []:
-            errors.append((fld, msg))
-    return (None, errors) if errors else (cfg, [])

@@ -35,7 +35,7 @@ def model_profile(source: str) -> tuple[str, bool]:
 
 def family_problems(recipe: Recipe, profile: tuple[str, bool]) -> list[Problem]:
     """The steps of ``recipe`` that the model ``profile`` describes cannot take."""
-    from core.models.adapters import recipe_problems
+    from core.applicability import recipe_problems
 
     family, quantized = profile
     if not family:

@@ -54,12 +54,13 @@ def method_context(tmp_path, task, state, teacher=None):
 
 def apply_method(name: str, state, ctx, **settings):
     """Apply registered method ``name`` with ``settings`` (which must be valid)."""
+    from core.applicability import apply_step
     from core.registry import build_config, get_method
 
     spec = get_method(name)
     cfg, errors = build_config(spec.config_cls, settings)
     assert not errors, errors
-    out = spec.apply(state, cfg, ctx)
+    out = apply_step(spec, state, cfg, ctx)
     ctx.settle(name)  # as the engine does after each step: a data transition the step declared takes effect
     return out
 

@@ -40,7 +40,7 @@ def list_methods(args) -> int:
 def validate(args) -> int:
     from core.recipe import Recipe
 
-    from core.models.adapters import require_applicable
+    from core.applicability import require_applicable
 
     recipe = Recipe.load(args.recipe).validate()
     require_applicable(recipe)  # steps the model's family or int8 state cannot take

@@ -82,7 +82,7 @@ def run(args) -> int:
     if args.name:
         recipe.name = args.name
     recipe.validate()
-    from core.models.adapters import require_applicable
+    from core.applicability import require_applicable
 
     require_applicable(recipe)  # refused before anything loads or is recorded: the family or int8 state says no
     from core.engine import distributed  # under torchrun / accelerate launch: one run, rank 0 records and prints

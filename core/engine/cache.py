@@ -1,24 +1,36 @@
 """The step cache: a run whose leading steps match an earlier finished run's starts from that prefix's checkpoint.
 
 Fine-tuning the teacher is the expensive step every stack of a study shares
-(minutes to hours), so the engine keeps, for each prefix of a finished run's
-stack, what the next step needs to carry on exactly as if the prefix had just
-run: the model (the run's own checkpoint format, :mod:`core.export.checkpoint`,
-so per-layer pruned, factorized, shared or int8 models come back with their
-shapes), ``state.masks`` (as tensors), ``state.extras`` (as plain JSON), the random
-number generators, the global training step, and which prefix's model is the
-baseline (the fine-tuned teacher later steps distil from and the final figures
-are measured against). A prefix that leaves anything else behind cannot be
-cached and is simply recomputed.
+(minutes to hours), so the engine keeps, for a prefix of a finished run's stack
+that a later run can reuse, what the next step needs to carry on exactly as if
+the prefix had just run: the model (the run's own checkpoint format,
+:mod:`core.export.checkpoint`, so per-layer pruned, factorized, shared or int8
+models come back with their shapes), ``state.masks`` (as tensors),
+``state.extras`` (as plain JSON), the random number generators, the global
+training step, and which prefix's model is the baseline (the fine-tuned teacher
+later steps distil from and the final figures are measured against). A prefix
+that leaves anything else behind cannot be cached and is simply recomputed; a
+method whose spec says ``cacheable=False`` keeps every prefix from its step on
+out of the cache.
+
+Which prefixes are written (:mod:`core.engine.prefixes`): a checkpoint costs as
+much disk as the model, so a run keeps only what a later run can reuse: the
+prefix that makes the baseline (the fine-tuned teacher: every later stack from
+the same model, data, seed and fine-tune starts there), and a prefix that is
+shared: one an earlier finished run computed too (each finished run notes the
+keys it computed under ``.seen/``, a few bytes each; computing one again shows
+two stacks share it, so a third will too), or one a study expects its trials to
+share (:meth:`StepCache.expect`, from the planned recipes).
 
 An entry is keyed by :meth:`StepCache.key_for`: a hash of everything that
-decides the prefix's result. It lives in a folder of its own under the cache
-root (beside the database, see :func:`cache_root_for`) and is written whole
-into a staging folder, then renamed into place, so readers never see half an
-entry and two processes storing the same prefix do not collide. The cache is
-capped; the least recently used entries go first.
+decides the prefix's result (:mod:`core.engine.cache_keys`; each method's code
+version among it, so a changed method is a miss). It lives in a folder of its
+own under the cache root (beside the database, see :func:`cache_root_for`) and
+is written whole into a staging folder, then renamed into place, so readers
+never see half an entry and two processes storing the same prefix do not
+collide. The cache is capped; the least recently used entries go first.
 
-Layout of an entry folder::
+Layout of an entry folder (read by :class:`~core.engine.cache_entry.CacheEntry`)::
 
     entry.json        what the prefix was, who computed each step, baseline, global step, plain extras
     model/            the model as a run checkpoint (no tokenizer: the run has its own)
@@ -30,7 +42,6 @@ Layout of an entry folder::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -38,22 +49,22 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from core.engine.cache_entry import (ENTRY_FILE, CacheEntry, CacheRefused, _checked_masks,  # noqa: F401 (API)
+                                     _folder_size, _plain_extras, restore_rng, rng_snapshot)
+from core.engine.cache_keys import (CACHE_FORMAT, _digest, _libraries, data_fingerprint,  # noqa: F401 (API)
+                                    engine_version, model_fingerprint, step_identity)
+
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when what an entry holds, or how its key is made, changes
 DEFAULT_CAP_BYTES = 10 * 1024**3
 CAP_ENV = "BERT_STUDIO_CACHE_GB"  # overrides the default cap, in GiB
-ENTRY_FILE = "entry.json"
 STAGING = ".staging"
+SEEN = ".seen"  # one empty file per prefix key a finished run computed (see StepCache.note_computed)
 STALE_STAGING_S = 24 * 3600  # a staging folder this old belongs to a run that died
-
-
-class CacheRefused(Exception):
-    """This prefix cannot be cached (its state holds something the cache cannot store faithfully)."""
+STALE_SEEN_S = 30 * 24 * 3600  # a prefix nobody computed again in a month is forgotten
 
 
 # -- where the cache lives ------------------------------------------------------
@@ -87,187 +98,6 @@ def default_cap_bytes() -> int:
     return DEFAULT_CAP_BYTES
 
 
-# -- what decides a prefix's result ------------------------------------------------
-def _files_fingerprint(path: Path, limit: int = 10_000) -> list:
-    """Name, size and modification time of a file, or of every file in a folder (a changed file is a new key)."""
-    if path.is_file():
-        st = path.stat()
-        return [[path.name, st.st_size, st.st_mtime_ns]]
-    out = []
-    for i, file in enumerate(sorted(p for p in path.rglob("*") if p.is_file())):
-        if i >= limit:
-            break
-        st = file.stat()
-        out.append([str(file.relative_to(path)), st.st_size, st.st_mtime_ns])
-    return out
-
-
-def model_fingerprint(source: str) -> dict[str, Any]:
-    from core.models.loading import DEFAULT_SOURCE, TINY_SOURCE, resolve_source
-
-    if source == TINY_SOURCE:
-        return {"source": source}
-    try:
-        path = Path(resolve_source(source)).expanduser()
-    except Exception:  # the default model not installed: the run fails on its own, with its own message
-        return {"source": source}
-    if path.exists():
-        return {"source": source if source == DEFAULT_SOURCE else str(path.resolve()), "files": _files_fingerprint(path)}
-    return {"source": source}  # a hub name (online only)
-
-
-def data_fingerprint(source: str) -> dict[str, Any]:
-    from core.data.sources import DEFAULT_SOURCE
-
-    if source == DEFAULT_SOURCE:
-        try:
-            from core.data.default import default_data_path
-
-            return {"source": source, "files": _files_fingerprint(default_data_path())}
-        except Exception:
-            return {"source": source}
-    path = Path(source).expanduser()
-    if path.exists():
-        return {"source": str(path.resolve()), "files": _files_fingerprint(path)}
-    return {"source": source}
-
-
-def step_identity(step) -> dict[str, Any]:
-    """Method, its version and its full effective settings (defaults filled in)."""
-    spec = step.spec()
-    return {"method": step.method, "version": spec.version, "settings": dataclasses.asdict(step.config())}
-
-
-def _libraries() -> dict[str, str]:
-    import torch
-    import transformers
-
-    return {"torch": torch.__version__, "transformers": transformers.__version__}
-
-
-def _digest(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-# -- entries ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class CacheEntry:
-    """One stored prefix (read from its ``entry.json``)."""
-
-    key: str
-    path: Path
-    steps: int  # how many leading steps it covers
-    methods: tuple[str, ...]
-    origins: tuple[str, ...]  # the run that computed each of those steps
-    baseline_steps: int | None  # the prefix whose model is the baseline; None: no baseline yet (the original)
-    baseline_key: str | None
-    global_step: int
-    quantized: bool
-    source: str
-    summaries: tuple[dict, ...]  # each step's StepFinished summary in the run that computed it
-    extras: dict[str, Any]
-    has_masks: bool
-    frozen: tuple[str, ...]  # parameters with requires_grad False
-    created: float
-
-    @classmethod
-    def read(cls, folder: Path) -> "CacheEntry":
-        meta = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8"))
-        if meta.get("format") != CACHE_FORMAT:
-            raise ValueError(f"cache entry format {meta.get('format')!r}")
-        return cls(key=meta["key"], path=folder, steps=int(meta["steps"]), methods=tuple(meta["methods"]),
-                   origins=tuple(meta["origins"]), baseline_steps=meta.get("baseline_steps"),
-                   baseline_key=meta.get("baseline_key"), global_step=int(meta["global_step"]),
-                   quantized=bool(meta["quantized"]), source=str(meta.get("source", "")),
-                   summaries=tuple(meta.get("summaries", ())), extras=dict(meta.get("extras") or {}),
-                   has_masks=bool(meta.get("has_masks")), frozen=tuple(meta.get("frozen", ())),
-                   created=float(meta.get("created", 0)))
-
-    def load_state(self, tokenizer, device):
-        """The model state after the prefix, on ``device``, with ``tokenizer`` (the run's own)."""
-        from safetensors.torch import load_file
-
-        from core.models.reload import load_model_folder as load_export
-
-        state = load_export(self.path / "model")
-        extras = json.loads(json.dumps(self.extras))  # a private copy: steps mutate extras
-        masks = None
-        if self.has_masks:  # entries written before ModelState.masks store them the same way
-            masks = load_file(str(self.path / "masks.safetensors"), device=str(device))
-        params = dict(state.model.named_parameters())
-        for name in self.frozen:
-            if name in params:
-                params[name].requires_grad_(False)
-        state.model.to(device)
-        return state.replace(tokenizer=tokenizer, source=self.source, quantized=self.quantized, extras=extras,
-                             masks=masks)
-
-    def rng_states(self) -> dict[str, Any]:
-        from safetensors.torch import load_file
-
-        return load_file(str(self.path / "rng.safetensors"))
-
-    def size_bytes(self) -> int:
-        return _folder_size(self.path)
-
-
-def _folder_size(path: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def _checked_masks(masks) -> dict | None:
-    """``state.masks`` if it is a mapping of names to tensors (None when empty); else CacheRefused."""
-    import torch
-
-    if not masks:
-        return None
-    if not isinstance(masks, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in masks.items()):
-        raise CacheRefused("its pruning masks are not a mapping of tensors")
-    return masks
-
-
-def _plain_extras(extras: dict[str, Any]) -> dict[str, Any]:
-    """The extras as JSON data; refuse anything that would not come back equal."""
-    plain: dict[str, Any] = {}
-    for key, value in extras.items():
-        try:
-            again = json.loads(json.dumps(value))
-        except (TypeError, ValueError):
-            raise CacheRefused(f"state.extras[{key!r}] is not plain data") from None
-        if again != value:
-            raise CacheRefused(f"state.extras[{key!r}] would not come back the same from JSON")
-        plain[key] = value
-    return plain
-
-
-def rng_snapshot(device) -> dict[str, Any]:
-    import torch
-
-    states = {"cpu": torch.get_rng_state()}
-    if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_available():
-        for i, st in enumerate(torch.cuda.get_rng_state_all()):
-            states[f"cuda{i}"] = st
-    return states
-
-
-def restore_rng(states: dict[str, Any]) -> None:
-    import torch
-
-    torch.set_rng_state(states["cpu"])
-    cuda = [states[k] for k in sorted((k for k in states if k.startswith("cuda")), key=lambda k: int(k[4:]))]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-
-
 # -- the cache --------------------------------------------------------------------------
 class StepCache:
     """Prefix checkpoints under ``root``, at most ``cap_bytes`` in all (least recently used go first)."""
@@ -296,6 +126,7 @@ class StepCache:
             "seed": recipe.seed,
             "device": getattr(dev, "type", str(dev)),
             "libraries": _libraries(),
+            "engine": engine_version(),
         }
         keys = [_digest(base)]
         for step in recipe.steps:
@@ -419,6 +250,44 @@ class StepCache:
         self.commit([(key, folder)])
         return self.entry(key)
 
+    # -- which prefixes are worth keeping ------------------------------------------------------
+    def note_computed(self, keys: Iterable[str]) -> None:
+        """Remember that a finished run computed these prefixes (a marker of a few bytes each, no model).
+
+        A prefix computed a second time is shared by more than one stack, so the run that computes it
+        again keeps its checkpoint (:meth:`wanted`).
+        """
+        folder = self.root / SEEN
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for key in keys:
+                (folder / key).touch()
+        except OSError as exc:  # a read-only or full disk: the cache keeps less, the run is not hurt
+            log.info("could not note computed prefixes in %s: %s", folder, exc)
+
+    def expect(self, recipes: Iterable[Any], device=None) -> int:
+        """Note the prefixes that two or more of ``recipes`` share (a study's planned trials), before any runs.
+
+        The first run that computes such a prefix then keeps it, and the others start from it. Returns how many
+        prefixes were noted.
+        """
+        counts: dict[str, int] = {}
+        for recipe in recipes:
+            try:
+                keys = self.prefix_keys(recipe, device)[1:]
+            except Exception as exc:  # an unreadable model or data folder: that trial's run reports it
+                log.info("no shared prefixes noted for recipe %r: %s", getattr(recipe, "name", ""), exc)
+                continue
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
+        shared = [key for key, n in counts.items() if n > 1]
+        self.note_computed(shared)
+        return len(shared)
+
+    def wanted(self, key: str) -> bool:
+        """Whether an earlier run computed this prefix (or a study expects it): a later run would reuse it."""
+        return (self.root / SEEN / key).is_file()
+
     # -- housekeeping ---------------------------------------------------------------------------
     def evict(self, keep: set[str] | None = None) -> list[str]:
         """Remove least recently used entries until the cache is under its cap; returns the keys removed."""
@@ -444,16 +313,21 @@ class StepCache:
         return removed
 
     def _sweep_staging(self) -> None:
-        staging = self.root / STAGING
-        if not staging.is_dir():
-            return
         now = time.time()
-        for folder in staging.iterdir():
-            try:
-                if now - folder.stat().st_mtime > STALE_STAGING_S:
-                    shutil.rmtree(folder, ignore_errors=True)
-            except OSError:
-                pass
+        for name, age in ((STAGING, STALE_STAGING_S), (SEEN, STALE_SEEN_S)):
+            folder = self.root / name
+            if not folder.is_dir():
+                continue
+            for child in folder.iterdir():
+                try:
+                    if now - child.stat().st_mtime <= age:
+                        continue
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+                except OSError:
+                    pass
 
     def clear(self) -> int:
         """Remove every entry (and any staging folder); returns the bytes freed."""

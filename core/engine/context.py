@@ -71,6 +71,7 @@ class RunContext:
         self._teacher = None  # the teacher made to read the current data, after a data transition
         self._pending: DataTransition | None = None
         self._changes: list[dict] = []  # what each performed transition changed
+        self.adapter = None  # the architecture adapter of the model the current step started from (set before it runs)
         self._last_progress = 0.0
 
     # -- reporting -----------------------------------------------------

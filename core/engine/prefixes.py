@@ -5,11 +5,18 @@ A run resumes from the longest prefix of its stack found in the
 global step and baseline come back as they were when that prefix ended, and
 each reused step is announced (``StepStarted`` / ``StepFinished`` whose summary
 names the run that computed it, under ``reused_from``) so the database, the
-studio and ``bert-studio show`` can say so. After every step it computes, the
-run stages that prefix; the staged entries join the cache only when the run
-finishes, so a failed or cancelled run leaves nothing behind. Nothing here
-raises into the run: a cache that cannot be read or written means the steps
-are computed, with a line in the run's log.
+studio and ``bert-studio show`` can say so.
+
+After a step it computes, the run stages that prefix only where a later run can
+reuse it (see :mod:`core.engine.cache` for why): the prefix that made the
+baseline (the fine-tuned teacher), and a prefix :meth:`StepCache.wanted` (an
+earlier run computed it too, or a study expects its trials to share it). From a
+step whose method is not ``cacheable`` on, nothing is staged. The staged
+entries join the cache only when the run finishes, so a failed or cancelled run
+leaves nothing behind; the finished run then notes every prefix it computed, so
+the next run that computes one of them keeps it. Nothing here raises into the
+run: a cache that cannot be read or written means the steps are computed, with
+a line in the run's log.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class Prefixes:
         self.summaries: list[dict] = []
         self.staged: list[tuple[str, Path]] = []
         self.available: set[int] = {0}  # prefix lengths whose model the cache has or will have
+        self.computed: list[str] = []  # keys of the cacheable prefixes this run computed
+        self.closed_by: str | None = None  # the step from which nothing may be cached
         self.enabled = True
         try:
             self.keys = cache.prefix_keys(ctx.recipe, ctx.device)
@@ -98,15 +107,18 @@ class Prefixes:
 
     # -- after each step ---------------------------------------------------------
     def after_step(self, index: int, state, summary: dict) -> None:
-        """Stage the prefix that ends with step ``index`` (0-based)."""
+        """Stage the prefix that ends with step ``index`` (0-based) if a later run can reuse it."""
         self.origins.append(self.ctx.run_id)
         self.summaries.append(dict(summary))
-        if not self.enabled:
+        if not self.enabled or self._closed(index):
             return
         ctx, n = self.ctx, index + 1
         key = self.keys[n]
+        self.computed.append(key)
         if self.cache.entry(key) is not None:
             self.available.add(n)
+            return
+        if not self.reusable(n):
             return
         base = ctx.baseline_steps
         if base is not None and base != n and base not in self.available:
@@ -135,9 +147,25 @@ class Prefixes:
         self.staged.append((key, folder))
         self.available.add(n)
 
+    def _closed(self, index: int) -> bool:
+        """Whether the prefix ending with step ``index`` must stay out of the cache (a step not cacheable)."""
+        if self.closed_by is None:
+            step = self.ctx.recipe.steps[index]
+            if step.spec().cacheable:
+                return False
+            self.closed_by = step.method
+            self.ctx.log(f"steps {index + 1}-{len(self.ctx.recipe.steps)} are not kept in the step cache: "
+                         f"{step.method} changes what the cache does not store")
+        return True
+
+    def reusable(self, n: int) -> bool:
+        """Whether a later run can reuse the first ``n`` steps: the baseline's prefix, or a prefix shared by stacks."""
+        return n == self.ctx.baseline_steps or self.cache.wanted(self.keys[n])
+
     # -- at the end --------------------------------------------------------------
     def commit(self) -> None:
-        """The run finished: its staged prefixes join the cache."""
+        """The run finished: its staged prefixes join the cache, and the prefixes it computed are noted."""
+        self.cache.note_computed(self.computed)
         staged, self.staged = self.staged, []
         try:
             added = self.cache.commit(staged)

@@ -84,7 +84,7 @@ class Engine:
         try:
             recipe.validate()
             if initial_state is None:  # a model the recipe's source names: refuse steps its family cannot take
-                from core.models.adapters import require_applicable
+                from core.applicability import require_applicable
 
                 require_applicable(recipe)
             if distributed.setup(recipe.device):  # one of several processes: one run id, rank 0 records
@@ -180,6 +180,7 @@ class Engine:
         return state
 
     def _run_steps(self, ctx: RunContext, state, start: int = 0, prefixes: Prefixes | None = None):
+        from core.applicability import apply_step  # the adapters load torch: not when the window imports the engine
         from core.models.architecture import count_parameters
 
         compressed = is_compressed(ctx.recipe.steps[:start])
@@ -190,7 +191,7 @@ class Engine:
             spec = step.spec()
             ctx.step_index = index
             self.bus.publish(ev.StepStarted(run_id=ctx.run_id, index=index, method=step.method, title=step.title()))
-            state = spec.apply(state, step.config(), ctx)
+            state = apply_step(spec, state, step.config(), ctx)  # refused here, before the handler, if it cannot apply
             distributed.agree(ctx, state.model, index, step.method)
             if spec.freezes:
                 state.quantized = True

@@ -22,11 +22,13 @@ class EvaluateSettings:
     description="Measure accuracy and parameter count at this point of the stack.",
     config=EvaluateSettings,
     accepts_frozen=True,
+    needs_adapter=False,  # reads the model's outputs only: any encoder that loads can be measured
+    phrase="evaluate",
 )
 def evaluate(state, cfg: EvaluateSettings, ctx):
     loader = ctx.task.loader(cfg.split, 64, limit=cfg.max_samples)
     result = evaluate_accuracy(state.model, loader, check=ctx.check)
     ctx.metric(f"{cfg.split}/accuracy", result["accuracy"])
-    ctx.metric("model/parameters", count_parameters(state.model, nonzero=True))
+    ctx.metric("model/nonzero_parameters", count_parameters(state.model, nonzero=True))  # model/parameters: all
     ctx.log(f"{cfg.split} accuracy {result['accuracy']:.4f} on {result['samples']} sentences")
     return state

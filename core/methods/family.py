@@ -1,21 +1,31 @@
-"""The check every structural or training method makes first: can it apply to this family and state?"""
+"""What a method reports when it cuts structures out of the model.
+
+``model/parameters`` means one thing everywhere: the model's parameter count as
+:func:`core.models.architecture.count_parameters` gives it (every weight, zeros
+included, shared tensors once, packed and quantized weights by what they hold; the
+same count as the final ``parameters`` figure and each step's summary), after
+the step that reports it. The engine reports it once before the first step; a
+step that changes the count reports it through :func:`report_cut`. Zeros left by
+unstructured pruning change no count; ``evaluate`` reports the non-zero count
+under ``model/nonzero_parameters``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+import torch.nn as nn
 
-from core.models.adapters import Adapter, check_method
+from core.models.architecture import count_parameters
+
+PARAMETERS_KEY = "model/parameters"
 
 
-def checked_adapter(method: str, state, cfg: Any = None, ctx=None, structural: bool = False) -> Adapter:
-    """The model's adapter, or a ``FamilyRefusal`` naming the family and the reason.
+def report_cut(ctx, model: nn.Module, before: int, what: str, detail: str = "") -> int:
+    """Report a step that changed the parameter count: ``model/parameters`` and one log line; returns the count.
 
-    ``structural`` steps that change a shared layer (ALBERT) say so in the step log.
+    ``what`` names the step in the log (``head pruning``), ``detail`` says what it removed.
     """
-    settings = dataclasses.asdict(cfg) if cfg is not None and dataclasses.is_dataclass(cfg) else None
-    adapter = check_method(method, state.model, settings, bool(getattr(state, "quantized", False)))
-    note = adapter.sharing_note(state.model) if structural else ""
-    if note and ctx is not None:
-        ctx.log(f"{method}: {note}")
-    return adapter
+    after = count_parameters(model)
+    ctx.metric(PARAMETERS_KEY, after)
+    change = f"{before - after:,} parameters fewer" if after <= before else f"{after - before:,} parameters more"
+    ctx.log(f"{what}: {detail + '; ' if detail else ''}{change} ({before:,} -> {after:,})")
+    return after

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.registry import register_method
 
@@ -22,8 +21,8 @@ class FineTuneSettings(TrainSettings):
     "Before any compression step this makes the baseline teacher; after one it recovers accuracy.",
     config=FineTuneSettings,
     trains=True,
+    phrase="fine-tune",
 )
 def finetune(state, cfg: FineTuneSettings, ctx):
-    checked_adapter("finetune", state, cfg, ctx)
     model = train_model(ctx, state.model, cfg, ctx.task, masks=state.masks)
     return state.replace(model=model)

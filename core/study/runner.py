@@ -168,6 +168,8 @@ class StudyRunner:
             self.engine = self._engine or self._default_engine()
             self._run_kwargs: dict | None = None  # prepared at the first trial this worker runs
             self.kind = trial_kind(self.spec, db.engine.url.render_as_string(hide_password=False), self.study_id)
+            if getattr(self.engine, "cache", None) is not None and hasattr(self.kind, "trials"):  # keep shared prefixes
+                self.engine.cache.expect(t.recipe for t in self.kind.trials if not t.problems)
             self.bus.publish(StudyStarted(self.study_id, name=record.name, kind=record.kind,
                                           planned=record.max_trials, worker=self.worker))
             beater.start()

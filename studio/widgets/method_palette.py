@@ -95,7 +95,7 @@ class MethodPalette(QWidget):
         """
         if (family, quantized) == self._profile:
             return
-        from core.models.adapters import applicability
+        from core.applicability import applicability
 
         self._profile = (family, quantized)
         self._refusals = {}

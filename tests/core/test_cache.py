@@ -52,21 +52,26 @@ def test_a_reused_prefix_ends_with_the_same_weights_as_recomputing_it(recorded, 
 
     from core.cli import main
 
-    # The first run through `bert-studio run`: it leaves its prefixes in the cache beside its database.
+    # The first run through `bert-studio run`: it keeps the teacher in the cache beside its database, and no
+    # more: nothing else is known to be shared yet.
     path = teacher_then_heads().save(engine.cache.root.parent / "recipe.yaml")
     assert main(["run", str(path), "--quiet", "--db", url]) == 0
     first_id = capsys.readouterr().out.split()[1]
-    assert len(engine.cache.entries()) == 2  # teacher, teacher + heads
+    assert [e.steps for e in engine.cache.entries()] == [1]
+    # The same stack again: the teacher is reused, and the heads step, computed a second time, is kept now.
+    again = engine.run(teacher_then_heads(), task=tiny_task)
+    assert sorted(e.steps for e in engine.cache.entries()) == [1, 2]
     reused = engine.run(longer(), task=tiny_task)
     recipe = longer()
     recipe.cache = False  # the recipe's opt-out: every step computed, nothing read or written
     recomputed = engine.run(recipe, task=tiny_task)
-    assert reused.status == recomputed.status == "finished"
+    assert again.status == reused.status == recomputed.status == "finished"
 
-    # Steps 1-2 came from the first run; step 3 was computed; the opt-out run reused nothing.
-    assert describe_reuse(steps[reused.run_id]) == f"steps 1\u20132 from run {first_id[:8]}"
+    # Steps 1-2 came from the earlier runs; step 3 was computed; the opt-out run reused nothing.
+    reuse = f"step 1 from run {first_id[:8]}, step 2 from run {again.run_id[:8]}"
+    assert describe_reuse(steps[reused.run_id]) == reuse
     assert describe_reuse(steps[recomputed.run_id]) is None
-    assert len(engine.cache.entries()) == 3  # the reusing run added its 3-step prefix; the opt-out none
+    assert len(engine.cache.entries()) == 2  # the 3-step prefix was computed by one run only: not kept
     # Tolerance 0: on CPU the same seeds, restored generator states and global step give the same numbers.
     a, b = reused.state.model.state_dict(), recomputed.state.model.state_dict()
     assert a.keys() == b.keys()
@@ -76,12 +81,13 @@ def test_a_reused_prefix_ends_with_the_same_weights_as_recomputing_it(recorded, 
         assert reused.results[figure] == recomputed.results[figure], figure  # against the same teacher
 
     assert main(["show", reused.run_id[:8], "--db", url]) == 0
-    assert f"reused   steps 1\u20132 from run {first_id[:8]} (step cache)" in capsys.readouterr().out
+    assert f"reused   {reuse} (step cache)" in capsys.readouterr().out
 
 
 def test_a_changed_setting_data_cap_or_seed_is_a_miss(tmp_path, tiny_task):
     cache = StepCache(tmp_path / "cache")
     engine = Engine(workdir_root=tmp_path / "runs", cache=cache)
+    assert cache.expect([teacher_then_heads(), longer()]) == 2  # a study's plan: both share steps 1-2
     assert engine.run(teacher_then_heads(), task=tiny_task).status == "finished"
 
     def reused(recipe) -> int:
@@ -143,6 +149,7 @@ def test_pruned_weights_stay_zero_through_the_state_field_and_a_cached_prefix_re
 
     cache = StepCache(tmp_path / "cache")
     engine = Engine(workdir_root=tmp_path / "runs", cache=cache)
+    cache.expect([recipe(), recipe()])  # no teacher in this stack: keep its prefixes as a study's shared ones
     first = engine.run(recipe(), task=tiny_task)
     assert first.status == "finished", first.error
     masks = first.state.masks
@@ -174,3 +181,96 @@ def test_pruned_weights_stay_zero_through_the_state_field_and_a_cached_prefix_re
     again = dict(resumed.state.model.named_parameters())
     assert all(torch.all(again[k].detach()[m == 0] == 0) for k, m in masks.items())
     assert any(not torch.equal(again[k].detach(), params[k].detach()) for k in masks)  # it did train
+
+
+# -- the cache follows the code, and keeps only what a later run can reuse ------------------------------------------
+HANDLER = '''
+from dataclasses import dataclass
+
+from msv_pkg import helper
+
+
+@dataclass
+class NoSettings:
+    pass
+
+
+def noop(state, cfg, ctx):
+    return helper.same(state)
+'''
+
+
+@pytest.fixture
+def method_package(tmp_path, monkeypatch):
+    """A package ``msv_pkg`` on the path, counted as method code, with ``msv_pkg.handler`` registered as ``test.noop``."""
+    import importlib
+    import sys
+
+    from core import code_version, registry
+
+    root = tmp_path / "src" / "msv_pkg"
+    root.mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "handler.py").write_text(HANDLER)
+    (root / "helper.py").write_text("def same(state):\n    return state\n")
+    (root / "unrelated.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setattr(code_version, "CODE_PACKAGES", code_version.CODE_PACKAGES + ("msv_pkg",))
+    registry.all_methods()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    module = importlib.import_module("msv_pkg.handler")
+    registry.register_method("test.noop", family="analysis", title="No-op", description="d",
+                             config=module.NoSettings)(module.noop)
+    yield root
+    for name in [m for m in sys.modules if m.startswith("msv_pkg")]:
+        del sys.modules[name]
+
+
+def _edit(path, text):
+    import os
+
+    path.write_text(text)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new mtime even on a coarse clock
+
+
+def test_a_changed_method_source_is_a_miss_and_an_unrelated_change_is_not(method_package, tmp_path, tiny_state):
+    from core.engine.cache import rng_snapshot
+
+    cache = StepCache(tmp_path / "cache")
+    recipe = tiny_recipe(Step("finetune", {"max_steps": 1}), Step("test.noop"))
+    keys = cache.prefix_keys(recipe, "cpu")
+    meta = {"steps": 2, "methods": ["finetune", "test.noop"], "origins": ["a" * 32] * 2, "baseline_steps": None,
+            "baseline_key": None, "global_step": 1, "summaries": [{}, {}]}
+    cache.store(keys[2], tiny_state, meta, rng_snapshot("cpu"))
+    assert cache.lookup(recipe, "cpu")[0] == 2
+
+    _edit(method_package / "unrelated.py", "X = 2\n")  # not imported by the handler
+    assert cache.prefix_keys(recipe, "cpu") == keys
+    _edit(method_package / "helper.py", "def same(state):\n    return state  # fixed\n")  # imported by the handler
+    changed = cache.prefix_keys(recipe, "cpu")
+    assert changed[:2] == keys[:2] and changed[2] != keys[2]  # the fine-tune before it still serves
+    assert cache.lookup(recipe, "cpu") is None
+    _edit(method_package / "handler.py", HANDLER + "\n# a comment is code too\n")
+    assert cache.prefix_keys(recipe, "cpu")[2] not in (keys[2], changed[2])
+
+
+def test_a_run_keeps_the_teacher_and_shared_prefixes_and_never_one_after_a_non_cacheable_step(tmp_path, tiny_task,
+                                                                                             monkeypatch):
+    from dataclasses import replace
+
+    from core import registry
+
+    registry.all_methods()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry._REGISTRY["test.opaque"] = replace(registry.get_method("evaluate"), name="test.opaque", cacheable=False)
+    cache = StepCache(tmp_path / "cache")
+    engine = Engine(workdir_root=tmp_path / "runs", cache=cache)
+    opaque = teacher_then_heads()
+    opaque.steps[1:1] = [Step("test.opaque", {"max_samples": 8})]  # finetune, opaque, heads
+    cache.expect([opaque, opaque])  # every prefix expected twice: only the step's spec keeps them out
+    logs = []
+    engine.bus.subscribe(ev.LogMessage, logs.append)
+    assert engine.run(opaque, task=tiny_task).status == "finished"
+    assert [e.steps for e in cache.entries()] == [1]  # the teacher
+    assert any("steps 2-3 are not kept in the step cache: test.opaque" in e.message for e in logs)

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from core.export.api import export_model, sample_batch
-from core.models.adapters import adapter_for, applicability
+from core.applicability import applicability
+from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters, layer_shapes
 from core.models.folder import STUDIO_MANIFEST
 from core.models.loading import load_model

@@ -13,7 +13,8 @@ import copy
 import pytest
 import torch
 
-from core.models.adapters import FamilyRefusal, adapter_for, applicability, stack_problems
+from core.applicability import applicability, stack_problems
+from core.models.adapters import FamilyRefusal, adapter_for
 from core.models.architecture import count_parameters
 from core.models.surgery import ffn_widths, head_counts
 from tests.conftest import apply_method, method_context

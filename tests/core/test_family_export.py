@@ -35,7 +35,8 @@ import torch
 from core.errors import ExportError
 from core.export.api import export_model, sample_batch
 from core.export.verify import EXACT, ONNX_FLOAT, QUANTIZED
-from core.models.adapters import applicability, families
+from core.applicability import applicability
+from core.models.adapters import families
 from core.models.architecture import count_parameters, layer_shapes
 from core.models.folder import BERT_FAMILY, STUDIO_MANIFEST
 from core.models.loading import load_model, load_tokenizer

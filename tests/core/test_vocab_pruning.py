@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from core import events as ev
-from core.models.adapters import FamilyRefusal, applicability
+from core.applicability import applicability
+from core.models.adapters import FamilyRefusal
 from core.models.architecture import count_parameters
 from core.recipe import Step
 from tests.conftest import apply_method, method_context, tiny_recipe

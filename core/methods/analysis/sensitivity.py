@@ -9,7 +9,6 @@ from core import events
 from dataclasses import replace
 
 from core.models.adapters import adapter_for
-from core.methods.family import checked_adapter
 from core.methods.pruning.ablation import baseline, head_ablation, layer_ablation
 from core.methods.pruning.importance import (head_gradient_importance, layer_gradient_importance, normalise_rows,
                                              scale_rows, task_batches)
@@ -77,9 +76,9 @@ def analyse(state, cfg: SensitivitySettings, ctx) -> dict:
     "drop when it is switched off. Later head and layer pruning steps can use the scores "
     "(importance_source: sensitivity). Does not change the model.",
     config=SensitivitySettings,
+    phrase="sensitivity",
 )
 def sensitivity(state, cfg: SensitivitySettings, ctx):
-    checked_adapter("analyze.sensitivity", state, cfg, ctx)
     result = analyse(state, cfg, ctx)
     new = state.replace()
     new.extras[SENSITIVITY_KEY] = result

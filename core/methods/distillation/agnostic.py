@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 
-from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.errors import StudioError
 from core.methods.distillation.matching import (
@@ -97,9 +96,9 @@ def make_loss(teacher, cfg: TaskAgnosticSettings, matcher: Matcher, means: Runni
     "(and optionally attention maps) layer by layer. Usually followed by distill.train.",
     config=TaskAgnosticSettings,
     trains=True,
+    phrase="distil (general)",
 )
 def distill_task_agnostic(state, cfg: TaskAgnosticSettings, ctx):
-    checked_adapter("distill.task_agnostic", state, cfg, ctx)
     student = state.model
     teacher = frozen_teacher(ctx, student, attentions=cfg.attention_weight > 0)
     mapping = resolve_layer_map(cfg.layer_map, num_layers(student), num_layers(teacher))

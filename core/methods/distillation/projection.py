@@ -46,9 +46,18 @@ import torch.nn as nn
 from core.errors import StudioError
 from core.methods.distillation.matching import resolve_layer_map
 from core.methods.selection import select_top
-from core.models.adapters import PROJECTION_REFUSALS, Adapter
+from core.models.adapters import Adapter
 
 PROJECTABLE = ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert")
+# The families whose layers the projection cannot map, and why (distill.student_init refuses init_layers there).
+PROJECTION_REFUSALS = {
+    "albert": "its layers share one set of weights across depths, so student layers cannot each start from a "
+              "teacher layer of their own",
+    "deberta": "its disentangled attention has relative-position projections that the projection does not map",
+    "deberta-v2": "its disentangled attention has relative-position projections that the projection does not map",
+    "modernbert": "its fused QKV, gated FFN and pre-norm layers are not mapped by the projection",
+    "mobilebert": "its bottleneck layers have widths of their own, not the hidden width",
+}
 
 
 def _f(t: torch.Tensor) -> torch.Tensor:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.errors import StudioError
 from core.methods.distillation.matching import check_int_list
-from core.methods.distillation.projection import kept_share, project_norm, project_student, residual_basis
+from core.methods.distillation.projection import (PROJECTION_REFUSALS, kept_share, project_norm, project_student,
+                                                  residual_basis)
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters, layers_of
-from core.registry import register_method, setting
+from core.registry import Refusal, register_method, setting
 
 STUDENT_KEY = "student"  # state.extras: how the student was made (plain data)
 
@@ -168,6 +169,10 @@ def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -
     return out
 
 
+_PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, xlm-roberta, camembert, electra, "
+             "distilbert); ")
+
+
 @register_method(
     "distill.student_init",
     family="distillation",
@@ -176,9 +181,14 @@ def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -
     "smaller configuration, its layers random or (init_layers) projected from the teacher's onto the narrower width. "
     "Follow it with distill.train to teach it.",
     config=StudentInitSettings,
+    refuses=[Refusal("albert", "ALBERT uses one set of layer weights at every depth, so keeping some teacher layers "
+                               "saves nothing; use mode: config for a smaller ALBERT", "mode", "layers"),
+             Refusal("mobilebert", "MobileBERT's bottleneck sizes are tied to its hidden width; build the student "
+                                   "with mode: layers", "mode", "config"),
+             *(Refusal(family, _PROJECTS + why, "init_layers", True) for family, why in PROJECTION_REFUSALS.items())],
+    phrase=lambda s: f"student {len(s.keep_layers) if s.keep_layers else s.num_layers} layers",
 )
 def student_init(state, cfg: StudentInitSettings, ctx):
-    checked_adapter("distill.student_init", state, cfg, ctx)
     from core.methods.sharing.layers import SHARED_KEY, shared_groups
 
     ref = state if cfg.source == "current" or ctx.teacher is None else ctx.teacher
@@ -212,8 +222,7 @@ def student_init(state, cfg: StudentInitSettings, ctx):
     else:
         new.extras.pop(SHARED_KEY, None)
     student.to(ctx.device).eval()
-    before, after = count_parameters(base), count_parameters(student)
-    ctx.metric("model/parameters", after)
-    ctx.log(f"student: {adapter_for(student).depth(student)} layers, {after:,} parameters (teacher {before:,})")
+    report_cut(ctx, student, count_parameters(base), "student", f"{adapter_for(student).depth(student)} layers, "
+               "against the model it was built from")
     new.model = student
     return new

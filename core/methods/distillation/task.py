@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import torch
 
-from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.methods.distillation.losses import distillation_loss
 from core.methods.distillation.matching import (
@@ -78,9 +77,9 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
     "the true labels; optionally match hidden states and attention maps layer by layer.",
     config=DistillSettings,
     trains=True,
+    phrase="distil",
 )
 def distill_train(state, cfg: DistillSettings, ctx):
-    checked_adapter("distill.train", state, cfg, ctx)
     student = state.model
     teacher = frozen_teacher(ctx, student, attentions=cfg.attention_weight > 0)
     matcher = build_matcher(student, teacher, cfg)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.methods.factorization.modules import FactorizedEmbedding
 from core.models.architecture import count_parameters
-from core.registry import register_method, setting
+from core.registry import Refusal, register_method, setting
 
 
 @dataclass
@@ -35,9 +35,13 @@ def word_embeddings_owner(model):
     description="Replace the vocab x hidden word-embedding table by a vocab x E table and an E x hidden "
     "projection, initialised from a truncated SVD. Most of a small BERT's parameters are embeddings.",
     config=EmbeddingFactorizeSettings,
+    refuses=[Refusal("albert", "ALBERT's word embeddings are factorized already (embedding_size, then "
+                               "embedding_hidden_mapping_in)"),
+             Refusal("mobilebert", "MobileBERT's word embeddings are factorized already (embedding_size, then "
+                                   "embedding_transformation)")],
+    phrase=lambda s: f"embeddings {s.embedding_size}",
 )
 def factorize_embeddings(state, cfg: EmbeddingFactorizeSettings, ctx):
-    checked_adapter("factorize.embeddings", state, cfg, ctx)
     owner, attr = word_embeddings_owner(state.model)
     table = getattr(owner, attr)
     if isinstance(table, FactorizedEmbedding):
@@ -58,9 +62,6 @@ def factorize_embeddings(state, cfg: EmbeddingFactorizeSettings, ctx):
         if name:
             new.masks = {k: v for k, v in masks.items() if k != name}
             ctx.log("dropped the pruning mask of the word embeddings (now factorized)", "warning")
-    after = count_parameters(state.model)
-    ctx.metric("model/parameters", after)
-    ctx.log(f"factorized embeddings {vocab} x {hidden} -> {vocab} x {e} + {e} x {hidden}: "
-            f"{before - after:,} parameters fewer")
+    report_cut(ctx, state.model, before, "factorized embeddings", f"{vocab} x {hidden} -> {vocab} x {e} + {e} x {hidden}")
     ctx.progress(1, 1, "embeddings factorized", force=True)
     return new

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.methods.factorization.modules import LowRankLinear, truncated_svd
 from core.methods.pruning.structured import recover
 from core.methods.selection import agreed
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters
-from core.registry import register_method, setting
+from core.registry import Refusal, register_method, setting
 
 
 @dataclass
@@ -78,9 +78,12 @@ def choose_ranks(spectra: list[torch.Tensor], cfg: LinearFactorizeSettings) -> l
     "with the rank set by a share of the full rank or of the spectrum's energy. A layer is replaced only "
     "when the factors are smaller than the original.",
     config=LinearFactorizeSettings,
+    refuses=[Refusal("mobilebert", "MobileBERT's linears are already narrow bottleneck projections; low-rank "
+                                   "factorization is not supported for it")],
+    structural=True,
+    phrase=lambda s: f"low-rank {s.targets}",
 )
 def factorize_linear(state, cfg: LinearFactorizeSettings, ctx):
-    checked_adapter("factorize.linear", state, cfg, ctx, structural=True)
     model = state.model
     found = target_linears(model, cfg.targets)
     if not found:
@@ -108,13 +111,11 @@ def factorize_linear(state, cfg: LinearFactorizeSettings, ctx):
         new.masks = masks
     if dropped:
         ctx.log(f"dropped {dropped} unstructured pruning masks of factorized layers", "warning")
-    after = count_parameters(model)
-    ctx.log(f"low-rank factorization: {len(replaced)} of {len(found)} layers replaced, "
-            f"{before - after:,} parameters fewer" + (f"; ranks {', '.join(replaced)}" if replaced else ""))
+    report_cut(ctx, model, before, "low-rank factorization", f"{len(replaced)} of {len(found)} layers replaced"
+               + (f", ranks {', '.join(replaced)}" if replaced else ""))
     if replaced and cfg.recovery_epochs > 0:
         model = recover(ctx, model, cfg.recovery_epochs, cfg.recovery_learning_rate, cfg.recovery_batch_size,
                         new.masks)
         new = new.replace(model=model)
-    ctx.metric("model/parameters", after)
     ctx.progress(len(found) + 1, len(found) + 1, "factorized", force=True)
     return new

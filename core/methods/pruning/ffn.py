@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.methods.pruning.importance import (ffn_magnitude_importance, ffn_taylor_importance, normalise_rows,
                                              task_batches)
 from core.methods.pruning.structured import select_per_layer, select_removals, update_extras
 from core.models.architecture import count_parameters
 from core.models.surgery import ffn_widths, keep_ffn
-from core.registry import register_method, setting
+from core.naming import pct
+from core.registry import Refusal, register_method, setting
 
 
 @dataclass
@@ -26,6 +27,11 @@ class FFNPruneSettings:
     min_neurons: int = setting(1, "Neurons each layer keeps at least", min=1)
 
 
+# prune.movement's blocks refuse these families too (they are cut the same way).
+FFN_REFUSALS = (Refusal("mobilebert", "each MobileBERT layer stacks num_feedforward_networks FFNs between its "
+                                      "bottlenecks; pruning one of them is not supported"),)
+
+
 @register_method(
     "prune.ffn",
     family="pruning",
@@ -33,9 +39,11 @@ class FFNPruneSettings:
     description="Score every intermediate neuron (gradient x activation, or weight magnitude) and physically "
     "remove the least important ones from each layer's feed-forward block.",
     config=FFNPruneSettings,
+    refuses=FFN_REFUSALS,
+    structural=True,
+    phrase=lambda s: f"FFN {pct(s.amount)}",
 )
 def prune_ffn(state, cfg: FFNPruneSettings, ctx):
-    checked_adapter("prune.ffn", state, cfg, ctx, structural=True)
     model = state.model
     widths = ffn_widths(model)
     ctx.progress(0, 2, "scoring FFN neurons", force=True)
@@ -53,8 +61,6 @@ def prune_ffn(state, cfg: FFNPruneSettings, ctx):
     new = update_extras(state, model, masks, ctx=ctx)
     kept = [set(keep[i]) for i in range(len(widths))]
     ctx.mask("ffn", [[1.0 if n in kept[i] else 0.0 for n in range(w)] for i, w in enumerate(widths)])
-    after = count_parameters(model)
-    ctx.metric("model/parameters", after)
-    ctx.log(f"FFN pruning: widths {widths} -> {ffn_widths(model)}, {before - after:,} parameters fewer")
+    report_cut(ctx, model, before, "FFN pruning", f"widths {widths} -> {ffn_widths(model)}")
     ctx.progress(2, 2, "FFN pruned", force=True)
     return new

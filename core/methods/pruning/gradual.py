@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.methods.pruning.magnitude import magnitude_masks, merge_masks
 from core.methods.pruning.masks import apply_masks, prunable_weights, sparsity
+from core.naming import pct
 from core.registry import register_method, setting
 
 
@@ -81,9 +81,9 @@ class _Schedule:
     "from the initial to the final sparsity. Shrinks compressed size, not dense latency.",
     config=GradualMagnitudeSettings,
     trains=True,
+    phrase=lambda s: f"gradual magnitude {pct(s.final_sparsity)}",
 )
 def gradual_magnitude(state, cfg: GradualMagnitudeSettings, ctx):
-    checked_adapter("prune.gradual_magnitude", state, cfg, ctx)
     masks: dict = dict(state.masks or {})
     schedule = _Schedule(ctx, cfg, masks)
     model = train_model(ctx, state.model, cfg, ctx.task, masks=masks, before_step=schedule)

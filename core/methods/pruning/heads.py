@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.methods.pruning.importance import head_gradient_importance, normalise_rows, task_batches
 from core.methods.pruning.structured import recover, select_removals, stored_sensitivity, update_extras
+from core.models.adapters.deberta import FUSED_HEADS
 from core.models.architecture import count_parameters
 from core.models.surgery import head_counts, keep_heads
-from core.registry import register_method, setting
+from core.naming import pct
+from core.registry import Refusal, register_method, setting
 
 
 @dataclass
@@ -42,6 +44,10 @@ def _scores(state, model, cfg: HeadPruneSettings, ctx) -> list[list[float]]:
     return head_gradient_importance(model, batches)
 
 
+# prune.movement's blocks refuse these families too (they are cut the same way).
+HEADS_REFUSALS = (Refusal("deberta", FUSED_HEADS),)
+
+
 @register_method(
     "prune.heads",
     family="pruning",
@@ -50,9 +56,11 @@ def _scores(state, model, cfg: HeadPruneSettings, ctx) -> list[list[float]]:
     "(Michel et al. 2019) and physically remove the least important ones, one-shot or over several rounds. "
     "Layers may end with different head counts; each keeps at least one.",
     config=HeadPruneSettings,
+    refuses=HEADS_REFUSALS,
+    structural=True,
+    phrase=lambda s: f"{s.count} heads" if s.count is not None else f"heads {pct(s.amount)}",
 )
 def prune_heads(state, cfg: HeadPruneSettings, ctx):
-    checked_adapter("prune.heads", state, cfg, ctx, structural=True)
     model = state.model
     start_counts = head_counts(model)
     total = sum(start_counts)
@@ -85,9 +93,7 @@ def prune_heads(state, cfg: HeadPruneSettings, ctx):
             state = state.replace(model=model)
     if removed == 0:
         ctx.mask("heads", [[1.0] * n for n in start_counts])
-    after = count_parameters(model)
-    ctx.metric("model/parameters", after)
-    ctx.log(f"head pruning: {removed} of {total} heads removed, {before - after:,} parameters fewer "
-            f"({after:,} left); heads per layer {head_counts(model)}")
+    report_cut(ctx, model, before, "head pruning", f"{removed} of {total} heads removed, heads per layer "
+               f"{head_counts(model)}")
     ctx.progress(cfg.rounds, cfg.rounds, "heads pruned", force=True)
     return state.replace(model=model)

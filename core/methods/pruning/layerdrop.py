@@ -8,9 +8,9 @@ import torch
 import torch.nn as nn
 
 from core.engine.training import TrainSettings, train_model
-from core.methods.family import checked_adapter
 from core.models.adapters import adapter_for
-from core.registry import register_method, setting
+from core.models.adapters.albert import SHARED_LAYERS
+from core.registry import Refusal, register_method, setting
 
 
 @dataclass
@@ -61,9 +61,10 @@ class _LayerDropper:
     "to work without any single layer and a later prune.layers step costs little accuracy.",
     config=LayerDropSettings,
     trains=True,
+    refuses=[Refusal("albert", SHARED_LAYERS)],
+    phrase="LayerDrop",
 )
 def layerdrop(state, cfg: LayerDropSettings, ctx):
-    checked_adapter("train.layerdrop", state, cfg, ctx)
     dropper = _LayerDropper(state.model, cfg.rate, cfg.min_layers, ctx.recipe.seed + max(ctx.step_index, 0))
     try:
         model = train_model(ctx, state.model, cfg, ctx.task, masks=state.masks,

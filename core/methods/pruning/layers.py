@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from core.methods.pruning.ablation import baseline, layer_ablation
 from core.methods.pruning.importance import layer_gradient_importance, task_batches
 from core.methods.pruning.structured import stored_sensitivity, update_extras
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.methods.selection import select_top
+from core.models.adapters.albert import SHARED_LAYERS
 from core.models.architecture import count_parameters, layers_of
 from core.models.surgery import keep_layers
-from core.registry import register_method, setting
+from core.registry import Refusal, register_method, setting
 
 STRATEGIES = ("every_other", "first_k", "list", "least_important")
 
@@ -93,9 +94,11 @@ def choose_layers(state, model, cfg: LayerPruneSettings, ctx) -> list[int]:
     description="Remove whole encoder layers: keep every other one, the first k, a list, or the k layers "
     "whose removal would cost most on validation. Cheapest after train.layerdrop.",
     config=LayerPruneSettings,
+    refuses=[Refusal("albert", SHARED_LAYERS)],
+    structural=True,
+    phrase=lambda s: f"layers {len(s.layers)} dropped" if s.layers else f"keep {s.keep} layers",
 )
 def prune_layers(state, cfg: LayerPruneSettings, ctx):
-    checked_adapter("prune.layers", state, cfg, ctx, structural=True)
     model = state.model
     n = len(layers_of(model))
     ctx.progress(0, 1, "choosing layers", force=True)
@@ -104,8 +107,6 @@ def prune_layers(state, cfg: LayerPruneSettings, ctx):
     masks = keep_layers(model, kept, state.masks)
     new = update_extras(state, model, masks, layers=kept, ctx=ctx)
     ctx.mask("layers", [[1.0 if i in kept else 0.0 for i in range(n)]])
-    after = count_parameters(model)
-    ctx.metric("model/parameters", after)
-    ctx.log(f"layer pruning: kept layers {kept} of {n}, {before - after:,} parameters fewer")
+    report_cut(ctx, model, before, "layer pruning", f"kept layers {kept} of {n}")
     ctx.progress(1, 1, "layers pruned", force=True)
     return new

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from core.methods.family import checked_adapter
 from core.methods.pruning.masks import apply_masks, prunable_weights, sparsity
+from core.naming import pct
 from core.registry import register_method, setting
 
 
@@ -56,9 +56,9 @@ def merge_masks(old: dict | None, new: dict) -> dict:
     description="Set the smallest-magnitude weights of the encoder's linear layers to zero; "
     "later training steps keep them at zero. Shrinks compressed size, not dense latency.",
     config=MagnitudePruneSettings,
+    phrase=lambda s: f"magnitude {pct(s.sparsity)}",
 )
 def prune_magnitude(state, cfg: MagnitudePruneSettings, ctx):
-    checked_adapter("prune.magnitude", state, cfg, ctx)
     weights = prunable_weights(state.model, cfg.include_embeddings)
     masks = merge_masks(state.masks, magnitude_masks(weights, cfg.sparsity, cfg.scope))
     apply_masks(state.model, masks)

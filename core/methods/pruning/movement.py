@@ -25,15 +25,18 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from core.engine.training import TrainSettings, train_model
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
+from core.methods.pruning.ffn import FFN_REFUSALS
 from core.methods.pruning.gradual import cubic_sparsity
+from core.methods.pruning.heads import HEADS_REFUSALS
 from core.methods.pruning.masks import apply_masks, prunable_weights, sparsity
 from core.methods.pruning.movement_scores import BlockScores, WeightScores, topk_masks
 from core.methods.pruning.structured import update_extras
 from core.models.adapters import FamilyRefusal
 from core.models.architecture import count_parameters
 from core.models.surgery import ffn_widths, head_counts, keep_ffn, keep_heads
-from core.registry import register_method, setting
+from core.naming import pct
+from core.registry import Refusal, register_method, setting
 
 METHOD = "prune.movement"
 
@@ -83,10 +86,23 @@ def schedule_share(step: int, total: int, cfg: MovementSettings) -> float:
     return cubic_sparsity(step, total, curve)
 
 
+# Blocks are cut with prune.heads' and prune.ffn's surgery: refused before a run where they are, for the same reason.
+_SURGERY = (("prune.heads", HEADS_REFUSALS), ("prune.ffn", FFN_REFUSALS))
+BLOCKS_REFUSALS = tuple(Refusal(r.families, f"blocks are removed like {method} removes them, and {r.reason}",
+                                "granularity", "blocks") for method, refusals in _SURGERY for r in refusals)
+
+
+def _phrase(s) -> str:
+    if s.granularity == "weights":
+        return f"movement {pct(s.final_sparsity)}"
+    return f"movement heads {pct(s.heads_amount)}, FFN {pct(s.ffn_amount)}"
+
+
 def _refuse_blocks(adapter, cfg: MovementSettings) -> None:
-    """Blocks need what prune.heads / prune.ffn need: refuse the families they refuse, for the same reason."""
+    """At run time only the part that cuts something is refused: blocks with heads_amount 0 cut no head."""
     for method, amount in (("prune.heads", cfg.heads_amount), ("prune.ffn", cfg.ffn_amount)):
-        reason = adapter.refusals.get(method)
+        refusals = dict(_SURGERY)[method]
+        reason = next((r.reason for r in refusals if adapter.family in r.families), None)
         if amount > 0 and reason:
             part = "heads_amount" if method == "prune.heads" else "ffn_amount"
             raise FamilyRefusal(f"{METHOD} with granularity: blocks and {part} above 0 cannot apply to a "
@@ -152,12 +168,14 @@ class _Schedule:
     "single weights masked (shrinks compressed size, not dense latency).",
     config=MovementSettings,
     trains=True,
+    refuses=BLOCKS_REFUSALS,
+    structural=lambda cfg: cfg.granularity == "blocks",
+    phrase=_phrase,
 )
 def prune_movement(state, cfg: MovementSettings, ctx):
     blocks = cfg.granularity == "blocks"
-    adapter = checked_adapter(METHOD, state, cfg, ctx, structural=blocks)
     if blocks:
-        _refuse_blocks(adapter, cfg)
+        _refuse_blocks(ctx.adapter, cfg)
     model = state.model
     before = count_parameters(model)
     prior = dict(state.masks or {})
@@ -178,7 +196,6 @@ def prune_movement(state, cfg: MovementSettings, ctx):
                 "masked after the last step (lower end_share or add a finetune step to recover)", "warning")
     if not blocks:
         report = sparsity(model)
-        ctx.metric("model/parameters", count_parameters(model))
         ctx.log(f"movement pruning ({cfg.score}, weights): {report['overall']:.1%} of the encoder's linear weights "
                 f"are zero")
         ctx.log("per-layer sparsity: " + ", ".join(f"{n.removesuffix('.weight')}: {v:.1%}"
@@ -200,11 +217,9 @@ def _remove_blocks(state, model, scores: BlockScores, prior: dict, before: int, 
         new_masks = keep_ffn(model, scores.kept("ffn"), new_masks)
         ctx.mask("ffn", [[float(v) for v in k.tolist()] for k in scores.keep["ffn"]])
     new = update_extras(state, model, new_masks, heads=heads, ctx=ctx)
-    after = count_parameters(model)
-    ctx.metric("model/parameters", after)
     ctx.metric("model/heads", sum(head_counts(model)))
-    ctx.log(f"movement pruning ({scores.score}, blocks): {scores.removed('heads')} of {sum(start_heads)} heads and "
-            f"{scores.removed('ffn')} of {sum(start_ffn)} FFN neurons removed, {before - after:,} parameters fewer "
-            f"({after:,} left); heads per layer {start_heads} -> {head_counts(model)}, "
-            f"FFN widths {start_ffn} -> {ffn_widths(model)}")
+    report_cut(ctx, model, before, f"movement pruning ({scores.score}, blocks)",
+               f"{scores.removed('heads')} of {sum(start_heads)} heads and {scores.removed('ffn')} of "
+               f"{sum(start_ffn)} FFN neurons removed; heads per layer {start_heads} -> {head_counts(model)}, "
+               f"FFN widths {start_ffn} -> {ffn_widths(model)}")
     return new

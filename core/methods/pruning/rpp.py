@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 
 from core.engine.training import TrainSettings, train_model
-from core.methods.family import checked_adapter
 from core.methods.pruning.magnitude import magnitude_masks, merge_masks
 from core.methods.pruning.masks import apply_masks, prunable_weights, sparsity
+from core.naming import pct
 from core.registry import register_method, setting
 
 
@@ -116,9 +116,9 @@ def rpp_masks(weights: dict[str, torch.Tensor], cfg: RPPSettings) -> dict[str, t
     "Unstructured: shrinks compressed size, not dense latency.",
     config=RPPSettings,
     trains=True,
+    phrase=lambda s: "RPP" + (f" {pct(s.target_sparsity)}" if s.target_sparsity else ""),
 )
 def prune_rpp(state, cfg: RPPSettings, ctx):
-    checked_adapter("prune.rpp", state, cfg, ctx)
     masks: dict = dict(state.masks or {})
     model = train_model(ctx, state.model, cfg, ctx.task, masks=masks, after_step=_Proximal(ctx, cfg))
     weights = prunable_weights(model, cfg.include_embeddings)

@@ -22,13 +22,13 @@ from typing import Iterable
 from core.data.task import SPLITS
 from core.engine.context import DataTransition
 from core.methods.factorization.embeddings import word_embeddings_owner
-from core.methods.family import checked_adapter
 from core.methods.pruning.vocab_remap import (VocabularyMap, config_token_ids, counts, protected_ids, pruned_tokenizer,
                                               refusal, shrink_vocabulary, slice_mask_rows, tokenizer_model,
                                               vocabulary_tokens, word_embedding_table)
 from core.models.adapters import FamilyRefusal
+from core.models.adapters.base import BPE_VOCABULARY
 from core.models.architecture import count_parameters, serialized_size
-from core.registry import register_method, setting
+from core.registry import Refusal, register_method, setting
 
 VOCABULARY_KEY = "vocabulary"  # state.extras: the VocabularyMap of the pruning steps so far
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")  # BERT's and others' empty reserved slots
@@ -158,9 +158,12 @@ def _shrunk_copy(ref, kept: list[int], rows: int, tokenizer):
     "Outputs on sentences whose tokens are all kept do not change; the step reports the unknown-token rate on "
     "the validation split before and after. WordPiece and Unigram tokenizers.",
     config=VocabPruneSettings,
+    refuses=[Refusal(("roberta", "deberta", "modernbert"), BPE_VOCABULARY)],
+    phrase="vocabulary",
+    cacheable=False,  # the run's data is re-tokenized, and the step cache keeps models, not data
 )
 def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
-    adapter = checked_adapter("prune.vocabulary", state, cfg, ctx)
+    adapter = ctx.adapter
     tokenizer, model, task = state.tokenizer, state.model, ctx.task
     why = refusal(tokenizer) if tokenizer is not None else "the model has no tokenizer"
     if why is None and tokenizer.unk_token_id is None:

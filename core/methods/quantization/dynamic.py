@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from core.methods.family import checked_adapter
 from core.methods.quantization.kbit_modules import KBitEmbedding
 from core.models.architecture import serialized_size
 from core.registry import register_method, setting
@@ -65,9 +64,9 @@ def quantize_embeddings(model: nn.Module, bits: int, group_size: int = 128) -> l
     "embedding tables to k-bit rows. CPU only; no training is possible afterwards.",
     config=DynamicInt8Settings,
     freezes=True,
+    phrase=lambda s: "int8" if s.embedding_bits is None else f"int8 + {s.embedding_bits}-bit embeddings",
 )
 def dynamic_int8(state, cfg: DynamicInt8Settings, ctx):
-    checked_adapter("quant.dynamic_int8", state, cfg, ctx)
     ctx.progress(0, 1, "quantizing", force=True)
     before = serialized_size(state.model)
     model = quantize_dynamic_int8(state.model, cfg.include_classifier, cfg.per_channel)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 
 import torch.nn as nn
 
-from core.methods.family import checked_adapter
 from core.errors import StudioError
 from core.methods.quantization import hessian
 from core.methods.quantization.kbit_modules import KBitEmbedding, KBitLinear
@@ -157,9 +156,9 @@ def quantize_kbit(model: nn.Module, cfg: KBitSettings) -> dict[str, int]:
     "(Q-BERT). Shrinks the file; weights are expanded on use.",
     config=KBitSettings,
     freezes=True,
+    phrase=lambda s: f"{s.budget_bits:g}-bit average (Hessian)" if s.bits_from == "hessian" else f"{s.bits}-bit",
 )
 def kbit(state, cfg: KBitSettings, ctx):
-    checked_adapter("quant.kbit", state, cfg, ctx)
     before = serialized_size(state.model)
     allocation = None
     if cfg.bits_from == "hessian":

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from core.methods.family import checked_adapter
 from core.engine.training import TrainSettings, train_model
 from core.methods.quantization.dynamic import quantize_dynamic_int8
 from core.methods.quantization.fake import QATLinear
@@ -82,9 +81,9 @@ def convert_int8(model: nn.Module, names: list[str], per_channel: bool) -> nn.Mo
     config=QATSettings,
     trains=True,
     freezes=True,
+    phrase="QAT int8",
 )
 def qat(state, cfg: QATSettings, ctx):
-    checked_adapter("quant.qat", state, cfg, ctx)
     model = state.model
     names = insert_fake_quant(model, cfg)
     ctx.log(f"quantization-aware training on {len(names)} linear layers")

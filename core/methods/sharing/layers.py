@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from core.methods.family import checked_adapter
+from core.methods.family import report_cut
 from core.engine.training import TrainSettings, train_model
 from core.errors import StudioError
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters
 from core.models.masks import apply_masks
-from core.registry import register_method, setting
+from core.registry import Refusal, register_method, setting
 
 SHARED_KEY = "shared_layers"  # state.extras: [[0, 1], [2, 3]]: the encoder layers that are one module
 
@@ -116,9 +116,13 @@ def _merge_masks(masks: dict, groups: list[list[int]], marker: str = "encoder.la
     description="Let all encoder layers, or groups of consecutive layers, use one set of weights (their average), "
     "then optionally fine-tune to recover. Cuts parameters and file size, not latency.",
     config=ShareLayersSettings,
+    refuses=[Refusal("albert", "ALBERT's layers share their weights already"),
+             Refusal("modernbert", "ModernBERT's layers alternate local (sliding-window) and global attention and its "
+                                   "first layer has no attention norm, so one module cannot stand for several depths"),
+             Refusal("mobilebert", "MobileBERT's bottleneck layers are not supported by layer sharing")],
+    phrase="shared layers",
 )
 def share_layers(state, cfg: ShareLayersSettings, ctx):
-    checked_adapter("share.layers", state, cfg, ctx)
     model = state.model
     adapter = adapter_for(model)
     n = len(adapter.layers(model))
@@ -131,9 +135,7 @@ def share_layers(state, cfg: ShareLayersSettings, ctx):
         apply_masks(model, new.masks)
     final_groups = shared_groups(model)
     new.extras[SHARED_KEY] = final_groups
-    after = count_parameters(model)
-    ctx.metric("model/parameters", after)
-    ctx.log(f"layer sharing: groups {final_groups}; parameters {before:,} -> {after:,}")
+    report_cut(ctx, model, before, "layer sharing", f"groups {final_groups}")
     if cfg.recover:
         model = train_model(ctx, model, cfg, ctx.task, masks=new.masks)
     new.model = model

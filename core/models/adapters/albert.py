@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from core.models.adapters.base import Adapter, AttentionLayout, FFNLayout, FamilyRefusal
 
-_SHARED = ("ALBERT uses one set of layer weights at every depth, so removing or skipping a layer saves no "
+SHARED_LAYERS = ("ALBERT uses one set of layer weights at every depth, so removing or skipping a layer saves no "
            "parameters and the layer list is not positional")
 
 
@@ -24,13 +24,6 @@ class AlbertAdapter(Adapter):
                                 value="attention.value", output="attention.dense")
     ffn = FFNLayout(input="ffn", output="ffn_output")
     norms = ("attention.LayerNorm", "full_layer_layer_norm")
-    refusals = {
-        "prune.layers": _SHARED,
-        "train.layerdrop": _SHARED,
-        "share.layers": "ALBERT's layers share their weights already",
-        "factorize.embeddings": "ALBERT's word embeddings are factorized already (embedding_size, then "
-                                "embedding_hidden_mapping_in)",
-    }
 
     def layers(self, model):
         groups = self.base(model).encoder.albert_layer_groups
@@ -42,16 +35,16 @@ class AlbertAdapter(Adapter):
         return [f"{prefix}.{g}.albert_layers.{j}" for g, group in enumerate(groups) for j in range(len(group.albert_layers))]
 
     def module_list(self, model):
-        raise FamilyRefusal(f"a {self.title} model has no positional layer list: {_SHARED}")
+        raise FamilyRefusal(f"a {self.title} model has no positional layer list: {SHARED_LAYERS}")
 
     def layer_list_name(self, model):
-        raise FamilyRefusal(f"a {self.title} model has no positional layer list: {_SHARED}")
+        raise FamilyRefusal(f"a {self.title} model has no positional layer list: {SHARED_LAYERS}")
 
     def set_layers(self, model, layers):
-        raise FamilyRefusal(f"cannot replace the layers of a {self.title} model: {_SHARED}")
+        raise FamilyRefusal(f"cannot replace the layers of a {self.title} model: {SHARED_LAYERS}")
 
     def keep_layers(self, model, indices, masks=None):
-        raise FamilyRefusal(f"cannot remove layers of a {self.title} model: {_SHARED}")
+        raise FamilyRefusal(f"cannot remove layers of a {self.title} model: {SHARED_LAYERS}")
 
     def depth(self, model):
         return int(model.config.num_hidden_layers)

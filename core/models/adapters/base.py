@@ -25,7 +25,7 @@ from core.errors import StudioError
 
 Masks = dict[str, torch.Tensor]
 
-# Families whose published tokenizers are byte-level BPE refuse vocabulary pruning before a run.
+# Why the families whose published tokenizers are byte-level BPE refuse vocabulary pruning (prune.vocabulary's spec).
 BPE_VOCABULARY = ("its tokenizer is byte-level BPE, whose vocabulary is built by merge rules: dropping a token "
                   "breaks every merge that passes through it (vocabulary pruning rewrites WordPiece and Unigram "
                   "vocabularies)")
@@ -84,8 +84,6 @@ class Adapter:
     heads_attrs: tuple[str, ...] = ("num_attention_heads",)
     ffn_config_attr = "intermediate_size"
     shares_layers = False  # ALBERT: one set of layer weights used at every depth
-    # method name -> why it cannot apply to this family (checked before a run, and again by the method)
-    refusals: Mapping[str, str] = {}
 
     # -- where things are -------------------------------------------------
     def base(self, model: nn.Module) -> nn.Module:
@@ -182,10 +180,9 @@ class Adapter:
         return (attention if targets in ("attention", "both") else ()) + (ffn if targets in ("ffn", "both") else ())
 
     # -- refusals ----------------------------------------------------------
-    def refuse(self, method: str) -> None:
-        reason = self.refusals.get(method)
-        if reason:
-            raise FamilyRefusal(f"{method} cannot apply to a {self.title} model ({self.family}): {reason}")
+    def refuse(self, method: str, reason: str) -> None:
+        """Raise the refusal a method's spec declares for this family, where the surgery itself meets it."""
+        raise FamilyRefusal(f"{method} cannot apply to a {self.title} model ({self.family}): {reason}")
 
     def sharing_note(self, model: nn.Module) -> str:
         """Said in a step's log when a structural change applies to weights used at several depths."""

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from core.models.adapters.base import BPE_VOCABULARY, Adapter
+from core.models.adapters.base import Adapter
 
 
 class BertAdapter(Adapter):
@@ -20,7 +20,6 @@ class RobertaAdapter(BertAdapter):
     family = "roberta"
     title = "RoBERTa"
     model_types = ("roberta",)
-    refusals = {"prune.vocabulary": BPE_VOCABULARY}
 
 
 class XLMRobertaAdapter(BertAdapter):

@@ -14,7 +14,7 @@ heads): head removal is refused; the FFN and layers are BERT-shaped.
 
 from __future__ import annotations
 
-from core.models.adapters.base import BPE_VOCABULARY, Adapter, AttentionLayout, out_features
+from core.models.adapters.base import Adapter, AttentionLayout, out_features
 
 
 class DebertaV2Adapter(Adapter):
@@ -27,7 +27,7 @@ class DebertaV2Adapter(Adapter):
                                 extra=("attention.self.pos_key_proj", "attention.self.pos_query_proj"))
 
 
-_V1_HEADS = ("DeBERTa (v1) fuses query, key and value of each head in one in_proj with separate q_bias/v_bias "
+FUSED_HEADS = ("DeBERTa (v1) fuses query, key and value of each head in one in_proj with separate q_bias/v_bias "
              "and may mix heads (talking heads); removing heads is not implemented for it (DeBERTa-v2/v3 is)")
 
 
@@ -36,7 +36,6 @@ class DebertaAdapter(Adapter):
     title = "DeBERTa (v1)"
     model_types = ("deberta",)
     attention = AttentionLayout(module="attention.self", output="attention.output.dense")
-    refusals = {"prune.heads": _V1_HEADS, "prune.vocabulary": BPE_VOCABULARY}
 
     def heads(self, layer):
         return out_features(layer.get_submodule("attention.self.in_proj")) // (3 * self.head_size(layer))
@@ -44,7 +43,7 @@ class DebertaAdapter(Adapter):
     def keep_heads(self, model, keep, masks=None):
         layers = self.layers(model)
         if any(len(set(h)) != self.heads(layers[i]) for i, h in keep.items()):
-            self.refuse("prune.heads")
+            self.refuse("prune.heads", FUSED_HEADS)
         return None if masks is None else dict(masks)
 
     def linear_paths(self, targets):

@@ -21,12 +21,3 @@ class MobileBertAdapter(Adapter):
 
     def config_head_size(self, config):
         return int(config.true_hidden_size) // int(config.num_attention_heads)  # heads live in the bottleneck
-    refusals = {
-        "prune.ffn": "each MobileBERT layer stacks num_feedforward_networks FFNs between its bottlenecks; "
-                     "pruning one of them is not supported",
-        "factorize.linear": "MobileBERT's linears are already narrow bottleneck projections; low-rank "
-                            "factorization is not supported for it",
-        "factorize.embeddings": "MobileBERT's word embeddings are factorized already (embedding_size, then "
-                                "embedding_transformation)",
-        "share.layers": "MobileBERT's bottleneck layers are not supported by layer sharing",
-    }

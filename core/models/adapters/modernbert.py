@@ -27,11 +27,6 @@ class ModernBertAdapter(Adapter):
     norms = ("attn_norm", "mlp_norm")
     head_size_attr = "head_dim"
     heads_attrs = ()
-    refusals = {
-        "prune.vocabulary": BPE_VOCABULARY,
-        "share.layers": "ModernBERT's layers alternate local (sliding-window) and global attention and its first "
-                        "layer has no attention norm, so one module cannot stand for several depths",
-    }
 
     def config_for_depth(self, config, layers):
         super().config_for_depth(config, layers)

@@ -88,7 +88,7 @@ def test_int8_export_reloads_quantized_and_refuses_training(family, tokenizer, t
 
     assert source_profile(str(tmp_path / "int8")) == (family, True)
     # refused before a run, with the step named: what validate / run report
-    from core.models.adapters import recipe_problems
+    from core.applicability import recipe_problems
     from core.recipe import ModelRef, Step
     from tests.conftest import tiny_recipe
 

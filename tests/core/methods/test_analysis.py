@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from core import events as ev
+from core.applicability import apply_step
 from core.methods.pruning.ablation import head_ablation
 from core.metrics.accuracy import evaluate_accuracy
 from core.models.surgery import keep_heads
@@ -20,7 +21,7 @@ def test_sensitivity_stores_emits_and_writes_scores(tiny_state, tiny_task, tmp_p
     spec = get_method("analyze.sensitivity")
     cfg, _ = build_config(spec.config_cls, {"measure": "both", "batches": 2, "batch_size": 8, "eval_samples": 32})
     before = {k: v.clone() for k, v in tiny_state.model.state_dict().items()}
-    out = spec.apply(tiny_state, cfg, ctx)
+    out = apply_step(spec, tiny_state, cfg, ctx)
     sens = out.extras["sensitivity"]
     assert sens["metric"] == "gradient" and [len(r) for r in sens["heads"]] == [4, 4] and len(sens["layers"]) == 2
     assert all(v > 0 for row in sens["heads_gradient"] for v in row)

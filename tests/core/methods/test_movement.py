@@ -12,6 +12,7 @@ from core.models.architecture import count_parameters, layer_shapes
 from core.models.surgery import ffn_widths, head_counts, keep_ffn, keep_heads
 from core.methods.pruning.movement_scores import BlockScores, WeightScores, topk_masks
 from core.recipe import Step
+from core.registry import get_method
 from tests.conftest import apply_method as run, method_context as make_ctx, tiny_recipe
 from tests.core.methods.families import family_state, family_task, one_batch
 
@@ -186,7 +187,7 @@ def test_blocks_refuse_what_ffn_pruning_refuses(tiny_task, tmp_path):
 
     task = family_task("mobilebert", tiny_task)
     state = family_state("mobilebert", task.tokenizer)
-    reason = adapter_for(state.model).refusals["prune.ffn"]
+    reason = get_method("prune.ffn").refusal("mobilebert").reason
     original = copy.deepcopy(state.model.state_dict())
     with pytest.raises(FamilyRefusal, match="prune.movement") as err:
         run("prune.movement", state, make_ctx(tmp_path, task, state), heads_amount=0.5, ffn_amount=0.5, **FAST)
@@ -235,7 +236,7 @@ def test_blocks_pruned_model_exports_and_reloads_with_the_same_logits(tiny_state
 
 
 def test_block_movement_is_refused_before_the_run_where_head_or_ffn_surgery_is():
-    from core.models.adapters import applicability
+    from core.applicability import applicability
 
     why = applicability("prune.movement", "mobilebert", {})
     assert why and "granularity: blocks" in why and "num_feedforward_networks" in why

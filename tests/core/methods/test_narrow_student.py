@@ -7,10 +7,11 @@ import copy
 import pytest
 import torch
 
+from core.applicability import applicability
 from core.errors import StudioError
 from core.methods.distillation.projection import residual_basis
 from core.methods.distillation.student import StudentInitSettings, student_from_config, student_init
-from core.models.adapters import adapter_for, applicability
+from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters
 from core.recipe import Step
 from tests.conftest import tiny_recipe

@@ -148,7 +148,8 @@ def test_a_zero_penalty_with_a_target_is_plain_magnitude_pruning_after_training(
 
 
 def test_quantized_models_are_refused_before_a_run(tiny_state, tiny_task, tmp_path):
-    from core.models.adapters import FamilyRefusal, stack_problems
+    from core.applicability import stack_problems
+    from core.models.adapters import FamilyRefusal
 
     problems = stack_problems([("quant.dynamic_int8", {}), ("prune.rpp", {})], "bert")
     assert [i for i, _ in problems] == [1] and "prune.rpp cannot apply" in problems[0][1]

@@ -1,0 +1,133 @@
+"""Whether a method can apply to a model, read from the methods' own specs; and the one way a step runs.
+
+Each :class:`~core.registry.MethodSpec` says which encoder families it refuses
+(:class:`~core.registry.Refusal`, for the whole method or for one value of a
+setting) and which model states it takes (``accepts_frozen``: a model already
+int8 or k-bit). :func:`applicability` and :func:`stack_problems` answer before a
+run, without Qt and without a loaded model (the recipe validator, ``validate``,
+``run`` and the studio's palette use them); :func:`apply_step` asks the same
+question of the loaded model, then runs the handler with the model's adapter on
+``ctx.adapter``, so no handler checks for itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from core.models.adapters import ADAPTERS, Adapter, FamilyRefusal, adapter_for, families, source_profile
+from core.registry import MethodSpec, get_method
+from core.settings import settings_dict
+
+FROZEN_REASON = ("the model holds int8 or k-bit weights (quantized before this step, or loaded from such an export), "
+                 "so it cannot be trained, distilled or pruned further; start from the float model")
+
+
+def _spec(method: str) -> MethodSpec | None:
+    try:
+        return get_method(method)
+    except KeyError:
+        return None
+
+
+def applicability(method_name: str, family: str, settings: Mapping[str, Any] | None = None,
+                  quantized: bool = False) -> str | None:
+    """Why ``method_name`` cannot apply to a ``family`` model (None when it can); Qt-free, no model loaded.
+
+    ``settings`` (the step's; ``{}`` for the defaults) catch refusals that depend
+    on one setting; without them (the palette) only a method no settings can
+    rescue is refused. ``quantized`` says the model starts with int8 / k-bit weights.
+    """
+    adapter = ADAPTERS.get(family)
+    if adapter is None:
+        return f"{family!r} is not a supported encoder family ({', '.join(families())})"
+    spec = _spec(method_name)
+    if spec is None:  # an unknown method is the recipe validator's to report
+        return None
+    if quantized and not spec.accepts_frozen:
+        return f"{method_name} cannot apply to this {adapter.title} model: {FROZEN_REASON}"
+    refusal = spec.refusal(family, None if settings is None else dict(settings))
+    if refusal is None:
+        return None
+    if refusal.setting is None:
+        return f"{method_name} cannot apply to a {adapter.title} model ({family}): {refusal.reason}"
+    return (f"{method_name} with {refusal.setting}: {refusal.value} cannot apply to a {adapter.title} model "
+            f"({family}): {refusal.reason}")
+
+
+def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str,
+                   quantized: bool = False) -> list[tuple[int, str]]:
+    """``(step index, message)`` for each step that cannot apply to the model the stack starts from.
+
+    The state a step meets follows the stack: after a step that ``freezes``
+    the model (a real int8 conversion) the model counts as quantized.
+    """
+    out = []
+    for index, (method, settings) in enumerate(steps):
+        reason = applicability(method, family, settings, quantized)
+        if reason:
+            out.append((index, reason))
+        spec = _spec(method)
+        quantized = quantized or bool(spec and spec.freezes)
+    return out
+
+
+def recipe_problems(recipe, family: str | None = None, quantized: bool | None = None) -> list:
+    """:class:`core.errors.Problem` for each step of ``recipe`` that cannot apply to the model it starts from.
+
+    The family and state are read from the recipe's model source when not given
+    (a hub name, unknown until loaded, is not checked). For ``validate`` / ``run``.
+    """
+    from core.errors import Problem
+
+    if family is None or quantized is None:
+        try:
+            found_family, found_quantized = source_profile(str(recipe.model.source))
+        except Exception:  # an unreadable folder is the loader's to report, with its own message
+            return []
+        family = found_family if family is None else family
+        quantized = found_quantized if quantized is None else quantized
+    if not family:
+        return []
+    steps = [(step.method, step.settings or {}) for step in recipe.steps]
+    return [Problem(message, step=index, method=steps[index][0]) for index, message in
+            stack_problems(steps, family, quantized)]
+
+
+def require_applicable(recipe) -> None:
+    """Raise :class:`core.errors.RecipeError` naming every step the model the recipe starts from cannot take."""
+    from core.errors import RecipeError
+
+    problems = recipe_problems(recipe)
+    if problems:
+        raise RecipeError(problems)
+
+
+def admit(spec: MethodSpec, state, cfg: Any = None, ctx=None) -> Adapter | None:
+    """The model's adapter, after refusing (``FamilyRefusal``) a step of ``spec`` that cannot apply to it.
+
+    A structural step on a family whose layers share weights (ALBERT) says so in the step log. A method that
+    does not need an adapter gets None on a model no adapter knows.
+    """
+    try:
+        adapter = adapter_for(state.model)
+    except FamilyRefusal:
+        if spec.needs_adapter:
+            raise
+        return None
+    settings = settings_dict(cfg)
+    reason = applicability(spec.name, adapter.family, settings, bool(getattr(state, "quantized", False)))
+    if reason:
+        raise FamilyRefusal(reason)
+    note = adapter.sharing_note(state.model) if spec.is_structural(cfg) else ""
+    if note and ctx is not None:
+        ctx.log(f"{spec.name}: {note}")
+    return adapter
+
+
+def apply_step(spec: MethodSpec, state, cfg: Any, ctx):
+    """Run one step: refuse it before the handler sees the model if it cannot apply, else run the handler.
+
+    The engine applies every step through here (and tests call it to run a method as a run would).
+    """
+    ctx.adapter = admit(spec, state, cfg, ctx)
+    return spec.handler(state, cfg, ctx)

@@ -1,0 +1,130 @@
+"""What every score is: the figures it may read, the :class:`Score` interface, and the two built-in kinds."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, Mapping
+
+from core.errors import StudioError
+from core.metrics.figures import ORDER
+
+# The final figures a run ends with: the keys of the one figure table, so a new figure is scorable at once.
+FIGURES: tuple[str, ...] = ORDER
+CONSTANTS = {"inf": math.inf, "pi": math.pi, "e": math.e}
+MAX_LENGTH = 500  # characters of a formula
+MAX_NODES = 200  # syntax-tree nodes of a formula
+MAX_DEPTH = 40  # nesting of a formula's syntax tree
+RETAINED = "accuracy_retained"
+
+
+class ScoreError(StudioError):
+    """A score specification or formula that cannot be used; the message says why and where."""
+
+
+class Score(ABC):
+    """A single number from a run's final figures; higher is better."""
+
+    names: frozenset[str]
+
+    @abstractmethod
+    def value(self, figures: dict[str, float]) -> float:
+        """The score from ``figures``, which holds every name in :attr:`names` as a finite float."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line a person reads next to the score."""
+
+    @abstractmethod
+    def spec(self) -> str | dict:
+        """What :func:`parse_score` turns back into this score (to store a study's objective)."""
+
+    def __call__(self, figures: Mapping[str, Any]) -> float:
+        values = {}
+        for name in self.names:
+            v = _number(figures.get(name))
+            if v is None:
+                return math.nan
+            values[name] = v
+        try:
+            return float(self.value(values))
+        except (ArithmeticError, ValueError):  # division by zero, overflow, log of a negative: no score
+            return math.nan
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+def as_number(value: Any, *, finite: bool = False) -> float | None:
+    """``value`` as a float, or None for a missing, boolean, non-numeric or NaN one (and an infinite one if ``finite``)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(v) or (finite and math.isinf(v)):
+        return None
+    return v
+
+
+_number = as_number
+
+
+# -- built-ins --------------------------------------------------------------------------------
+class GeometricMean(Score):
+    """Weighted geometric mean of figures (each higher-is-better), with an optional floor on accuracy retained."""
+
+    DEFAULT_WEIGHTS = {"accuracy_retained": 1.0, "speedup": 1.0, "size_ratio": 1.0}
+
+    def __init__(self, weights: Mapping[str, float] | None = None, min_accuracy_retained: float | None = None):
+        self.weights = {k: float(v) for k, v in (weights or self.DEFAULT_WEIGHTS).items() if float(v) != 0}
+        self.min_retained = min_accuracy_retained
+        self.names = frozenset(self.weights) | (frozenset({RETAINED}) if min_accuracy_retained is not None else frozenset())
+
+    def value(self, figures: dict[str, float]) -> float:
+        if self.min_retained is not None and figures[RETAINED] < self.min_retained:
+            return -math.inf
+        total = sum(self.weights.values())
+        if any(figures[k] < 0 for k in self.weights):
+            return math.nan
+        if any(figures[k] == 0 for k in self.weights):
+            return 0.0
+        return math.exp(sum(w * math.log(figures[k]) for k, w in self.weights.items()) / total)
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{k.replace('_', ' ')} x{w:g}" for k, w in self.weights.items())
+        return f"weighted geometric mean of {parts}" + _floor_text(self.min_retained)
+
+    def spec(self) -> dict:
+        out: dict[str, Any] = {"kind": "geomean", "weights": dict(self.weights)}
+        if self.min_retained is not None:
+            out["min_accuracy_retained"] = self.min_retained
+        return out
+
+
+class BestWithFloor(Score):
+    """One figure (speedup: ``fastest``, size ratio: ``smallest``) among runs keeping enough accuracy."""
+
+    FIGURE = {"fastest": "speedup", "smallest": "size_ratio"}
+    DEFAULT_FLOOR = 0.98
+
+    def __init__(self, kind: str, min_accuracy_retained: float | None = None):
+        self.kind = kind
+        self.figure = self.FIGURE[kind]
+        self.min_retained = self.DEFAULT_FLOOR if min_accuracy_retained is None else min_accuracy_retained
+        self.names = frozenset({self.figure, RETAINED})
+
+    def value(self, figures: dict[str, float]) -> float:
+        return figures[self.figure] if figures[RETAINED] >= self.min_retained else -math.inf
+
+    def describe(self) -> str:
+        what = "fastest run (speedup)" if self.kind == "fastest" else "smallest run (size ratio)"
+        return f"{what} with at least {100 * self.min_retained:g} % of the baseline's accuracy"
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "min_accuracy_retained": self.min_retained}
+
+
+def _floor_text(floor: float | None) -> str:
+    return "" if floor is None else f"; runs under {100 * floor:g} % accuracy retained score -inf"
