@@ -1,1 +1,1 @@
-"""Benchmarks: each writes its figures to bench/results/*.json and compares with a baseline measured in the same run."""
+"""Benchmarks: each writes its figures to docs/results/*.json and compares with a baseline measured in the same run."""

@@ -10,7 +10,7 @@ original are timed in alternation in the same process under each profile
 length and at the data's real lengths. The speedup is the median of the
 per-round ratios, in brackets their interquartile range.
 
-Writes bench/results/figures.json and figures.md (a table ready for the README).
+Writes docs/results/figures.json and figures.md (a table ready for the README).
 The machine's load average before and after is recorded: a busy machine widens
 the intervals, which is what they are for.
 """

@@ -18,7 +18,7 @@ process:
 
 The deployable artifact of a run is the faster of the two at batch 32 x 64.
 Target: >= 98 % retained, >= 10x smaller and >= 8x faster (batch 32 x 64, 2 threads)
-on both seeds. Writes bench/results/frontier.json and frontier.md.
+on both seeds. Writes docs/results/frontier.json and frontier.md.
 """
 
 from __future__ import annotations

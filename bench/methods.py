@@ -3,7 +3,7 @@
 The baseline is MiniLM fine-tuned on the review sentences; every variant
 starts from a copy of it, and its accuracy, size and CPU latency are measured
 against the baseline in the same process (latency timed in alternation).
-Writes bench/results/methods.json and methods.md (a table like a survey's).
+Writes docs/results/methods.json and methods.md (a table like a survey's).
 Target for the best stack: >= 5x faster, >= 5x smaller, >= 98 % of the accuracy.
 """
 

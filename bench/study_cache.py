@@ -7,7 +7,7 @@ sitting: once as a study (one worker, a fresh step cache: the teacher is fine-tu
 the same trial recipes run one after another with no cache (every run fine-tunes its own teacher).
 Target: at least 3x less wall time with the cache. Wall time and process CPU time are both recorded, with
 the load average around each half: other work on the machine stretches wall time, CPU time much less. ``--train N`` shrinks the data to fit a sitting;
-``--model tiny`` checks the script itself in seconds. Writes ``bench/results/study_cache.json``
+``--model tiny`` checks the script itself in seconds. Writes ``docs/results/study_cache.json``
 with the study's interaction table as text.
 """
 
