@@ -65,17 +65,25 @@ def write_tokenizer(tokenizer: Any, folder: Path, source: str = "") -> None:
     """Save ``tokenizer`` into ``folder`` so that transformers 4.x loads it as well as 5.x.
 
     Where transformers 5 writes a class name of its own (``TokenizersBackend``), the config gets the class
-    the tokenizer's source folder named (``BertTokenizer``), or else ``PreTrainedTokenizerFast``.
+    the tokenizer's source folder named (``BertTokenizer``), or else ``PreTrainedTokenizerFast``. The
+    tokenizer's ``model_input_names`` are written too: 5.x gives a ModernBERT folder's tokenizer no token type
+    ids, and 4.x, building a ``BertTokenizerFast`` from the class name alone, would hand them to a model that
+    takes none.
     """
     tokenizer.save_pretrained(str(folder))
     file = Path(folder) / "tokenizer_config.json"
     if not file.is_file():
         return
     config = json.loads(file.read_text(encoding="utf-8"))
-    if config.get("tokenizer_class") not in V5_ONLY_TOKENIZERS:
+    before = dict(config)
+    if config.get("tokenizer_class") in V5_ONLY_TOKENIZERS:
+        origins = (getattr(tokenizer, "name_or_path", ""), source)
+        config["tokenizer_class"] = next(filter(None, map(_concrete_class, origins)), PORTABLE_TOKENIZER)
+    names = getattr(tokenizer, "model_input_names", None)
+    if names:
+        config["model_input_names"] = list(names)
+    if config == before:
         return
-    origins = (getattr(tokenizer, "name_or_path", ""), source)
-    config["tokenizer_class"] = next(filter(None, map(_concrete_class, origins)), PORTABLE_TOKENIZER)
     file.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
