@@ -42,7 +42,7 @@ def run(args) -> int:
     speed = f"; against the original: {report.speed_text()}" if report.speed_text() else ""
     print(f"exported {args.format} to {report.path}")
     print(f"  verified: {report.tolerance} (largest difference {report.max_abs_diff:.3g}, "
-          f"class agreement {report.argmax_agreement:.1%} on {report.rows} rows)")
+          f"{report.agreement_measure}: {report.argmax_agreement:.1%}, on {report.rows} rows)")
     print(f"  weights {report.weights_bytes / 1e6:.2f} MB{ratio}; latency {report.latency_ms:.1f} ms{speed}")
     print(f"  latency measured: {report.protocol}")
     for note in report.notes:

@@ -3,7 +3,9 @@
 The model folder itself (the run's own checkpoint, the ``hf`` format) is read
 and written by :mod:`core.models` (``checkpoint``, ``reload``, ``manifest``,
 ``tensors``, ``staging``); this package adds the formats, their verification
-and the model card, and never the other way round.
+and the model card, and never the other way round. Every format carries the
+task head's outputs (:mod:`core.models.heads`: ``logits``, or ``start_logits``
+and ``end_logits``), and verification compares them as the task predicts.
 
 Public API; the names below are also importable from this package itself
 (``from core.export import load_export``), loaded on first use so that importing
@@ -15,7 +17,7 @@ the package stays light::
     from core.export.verify import ExportReport
 
 Modules, each importing only those listed before it: ``verify`` (tolerances,
-size, latency), ``card`` (README.md), ``onnx_runtime`` (running a graph, quiet
+size, latency), ``card`` (README.md), ``onnx_session`` (running a graph, quiet
 exporters), ``onnx_graph`` (the float graph), ``onnx_fusion`` (ONNX Runtime's
 BERT fusion, checked), ``onnx_int8`` and ``onnx_int4`` (the quantized graphs),
 ``onnx_export`` (an ONNX folder in one of the three formats), ``api`` (the

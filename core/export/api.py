@@ -22,6 +22,7 @@ from core.export.card import write_card
 from core.export.onnx_export import options_for, write_onnx_folder
 from core.export.onnx_int4 import INT4
 from core.export.onnx_session import OnnxRunner
+from core.models.heads import kind_of, output_names
 from core.models.manifest import layer_description
 from core.models.staging import staged_folder
 from core.models.state import ModelState
@@ -105,18 +106,21 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
     _tell(progress, 0, "preparing")
     batch = {k: v.to("cpu") for k, v in (batch or sample_batch(state.tokenizer)).items()}
     tol = _tolerance(format, state.quantized)
+    kind = kind_of(state.model)
+    names = output_names(kind)
     with _cpu_eval(state.model) as model, staged_folder(target, overwrite) as tmp:
         cpu_state = state.replace(model=model)
-        expected = verify.logits_of(model, batch)
+        expected = verify.outputs_of(model, batch, names)
         _tell(progress, 1, f"writing the {format} export")
         what = f"{format} export of the {_family(model)} model"
         try:
             exported, manifest, notes_written, weights = _write(cpu_state, tmp, onnx_options, batch)
             _tell(progress, 2, "reloading the export to verify it")
-            actual = verify.logits_of(exported, batch)
+            actual = verify.outputs_of(exported, batch, names)
         except ExportError as exc:  # say which family could not take this format, before the exporter's reason
             raise ExportError(f"{what}: {exc}") from exc
-        diff, agreement = verify.compare(expected, actual, tol, f"{what} to {target}")
+        diff, agreement = verify.compare(expected, actual, tol, f"{what} to {target}", kind,
+                                         batch.get("attention_mask"))
         _tell(progress, 3, "measuring latency against the original")
         original = reference.model if reference is not None else None
         with (_cpu_eval(original) if original is not None else _none()) as original_cpu:
@@ -126,13 +130,14 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         from core.models.architecture import count_parameters
 
         report = verify.ExportReport(
-            format=format, path=str(target), verified=True, tolerance=tol.describe(), max_abs_diff=diff,
+            format=format, path=str(target), verified=True, tolerance=tol.describe(kind), max_abs_diff=diff,
             argmax_agreement=agreement, rows=int(batch["input_ids"].shape[0]), size_bytes=0,
             weights_bytes=weights_bytes, standard=manifest.get("standard") if manifest else None,
             parameters=count_parameters(model), original_size_bytes=original_size,
             size_ratio=(original_size / weights_bytes) if original_size else None, **speed,
             latency_batch=f"{batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, CPU",
-            notes=[*notes_written, *(notes or [])], versions=verify.software_versions(),
+            notes=[*notes_written, *(notes or [])], versions=verify.software_versions(), task=kind,
+            outputs=list(names), agreement_measure=verify.agreement_measure(kind),
         )
         del exported  # release the ONNX session / reloaded model before the folder moves
         _tell(progress, 4, "writing the model card")

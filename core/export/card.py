@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from core.export.verify import ExportReport
+from core.models.heads import auto_class
 from core.metrics import figures
 from core.metrics.timing import speed_figures
 
 _HOW_TO_LOAD = {
     "hf-standard": (
-        "```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n"
-        "model = AutoModelForSequenceClassification.from_pretrained(\"{path}\")\n"
+        "```python\nfrom transformers import {auto}, AutoTokenizer\n\n"
+        "model = {auto}.from_pretrained(\"{path}\")\n"
         "tokenizer = AutoTokenizer.from_pretrained(\"{path}\")\n```"
     ),
     "hf-studio": (
@@ -27,7 +28,8 @@ _HOW_TO_LOAD = {
         "tokenizer = AutoTokenizer.from_pretrained(\"{path}\")\n"
         "batch = tokenizer([\"a sentence\"], return_tensors=\"np\")\n"
         "names = [i.name for i in session.get_inputs()]\n"
-        "logits = session.run([\"logits\"], {{n: batch[n].astype(\"int64\") for n in names}})[0]\n```"
+        "{outputs} = session.run({names}, {{n: batch[n].astype(\"int64\") for n in names}})\n```\n\n"
+        "With Optimum: `optimum.onnxruntime.ORT{auto_name}.from_pretrained(\"{path}\")`."
     ),
 }
 
@@ -82,8 +84,12 @@ def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | No
         how = _HOW_TO_LOAD["hf-standard" if report.standard else "hf-studio"]
     else:
         how = _HOW_TO_LOAD["onnx"]
-    lines = [f"# {name}", "", f"A compressed BERT-family classifier exported by BERT Compression Studio "
-             f"(format `{report.format}`).", "", "## How to load", "", how.format(path=display_path), ""]
+    auto = auto_class(report.task).__name__
+    how = how.format(path=display_path, auto=auto, auto_name=auto.removeprefix("Auto"),
+                     outputs=", ".join(report.outputs) + ("," if len(report.outputs) == 1 else ""),
+                     names=json.dumps(report.outputs))
+    lines = [f"# {name}", "", f"A compressed BERT-family {report.task} model exported by BERT Compression Studio "
+             f"(format `{report.format}`).", "", "## How to load", "", how, ""]
     layers = (manifest or {}).get("layers") or []
     if layers or report.parameters:
         lines += ["## Architecture", ""]
@@ -112,8 +118,8 @@ def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | No
         f"Latency measured: {report.protocol or 'protocol not recorded'}.", "",
         "## Verification", "",
         f"The folder was reloaded as a user would and compared with the in-memory model on {report.rows} rows: "
-        f"{report.tolerance}. Largest logit difference {report.max_abs_diff:.3g}, predicted class agreement "
-        f"{report.argmax_agreement:.1%}.", "",
+        f"{report.tolerance}. Largest difference in {' and '.join(report.outputs)} {report.max_abs_diff:.3g}; "
+        f"{report.agreement_measure}: {report.argmax_agreement:.1%}.", "",
     ]
     if report.notes:
         lines += ["Notes:", ""] + [f"- {n}" for n in report.notes] + [""]

@@ -37,6 +37,7 @@ from core.export.onnx_int4 import quantize_int4
 from core.export.onnx_int8 import quantize_graph
 from core.export.onnx_session import OnnxRunner
 from core.metrics.latency import as_callable, batch_protocol, time_rounds
+from core.models.checkpoint import write_tokenizer
 from core.models.state import ModelState
 
 WEIGHTS = ("float", "int8", "int4")
@@ -144,8 +145,8 @@ def write_onnx_folder(state: ModelState, folder: Path, sample: dict[str, torch.T
     if state.quantized:
         notes.append("the torch int8 weights were dequantized for ONNX (activations are no longer quantized)")
     config = copy.deepcopy(state.model.config)
-    config.architectures = [type(state.model).__name__]
+    config.architectures = [type(state.model).__name__]  # the head, for Optimum's ORTModelFor... classes
     config.save_pretrained(folder)  # label names and shapes for whoever serves the graph
     if state.tokenizer is not None:
-        state.tokenizer.save_pretrained(str(folder))
+        write_tokenizer(state.tokenizer, folder, state.source)
     return {"notes": notes, "file": ONNX_FILE}

@@ -10,7 +10,7 @@ reshape (the projection's output width over the head size, which is what the
 ``-1`` resolves to), after which the fusion detects the count node by node
 (``num_heads=0, hidden_size=0``).
 
-A fused graph is used only when ONNX Runtime runs it to the same logits as the
+A fused graph is used only when ONNX Runtime runs it to the same outputs as the
 graph it came from (:data:`core.export.verify.ONNX_FLOAT` on the sample
 batch); otherwise the caller keeps the unfused graph and the notes say why.
 :func:`fuse_where_possible` is the entry the formats use: it decides from the
@@ -39,6 +39,7 @@ import torch.nn as nn
 from core.errors import ExportError
 from core.export import verify
 from core.export.onnx_session import OnnxRunner, quiet_exporters
+from core.models.heads import SEQUENCE, kind_of
 from core.models.manifest import layer_description
 
 # the operators ONNX Runtime's fusion writes (com.microsoft), in the order the notes list them
@@ -135,12 +136,15 @@ def pin_head_counts(model) -> int:
     return pinned
 
 
-def _same_outputs(reference: Path, candidate: Path, sample) -> str | None:
-    """None when both graphs give the same logits in ONNX Runtime on ``sample``; else why not."""
+def _same_outputs(reference: Path, candidate: Path, sample, kind: str = SEQUENCE) -> str | None:
+    """None when both graphs give the same outputs in ONNX Runtime on ``sample``; else why not.
+
+    ``kind`` is the head's task: per-token outputs are compared at the sample's non-padding positions.
+    """
     try:
-        expected = verify.logits_of(OnnxRunner(reference), sample)
-        actual = verify.logits_of(OnnxRunner(candidate), sample)
-        verify.compare(expected, actual, verify.ONNX_FLOAT, "the fused graph")
+        expected = OnnxRunner(reference).run(sample)
+        actual = OnnxRunner(candidate).run(sample)
+        verify.compare(expected, actual, verify.ONNX_FLOAT, "the fused graph", kind, sample.get("attention_mask"))
     except ExportError as exc:
         return str(exc)
     return None
@@ -162,7 +166,7 @@ def _quiet_fusion_loggers():
 
 
 def fuse(src: Path, dst: Path, sample, heads: int = 0, hidden: int = 0, *, attention: bool = True,
-         multi_head: bool = False, embeddings: bool = True) -> Fusion:
+         multi_head: bool = False, embeddings: bool = True, kind: str = SEQUENCE) -> Fusion:
     """Run ONNX Runtime's BERT fusion on ``src`` into ``dst`` and check it against ``src`` on ``sample``.
 
     ``heads``/``hidden``: the configured shape when every layer has it, or 0/0
@@ -170,7 +174,8 @@ def fuse(src: Path, dst: Path, sample, heads: int = 0, hidden: int = 0, *, atten
     only the rest (LayerNorm, Gelu, SkipLayerNorm, embeddings). ``multi_head`` fuses to
     ``MultiHeadAttention``, which keeps the Q/K/V MatMuls outside (so a weight
     quantizer still sees them); ``embeddings=False`` leaves the embedding
-    Gathers alone (for a quantizer of embedding rows).
+    Gathers alone (for a quantizer of embedding rows). ``kind``: the head's task (:mod:`core.models.heads`),
+    which says where the outputs are compared.
     """
     import onnx
     from onnxruntime.transformers import optimizer
@@ -207,7 +212,7 @@ def fuse(src: Path, dst: Path, sample, heads: int = 0, hidden: int = 0, *, atten
     if not ops:
         dst.unlink(missing_ok=True)
         return Fusion(None, layers=layers, reason="no pattern it fuses was found")
-    mismatch = _same_outputs(src, dst, sample)
+    mismatch = _same_outputs(src, dst, sample, kind)
     if mismatch is not None:
         dst.unlink(missing_ok=True)
         return Fusion(None, layers=layers, reason=f"the fused graph does not reproduce the exported one ({mismatch})")
@@ -251,6 +256,6 @@ def fuse_where_possible(model: nn.Module, src: Path, sample: dict[str, torch.Ten
         notes.append(shape)
         return src
     with quiet_exporters():
-        result = fuse(src, src.with_name("fused.onnx"), sample, *shape, **options)
+        result = fuse(src, src.with_name("fused.onnx"), sample, *shape, kind=kind_of(model), **options)
     notes.append(result.describe(purpose))
     return result.file or src

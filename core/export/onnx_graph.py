@@ -1,5 +1,10 @@
 """The float ONNX graph of a model: TorchScript exporter, eager attention, k-bit and int8 layers dequantized.
 
+The graph's outputs are the task head's, named as transformers names them (and
+Optimum's ``ORTModelFor...`` classes read them): ``logits`` ([batch, labels], or
+[batch, sequence, labels] for token classification), or ``start_logits`` and
+``end_logits`` ([batch, sequence]) for question answering.
+
 Lessons from the reference runs (../shared/ENV.md): ONNX Runtime's BERT
 optimizer fuses attention only in a graph exported by the TorchScript exporter
 from an eager-attention model, so that is the exporter used here. What is done
@@ -19,6 +24,7 @@ import torch.nn as nn
 
 from core.errors import ExportError
 from core.export.onnx_session import quiet_exporters
+from core.models.heads import kind_of, output_names, per_token
 from core.models.manifest import dynamic_linear_type, set_module
 from core.models.state import ModelState
 
@@ -27,15 +33,22 @@ OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class _LogitsOnly(nn.Module):
-    """Positional inputs in a fixed order and a single output, so graph input names cannot drift."""
+class _HeadOutputs(nn.Module):
+    """Positional inputs in a fixed order and the head's outputs only, so graph names cannot drift."""
 
-    def __init__(self, model: nn.Module, names: tuple[str, ...]):
+    def __init__(self, model: nn.Module, names: tuple[str, ...], outputs: tuple[str, ...]):
         super().__init__()
-        self.model, self.names = model, names
+        self.model, self.names, self.outputs = model, names, outputs
 
     def forward(self, *inputs):
-        return self.model(**dict(zip(self.names, inputs))).logits
+        out = self.model(**dict(zip(self.names, inputs)))
+        return tuple(getattr(out, name) for name in self.outputs)
+
+
+def output_axes(kind: str) -> dict[str, dict[int, str]]:
+    """The graph's outputs (named as transformers and Optimum name them) and their dynamic axes."""
+    axes = {0: "batch", 1: "sequence"} if per_token(kind) else {0: "batch"}
+    return {name: dict(axes) for name in output_names(kind)}
 
 
 def input_names(model: nn.Module, tokenizer) -> tuple[str, ...]:
@@ -103,12 +116,12 @@ def export_graph(state: ModelState, file: Path, sample: dict[str, torch.Tensor])
     model = _eager_copy(model)
     names = input_names(model, state.tokenizer)
     args = tuple(sample[n].to("cpu") if n in sample else torch.zeros_like(sample["input_ids"]) for n in names)
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes["logits"] = {0: "batch"}
+    outputs = output_axes(kind_of(state.model))
+    axes = {**{n: {0: "batch", 1: "sequence"} for n in names}, **outputs}
     try:
         with quiet_exporters(), torch.no_grad():
-            torch.onnx.export(_LogitsOnly(model, names), args, str(file), input_names=list(names),
-                              output_names=["logits"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+            torch.onnx.export(_HeadOutputs(model, names, tuple(outputs)), args, str(file), input_names=list(names),
+                              output_names=list(outputs), dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     except OSError:
         raise
     except Exception as exc:  # the tracer raises many types for an unsupported layer

@@ -9,11 +9,14 @@ in). Then every MatMul with a 2-D constant weight becomes ``MatMulNBits``
 (blockwise asymmetric int4 along the input dimension, ``block_size`` rows per
 scale) and, where the installed ONNX Runtime has the kernel, every Gather on a
 2-D float table (word, position and token-type embeddings) becomes
-``GatherBlockQuantized``. The pooler and the classifier are ``Gemm`` nodes,
-which MatMulNBits does not take; they stay in float (they are small).
+``GatherBlockQuantized``. The pooler and a sentence classifier are ``Gemm``
+nodes, which MatMulNBits does not take; they stay in float (they are small).
+A per-token head (token classification, question answering) is a MatMul on
+the hidden states and gets 4-bit weights like the encoder's.
 
 Verification (:data:`INT4`): 4-bit weights move logits further than int8, so
-as with int8 only the predicted class is held to a floor; the largest logit
+as with int8 only the predictions (as the task counts them,
+:data:`core.export.verify.AGREEMENT`) are held to a floor; the largest output
 difference is reported.
 
 Measured (bench/export_fusion.py, head-pruned MiniLM-L6, 32 x 64 batch, 2 threads,
@@ -133,6 +136,9 @@ def quantize_int4(state: ModelState, src: Path, dst: Path, notes: list[str], sam
     finally:
         if graph != src:
             graph.unlink(missing_ok=True)
-    written = sum(node.op_type == "MatMulNBits" for node in onnx.load(str(dst), load_external_data=False).graph.node)
-    notes.append(f"{written} of {len(matmuls)} linear-layer MatMuls carry 4-bit weights (MatMulNBits, block "
-                 f"{block_size}, accuracy level {accuracy_level}); the pooler and classifier (Gemm) stay in float")
+    ops = [node.op_type for node in onnx.load(str(dst), load_external_data=False).graph.node]
+    # a head on the pooled vector is a Gemm; a per-token head (tagger, QA) works on 3-D input, so a MatMul
+    gemms = ops.count("Gemm")
+    kept = f"; {gemms} Gemm layer(s) (pooler, sentence classifier) stay in float" if gemms else ""
+    notes.append(f"{ops.count('MatMulNBits')} of {len(matmuls)} linear-layer MatMuls carry 4-bit weights (MatMulNBits, "
+                 f"block {block_size}, accuracy level {accuracy_level}){kept}")

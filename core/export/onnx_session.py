@@ -38,7 +38,11 @@ def quiet_exporters():
 
 
 class OnnxRunner:
-    """An ONNX Runtime session that takes the same keyword batch as the torch model (for timing and checks)."""
+    """An ONNX Runtime session that takes the same keyword batch as the torch model (for timing and checks).
+
+    Called, it returns the graph's one output (``logits``) as an array, or a dict of arrays by output name for a
+    graph with several (``start_logits``, ``end_logits``); :meth:`run` always returns the dict.
+    """
 
     def __init__(self, file: Path, threads: int | None = None):
         import onnxruntime as ort
@@ -54,15 +58,21 @@ class OnnxRunner:
         except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
             raise ExportError(f"ONNX Runtime cannot open the exported graph: {exc}") from exc
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
 
     def eval(self) -> "OnnxRunner":
         return self
 
-    def __call__(self, **batch: torch.Tensor) -> np.ndarray:
+    def run(self, batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Every output of the graph, by name."""
         ids = batch["input_ids"]
         feed = {n: (batch[n] if n in batch else torch.zeros_like(ids)).to("cpu").numpy().astype(np.int64)
                 for n in self.inputs}
         try:
-            return self.session.run(["logits"], feed)[0]
+            return dict(zip(self.outputs, self.session.run(self.outputs, feed)))
         except Exception as exc:  # onnxruntime raises its own exception types when a kernel fails
             raise ExportError(f"ONNX Runtime cannot run the exported graph: {exc}") from exc
+
+    def __call__(self, **batch: torch.Tensor) -> np.ndarray | dict[str, np.ndarray]:
+        out = self.run(batch)
+        return next(iter(out.values())) if len(out) == 1 else out

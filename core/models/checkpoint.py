@@ -41,7 +41,6 @@ def describe(state: ModelState) -> tuple[Any, dict[str, Any], bool]:
 def write_model_folder(state: ModelState, folder: Path) -> dict[str, Any]:
     """Write the checkpoint files into an existing, empty ``folder``; returns the manifest (with ``standard``)."""
     config, manifest, standard = describe(state)
-    config.architectures = [type(state.model).__name__]
     config.save_pretrained(folder)
     tensors = model_tensors(state.model, manifest)
     try:
@@ -49,10 +48,53 @@ def write_model_folder(state: ModelState, folder: Path) -> dict[str, Any]:
     except SafetensorError as exc:  # an I/O failure in its Rust writer; the staging folder speaks for OSErrors
         raise as_os_error(exc) from exc
     if state.tokenizer is not None:
-        state.tokenizer.save_pretrained(str(folder))
+        write_tokenizer(state.tokenizer, folder, state.source)
     if not standard:
         (folder / STUDIO_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return {**manifest, "standard": standard}
+
+
+# Tokenizer classes transformers 5 names in tokenizer_config.json that the 4.x line has no class for
+# (a ModernBERT folder's tokenizer loads as TokenizersBackend whatever class its folder named).
+V5_ONLY_TOKENIZERS = frozenset({"TokenizersBackend", "SentencePieceBackend", "PythonBackend", "MistralCommonBackend"})
+# The class both lines build from tokenizer.json alone (in 5.x another name of TokenizersBackend).
+PORTABLE_TOKENIZER = "PreTrainedTokenizerFast"
+
+
+def write_tokenizer(tokenizer: Any, folder: Path, source: str = "") -> None:
+    """Save ``tokenizer`` into ``folder`` so that transformers 4.x loads it as well as 5.x.
+
+    Where transformers 5 writes a class name of its own (``TokenizersBackend``), the config gets the class
+    the tokenizer's source folder named (``BertTokenizer``), or else ``PreTrainedTokenizerFast``. The
+    tokenizer's ``model_input_names`` are written too: 5.x gives a ModernBERT folder's tokenizer no token type
+    ids, and 4.x, building a ``BertTokenizerFast`` from the class name alone, would hand them to a model that
+    takes none.
+    """
+    tokenizer.save_pretrained(str(folder))
+    file = Path(folder) / "tokenizer_config.json"
+    if not file.is_file():
+        return
+    config = json.loads(file.read_text(encoding="utf-8"))
+    before = dict(config)
+    if config.get("tokenizer_class") in V5_ONLY_TOKENIZERS:
+        origins = (getattr(tokenizer, "name_or_path", ""), source)
+        config["tokenizer_class"] = next(filter(None, map(_concrete_class, origins)), PORTABLE_TOKENIZER)
+    names = getattr(tokenizer, "model_input_names", None)
+    if names:
+        config["model_input_names"] = list(names)
+    if config == before:
+        return
+    file.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _concrete_class(origin: str) -> str | None:
+    """The tokenizer class a source folder's ``tokenizer_config.json`` names, when it names one 4.x has."""
+    try:
+        file = Path(str(origin)).expanduser() / "tokenizer_config.json"
+        named = json.loads(file.read_text(encoding="utf-8")).get("tokenizer_class") if file.is_file() else None
+    except (OSError, ValueError, AttributeError):  # not a folder, unreadable, or not a JSON object
+        return None
+    return named if isinstance(named, str) and named and named not in V5_ONLY_TOKENIZERS else None
 
 
 def as_os_error(exc: Exception) -> Exception:

@@ -232,10 +232,15 @@ def layer_description(model: nn.Module) -> list[dict[str, int]]:
 
 
 def export_config(model: nn.Module):
-    """A copy of ``model.config`` made true to the modules where a plain config can say it."""
+    """A copy of ``model.config`` made true to the modules where a plain config can say it.
+
+    ``architectures`` names the model's own class, so the folder says which head it holds (the config a model
+    was built from may name another head, or none).
+    """
     from core.models.adapters import adapter_for
 
     config = copy.deepcopy(model.config)
+    config.architectures = [type(model).__name__]
     layers = layer_description(model)
     if layers:
         adapter = adapter_for(model)
@@ -253,14 +258,15 @@ def export_config(model: nn.Module):
 
 
 def skeleton_from_config(config, meta: bool = False) -> nn.Module:
-    """The plain model a config builds (``meta``: shapes only, no memory)."""
-    from transformers import AutoModelForSequenceClassification
+    """The plain model a config builds, with the task head its ``architectures`` name (``meta``: shapes only)."""
+    from core.models.heads import auto_class, config_kind
 
+    auto = auto_class(config_kind(config))
     config = copy.deepcopy(config)
     if meta:
         with torch.device("meta"):
-            return AutoModelForSequenceClassification.from_config(config)
-    return AutoModelForSequenceClassification.from_config(config)
+            return auto.from_config(config)
+    return auto.from_config(config)
 
 
 def is_standard(manifest: dict[str, Any], config) -> bool:

@@ -52,13 +52,16 @@ def _load_tokenizer(path: Path):
 
 
 def load_plain(path: Path) -> ModelState:
-    from transformers import AutoModelForSequenceClassification
+    """A standard folder through plain transformers: the ``AutoModelFor...`` class of the head its config names."""
     from transformers.utils import logging as hf_logging
 
+    from core.models.heads import auto_class, config_kind
+
+    auto = auto_class(config_kind(_load_config(path)))
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a bar per reload is noise in the studio's own progress display
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True, trust_remote_code=False)
+        model = auto.from_pretrained(str(path), use_safetensors=True, trust_remote_code=False)
     finally:
         if bar:
             hf_logging.enable_progress_bar()
@@ -75,8 +78,7 @@ def load_model_folder(path: str | Path) -> ModelState:
         raise ExportLoadError(f"{path} has no config.json")
     try:
         if not (path / STUDIO_MANIFEST).is_file():
-            _load_config(path)  # same refusals (remote code, foreign model types) as below
-            return load_plain(path)
+            return load_plain(path)  # reads the config first: same refusals (remote code, foreign types)
         return _load_manifest(path)
     except ExportLoadError:
         raise
