@@ -208,9 +208,7 @@ def read_budget(raw: Any, required: bool, problems: list[str]) -> tuple[int | No
         problems.append(f"budget: unknown key {brief(key)} (known: seconds, trials)")
     trials = seconds = None
     for info in (TRIALS_FIELD, SECONDS_FIELD):
-        value, error = check_field(info, raw.get(info.name))
-        if isinstance(raw.get(info.name), str):  # a number written as text ("20") is a typo in a study file
-            error = f"expected a number, got {brief(raw.get(info.name))}"
+        value, error = check_field(info, raw.get(info.name))  # YAML reads 1e15 as text: checked as the number
         if error:
             problems.append(f"budget.{info.name}: {error}")
         elif info is TRIALS_FIELD:
