@@ -242,3 +242,14 @@ def test_a_study_whose_every_trial_is_skipped_ends_failed_not_finished(tmp_path)
     assert outcome.status == "failed" and report.study.status == "failed"
     assert report.trials and {t.status for t in report.trials} == {"skipped"}
     assert all("cannot run after" in t.note for t in report.trials)
+
+
+def test_a_study_name_with_a_nul_is_refused_as_a_run_name_is():
+    from core.errors import RecipeError
+    from core.recipe import Recipe
+    from core.study.spec import StudyError, StudySpec
+
+    with pytest.raises(StudyError, match=r"name: must not contain a NUL character"):
+        StudySpec.from_dict(study(name="a\x00b"))
+    with pytest.raises(RecipeError, match=r"name.*must not contain a NUL character"):
+        Recipe.from_dict({**TEMPLATE, "name": "a\x00b"})
