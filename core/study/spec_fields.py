@@ -32,7 +32,7 @@ NAME_FIELD = _RECIPE_FIELDS["name"]
 SEED_FIELD = _RECIPE_FIELDS["seed"]
 TRIALS_FIELD = FieldInfo("trials", int, None, "How many trials the study runs at most", "Trials", min=1,
                          max=MAX_TRIALS, optional=True)
-SECONDS_FIELD = FieldInfo("seconds", float, None, "How long the study may run", "Seconds", min=1, max=MAX_SECONDS,
+SECONDS_FIELD = FieldInfo("seconds", float, None, "How long the study may run", "Seconds", min=0.001, max=MAX_SECONDS,
                           optional=True)
 
 
