@@ -184,6 +184,8 @@ def check_field(info: FieldInfo, value: Any) -> tuple[Any, str | None]:
     if not chosen:
         return value, f"must be one of {', '.join(map(str, info.choices))}; got {brief(value)}"
     if isinstance(value, str):
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: a name with one would fail only when it is recorded
+            return value, "must not contain a NUL character (\\x00)"
         if info.min is not None and len(value) < info.min:
             return value, "must not be empty" if info.min == 1 else f"must be at least {info.min:g} characters; got {len(value)}"
         if info.max is not None and len(value) > info.max:

@@ -22,8 +22,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("runs", help="list recorded runs")
     p.add_argument("--status", choices=("running", "finished", "failed", "cancelled", "interrupted"))
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--sort", choices=("started", "score"), default="started",
-                   help="newest first (default) or best score first")
+    p.add_argument("--sort", metavar="ORDER", default="started",
+                   help="started: newest first (default); score: best score first; or a figure's name (speedup, "
+                        "accuracy_retained, latency_ms, ...): best first (lowest first for latencies, sizes, loss)")
     p.add_argument("--score", metavar="SCORE", default="geomean",
                    help="the score for --sort score and the score column: geomean, fastest, smallest, or a formula "
                         "over the figures, e.g. 'speedup * accuracy_retained ** 4' (default geomean)")
@@ -32,6 +33,27 @@ def add_parser(sub) -> None:
     s.add_argument("run", help="run id (or an unambiguous prefix)")
     s.add_argument("--json", action="store_true", help="print the recipe as JSON instead of YAML")
     s.set_defaults(func=show_run)
+
+
+_LOWER_IS_BETTER = ("ms", "bytes", "count")  # figure kinds where less is better (latency, size, parameters)
+
+
+def sort_score(order: str):
+    """The score ``--sort`` ranks by: None for 'started', the ``--score`` for 'score', else the figure named.
+
+    A name that is not a figure is refused by the one check of figure names (core.scoring), with "did you mean".
+    """
+    from core.scoring import ScoreError, check_figure, parse_score
+
+    if order in ("started", "score"):
+        return None
+    try:
+        check_figure(order)
+    except ScoreError as exc:
+        raise ScoreError(f"--sort: {exc} (or: started, score)") from None
+    fig = figures.spec(order)
+    lower = order == "loss" or (fig is not None and fig.kind in _LOWER_IS_BETTER)
+    return parse_score(f"-{order}" if lower else order)
 
 
 def _when(ts) -> str:
@@ -46,17 +68,18 @@ def list_runs(args) -> int:
     from core.db import DatabaseMissingError
 
     score = parse_score(args.score)  # a bad formula: a StudioError naming the unknown name or the syntax error
+    by = sort_score(args.sort) if args.sort != "score" else score  # None: newest first
     try:
         _, repo = open_repository(args.db, for_reading=True)
     except DatabaseMissingError as exc:
         print(f"no runs recorded yet: {exc}")
         return 0
-    runs = repo.list_runs(status=args.status, limit=None if args.sort == "score" else args.limit)
+    runs = repo.list_runs(status=args.status, limit=None if by is not None else args.limit)
     if not runs:
         print("no runs recorded yet (bert-studio run RECIPE records one)")
         return 0
-    scored = rank(runs, score, lambda r: r.figures) if args.sort == "score" else \
-        [(r, score(r.figures or {})) for r in runs]
+    ordered = [r for r, _ in rank(runs, by, lambda r: r.figures)] if by is not None else runs
+    scored = [(r, score(r.figures or {})) for r in ordered]
     rows = []
     for r, value in scored[:args.limit]:
         res = r.figures or {}
@@ -66,6 +89,8 @@ def list_runs(args) -> int:
     print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size", "score"]))
     if args.sort == "score":
         print(f"\nscore: {score.describe()}")
+    elif by is not None:
+        print(f"\nsorted by {figures.label(args.sort).lower()}, best first")
     return 0
 
 

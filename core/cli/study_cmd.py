@@ -70,10 +70,26 @@ def run_study(args) -> int:
     from core.study.spec import StudySpec
 
     spec = StudySpec.load(args.file)
+    _refuse_unrunnable(spec)  # before anything is recorded
     study_id = create_study(spec, _db_url(args))
     print(f"study {study_id[:8]} ({spec.kind}): {spec.name}")
+    if spec.kind == "search":
+        print(f"  {spec.describe_space()}", flush=True)
     print(f"  more workers: bert-studio study worker {study_id[:8]} --db URL", file=sys.stderr)
     return _work(args, study_id, resume=False)
+
+
+def _refuse_unrunnable(spec) -> None:
+    """An order or grid study none of whose trials can run is refused with the reasons, not 'finished' empty."""
+    if spec.kind == "search":
+        return
+    from core.study.plan import plan
+    from core.study.spec import StudyError
+
+    trials = plan(spec)
+    if trials and all(t.problems for t in trials):
+        reasons = sorted({p for t in trials for p in t.problems})
+        raise StudyError([f"none of the {len(trials)} trials can run:"] + reasons[:10])
 
 
 def work_on_study(args) -> int:
@@ -132,7 +148,13 @@ def _work(args, study_id: str, resume: bool) -> int:
     if outcome.status == "cancelled":
         print(f"  (stopped; bert-studio study worker {outcome.study_id[:8]} --resume restarts it)")
     print(_report_text(url, outcome.study_id))
-    return 130 if interrupted else 0
+    if interrupted:
+        return 130
+    if outcome.status == "failed":
+        print(f"error: study {outcome.study_id[:8]} failed: every trial was skipped (the reasons are above)",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cache(args):

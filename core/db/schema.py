@@ -125,7 +125,7 @@ class ArtifactRow(Base):
     created_at: Mapped[datetime]
 
 
-STUDY_STATUSES = ("running", "finished", "cancelled", "interrupted")
+STUDY_STATUSES = ("running", "finished", "failed", "cancelled", "interrupted")  # failed: every trial was skipped
 TRIAL_STATUSES = ("running", "finished", "pruned", "failed", "cancelled", "interrupted", "skipped")
 
 

@@ -10,11 +10,10 @@ Nothing here imports torch or transformers.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from core.errors import ExportError, ModelLoadError
+from core.errors import ExportError, ModelLoadError, RecipeError
 
 STUDIO_MANIFEST = "studio_model.json"  # written by core.export next to config.json
 BERT_FAMILY = frozenset({"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "deberta",
@@ -32,10 +31,13 @@ class ModelFolderError(ModelLoadError, ExportError):
 
 def read_json_object(file: Path) -> dict[str, Any]:
     """The JSON object in ``file``; anything else (a list, bad JSON, not UTF-8) is a :class:`ModelFolderError`."""
+    from core.recipe_text import load_document  # the studio's one guarded loader: bounded size, UTF-8, no key twice
+
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFolderError(f"{file} is not valid JSON: {exc}") from None
+        data = load_document(file, "model file", "json")
+    except RecipeError as exc:
+        message = "; ".join(str(p) for p in exc.problems)
+        raise ModelFolderError(message if str(file) in message else f"{file}: {message}") from None
     if not isinstance(data, dict):
         raise ModelFolderError(f"{file} holds a JSON {type(data).__name__}; a model configuration is a JSON object "
                                "({\"model_type\": \"bert\", ...})")

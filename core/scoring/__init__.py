@@ -24,12 +24,12 @@ constraint scores ``-inf``.
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from core.scoring.base import (CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, RETAINED,  # noqa: F401 (API)
-                               BestWithFloor, GeometricMean, Score, ScoreError, _number, as_number)
+from core.scoring.base import (CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, MAX_WEIGHT,  # noqa: F401 (API)
+                               MIN_WEIGHT, RETAINED, BestWithFloor, GeometricMean, Score, ScoreError, _number,
+                               as_number, check_figure, figure_problem)
 from core.scoring.formula import FUNCTIONS, Formula  # noqa: F401 (API)
 
 
@@ -89,17 +89,22 @@ def _weights(raw: Any, known: frozenset[str]) -> dict[str, float] | None:
         raise ScoreError("weights must be a mapping of figure names to numbers, e.g. {accuracy_retained: 2, speedup: 1}")
     out = {}
     for name, weight in raw.items():
-        if name not in known:
-            close = difflib.get_close_matches(str(name), sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ScoreError(f"weights: unknown figure {name!r}{hint}")
-        w = _number(weight)
-        if w is None or w < 0 or math.isinf(w):
-            raise ScoreError(f"weights: the weight of {name!r} must be a number of at least 0; got {weight!r}")
+        problem = figure_problem(name, known)
+        if problem:
+            raise ScoreError(f"weights: {problem}")
+        w = _number(weight, finite=True)
+        if w is None or not (w == 0 or MIN_WEIGHT <= w <= MAX_WEIGHT):
+            raise ScoreError(f"weights: the weight of {name!r} must be 0 or a number from {MIN_WEIGHT:g} to "
+                             f"{MAX_WEIGHT:g} (only the weights' ratios matter); got {brief_value(weight)}")
         out[str(name)] = w
     if not any(out.values()):
         raise ScoreError("weights: at least one weight must be above 0")
     return out
+
+
+def brief_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- ranking ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from abc import ABC, abstractmethod
 from typing import Any, Mapping
@@ -16,6 +17,8 @@ MAX_LENGTH = 500  # characters of a formula
 MAX_NODES = 200  # syntax-tree nodes of a formula
 MAX_DEPTH = 40  # nesting of a formula's syntax tree
 RETAINED = "accuracy_retained"
+MAX_WEIGHT = 1000.0  # a geomean weight; larger ones (1e308) overflow the total and score every run the same
+MIN_WEIGHT = 0.001  # the smallest weight above 0 (smaller ones leave their figure out, like 0)
 
 
 class ScoreError(StudioError):
@@ -53,6 +56,32 @@ class Score(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def figure_problem(name: Any, known: Any = FIGURES, also: Any = ()) -> str | None:
+    """None when ``name`` is one of the ``known`` figures, otherwise why not, with the closest name.
+
+    The one check of a figure's name: score formulas and weights, a study's constraints and objectives and
+    ``bert-studio runs --sort`` all use it, so a typo gets the same "did you mean" everywhere. ``also``: other
+    names the caller accepts (a formula's constants), offered as suggestions too.
+    """
+    known = sorted(known)
+    if isinstance(name, str) and name in known:
+        return None
+    if not isinstance(name, str):
+        return f"a figure's name must be text; got {type(name).__name__} (figures: {', '.join(known)})"
+    close = difflib.get_close_matches(name[:100], known + sorted(also), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    return f"unknown figure {shown!r}{hint} (figures: {', '.join(known)})"
+
+
+def check_figure(name: Any, known: Any = FIGURES) -> str:
+    """``name`` if it is a figure; raises :class:`ScoreError` with :func:`figure_problem`'s reason otherwise."""
+    problem = figure_problem(name, known)
+    if problem:
+        raise ScoreError(problem)
+    return name
 
 
 def as_number(value: Any, *, finite: bool = False) -> float | None:

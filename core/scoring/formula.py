@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 from typing import Callable, Iterable
 
-from core.scoring.base import CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, Score, ScoreError
+from core.scoring.base import (CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, Score, ScoreError,
+                               figure_problem)
 
 def _log(x: float, base: float | None = None) -> float:
     return math.log(x) if base is None else math.log(x, base)
@@ -126,10 +126,8 @@ class Formula(Score):
             return lambda f: number
         if name in FUNCTIONS:
             raise self._fail(node, f"{name} is a function: write {name}(...)")
-        close = difflib.get_close_matches(name, sorted(self.known | set(CONSTANTS)), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise self._fail(node, f"unknown name {name!r}{hint} (figures: {', '.join(sorted(self.known))}; "
-                               f"constants: {', '.join(CONSTANTS)})")
+        problem = figure_problem(name, self.known, also=CONSTANTS).replace("unknown figure", "unknown name", 1)
+        raise self._fail(node, f"{problem[:-1]}; constants: {', '.join(CONSTANTS)})")
 
     def _compare(self, node: ast.Compare, used: set[str]) -> Node:
         ops = []

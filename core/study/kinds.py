@@ -7,14 +7,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from core.registry import brief
 from core.study.spec_base import StudySpec
 from core.study.spec_fields import StepChecker, apply_variant, as_int, check_recipe
 
 SAMPLERS = ("tpe", "nsga2")
 PRUNERS = ("median", "none")
+# Bounds on what a study file may ask for: each variant and each choice is checked against the method's rules
+# before the study starts, so these keep that check (and the study) to seconds, not minutes.
+MAX_VARIANTS = 1000  # variants of a grid study
+MAX_CHOICES = 1000  # choices of one searched setting
+MAX_PARAMS = 50  # searched settings of a search study
 
 
 @dataclass
@@ -31,11 +38,11 @@ class OrderStudy(StudySpec):
         if not isinstance(raw, dict):
             problems.append("order: missing; say which steps to permute, e.g. order: {steps: [2, 3]}")
             return
-        for key in sorted(set(raw) - {"steps", "orders", "full"}):
-            problems.append(f"order: unknown key {key!r} (known: full, orders, steps)")
+        for key in sorted(map(str, set(raw) - {"steps", "orders", "full"})):
+            problems.append(f"order: unknown key {brief(key)} (known: full, orders, steps)")
         steps = raw.get("steps")
         if not isinstance(steps, list) or not 2 <= len(steps) <= 4:
-            problems.append(f"order.steps: pick 2 to 4 steps of the template; got {steps!r}")
+            problems.append(f"order.steps: pick 2 to 4 steps of the template; got {brief(steps)}")
             return
         checked = [step_no(s, "order.steps") for s in steps]
         if None in checked:
@@ -47,20 +54,21 @@ class OrderStudy(StudySpec):
         orders = raw.get("orders", "all")
         if orders != "all":
             if not isinstance(orders, list) or not orders:
-                problems.append(f"order.orders: 'all' or a list of orders such as [[2, 3], [3, 2]]; got {orders!r}")
+                problems.append(f"order.orders: 'all' or a list of orders such as [[2, 3], [3, 2]]; got {brief(orders)}")
             else:
                 picked = []
                 for i, order in enumerate(orders, 1):
-                    if not isinstance(order, list) or len(order) < 2 or len(set(order)) != len(order) \
-                            or not set(order) <= set(checked):
+                    if not isinstance(order, list) or len(order) < 2 \
+                            or not all(isinstance(x, int) and not isinstance(x, bool) for x in order) \
+                            or len(set(order)) != len(order) or not set(order) <= set(checked):
                         problems.append(f"order.orders[{i}]: an order of at least two of the chosen steps "
-                                        f"{list(checked)}, each once; got {order!r}")
+                                        f"{list(checked)}, each once; got {brief(order)}")
                     else:
                         picked.append(tuple(order))
                 self.orders = tuple(picked)
         full = raw.get("full", True)
         if not isinstance(full, bool):
-            problems.append(f"order.full: true or false; got {full!r}")
+            problems.append(f"order.full: true or false; got {brief(full)}")
         self.full = bool(full)
 
 
@@ -77,6 +85,9 @@ class GridStudy(StudySpec):
         if not isinstance(variants, list) or not variants:
             problems.append("grid.variants: a non-empty list of variants, e.g. [{name: light, settings: {2: {amount: 0.3}}}]")
             return
+        if len(variants) > MAX_VARIANTS:
+            problems.append(f"grid.variants: at most {MAX_VARIANTS} variants; got {len(variants):,}")
+            return
         names = set()
         out = []
         for i, v in enumerate(variants, 1):
@@ -84,9 +95,12 @@ class GridStudy(StudySpec):
             if not isinstance(v, dict):
                 problems.append(f"{where}: must be a mapping with name, settings and skip")
                 continue
-            for key in sorted(set(v) - {"name", "settings", "skip"}):
-                problems.append(f"{where}: unknown key {key!r} (known: name, settings, skip)")
-            name = str(v.get("name") or f"variant {i}")
+            for key in sorted(map(str, set(v) - {"name", "settings", "skip"})):
+                problems.append(f"{where}: unknown key {brief(key)} (known: name, settings, skip)")
+            name = v.get("name") or f"variant {i}"
+            if not isinstance(name, str) or len(name) > 200:
+                problems.append(f"{where}.name: text of at most 200 characters; got {brief(name)}")
+                name = f"variant {i}"
             if name in names:
                 problems.append(f"{where}.name: {name!r} is used twice")
             names.add(name)
@@ -155,10 +169,14 @@ class SearchStudy(StudySpec):
         if not isinstance(raw, dict):
             problems.append("search: missing; give params (settings ranges) and/or optional steps")
             return
-        for key in sorted(set(raw) - {"params", "optional", "sampler", "pruner"}):
-            problems.append(f"search: unknown key {key!r} (known: optional, params, pruner, sampler)")
+        for key in sorted(map(str, set(raw) - {"params", "optional", "sampler", "pruner"})):
+            problems.append(f"search: unknown key {brief(key)} (known: optional, params, pruner, sampler)")
+        params = raw.get("params") or []
+        if not isinstance(params, list) or len(params) > MAX_PARAMS:
+            problems.append(f"search.params: a list of at most {MAX_PARAMS} settings to search; got {brief(params)}")
+            params = []
         self.params = tuple(p for p in (self._param(i, p, step_no, problems)
-                                        for i, p in enumerate(raw.get("params") or [], 1)) if p is not None)
+                                        for i, p in enumerate(params, 1)) if p is not None)
         optional = raw.get("optional") or []
         if not isinstance(optional, list):
             problems.append(f"search.optional: a list of step numbers; got {optional!r}")
@@ -167,39 +185,73 @@ class SearchStudy(StudySpec):
         if not self.params and not self.optional:
             problems.append("search: nothing varies; give params (settings ranges) and/or optional steps")
         self.sampler = raw.get("sampler", "tpe")
-        if self.sampler not in SAMPLERS:
-            problems.append(f"search.sampler: one of {', '.join(SAMPLERS)}; got {self.sampler!r}")
+        if not isinstance(self.sampler, str) or self.sampler not in SAMPLERS:
+            problems.append(f"search.sampler: one of {', '.join(SAMPLERS)}; got {brief(self.sampler)}")
         self.pruner = raw.get("pruner", "median")
-        if self.pruner not in PRUNERS:
-            problems.append(f"search.pruner: one of {', '.join(PRUNERS)}; got {self.pruner!r}")
+        if not isinstance(self.pruner, str) or self.pruner not in PRUNERS:
+            problems.append(f"search.pruner: one of {', '.join(PRUNERS)}; got {brief(self.pruner)}")
+
+    def space_size(self) -> int | None:
+        """How many different trials the search space holds; None when a setting varies continuously."""
+        size = 2 ** len(self.optional)
+        for p in self.params:
+            if p.kind == "float":
+                return None
+            size *= len(p.choices) if p.kind == "choice" else int(p.high) - int(p.low) + 1
+        return size
+
+    def describe_space(self) -> str:
+        size = self.space_size()
+        ranges = sum(p.kind != "choice" for p in self.params)
+        choices = sum(len(p.choices) for p in self.params if p.kind == "choice")
+        parts = [f"{len(self.params)} setting(s)"] + ([f"{choices:,} choice(s)"] if choices else []) + \
+            ([f"{ranges} range(s)"] if ranges else []) + ([f"{len(self.optional)} optional step(s)"]
+                                                          if self.optional else [])
+        total = "continuous" if size is None else f"{size:,} combination(s)"
+        return f"search space: {total} ({', '.join(parts)})"
 
     def _param(self, i: int, p: Any, step_no: StepChecker, problems: list[str]) -> Param | None:
         where = f"search.params[{i}]"
         if not isinstance(p, dict):
             problems.append(f"{where}: a mapping like {{step: 2, setting: amount, low: 0.2, high: 0.7}}")
             return None
-        for key in sorted(set(p) - {"step", "setting", "low", "high", "choices", "log"}):
-            problems.append(f"{where}: unknown key {key!r} (known: choices, high, log, low, setting, step)")
+        for key in sorted(map(str, set(p) - {"step", "setting", "low", "high", "choices", "log"})):
+            problems.append(f"{where}: unknown key {brief(key)} (known: choices, high, log, low, setting, step)")
         number = step_no(p.get("step"), f"{where}.step")
         setting = p.get("setting")
-        if not isinstance(setting, str):
-            problems.append(f"{where}.setting: the name of one of the step's settings; got {setting!r}")
+        if not isinstance(setting, str) or not setting or len(setting) > 100:
+            problems.append(f"{where}.setting: the name of one of the step's settings; got {brief(setting)}")
             return None
         if "choices" in p:
             choices = p["choices"]
             if not isinstance(choices, list) or not choices:
-                problems.append(f"{where}.choices: a non-empty list; got {choices!r}")
+                problems.append(f"{where}.choices: a non-empty list; got {brief(choices)}")
+                return None
+            if len(choices) > MAX_CHOICES:
+                problems.append(f"{where}.choices: at most {MAX_CHOICES} choices for one setting; got "
+                                f"{len(choices):,} (give a range, low and high, instead)")
+                return None
+            odd = [c for c in choices if not (c is None or isinstance(c, (bool, int, str))
+                                              or (isinstance(c, float) and math.isfinite(c)))]
+            if odd:
+                problems.append(f"{where}.choices: each choice is a number, text, true/false or null; "
+                                f"got {brief(odd[0])}")
                 return None
             param = Param(number or 0, setting, choices=tuple(choices))
         else:
-            low, high = p.get("low"), p.get("high")
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high)):
-                problems.append(f"{where}: needs numbers low and high, or choices; got low={low!r}, high={high!r}")
+            low, high, log = p.get("low"), p.get("high"), p.get("log", False)
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                       for x in (low, high)):
+                problems.append(f"{where}: needs finite numbers low and high, or choices; "
+                                f"got low={brief(low)}, high={brief(high)}")
                 return None
             if low >= high:
                 problems.append(f"{where}: low must be below high; got {low} and {high}")
                 return None
-            param = Param(number or 0, setting, low=low, high=high, log=bool(p.get("log", False)))
+            if not isinstance(log, bool) or (log and low <= 0):
+                problems.append(f"{where}.log: true (a log scale, which needs low above 0) or false; got {brief(log)}")
+                return None
+            param = Param(number or 0, setting, low=low, high=high, log=log)
         if number is not None and self.recipe.steps:
             # Both ends (or every choice) must be valid settings of that step, checked by the method's own rules.
             values = param.choices if param.choices is not None else (param.low, param.high)

@@ -13,8 +13,25 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.recipe import Recipe
+from core.recipe import NAME_LENGTH, Recipe
 from core.study.spec import StudySpec, apply_variant
+
+ELLIPSIS = "\u2026"
+
+
+def fit(text: str, limit: int = NAME_LENGTH) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut (a trial's label, a run's name)."""
+    return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
+
+
+def trial_name(study_name: str, label: str) -> str:
+    """The run name of a trial: ``study: label``, always within a run name's limit (:data:`NAME_LENGTH`).
+
+    The label (what the trial varies) is kept whole where it fits; the study's name is shortened first.
+    """
+    label = fit(label, NAME_LENGTH // 2) if len(study_name) + len(label) + 2 > NAME_LENGTH else label
+    room = NAME_LENGTH - len(label) - 2
+    return f"{fit(study_name, room)}: {label}"
 
 
 @dataclass(frozen=True)
@@ -76,16 +93,18 @@ def plan(spec: StudySpec) -> list[PlannedTrial]:
         trials = []
         for arrangement in order_arrangements(spec):
             recipe = arrange(spec.recipe, spec.order_steps, arrangement)
-            recipe.name = f"{spec.name}: {order_label(spec.recipe, arrangement)}"
-            trials.append(PlannedTrial(order_label(spec.recipe, arrangement), recipe, {"order": list(arrangement)},
+            label = order_label(spec.recipe, arrangement)
+            recipe.name = trial_name(spec.name, label)
+            trials.append(PlannedTrial(fit(label), recipe, {"order": list(arrangement)},
                                        tuple(str(p) for p in recipe.problems())))
         return trials
     if spec.kind == "grid":
         trials = []
         for variant in spec.variants:
             recipe = apply_variant(spec.recipe, variant["settings"], variant["skip"])
-            recipe.name = f"{spec.name}: {variant['name']}"
+            recipe.name = trial_name(spec.name, variant["name"])
             params = {"settings": {str(k): v for k, v in variant["settings"].items()}, "skip": variant["skip"]}
-            trials.append(PlannedTrial(variant["name"], recipe, params, tuple(str(p) for p in recipe.problems())))
+            trials.append(PlannedTrial(fit(variant["name"]), recipe, params,
+                                       tuple(str(p) for p in recipe.problems())))
         return trials
     raise ValueError(f"a {spec.kind} study has no fixed plan")

@@ -230,8 +230,10 @@ class StudyRunner:
             self.studies.set_status(self.study_id, "cancelled")
             return "cancelled"
         if status == "running" and not self._stop.is_set() and not self._others_running():
-            self.studies.set_status(self.study_id, "finished")
-            return "finished"
+            trials = self.studies.get_study(self.study_id).trials
+            ended = "failed" if trials and all(t.status == "skipped" for t in trials) else "finished"  # none ran
+            self.studies.set_status(self.study_id, ended)
+            return ended
         return status
 
     def _others_running(self) -> bool:

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from core.recipe import Recipe
-from core.study.plan import Prepared
+from core.study.plan import Prepared, fit, trial_name
 from core.study.spec import StudySpec, apply_variant
 from core.study.storage import close_storage, optuna_storage
 
@@ -60,8 +60,8 @@ def suggest(trial, spec: StudySpec) -> tuple[Recipe, dict[str, Any], str]:
             skip.append(number)
     recipe = apply_variant(spec.recipe, settings, skip)
     label = ", ".join(f"{k.split('.', 1)[1]}={_short(v)}" for k, v in params.items())
-    recipe.name = f"{spec.name}: trial {trial.number}"
-    return recipe, params, label[:200]
+    recipe.name = trial_name(spec.name, f"trial {trial.number}")
+    return recipe, params, fit(label)
 
 
 def _short(value: Any) -> str:
@@ -125,7 +125,7 @@ class SearchTrials:
     def prepare(self, slot: int):
         trial = self._optuna_study(slot).ask()
         recipe, params, label = suggest(trial, self.spec)
-        recipe.name = f"{self.spec.name}: trial {slot + 1}"
+        recipe.name = trial_name(self.spec.name, f"trial {slot + 1}")
         problems = tuple(str(p) for p in recipe.problems())
         return Prepared(label or f"trial {slot + 1}", recipe, params, problems, optuna_trial=trial.number,
                         handle=trial)

@@ -23,15 +23,23 @@ field: ``order.steps: step 7 does not exist (the template has 4 steps)``.
     constraints: ["speedup >= 3", "accuracy_retained >= 0.98"]
     budget: {trials: 20, seconds: 3600}
 
+The file is read through the studio's one guarded loader (:mod:`core.recipe_text`: size, UTF-8, repeated
+keys, YAML aliases). The name and seed are checked as a recipe's own fields are; figure names (constraints,
+objectives, scores) by :func:`core.scoring.figure_problem`; the budget is bounded (:data:`MAX_TRIALS`,
+:data:`MAX_SECONDS`) and so are a grid's variants and a search's choices (:data:`MAX_VARIANTS`,
+:data:`MAX_CHOICES`, :data:`MAX_PARAMS`).
+
 ``StudySpec.load`` / ``from_text`` / ``from_dict`` return the type of the file's kind:
 :class:`OrderStudy`, :class:`GridStudy` or :class:`SearchStudy` (:mod:`core.study.kinds`), subclasses of
 :class:`StudySpec`, which holds what they share: name, recipe, objective, constraints, budget and seed
 (:mod:`core.study.spec_base`); the readers of the shared fields are in :mod:`core.study.spec_fields`.
 """
 
-from core.study.kinds import PRUNERS, SAMPLERS, GridStudy, OrderStudy, Param, SearchStudy
+from core.study.kinds import (MAX_CHOICES, MAX_PARAMS, MAX_VARIANTS, PRUNERS, SAMPLERS, GridStudy, OrderStudy, Param,
+                              SearchStudy)
 from core.study.spec_base import FORMAT, FORMAT_VERSION, KINDS, StudySpec
-from core.study.spec_fields import Constraint, StudyError, apply_variant
+from core.study.spec_fields import MAX_SECONDS, MAX_TRIALS, Constraint, StudyError, apply_variant
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "KINDS", "PRUNERS", "SAMPLERS", "Constraint", "GridStudy", "OrderStudy",
-           "Param", "SearchStudy", "StudyError", "StudySpec", "apply_variant"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "KINDS", "MAX_CHOICES", "MAX_PARAMS", "MAX_SECONDS", "MAX_TRIALS",
+           "MAX_VARIANTS", "PRUNERS", "SAMPLERS", "Constraint", "GridStudy", "OrderStudy", "Param", "SearchStudy",
+           "StudyError", "StudySpec", "apply_variant"]

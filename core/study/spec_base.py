@@ -8,16 +8,16 @@ here by subclassing. Import the kinds through :mod:`core.study.spec`, which load
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
+from core.errors import RecipeError
 from core.recipe import Recipe
-from core.study.spec_fields import (Constraint, StepChecker, StudyError, read_budget, read_constraints,
-                                    read_objective, read_recipe, step_checker)
+from core.recipe_text import file_format, load_document, parse_document, problems_of
+from core.registry import brief
+from core.study.spec_fields import (Constraint, StepChecker, StudyError, read_budget, read_constraints, read_name,
+                                    read_objective, read_recipe, read_seed, step_checker)
 
 FORMAT = "bert-studio-study"
 FORMAT_VERSION = 1
@@ -59,20 +59,23 @@ class StudySpec:
         """Read the kind's own section (``order``, ``grid`` or ``search``) into this study."""
 
     # -- loading -----------------------------------------------------------------
+    # Read through the studio's one guarded loader (core.recipe_text): bounded size, UTF-8, no key twice,
+    # YAML aliases bounded (a "billion laughs" of a few lines is refused before it is built).
     @classmethod
     def load(cls, path: str | Path) -> "StudySpec":
         path = Path(path)
-        if not path.is_file():
-            raise StudyError(f"no study file at {path}")
-        fmt = "json" if path.suffix.lower() == ".json" else "yaml"
-        return cls.from_text(path.read_text(encoding="utf-8"), fmt, base=path.parent)
+        try:
+            data = load_document(path, "study file", file_format(path))
+        except RecipeError as exc:
+            raise StudyError(problems_of(exc)) from None
+        return cls.from_dict(data, base=path.parent)
 
     @classmethod
     def from_text(cls, text: str, fmt: str = "yaml", base: Path | None = None) -> "StudySpec":
         try:
-            data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise StudyError(f"the file is not valid {fmt.upper()}: {exc}") from None
+            data = parse_document(text, fmt, "study file")
+        except RecipeError as exc:
+            raise StudyError(problems_of(exc)) from None
         return cls.from_dict(data, base=base)
 
     @classmethod
@@ -84,36 +87,36 @@ class StudySpec:
         data = copy.deepcopy(data)
         fmt = data.get("format", FORMAT)
         if fmt != FORMAT:
-            problems.append(f"format: must be {FORMAT!r}; got {fmt!r}")
+            problems.append(f"format: must be {FORMAT!r}; got {brief(fmt)}")
         version = data.get("version", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            problems.append(f"version: must be a whole number; got {brief(version)}")
+        elif version > FORMAT_VERSION:
             raise StudyError(f"version: study format version {version!r} is newer than this studio supports "
                              f"({FORMAT_VERSION})")
-        for key in sorted(set(data) - _TOP_KEYS):
-            problems.append(f"unknown top-level key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})")
+        for key in sorted(map(str, set(data) - _TOP_KEYS)):
+            problems.append(f"unknown top-level key {brief(key)} (known: {', '.join(sorted(_TOP_KEYS))})")
         kind = data.get("kind")
-        if kind not in KINDS:
-            problems.append(f"kind: must be one of {', '.join(KINDS)}; got {kind!r}")
+        if not isinstance(kind, str) or kind not in KINDS:
+            problems.append(f"kind: must be one of {', '.join(KINDS)}; got {brief(kind)}")
+        said = brief(kind)
+        kind = kind if isinstance(kind, str) and kind in KINDS else None
         recipe = read_recipe(data.get("recipe"), base, problems)
         if recipe is not None:
             data["recipe"] = recipe.to_dict()
         kind_type = _TYPES.get(kind) if kind in KINDS else None
-        spec = (kind_type or StudySpec)(name=str(data.get("name") or f"{kind} study"), recipe=recipe or Recipe(),
-                                        source=data)
+        name = read_name(data.get("name"), f"{kind or 'a'} study", problems)
+        spec = (kind_type or StudySpec)(name=name, recipe=recipe or Recipe(), source=data)
         if kind_type is not None:
             step_no = step_checker(len(recipe.steps) if recipe is not None else None, problems)
             spec.read_section(data.get(kind), step_no, problems)
-        for other in set(KINDS) - {kind}:
+        for other in sorted(set(KINDS) - {kind}):
             if other in data:
-                problems.append(f"{other}: only a {other} study has this section (kind is {kind!r})")
+                problems.append(f"{other}: only a {other} study has this section (kind is {said})")
         spec.objective = read_objective(data.get("objective", "accuracy_retained"), problems)
         spec.constraints = tuple(read_constraints(data.get("constraints") or [], problems))
         spec.max_trials, spec.seconds = read_budget(data.get("budget"), spec.budget_required, problems)
-        seed = data.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            problems.append(f"seed: must be a whole number; got {seed!r}")
-        else:
-            spec.seed = seed
+        spec.seed = read_seed(data.get("seed", 0), problems)
         if problems:
             raise StudyError(problems)
         return spec

@@ -6,6 +6,7 @@ could read, so a study file reports all its problems at once (:class:`StudyError
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,26 @@ from typing import Any, Callable
 
 from core.errors import RecipeError, StudioError
 from core.recipe import Recipe
+from core.registry import FieldInfo, brief, check_field, config_fields
+from core.scoring import figure_problem
 from core.study.objective import score_problem
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*(%?)\s*$")
 
 StepChecker = Callable[[Any, str], "int | None"]
+
+# A study's own typed fields, checked like a recipe's (core.registry.check_field): the name and seed are the
+# recipe's own fields (a trial's run is named after the study and seeded by it); the budget's bounds only stop
+# absurd values (a trial takes seconds at least; 1e15 seconds is 30 million years).
+MAX_TRIALS = 10_000
+MAX_SECONDS = 366 * 24 * 3600  # a year
+_RECIPE_FIELDS = {info.name: info for info in config_fields(Recipe)}
+NAME_FIELD = _RECIPE_FIELDS["name"]
+SEED_FIELD = _RECIPE_FIELDS["seed"]
+TRIALS_FIELD = FieldInfo("trials", int, None, "How many trials the study runs at most", "Trials", min=1,
+                         max=MAX_TRIALS, optional=True)
+SECONDS_FIELD = FieldInfo("seconds", float, None, "How long the study may run", "Seconds", min=0.001, max=MAX_SECONDS,
+                          optional=True)
 
 
 class StudyError(StudioError):
@@ -119,6 +135,10 @@ def read_objective(raw: Any, problems: list[str]) -> Any:
                 problems.append(f"objective[{i}]: a figure name, or {{figure: latency_ms, direction: minimize}}; "
                                 f"got {item!r}")
                 continue
+            problem = figure_problem(item["figure"])
+            if problem:
+                problems.append(f"objective[{i}]: {problem}")
+                continue
             out.append({"figure": item["figure"], "direction": item.get("direction", "maximize")})
         if len(out) < 2 and len(out) == len(raw):
             problems.append("objective: a list needs at least two figures (one figure: give it as a plain name)")
@@ -134,39 +154,67 @@ def read_objective(raw: Any, problems: list[str]) -> Any:
 
 def read_constraints(raw: Any, problems: list[str]) -> list[Constraint]:
     if not isinstance(raw, list):
-        problems.append(f"constraints: a list like ['speedup >= 3', 'accuracy_retained >= 98 %']; got {raw!r}")
+        problems.append(f"constraints: a list like ['speedup >= 3', 'accuracy_retained >= 98 %']; got {brief(raw)}")
         return []
     out = []
     for i, text in enumerate(raw, 1):
-        match = _CONSTRAINT.match(str(text))
+        match = _CONSTRAINT.match(text) if isinstance(text, str) and len(text) <= 200 else None
         if not match:
-            problems.append(f"constraints[{i}]: write 'figure >= number' (or <=, >, <); got {text!r}")
+            problems.append(f"constraints[{i}]: write 'figure >= number' (or <=, >, <); got {brief(text)}")
             continue
         name, op, number, percent = match.groups()
+        problem = figure_problem(name)
+        if problem:
+            problems.append(f"constraints[{i}]: {problem}")
+            continue
         try:
             bound = float(number) / (100 if percent else 1)
         except ValueError:
             problems.append(f"constraints[{i}]: {number!r} is not a number")
             continue
+        if not math.isfinite(bound):
+            problems.append(f"constraints[{i}]: the bound must be a finite number; got {number!r}")
+            continue
         out.append(Constraint(name, op, bound))
     return out
+
+
+def read_name(raw: Any, default: str, problems: list[str]) -> str:
+    """The study's name, checked as a run's name is (the recipe's ``name`` field): each trial's run is named after it."""
+    if raw is None or raw == "":
+        return default
+    value, error = check_field(NAME_FIELD, raw)
+    if error:
+        problems.append(f"name: {error}")
+        return default
+    return value
+
+
+def read_seed(raw: Any, problems: list[str]) -> int:
+    value, error = check_field(SEED_FIELD, raw)
+    if error:
+        problems.append(f"seed: {error}")
+        return 0
+    return value
 
 
 def read_budget(raw: Any, required: bool, problems: list[str]) -> tuple[int | None, float | None]:
     """``(trials, seconds)``; ``required``: the study needs at least one of them (a search)."""
     raw = raw or {}
     if not isinstance(raw, dict):
-        problems.append(f"budget: a mapping like {{trials: 20, seconds: 3600}}; got {raw!r}")
+        problems.append(f"budget: a mapping like {{trials: 20, seconds: 3600}}; got {brief(raw)}")
         return None, None
-    for key in sorted(set(raw) - {"trials", "seconds"}):
-        problems.append(f"budget: unknown key {key!r} (known: seconds, trials)")
-    trials, seconds = raw.get("trials"), raw.get("seconds")
-    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
-        problems.append(f"budget.trials: a whole number of at least 1; got {trials!r}")
-        trials = None
-    if seconds is not None and (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0):
-        problems.append(f"budget.seconds: a positive number of seconds; got {seconds!r}")
-        seconds = None
+    for key in sorted(set(map(str, raw)) - {"trials", "seconds"}):
+        problems.append(f"budget: unknown key {brief(key)} (known: seconds, trials)")
+    trials = seconds = None
+    for info in (TRIALS_FIELD, SECONDS_FIELD):
+        value, error = check_field(info, raw.get(info.name))  # YAML reads 1e15 as text: checked as the number
+        if error:
+            problems.append(f"budget.{info.name}: {error}")
+        elif info is TRIALS_FIELD:
+            trials = value
+        else:
+            seconds = value
     if required and trials is None and seconds is None and not any(p.startswith("budget") for p in problems):
         problems.append("budget: a search needs trials and/or seconds, e.g. budget: {trials: 20}")
     return trials, seconds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,14 @@ from studio.widgets.head_grid import as_grid, head_grid_plot, show_grid
 
 def load_sensitivity(path: str | Path) -> dict:
     """The JSON written by ``analyze.sensitivity`` (``heads``: one list of scores per layer; ``metric``)."""
+    from core.errors import RecipeError
+    from core.recipe_text import load_document  # the studio's one guarded loader
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StudioError(f"the sensitivity results at {path} cannot be read: {exc}") from exc
+        data = load_document(path, "sensitivity results file", "json")
+    except RecipeError as exc:
+        raise StudioError(f"the sensitivity results at {path} cannot be read: "
+                          f"{'; '.join(str(p) for p in exc.problems)}") from None
     heads = data.get("heads") if isinstance(data, dict) else None
     if not isinstance(heads, list) or not all(isinstance(r, list) for r in heads):
         raise StudioError(f"{path} holds no per-layer head scores")

@@ -56,7 +56,7 @@ def test_an_unknown_kind_still_reports_every_other_problem():
         "kind: must be one of order, grid, search; got 'sweep'",
         "order: only a order study has this section (kind is 'sweep')",
         "budget: unknown key 'turns' (known: seconds, trials)",
-        "seed: must be a whole number; got 'x'",
+        "seed: expected a whole number, got 'x'",
     ]
 
 
