@@ -218,3 +218,86 @@ def test_vocabulary_pruning_counts_the_words_of_a_tagged_sentence():
     words = [task.tokenizer(w, add_special_tokens=False)["input_ids"] for s in task.raw["train"]["tokens"] for w in s]
     assert {t for w in words for t in w} | {task.tokenizer.cls_token_id, task.tokenizer.sep_token_id} == \
         {t for row in ids for t in row}
+
+
+@pytest.mark.parametrize("kind", (TOKEN, REGRESSION), ids=lambda k: k.value)
+def test_an_evaluate_step_measures_the_tasks_loss_not_accuracy(kind, tmp_path):
+    from core.methods.task_measure import evaluate_loss
+
+    task, state = kind_task(kind), kind_model(kind)
+    ctx = method_context(tmp_path, task, state)
+    apply_method("evaluate", state, ctx, max_samples=8)
+    assert "validation/accuracy" not in ctx.seen
+    assert ctx.seen["validation/loss"] == [pytest.approx(
+        evaluate_loss(state.model, task.loader("validation", 64, limit=8))["loss"], rel=1e-5)]
+
+
+@dataclass
+class _WidgetSettings:
+    amount: float = 0.5
+
+
+@pytest.fixture
+def sentence_widget(monkeypatch):
+    """``test.sentences``: a method that applies to sentence classification only, registered for this test."""
+    from core import registry
+
+    registry.all_methods()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    calls: list = []
+    registry.register_method(
+        "test.sentences", family="pruning", title="Sentence widget", description="d", config=_WidgetSettings,
+        phrase="widget", tasks=("sequence-classification", "regression"),
+        task_reason="it reads one decision per sentence")(lambda state, cfg, ctx: calls.append(ctx) or state)
+    return calls
+
+
+def test_a_method_a_task_cannot_take_is_refused_before_the_run_with_the_reason(sentence_widget, tmp_path):
+    from types import SimpleNamespace
+
+    from core.applicability import (TaskRefusal, applicability, apply_step, recipe_problems, stack_problems,
+                                    task_applicability)
+    from core.recipe import Step
+    from core.registry import get_method
+    from tests.conftest import tiny_recipe
+
+    reason = "test.sentences cannot apply to a question-answering task: it reads one decision per sentence"
+    assert task_applicability("test.sentences", "question-answering") == reason
+    assert task_applicability("test.sentences", "regression") is None
+    assert task_applicability("test.sentences", None) is None  # no task said: sentence classification
+    assert applicability("test.sentences", "bert", {}, task=QA) == reason
+    assert applicability("test.sentences", "bert", {}) is None  # the family alone
+    assert stack_problems([("finetune", {}), ("test.sentences", {})], "bert", task="question_answering") == \
+        [(1, reason)]
+    assert stack_problems([("test.sentences", {})], "", task="multi-label")  # family unknown: the task still checks
+    # the recipe validator (validate / run) reads the recipe's task
+    recipe = tiny_recipe(Step("finetune"), Step("test.sentences"))
+    assert not recipe_problems(recipe)
+    recipe.task = "token-classification"
+    problems = recipe_problems(recipe)
+    assert [(p.step, p.method) for p in problems] == [(1, "test.sentences")]
+    assert "token-classification task: it reads one decision per sentence" in problems[0].message
+    # the engine's check before the handler: the run's task data says the kind
+    state = kind_model(QA)
+    ctx = method_context(tmp_path, kind_task(QA), state)
+    with pytest.raises(TaskRefusal, match="question-answering task: it reads one decision per sentence"):
+        apply_step(get_method("test.sentences"), state, _WidgetSettings(), ctx)
+    assert sentence_widget == []
+    ctx = method_context(tmp_path, SimpleNamespace(kind=TaskKind.REGRESSION), state)
+    apply_step(get_method("test.sentences"), state, _WidgetSettings(), ctx)
+    assert len(sentence_widget) == 1
+
+
+def test_registration_names_known_tasks_and_says_why_it_leaves_some_out(sentence_widget):
+    from core.registry import TASKS, all_methods, register_method
+
+    assert TASKS == tuple(k.value for k in TaskKind)
+    with pytest.raises(ValueError, match="unknown task 'ner'"):
+        register_method("test.bad", family="pruning", title="t", description="d", config=_WidgetSettings,
+                        tasks=("ner",), task_reason="x")
+    with pytest.raises(ValueError, match="says why"):
+        register_method("test.bad", family="pruning", title="t", description="d", config=_WidgetSettings,
+                        tasks=("regression",))
+    # every real method applies to every task kind (the importance, ablation and distillation steps use each
+    # task's loss; see core.methods.task_measure)
+    assert [s.name for s in all_methods() if set(s.tasks) != set(TASKS) and s.name != "test.sentences"] == []
