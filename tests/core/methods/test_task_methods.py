@@ -301,3 +301,29 @@ def test_registration_names_known_tasks_and_says_why_it_leaves_some_out(sentence
     # every real method applies to every task kind (the importance, ablation and distillation steps use each
     # task's loss; see core.methods.task_measure)
     assert [s.name for s in all_methods() if set(s.tasks) != set(TASKS) and s.name != "test.sentences"] == []
+
+
+@pytest.mark.parametrize("kind", (TOKEN, QA), ids=lambda k: k.value)
+def test_int8_keeps_the_task_head_in_float_unless_asked(kind, tmp_path):
+    head = HEADS[kind]
+    task = kind_task(kind)
+    batch = {k: v for k, v in _batch(task).items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    for include, float_head in ((False, True), (True, False)):
+        state = kind_model(kind)
+        ctx = method_context(tmp_path, task, state)
+        out = apply_method("quant.dynamic_int8", state, ctx, include_classifier=include)
+        assert (type(getattr(out.model, head)) is torch.nn.Linear) is float_head
+        assert type(out.model.bert.encoder.layer[0].output.dense) is not torch.nn.Linear  # the body is int8
+        with torch.no_grad():
+            result = out.model(**batch)
+        assert torch.isfinite(result.start_logits if kind is QA else result.logits).all()
+
+
+@pytest.mark.parametrize("kind", (TOKEN, QA), ids=lambda k: k.value)
+def test_movement_blocks_score_from_the_task_loss_while_training(kind, tmp_path, loss_validation):
+    task, state = kind_task(kind), kind_model(kind)
+    ctx = method_context(tmp_path, task, state)
+    before = count_parameters(state.model)
+    out = apply_method("prune.movement", state, ctx, granularity="blocks", heads_amount=0.5, ffn_amount=0.5,
+                       max_steps=4, batch_size=8, prune_every=1, learning_rate=1e-3)
+    assert sum(head_counts(out.model)) == 4 and count_parameters(out.model) < before
