@@ -160,8 +160,9 @@ def retokenized(ctx, task, raw: dict | None, tokenizer, lookup: list[int], kept:
         if kind is TaskKind.SEQUENCE_CLASSIFICATION:
             fresh = tokenize_splits(raw, task.label_names, ctx.recipe.data, tokenizer)
         else:
-            extra = {"scheme": getattr(task, "scheme", None), "scaling": getattr(task, "scaling", None),
-                     "unanswerable": getattr(task, "unanswerable", 0)}
+            extra = task.extras() if hasattr(task, "extras") else {
+                "scheme": getattr(task, "scheme", None), "scaling": getattr(task, "scaling", None),
+                "unanswerable": getattr(task, "unanswerable", 0)}
             fresh = tokenize_splits(raw, task.label_names, ctx.recipe.data, tokenizer, kind=kind, extra=extra)
         keep = set(kept)
         if all(_agrees(task.split(s), fresh.split(s), lookup, keep) for s in SPLITS):
