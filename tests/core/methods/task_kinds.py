@@ -34,6 +34,11 @@ class KindTask:
     kind: TaskKind
     raw: dict[str, Any] | None = None
     scheme: Any = None
+    scaling: Any = None
+    unanswerable: int = 0
+
+    def extras(self) -> dict[str, Any]:
+        return {"scheme": self.scheme, "scaling": self.scaling, "unanswerable": self.unanswerable}
 
     @property
     def num_labels(self) -> int:

@@ -202,6 +202,7 @@ def test_vocabulary_pruning_counts_questions_and_contexts(tmp_path):
     assert question <= counted and last <= counted and counted >= windows
     state = kind_model(QA)
     ctx = method_context(tmp_path, task, state)
+    ctx.recipe.data.max_length, ctx.recipe.data.doc_stride = 64, 16  # as the task's windows were made
     out = apply_method("prune.vocabulary", state, ctx)
     kept = out.extras[VOCABULARY_KEY].kept
     assert counted <= set(kept) and len(kept) < tok.vocab_size
