@@ -134,8 +134,9 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
             hard = F.cross_entropy(student.logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORED)
         soft = token_kd_loss(student.logits, teacher.logits, t, keep)
     elif kind is TaskKind.QUESTION_ANSWERING:
-        soft = (kd_loss(_masked_positions(student.start_logits, mask), _masked_positions(teacher.start_logits, mask), t)
-                + kd_loss(_masked_positions(student.end_logits, mask), _masked_positions(teacher.end_logits, mask), t)) / 2
+        sides = [kd_loss(_masked_positions(getattr(student, side), mask), _masked_positions(getattr(teacher, side), mask),
+                         t) for side in ("start_logits", "end_logits")]
+        soft = (sides[0] + sides[1]) / 2
         if batch.get("start_positions") is not None and batch.get("end_positions") is not None:
             hard = span_ce(student.start_logits, student.end_logits, batch["start_positions"], batch["end_positions"])
     elif kind is TaskKind.REGRESSION:

@@ -21,7 +21,8 @@ def _evaluate(model, make_loader: Callable, check, kind=SEQUENCE) -> tuple[float
     return result["score"], result["loss"]
 
 
-def head_ablation(model: nn.Module, make_loader: Callable, check=None, progress=None, kind=SEQUENCE) -> list[list[tuple[float, float]]]:
+def head_ablation(model: nn.Module, make_loader: Callable, check=None, progress=None,
+                  kind=SEQUENCE) -> list[list[tuple[float, float]]]:
     """``(accuracy, loss)`` with each head gated to zero in turn; ``progress(done, total)`` is called as it goes."""
     gates = ones_head_gates(model)
     total = sum(g.numel() for g in gates)

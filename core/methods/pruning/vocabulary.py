@@ -218,7 +218,8 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     ctx.progress(0, 4, "counting the tokens the data uses", force=True)
     raw, note = raw_splits(task)
     splits = ("train", "validation") if cfg.splits == "train+validation" else ("train",)
-    data = untruncated_ids(raw, splits, tokenizer, task_kind(task)) if raw else [ids for s in splits for ids in _rows(task.split(s))]
+    data = untruncated_ids(raw, splits, tokenizer, task_kind(task)) if raw else \
+        [ids for s in splits for ids in _rows(task.split(s))]
     kept = choose_kept(data, tokenizer, model, rows, cfg)
     if len(kept) == rows:
         ctx.log(f"vocabulary pruning: the data uses all {rows:,} tokens; nothing removed", "warning")

@@ -130,7 +130,8 @@ def test_each_tasks_distillation_loss_is_the_hand_computation(kind):
         unlabelled = sum(real) / len(real) * t * t  # without labels: every real token
     elif kind is QA:
         def side(sl, tl):  # softmax over the real positions only
-            return sum(_kl(sl[b, :int(mask[b].sum())], tl[b, :int(mask[b].sum())], t) for b in range(len(mask))) / len(mask)
+            real = [int(n) for n in mask.sum(-1)]
+            return sum(_kl(sl[b, :n], tl[b, :n], t) for b, n in enumerate(real)) / len(real)
         soft = (side(s.start_logits, te.start_logits) + side(s.end_logits, te.end_logits)) / 2 * t * t
     elif kind is REGRESSION:
         soft = float(((s.logits.squeeze(-1) - te.logits.squeeze(-1)) ** 2).mean())
