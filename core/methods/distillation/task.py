@@ -25,9 +25,10 @@ from core.registry import register_method, setting
 
 @dataclass
 class DistillSettings(TrainSettings):
-    temperature: float = setting(2.0, "Softening temperature T of both distributions (the KD term is scaled by T^2)",
-                                 min=0.1, max=100.0)
-    alpha: float = setting(0.5, "Weight of the hard-label cross-entropy; 1 - alpha goes to the teacher's soft "
+    temperature: float = setting(2.0, "Softening temperature T of both distributions (the KD term is scaled by T^2; "
+                                 "a regression's scores are matched as they are)", min=0.1, max=100.0)
+    alpha: float = setting(0.5, "Weight of the hard-label loss (cross-entropy; MSE for regression, BCE for "
+                           "multi-label); 1 - alpha goes to the teacher's soft "
                            "targets (0: pure distillation, 1: plain fine-tuning)", min=0.0, max=1.0)
     hidden_weight: float = setting(0.0, "Weight of hidden-state matching (0: off)", min=0.0, max=1000.0)
     attention_weight: float = setting(0.0, "Weight of attention-map matching where head counts agree (0: off)",
