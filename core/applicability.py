@@ -5,8 +5,9 @@ Each :class:`~core.registry.MethodSpec` says which encoder families it refuses
 setting) and which model states it takes (``accepts_frozen``: a model already
 int8 or k-bit). :func:`applicability` and :func:`stack_problems` answer before a
 run, without Qt and without a loaded model (the recipe validator, ``validate``,
-``run`` and the studio's palette use them); :func:`apply_step` asks the same
-question of the loaded model, then runs the handler with the model's adapter on
+``run`` and the studio's palette use them); a spec's ``tasks`` say which task
+kinds it applies to (:func:`task_applicability`). :func:`apply_step` asks the same
+questions of the loaded model and the run's task, then runs the handler with the model's adapter on
 ``ctx.adapter``, so no handler checks for itself.
 """
 
@@ -17,9 +18,40 @@ from typing import Any, Iterable, Mapping
 from core.models.adapters import ADAPTERS, Adapter, FamilyRefusal, adapter_for, families, source_profile
 from core.registry import MethodSpec, get_method
 from core.settings import settings_dict
+from core.tasks.kinds import TaskKind
 
 FROZEN_REASON = ("the model holds int8 or k-bit weights (quantized before this step, or loaded from such an export), "
                  "so it cannot be trained, distilled or pruned further; start from the float model")
+
+
+class TaskRefusal(FamilyRefusal):
+    """A method that cannot apply to the run's task kind; the message names both and why."""
+
+
+def task_of(source: Any) -> str:
+    """The task kind's value of ``source``: a kind or its spelling, or anything with a ``task`` or ``kind``
+    attribute (a recipe, the run's context or task data); sequence classification where none is said."""
+    if source is None:
+        return TaskKind.SEQUENCE_CLASSIFICATION.value
+    if isinstance(source, str):
+        return TaskKind.parse(source).value
+    for attr in ("task", "kind"):
+        if hasattr(source, attr):
+            return task_of(getattr(source, attr))
+    return TaskKind.SEQUENCE_CLASSIFICATION.value
+
+
+def task_applicability(method_name: str, task: Any) -> str | None:
+    """Why ``method_name`` cannot apply to a model of task ``task`` (None when it can, or the method is unknown)."""
+    spec = _spec(method_name)
+    if spec is None:
+        return None
+    try:
+        kind = task_of(task)
+    except ValueError:  # an unknown task is the recipe validator's to report
+        return None
+    reason = spec.task_refusal(kind)
+    return f"{method_name} cannot apply to a {kind} task: {reason}" if reason else None
 
 
 def _spec(method: str) -> MethodSpec | None:
@@ -30,13 +62,23 @@ def _spec(method: str) -> MethodSpec | None:
 
 
 def applicability(method_name: str, family: str, settings: Mapping[str, Any] | None = None,
-                  quantized: bool = False) -> str | None:
+                  quantized: bool = False, task: Any = None) -> str | None:
     """Why ``method_name`` cannot apply to a ``family`` model (None when it can); Qt-free, no model loaded.
 
     ``settings`` (the step's; ``{}`` for the defaults) catch refusals that depend
     on one setting; without them (the palette) only a method no settings can
-    rescue is refused. ``quantized`` says the model starts with int8 / k-bit weights.
+    rescue is refused. ``quantized`` says the model starts with int8 / k-bit weights;
+    ``task`` (when given) is the run's task kind.
     """
+    reason = family_applicability(method_name, family, settings, quantized)
+    if reason is None and task is not None:
+        reason = task_applicability(method_name, task)
+    return reason
+
+
+def family_applicability(method_name: str, family: str, settings: Mapping[str, Any] | None = None,
+                         quantized: bool = False) -> str | None:
+    """:func:`applicability` for the encoder family and the model state alone."""
     adapter = ADAPTERS.get(family)
     if adapter is None:
         return f"{family!r} is not a supported encoder family ({', '.join(families())})"
@@ -54,16 +96,19 @@ def applicability(method_name: str, family: str, settings: Mapping[str, Any] | N
             f"({family}): {refusal.reason}")
 
 
-def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str,
-                   quantized: bool = False) -> list[tuple[int, str]]:
+def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str | None,
+                   quantized: bool = False, task: Any = None) -> list[tuple[int, str]]:
     """``(step index, message)`` for each step that cannot apply to the model the stack starts from.
 
     The state a step meets follows the stack: after a step that ``freezes``
-    the model (a real int8 conversion) the model counts as quantized.
+    the model (a real int8 conversion) the model counts as quantized. An empty
+    ``family`` (not known before the model loads) checks the ``task`` alone.
     """
     out = []
     for index, (method, settings) in enumerate(steps):
-        reason = applicability(method, family, settings, quantized)
+        reason = family_applicability(method, family, settings, quantized) if family else None
+        if reason is None and task is not None:
+            reason = task_applicability(method, task)
         if reason:
             out.append((index, reason))
         spec = _spec(method)
@@ -75,7 +120,7 @@ def recipe_problems(recipe, family: str | None = None, quantized: bool | None = 
     """:class:`core.errors.Problem` for each step of ``recipe`` that cannot apply to the model it starts from.
 
     The family and state are read from the recipe's model source when not given
-    (a hub name, unknown until loaded, is not checked). For ``validate`` / ``run``.
+    (a hub name, unknown until loaded, is not checked; its task still is). For ``validate`` / ``run``.
     """
     from core.errors import Problem
 
@@ -83,14 +128,12 @@ def recipe_problems(recipe, family: str | None = None, quantized: bool | None = 
         try:
             found_family, found_quantized = source_profile(str(recipe.model.source))
         except Exception:  # an unreadable folder is the loader's to report, with its own message
-            return []
+            found_family, found_quantized = "", False
         family = found_family if family is None else family
         quantized = found_quantized if quantized is None else quantized
-    if not family:
-        return []
     steps = [(step.method, step.settings or {}) for step in recipe.steps]
     return [Problem(message, step=index, method=steps[index][0]) for index, message in
-            stack_problems(steps, family, quantized)]
+            stack_problems(steps, family, bool(quantized), getattr(recipe, "task", None))]
 
 
 def require_applicable(recipe) -> None:
@@ -106,8 +149,11 @@ def admit(spec: MethodSpec, state, cfg: Any = None, ctx=None) -> Adapter | None:
     """The model's adapter, after refusing (``FamilyRefusal``) a step of ``spec`` that cannot apply to it.
 
     A structural step on a family whose layers share weights (ALBERT) says so in the step log. A method that
-    does not need an adapter gets None on a model no adapter knows.
+    does not need an adapter gets None on a model no adapter knows. A method the run's task (``ctx.task``) is not
+    one of its ``tasks`` is refused with :class:`TaskRefusal`.
     """
+    if ctx is not None and (reason := task_applicability(spec.name, getattr(ctx, "task", None))):
+        raise TaskRefusal(reason)
     try:
         adapter = adapter_for(state.model)
     except FamilyRefusal:

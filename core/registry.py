@@ -32,6 +32,10 @@ FAMILIES = (
     "analysis",
 )
 
+# The task kinds a method may apply to: ``core.tasks.kinds.TaskKind``'s values (a test keeps the two the same; the
+# registry sits below the data layer, so it names them as text).
+TASKS = ("sequence-classification", "token-classification", "question-answering", "regression", "multi-label")
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -86,7 +90,8 @@ class MethodSpec:
     or after this step out of the step cache (the step changes something the
     cache does not store, such as the run's data). ``needs_adapter`` False lets
     the method run on a model no architecture adapter knows (it never touches
-    the model's structure). :attr:`version` is derived from the handler's source
+    the model's structure). ``tasks`` are the task kinds the method applies to (all five by default), and
+    ``task_reason`` says why not the others. :attr:`version` is derived from the handler's source
     (:mod:`core.code_version`), never set by hand.
 
     A step runs through :func:`core.applicability.apply_step`, which checks the
@@ -107,6 +112,8 @@ class MethodSpec:
     phrase: str | Callable[[Any], str] | None = None
     cacheable: bool = True
     needs_adapter: bool = True
+    tasks: tuple[str, ...] = TASKS
+    task_reason: str = ""
 
     def fields(self) -> list[FieldInfo]:
         return config_fields(self.config_cls)
@@ -132,6 +139,10 @@ class MethodSpec:
                     settings.get(refusal.setting, getattr(defaults, refusal.setting, None)) == refusal.value:
                 return refusal
         return None
+
+    def task_refusal(self, task: str) -> str | None:
+        """Why the method cannot apply to a ``task`` model (a :data:`TASKS` value), None when it can."""
+        return None if task in self.tasks else self.task_reason
 
     def is_structural(self, cfg: Any) -> bool:
         return bool(self.structural(cfg) if callable(self.structural) else self.structural)
@@ -165,6 +176,8 @@ def register_method(
     phrase: str | Callable[[Any], str] | None = None,
     cacheable: bool = True,
     needs_adapter: bool = True,
+    tasks: Iterable[str] = TASKS,
+    task_reason: str = "",
 ) -> Callable:
     """Decorator registering ``fn(state, config, ctx) -> state`` as a method (see :class:`MethodSpec`)."""
     if family not in FAMILIES:
@@ -176,12 +189,17 @@ def register_method(
     for refusal in refuses:
         if refusal.setting is not None and refusal.setting not in names:
             raise ValueError(f"{name}: a refusal names the setting {refusal.setting!r}, which {config.__name__} lacks")
+    tasks = tuple(tasks)
+    if unknown := [t for t in tasks if t not in TASKS]:
+        raise ValueError(f"{name}: unknown task {unknown[0]!r}; the tasks are {', '.join(TASKS)}")
+    if set(tasks) != set(TASKS) and not task_reason:
+        raise ValueError(f"{name}: a method that leaves out tasks says why (task_reason)")
 
     def decorate(fn: Callable) -> Callable:
         if name in _REGISTRY and _REGISTRY[name].handler is not fn:
             raise ValueError(f"method {name!r} registered twice")
         _REGISTRY[name] = MethodSpec(name, family, title, description, config, fn, trains, freezes, accepts_frozen,
-                                     refuses, structural, phrase, cacheable, needs_adapter)
+                                     refuses, structural, phrase, cacheable, needs_adapter, tasks, task_reason)
         return fn
 
     return decorate

@@ -1,7 +1,7 @@
 """The palette of registered methods, grouped by family, draggable into the stack.
 
-Methods the loaded model cannot take (its encoder family, or int8 / k-bit weights) are
-greyed out, with the reason from :func:`core.models.adapters.applicability` as their tooltip.
+Methods the loaded model cannot take (its encoder family, int8 / k-bit weights, or the run's task kind) are
+greyed out, with the reason from :func:`core.applicability.applicability` as their tooltip.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class MethodPalette(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.description)
         self._refusals: dict[str, str] = {}  # method name -> why the loaded model cannot take it
-        self._profile: tuple[str, bool] = ("", False)
+        self._profile: tuple[str, bool, str | None] = ("", False, None)
         self._populate()
         self.tree.itemActivated.connect(self._activated)
         self.tree.currentItemChanged.connect(self._describe)
@@ -88,24 +88,31 @@ class MethodPalette(QWidget):
         reason = self._refusals.get(name)
         return f"<b>Not available for this model:</b> {reason}<br><br>{text}" if reason else text
 
-    def set_model_profile(self, family: str, quantized: bool = False) -> None:
-        """Grey out the methods a ``family`` model (int8 / k-bit when ``quantized``) cannot take.
+    def set_model_profile(self, family: str, quantized: bool = False, task: str | None = None) -> None:
+        """Grey out the methods a ``family`` model (int8 / k-bit when ``quantized``) of task kind ``task`` cannot take.
 
-        An empty ``family`` (a hub name, known only once loaded) refuses nothing.
+        An empty ``family`` (a hub name, known only once loaded) refuses nothing for the family; the task still
+        refuses (None keeps the task set by :meth:`set_task`).
         """
-        if (family, quantized) == self._profile:
+        task = self._profile[2] if task is None else task
+        if (family, quantized, task) == self._profile:
             return
-        from core.applicability import applicability
+        from core.applicability import applicability, task_applicability
 
-        self._profile = (family, quantized)
+        self._profile = (family, quantized, task)
         self._refusals = {}
         for item in self._items():
             name = item.data(0, _NAME_ROLE)
-            reason = applicability(name, family, None, quantized) if family else None
+            reason = applicability(name, family, None, quantized, task) if family else \
+                (task_applicability(name, task) if task else None)
             if reason:
                 self._refusals[name] = reason
             item.setFlags(_USABLE & ~Qt.ItemFlag.ItemIsEnabled if reason else _USABLE)
             item.setToolTip(0, self._tooltip(name))
+
+    def set_task(self, task: str) -> None:
+        """Grey out the methods that cannot apply to a model of task kind ``task`` (a recipe's ``task``)."""
+        self.set_model_profile(self._profile[0], self._profile[1], task)
 
     def refusal(self, name: str) -> str | None:
         """Why the loaded model cannot take method ``name`` (None when it can)."""

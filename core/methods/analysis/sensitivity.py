@@ -13,6 +13,7 @@ from core.methods.pruning.ablation import baseline, head_ablation, layer_ablatio
 from core.methods.pruning.importance import (head_gradient_importance, layer_gradient_importance, normalise_rows,
                                              scale_rows, task_batches)
 from core.methods.pruning.structured import SENSITIVITY_KEY
+from core.methods.task_measure import has_accuracy, task_kind
 from core.models.surgery import head_counts
 from core.registry import register_method, setting
 
@@ -23,7 +24,8 @@ DISPLAY_SCALE = "per-layer L2 norm, then divided by the largest (0 to 1)"
 @dataclass
 class SensitivitySettings:
     measure: str = setting("gradient", "Gradient importance (fast), the validation-accuracy drop when each head "
-                           "or layer is switched off (one evaluation each), or both",
+                           "or layer is switched off (one evaluation each; the task's loss increase for a task "
+                           "without accuracy), or both",
                            choices=("gradient", "accuracy_drop", "both"))
     batches: int = setting(32, "Training batches for the gradient importance", min=1, max=10000)
     batch_size: int = setting(32, "Sentences per batch", min=1, max=4096)
@@ -50,18 +52,27 @@ def analyse(state, cfg: SensitivitySettings, ctx) -> dict:
         def make_loader():
             return ctx.task.loader("validation", max(64, cfg.batch_size), limit=cfg.eval_samples)
 
-        base_acc, base_loss = baseline(model, make_loader, ctx.check)
-        out["baseline_accuracy"] = base_acc
+        kind = task_kind(ctx.task)
+        accuracy = has_accuracy(kind)
+        base_acc, base_loss = baseline(model, make_loader, ctx.check, kind)
+        if accuracy:
+            out["baseline_accuracy"] = base_acc
         out["baseline_loss"] = base_loss
         heads = head_ablation(model, make_loader, ctx.check,
-                              progress=lambda d, t: ctx.progress(d, t, f"head {d}/{t} switched off"))
-        out["heads_accuracy_drop"] = [[base_acc - acc for acc, _ in row] for row in heads]
+                              progress=lambda d, t: ctx.progress(d, t, f"head {d}/{t} switched off"), kind=kind)
+        if accuracy:
+            out["heads_accuracy_drop"] = [[base_acc - acc for acc, _ in row] for row in heads]
         out["heads_loss_increase"] = [[loss - base_loss for _, loss in row] for row in heads]
         if cfg.layers:
-            layers = layer_ablation(model, make_loader, ctx.check)
-            out["layers_accuracy_drop"] = [base_acc - acc for acc, _ in layers]
+            layers = layer_ablation(model, make_loader, ctx.check, kind)
+            if accuracy:
+                out["layers_accuracy_drop"] = [base_acc - acc for acc, _ in layers]
             out["layers_loss_increase"] = [loss - base_loss for _, loss in layers]
-    primary = "gradient" if cfg.measure in ("gradient", "both") else "accuracy_drop"
+        if not accuracy:
+            ctx.log(f"a {kind.value} task has no accuracy: each head and layer is scored by the increase of the "
+                    "task's loss when it is switched off")
+    primary = "gradient" if cfg.measure in ("gradient", "both") else \
+        ("accuracy_drop" if has_accuracy(task_kind(ctx.task)) else "loss_increase")
     out["metric"] = primary
     out["heads"] = out[f"heads_{primary}"]
     out["layers"] = out.get(f"layers_{primary}", [])

@@ -17,6 +17,7 @@ import torch
 
 from core.engine.training import TrainSettings, train_model
 from core.errors import StudioError
+from core.methods.distillation.losses import TARGETS
 from core.methods.distillation.matching import (
     Matcher, RunningMeans, attached, check_int_list, eager_attention, frozen_teacher, hidden_width, num_layers,
     resolve_layer_map,
@@ -64,7 +65,7 @@ def unlabelled_split(ctx, cfg: TaskAgnosticSettings):
         return ds.map(lambda b: ctx.task.tokenizer(b["text"], truncation=True, max_length=max_length),
                       batched=True, remove_columns=["text"])
     ds = ctx.task.train
-    ds = ds.remove_columns([c for c in ds.column_names if c == "labels"])
+    ds = ds.remove_columns([c for c in ds.column_names if c in TARGETS])
     if cfg.max_sentences and cfg.max_sentences < len(ds):
         ds = ds.select(range(cfg.max_sentences))
     return ds
@@ -74,7 +75,7 @@ def make_loss(teacher, cfg: TaskAgnosticSettings, matcher: Matcher, means: Runni
     want_attn = cfg.attention_weight > 0
 
     def compute_loss(model, batch):
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        inputs = {k: v for k, v in batch.items() if k not in TARGETS}
         extra = {"output_hidden_states": True, "output_attentions": want_attn}
         out = model(**inputs, **extra)
         with torch.no_grad():

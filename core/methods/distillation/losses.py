@@ -2,12 +2,22 @@
 
 All functions take float tensors and return scalars; padding is excluded with
 the batch's attention mask so short sentences weigh the same as long ones.
+
+:func:`task_distillation_loss` picks the soft-target term for the task kind (its outputs, as the HF heads give
+them): a distribution over classes (KL at a temperature), one per token (KL on real, labelled tokens), one over
+start and one over end positions (their KLs averaged), a score (MSE to the teacher's) or independent labels
+(BCE against the teacher's sigmoid at a temperature).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from core.tasks.kinds import TaskKind
+
+TARGETS = ("labels", "start_positions", "end_positions")  # the batch keys the heads read as targets
+IGNORED = -100  # token classification: positions the loss skips (padding, a word's later pieces)
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -62,3 +72,83 @@ def attention_loss(student: torch.Tensor, teacher: torch.Tensor, attention_mask:
     per_row = (student.float() - teacher.float()).pow(2).sum(-1)  # (batch, heads, query)
     per_row = per_row * w[:, None, :]
     return per_row.sum() / (w.sum().clamp_min(1.0) * student.shape[1])
+
+
+def token_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+                  keep: torch.Tensor) -> torch.Tensor:
+    """Per-token KL(teacher || student) at temperature ``T`` (x T^2), averaged over the tokens where ``keep``."""
+    t = float(temperature)
+    log_p_student = F.log_softmax(student_logits.float() / t, dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits.float() / t, dim=-1)
+    per_token = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(-1)  # (batch, tokens)
+    w = keep.to(per_token.dtype)
+    return (per_token * w).sum() / w.sum().clamp_min(1.0) * (t * t)
+
+
+def _masked_positions(logits: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Start / end logits with padding positions out of the distribution (a finite floor keeps KL at 0 there)."""
+    logits = logits.float()
+    if attention_mask is None:
+        return logits
+    return logits.masked_fill(attention_mask == 0, -1e9)
+
+
+def span_ce(start: torch.Tensor, end: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """The QA head's own loss: mean of the start and end cross-entropies, positions past the input ignored."""
+    ignored = start.size(1)
+    starts, ends = starts.clamp(0, ignored), ends.clamp(0, ignored)
+    return (F.cross_entropy(start.float(), starts, ignore_index=ignored)
+            + F.cross_entropy(end.float(), ends, ignore_index=ignored)) / 2
+
+
+def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, temperature: float,
+                           alpha: float) -> dict[str, torch.Tensor]:
+    """``alpha * hard + (1 - alpha) * soft`` for a task ``kind``, from the student's and teacher's model outputs.
+
+    - sequence classification: :func:`distillation_loss` (CE on the labels, KL at T x T^2);
+    - token classification: per-token KL at T (x T^2) over real tokens whose label is not -100 (all real tokens
+      without labels), and the token CE with -100 ignored;
+    - question answering: the mean of the start and the end KL at T (x T^2), padding outside both
+      distributions, and the mean of the start and end CE;
+    - regression: MSE to the teacher's outputs (no temperature: a score has no distribution to soften), and MSE
+      to the targets;
+    - multi-label: per-label BCE of ``sigmoid(student / T)`` against ``sigmoid(teacher / T)`` (x T^2), and BCE
+      against the 0/1 targets.
+
+    Returns ``{"loss", "kd", "ce"}`` (``ce``: the hard-label term, whatever its form); without targets the soft
+    term gets the full weight.
+    """
+    kind = TaskKind.parse(kind)
+    t = float(temperature)
+    mask = batch.get("attention_mask")
+    if kind is TaskKind.SEQUENCE_CLASSIFICATION:
+        return distillation_loss(student.logits, teacher.logits, batch.get("labels"), t, alpha)
+    hard = None
+    if kind is TaskKind.TOKEN_CLASSIFICATION:
+        labels = batch.get("labels")
+        keep = torch.ones(student.logits.shape[:2], dtype=torch.bool, device=student.logits.device)
+        if mask is not None:
+            keep &= mask.bool()
+        if labels is not None:
+            keep &= labels != IGNORED
+            hard = F.cross_entropy(student.logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORED)
+        soft = token_kd_loss(student.logits, teacher.logits, t, keep)
+    elif kind is TaskKind.QUESTION_ANSWERING:
+        sides = [kd_loss(_masked_positions(getattr(student, side), mask), _masked_positions(getattr(teacher, side), mask),
+                         t) for side in ("start_logits", "end_logits")]
+        soft = (sides[0] + sides[1]) / 2
+        if batch.get("start_positions") is not None and batch.get("end_positions") is not None:
+            hard = span_ce(student.start_logits, student.end_logits, batch["start_positions"], batch["end_positions"])
+    elif kind is TaskKind.REGRESSION:
+        out = student.logits.float().reshape(student.logits.shape[0], -1)
+        soft = F.mse_loss(out, teacher.logits.float().reshape(out.shape))
+        if batch.get("labels") is not None:
+            hard = F.mse_loss(out, batch["labels"].float().reshape(out.shape))
+    else:  # multi-label
+        soft = F.binary_cross_entropy_with_logits(student.logits.float() / t, torch.sigmoid(teacher.logits.float() / t)
+                                                  ) * (t * t)
+        if batch.get("labels") is not None:
+            hard = F.binary_cross_entropy_with_logits(student.logits.float(), batch["labels"].float())
+    if hard is None:
+        return {"loss": soft, "kd": soft, "ce": torch.zeros_like(soft)}
+    return {"loss": alpha * hard + (1.0 - alpha) * soft, "kd": soft, "ce": hard}

@@ -1,6 +1,8 @@
 """``distill.train``: task-specific knowledge distillation on the labelled training split.
 
-Loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T),
+Loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T) for sentence classification; each task
+kind has its own terms (:func:`core.methods.distillation.losses.task_distillation_loss`: per token, over start and
+end positions, MSE for regression, BCE for multi-label),
 plus optional intermediate terms: hidden-state matching (through a learned
 projection when widths differ) and attention-map matching (where head counts
 agree), with a layer map that defaults to uniform spacing.
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from core.engine.training import TrainSettings, train_model
-from core.methods.distillation.losses import distillation_loss
+from core.methods.distillation.losses import TARGETS, task_distillation_loss
 from core.methods.distillation.matching import (
     Matcher, RunningMeans, attached, check_int_list, eager_attention, frozen_teacher, hidden_width, num_layers,
     resolve_layer_map,
@@ -23,9 +25,10 @@ from core.registry import register_method, setting
 
 @dataclass
 class DistillSettings(TrainSettings):
-    temperature: float = setting(2.0, "Softening temperature T of both distributions (the KD term is scaled by T^2)",
-                                 min=0.1, max=100.0)
-    alpha: float = setting(0.5, "Weight of the hard-label cross-entropy; 1 - alpha goes to the teacher's soft "
+    temperature: float = setting(2.0, "Softening temperature T of both distributions (the KD term is scaled by T^2; "
+                                 "a regression's scores are matched as they are)", min=0.1, max=100.0)
+    alpha: float = setting(0.5, "Weight of the hard-label loss (cross-entropy; MSE for regression, BCE for "
+                           "multi-label); 1 - alpha goes to the teacher's soft "
                            "targets (0: pure distillation, 1: plain fine-tuning)", min=0.0, max=1.0)
     hidden_weight: float = setting(0.0, "Weight of hidden-state matching (0: off)", min=0.0, max=1000.0)
     attention_weight: float = setting(0.0, "Weight of attention-map matching where head counts agree (0: off)",
@@ -44,19 +47,19 @@ def build_matcher(student, teacher, cfg, hidden_kind: str = "mse") -> Matcher | 
     return Matcher(hidden_width(student), hidden_width(teacher), mapping, hidden_kind)
 
 
-def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: RunningMeans | None = None):
-    """The ``compute_loss(model, batch)`` that :func:`train_model` calls."""
+def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: RunningMeans | None = None,
+              kind: str = "sequence-classification"):
+    """The ``compute_loss(model, batch)`` that :func:`train_model` calls, for a task ``kind``."""
     want_hidden = matcher is not None and cfg.hidden_weight > 0
     want_attn = matcher is not None and cfg.attention_weight > 0
 
     def compute_loss(model, batch):
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        labels = batch.get("labels")
+        inputs = {k: v for k, v in batch.items() if k not in TARGETS}
         extra = {"output_hidden_states": want_hidden, "output_attentions": want_attn}
         out = model(**inputs, **extra)
         with torch.no_grad():
             t_out = teacher(**inputs, **extra)
-        parts = distillation_loss(out.logits, t_out.logits, labels, cfg.temperature, cfg.alpha)
+        parts = task_distillation_loss(kind, out, t_out, batch, cfg.temperature, cfg.alpha)
         loss = parts["loss"]
         report = {"kd_loss": parts["kd"], "ce_loss": parts["ce"]}
         if matcher is not None:
@@ -74,12 +77,15 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
     family="distillation",
     title="Distil (task-specific)",
     description="Train the current model (the student) to match the fine-tuned teacher's soft predictions, mixed with "
-    "the true labels; optionally match hidden states and attention maps layer by layer.",
+    "the true labels (per token, over answer start and end, MSE for scores, BCE per label: the task's own terms); "
+    "optionally match hidden states and attention maps layer by layer.",
     config=DistillSettings,
     trains=True,
     phrase="distil",
 )
 def distill_train(state, cfg: DistillSettings, ctx):
+    from core.applicability import task_of
+
     student = state.model
     teacher = frozen_teacher(ctx, student, attentions=cfg.attention_weight > 0)
     matcher = build_matcher(student, teacher, cfg)
@@ -87,7 +93,8 @@ def distill_train(state, cfg: DistillSettings, ctx):
         ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
     means = RunningMeans(ctx, "distill")
     with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
-        student = train_model(ctx, student, cfg, ctx.task, compute_loss=make_loss(teacher, cfg, matcher, means),
+        loss = make_loss(teacher, cfg, matcher, means, task_of(ctx.task))
+        student = train_model(ctx, student, cfg, ctx.task, compute_loss=loss,
                               masks=state.masks, prefix="distill")
     means.flush()
     if matcher is not None and matcher.skipped_attention:

@@ -9,6 +9,7 @@ from core.methods.pruning.importance import layer_gradient_importance, task_batc
 from core.methods.pruning.structured import stored_sensitivity, update_extras
 from core.methods.family import report_cut
 from core.methods.selection import select_top
+from core.methods.task_measure import has_accuracy, task_kind
 from core.models.adapters.albert import SHARED_LAYERS
 from core.models.architecture import count_parameters, layers_of
 from core.models.surgery import keep_layers
@@ -25,7 +26,8 @@ class LayerPruneSettings:
     layers: list[int] = setting([], "Layer indices to keep, counting from 0 (strategy list)")
     start: int = setting(0, "every_other keeps layers start, start+2, ... (0 or 1)", min=0, max=1)
     importance_source: str = setting(
-        "validation", "least_important: measure the validation cost of skipping each layer, use gradients of a "
+        "validation", "least_important: measure the validation cost of skipping each layer (accuracy; the task's "
+        "loss for a task without one), use gradients of a "
         "layer gate, or reuse an analyze.sensitivity step's scores", choices=("validation", "gradient", "sensitivity"))
     eval_samples: int | None = setting(256, "Validation sentences per measurement (empty: all)", min=1, optional=True)
     batches: int = setting(16, "Training batches for the gradient scores", min=1, max=10000)
@@ -64,9 +66,13 @@ def layer_scores(state, model, cfg: LayerPruneSettings, ctx) -> list[float]:
     def make_loader():
         return ctx.task.loader("validation", max(64, cfg.batch_size), limit=cfg.eval_samples)
 
-    base_acc, base_loss = baseline(model, make_loader, ctx.check)
+    kind = task_kind(ctx.task)
+    base_score, base_loss = baseline(model, make_loader, ctx.check, kind)
+    ablated = layer_ablation(model, make_loader, ctx.check, kind)
+    if not has_accuracy(kind):  # the task's own loss: its increase when the layer is skipped
+        return [loss - base_loss for _, loss in ablated]
     # accuracy drop first; the loss increase breaks ties (small validation sets give coarse accuracies)
-    return [(base_acc - acc) + 1e-3 * (loss - base_loss) for acc, loss in layer_ablation(model, make_loader, ctx.check)]
+    return [(base_score - acc) + 1e-3 * (loss - base_loss) for acc, loss in ablated]
 
 
 def choose_layers(state, model, cfg: LayerPruneSettings, ctx) -> list[int]:
@@ -92,7 +98,7 @@ def choose_layers(state, model, cfg: LayerPruneSettings, ctx) -> list[int]:
     family="pruning",
     title="Layer pruning",
     description="Remove whole encoder layers: keep every other one, the first k, a list, or the k layers "
-    "whose removal would cost most on validation. Cheapest after train.layerdrop.",
+    "whose removal would cost most on validation (the accuracy, or the task's loss). Cheapest after train.layerdrop.",
     config=LayerPruneSettings,
     refuses=[Refusal("albert", SHARED_LAYERS)],
     structural=True,

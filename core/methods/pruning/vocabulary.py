@@ -10,6 +10,9 @@ declares the new data as a :class:`~core.engine.context.DataTransition`: the
 engine hands it to later steps with a teacher sliced to the same vocabulary
 (its vectors of kept tokens untouched), while the baseline keeps its own
 vocabulary and data, so the run's figures still compare with it as it was.
+
+The tokens are counted in whole examples, as the task reads them: sentences (and their pairs), the pre-split words
+of a token-classification sentence, a question with its whole context (not only the windows a QA feature holds).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from typing import Iterable
 
 from core.data.task import SPLITS
 from core.engine.context import DataTransition
+from core.methods.distillation.losses import TARGETS
 from core.methods.factorization.embeddings import word_embeddings_owner
+from core.methods.task_measure import evaluate, has_accuracy, task_kind
 from core.methods.pruning.vocab_remap import (VocabularyMap, config_token_ids, counts, protected_ids, pruned_tokenizer,
                                               refusal, shrink_vocabulary, slice_mask_rows, tokenizer_model,
                                               vocabulary_tokens, word_embedding_table)
@@ -29,6 +34,7 @@ from core.models.adapters import FamilyRefusal
 from core.models.adapters.base import BPE_VOCABULARY
 from core.models.architecture import count_parameters, serialized_size
 from core.registry import Refusal, register_method, setting
+from core.tasks.kinds import TaskKind
 
 VOCABULARY_KEY = "vocabulary"  # state.extras: the VocabularyMap of the pruning steps so far
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")  # BERT's and others' empty reserved slots
@@ -44,7 +50,8 @@ class VocabPruneSettings:
                            "frequent pieces early), special tokens and unused slots not counted", min=0, max=1_000_000)
     keep_characters: bool = setting(False, "Also keep every single-character piece, so most unseen words are spelt "
                                     "out in pieces instead of becoming the unknown token")
-    measure_accuracy: bool = setting(True, "Measure validation accuracy before and after (one pass each)")
+    measure_accuracy: bool = setting(True, "Measure validation accuracy (the task's loss for a task without one) "
+                                     "before and after (one pass each)")
 
 
 def _rows(ds) -> list[list[int]]:
@@ -79,18 +86,36 @@ def raw_splits(task) -> tuple[dict | None, str]:
     raw = task.raw
     if raw is None:
         return None, "the run's data holds no text to tokenize again"
-    if any(len(raw[s]) != len(task.split(s)) for s in SPLITS):
+    if any(len(raw[s]) != _examples(task.split(s)) for s in SPLITS):
         return None, "the run's text and ids differ in length"
     return raw, ""
 
 
-def untruncated_ids(parts: dict, splits: tuple[str, ...], tokenizer) -> list[list[int]]:
-    """Token ids of whole sentences: a word cut by truncation must keep all its pieces, or it reads otherwise."""
+def _examples(ds) -> int:
+    """Examples in a tokenized split: rows, or the questions whose windows the rows are (QA)."""
+    return len(set(ds["_example_id"])) if "_example_id" in ds.column_names else len(ds)
+
+
+def untruncated_ids(parts: dict, splits: tuple[str, ...], tokenizer,
+                    kind: TaskKind | str = TaskKind.SEQUENCE_CLASSIFICATION) -> list[list[int]]:
+    """Token ids of whole examples: a word cut by truncation must keep all its pieces, or it reads otherwise.
+
+    Token classification tokenizes the sentence's words as split; question answering the question with its
+    whole context (the windows the model reads are pieces of it).
+    """
+    kind = TaskKind.parse(kind)
     out: list[list[int]] = []
     for split in splits:
         ds = parts[split]
-        pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
-        out.extend(tokenizer(list(ds["text"]), pairs, truncation=False, verbose=False)["input_ids"])
+        if kind is TaskKind.TOKEN_CLASSIFICATION:
+            enc = tokenizer(list(ds["tokens"]), is_split_into_words=True, truncation=False, verbose=False)
+        elif kind is TaskKind.QUESTION_ANSWERING:
+            enc = tokenizer([q.lstrip() for q in ds["question"]], list(ds["context"]), truncation=False,
+                            verbose=False)
+        else:
+            pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
+            enc = tokenizer(list(ds["text"]), pairs, truncation=False, verbose=False)
+        out.extend(enc["input_ids"])
     return out
 
 
@@ -108,7 +133,9 @@ def _remapped(ds, lookup: list[int]):
 
 def _agrees(old, new, lookup: list[int], kept: set[int]) -> bool:
     """Whether ``new`` (re-tokenized) is ``old`` remapped on every row whose tokens were all kept."""
-    if len(old) != len(new) or list(old["labels"]) != list(new["labels"]):
+    if len(old) != len(new):
+        return False
+    if any(list(old[c]) != list(new[c]) for c in TARGETS if c in old.column_names):
         return False
     return all(b == [lookup[i] for i in a] for a, b in zip(_rows(old), _rows(new)) if kept.issuperset(a))
 
@@ -121,10 +148,22 @@ def retokenized(ctx, task, raw: dict | None, tokenizer, lookup: list[int], kept:
     old ids are mapped instead (removed tokens become the unknown token), with a
     note saying so.
     """
+    import inspect
+
     from core.data.task import tokenize_splits
 
+    kind = task_kind(task)
+    if raw is not None and kind is not TaskKind.SEQUENCE_CLASSIFICATION and \
+            "kind" not in inspect.signature(tokenize_splits).parameters:
+        raw = None  # this build tokenizes sentence classification only
     if raw is not None:
-        fresh = tokenize_splits(raw, task.label_names, ctx.recipe.data, tokenizer)
+        if kind is TaskKind.SEQUENCE_CLASSIFICATION:
+            fresh = tokenize_splits(raw, task.label_names, ctx.recipe.data, tokenizer)
+        else:
+            extra = task.extras() if hasattr(task, "extras") else {
+                "scheme": getattr(task, "scheme", None), "scaling": getattr(task, "scaling", None),
+                "unanswerable": getattr(task, "unanswerable", 0)}
+            fresh = tokenize_splits(raw, task.label_names, ctx.recipe.data, tokenizer, kind=kind, extra=extra)
         keep = set(kept)
         if all(_agrees(task.split(s), fresh.split(s), lookup, keep) for s in SPLITS):
             return fresh, ""
@@ -133,10 +172,10 @@ def retokenized(ctx, task, raw: dict | None, tokenizer, lookup: list[int], kept:
         "removed tokens were mapped to the unknown token, which the saved tokenizer may split otherwise")
 
 
-def _validation_accuracy(model, task, ctx) -> float:
-    from core.metrics.accuracy import evaluate_accuracy
-
-    return float(evaluate_accuracy(model, task.loader("validation", 64), check=ctx.check)["accuracy"])
+def _validation_figure(model, task, ctx) -> float:
+    """Validation accuracy, or the task's loss for a task kind without accuracy."""
+    result = evaluate(model, task.loader("validation", 64), task_kind(task), ctx.check)
+    return float(result["score"] if result["measure"] == "accuracy" else result["loss"])
 
 
 def _shrunk_copy(ref, kept: list[int], rows: int, tokenizer):
@@ -179,7 +218,8 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     ctx.progress(0, 4, "counting the tokens the data uses", force=True)
     raw, note = raw_splits(task)
     splits = ("train", "validation") if cfg.splits == "train+validation" else ("train",)
-    data = untruncated_ids(raw, splits, tokenizer) if raw else [ids for s in splits for ids in _rows(task.split(s))]
+    data = untruncated_ids(raw, splits, tokenizer, task_kind(task)) if raw else \
+        [ids for s in splits for ids in _rows(task.split(s))]
     kept = choose_kept(data, tokenizer, model, rows, cfg)
     if len(kept) == rows:
         ctx.log(f"vocabulary pruning: the data uses all {rows:,} tokens; nothing removed", "warning")
@@ -199,7 +239,8 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     unknown_before, unknown_after = unknown_share(task.validation, tokenizer), unknown_share(new_task.validation,
                                                                                                new_tokenizer)
     changed = sum(b != [lookup[i] for i in a] for a, b in zip(_rows(task.validation), _rows(new_task.validation)))
-    accuracy_before = _validation_accuracy(model, task, ctx) if cfg.measure_accuracy else None
+    figure = "accuracy" if has_accuracy(task_kind(task)) else "loss"
+    accuracy_before = _validation_figure(model, task, ctx) if cfg.measure_accuracy else None
     ctx.progress(3, 4, "slicing the embeddings", force=True)
     before, size_before = count_parameters(model), serialized_size(model)
     shrink_vocabulary(model, owner, attr, kept)
@@ -216,8 +257,8 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
                "validation_unknown_before": unknown_before, "validation_unknown_after": unknown_after,
                "validation_sentences_changed": changed}
     if accuracy_before is not None:
-        figures["validation_accuracy_before"] = accuracy_before
-        figures["validation_accuracy_after"] = _validation_accuracy(model, new_task, ctx)
+        figures[f"validation_{figure}_before"] = accuracy_before
+        figures[f"validation_{figure}_after"] = _validation_figure(model, new_task, ctx)
     # every later batch holds new ids: later steps read the new data, and distil from a teacher that reads it
     ctx.change_data(DataTransition(new_task, lambda teacher: _shrunk_copy(teacher, kept, rows, new_tokenizer),
                                    figures, f"vocabulary pruned to {len(kept):,} of {rows:,} tokens"))
@@ -226,15 +267,15 @@ def prune_vocabulary(state, cfg: VocabPruneSettings, ctx):
     ctx.metric("vocab/validation_unknown_before", unknown_before)
     ctx.metric("vocab/validation_unknown_after", unknown_after)
     if accuracy_before is not None:
-        ctx.metric("vocab/validation_accuracy_before", accuracy_before)
-        ctx.metric("vocab/validation_accuracy_after", figures["validation_accuracy_after"])
+        ctx.metric(f"vocab/validation_{figure}_before", accuracy_before)
+        ctx.metric(f"vocab/validation_{figure}_after", figures[f"validation_{figure}_after"])
     ctx.metric("model/parameters", after)
     ctx.metric("model/size_bytes", size_after)
     if note:
         ctx.log(f"vocabulary pruning: {note}", "warning")
     ctx.log(f"vocabulary pruning: kept {len(kept):,} of {rows:,} embedding rows; {before - after:,} parameters and "
             f"{size_before - size_after:,} bytes fewer ({after:,} parameters left); unknown tokens on validation "
-            f"{unknown_before:.2%} -> {unknown_after:.2%}, {changed} of {len(task.validation)} validation sentences "
+            f"{unknown_before:.2%} -> {unknown_after:.2%}, {changed} of {len(task.validation)} validation rows "
             "tokenize differently. Later steps read the re-tokenized data and distil from a teacher with the pruned "
             "vocabulary; the baseline keeps its own vocabulary and data. The step cache keeps no prefix that ends "
             "after this step (the data is re-tokenized)")

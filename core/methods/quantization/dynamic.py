@@ -23,16 +23,27 @@ from core.registry import register_method, setting
 class DynamicInt8Settings:
     per_channel: bool = setting(True, "One scale per output channel instead of one per weight matrix: closer to the "
                                 "float model at the same speed")
-    include_classifier: bool = setting(False, "Quantize the classification head too (usually costs accuracy for no speed)")
+    include_classifier: bool = setting(False, "Quantize the task head too (the classifier; qa_outputs for question "
+                                       "answering): usually costs accuracy for no speed")
     embedding_bits: int | None = setting(None, "Also store the embedding tables with this many bits per weight "
                                          "(scales per row group); empty: keep them in float", min=2, max=8, optional=True)
+
+
+# The task heads' module names: sentence, token, regression and multi-label heads are ``classifier``, the question-
+# answering head ``qa_outputs``; quantizing "the head" means the same modules whatever the task.
+TASK_HEADS = ("classifier", "qa_outputs")
+
+
+def is_task_head(name: str) -> bool:
+    """Whether module ``name`` (a ``named_modules`` name) belongs to the model's task head."""
+    return name.startswith(TASK_HEADS)
 
 
 def quantize_dynamic_int8(model: nn.Module, include_classifier: bool = False, per_channel: bool = False) -> nn.Module:
     model = model.to("cpu").eval()
     targets = {name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     if not include_classifier:
-        targets = {n for n in targets if not n.startswith("classifier")}
+        targets = {n for n in targets if not is_task_head(n)}
     with warnings.catch_warnings():
         # torch.ao's eager quantization is deprecated in favour of torchao, whose
         # int8 kernels are slower in eager mode on CPUs without VNNI (ENV.md)

@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from core.errors import StudioError
 from core.methods.quantization import hessian
+from core.methods.quantization.dynamic import is_task_head
 from core.methods.quantization.kbit_modules import KBitEmbedding, KBitLinear
 from core.methods.quantization.qat import QUANT_KEY
 from core.models.architecture import layers_of, serialized_size
@@ -136,7 +137,7 @@ def quantize_kbit(model: nn.Module, cfg: KBitSettings) -> dict[str, int]:
             position[id(m)] = layer_of[id(layer)]
     done: dict[str, int] = {}
     for name, module in list(model.named_modules()):
-        is_head = name.startswith("classifier") or ".pooler" in name or name.startswith("pooler")
+        is_head = is_task_head(name) or ".pooler" in name or name.startswith("pooler")
         if isinstance(module, nn.Linear) and (id(module) in position or (is_head and cfg.include_head)):
             bits = per_layer.get(position.get(id(module), -1), cfg.bits)
             _set(model, name, KBitLinear.from_linear(module, bits, group, cfg.symmetric))

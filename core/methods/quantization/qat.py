@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from core.engine.training import TrainSettings, train_model
-from core.methods.quantization.dynamic import quantize_dynamic_int8
+from core.methods.quantization.dynamic import is_task_head, quantize_dynamic_int8
 from core.methods.quantization.fake import QATLinear
 from core.registry import register_method, setting
 
@@ -34,7 +34,7 @@ class QATSettings(TrainSettings):
 
 def _targets(model: nn.Module, include_classifier: bool) -> list[str]:
     names = [n for n, m in model.named_modules() if type(m) is nn.Linear]
-    return names if include_classifier else [n for n in names if not n.startswith("classifier")]
+    return names if include_classifier else [n for n in names if not is_task_head(n)]
 
 
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
@@ -61,7 +61,7 @@ def remove_fake_quant(model: nn.Module) -> nn.Module:
 def convert_int8(model: nn.Module, names: list[str], per_channel: bool) -> nn.Module:
     """Dynamic int8 conversion of ``names``, per tensor (the shared helper) or per channel."""
     if not per_channel:
-        return quantize_dynamic_int8(model, include_classifier=any(n.startswith("classifier") for n in names))
+        return quantize_dynamic_int8(model, include_classifier=any(is_task_head(n) for n in names))
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     model = model.to("cpu").eval()
