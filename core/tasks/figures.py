@@ -13,7 +13,7 @@ Headlines, and why:
 
 from __future__ import annotations
 
-from core.metrics.figures import FIGURES, Figure
+from core.metrics.figure_base import FIGURES, Figure
 from core.tasks.kinds import TaskKind
 
 _HOW = "in brackets a 95 % bootstrap interval over the examples (sentences, questions, rows) evaluated"
