@@ -42,7 +42,11 @@ def validate(args) -> int:
 
     from core.applicability import require_applicable
 
+    from core.data.kinds import check_recipe_task
+
     recipe = Recipe.load(args.recipe).validate()
     require_applicable(recipe)  # steps the model's family or int8 state cannot take
+    task = check_recipe_task(recipe)  # the task against the model folder's head, and the task's data
     print(f"{args.recipe}: valid ({len(recipe.steps)} steps: {' -> '.join(s.method for s in recipe.steps)})")
+    print(f"  {task}")
     return 0
