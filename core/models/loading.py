@@ -136,8 +136,8 @@ def _head(kind, num_labels: int, label_names: Sequence[str] | None) -> tuple[str
 
 
 def check_folder_task(source: str, task, num_labels: int | None = None):
-    """The task ``task`` when ``source``'s head allows it (a folder without a config, the embedded default and the
-    tiny model allow every task); otherwise a :class:`ModelLoadError` naming both tasks."""
+    """The task ``task`` when ``source``'s head allows it (a folder without a readable config, the embedded default
+    and the tiny model allow every task); otherwise a :class:`ModelLoadError` naming both tasks."""
     from core.tasks.kinds import TaskKind, check_task, detect_folder
 
     kind = TaskKind.parse(task)
@@ -147,7 +147,11 @@ def check_folder_task(source: str, task, num_labels: int | None = None):
     path = Path(resolve_source(source)).expanduser()
     if not path.is_dir() or not (path / "config.json").is_file():
         return kind
-    return check_task(kind, detect_folder(path), f"the model folder {path}", num_labels)
+    try:
+        detection = detect_folder(path)
+    except ModelLoadError:  # a config.json that cannot be read: loading the folder reports it, with the run
+        return kind
+    return check_task(kind, detection, f"the model folder {path}", num_labels)
 
 
 def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequence[str] | None = None,
