@@ -219,3 +219,32 @@ def test_the_example_recipes_validate_against_their_data(capsys, monkeypatch):
         assert recipe.task == kind and recipe.model.source == "default"
         assert command.main(["validate", str(path)]) == 0, capsys.readouterr().err
         assert f"task {kind}:" in capsys.readouterr().out
+
+
+def test_the_step_cache_tells_tasks_apart(tmp_path):
+    """A regression and a sentence-classification run on the same table and model must not share a cached prefix."""
+    from core.engine.cache import StepCache
+
+    cache = StepCache(tmp_path / "cache")
+    csv = tmp_path / "scores.csv"
+    csv.write_text("text,label\n" + "".join(f"row {i},{i % 3}\n" for i in range(30)))
+    one = Recipe(model=ModelRef("tiny"), data=DataRef(str(csv)), steps=[Step("finetune")])
+    other = one.copy()
+    other.task = "regression"
+    assert cache.prefix_keys(one)[1] != cache.prefix_keys(other)[1]
+
+
+def test_qa_evaluation_limits_questions_not_windows(tasks):
+    """``max_samples`` counts questions: every window of each question measured is read (a long context's answer
+    may lie in its second window)."""
+    from core.metrics.tasks import evaluate_task
+    from core.models.loading import load_model
+
+    task = tasks["question-answering"]
+    state = load_model("tiny", 2, task="question-answering")
+    windows = task.split("test")["_example_id"]
+    first = task.raw["test"]["id"][:5]
+    measured = evaluate_task(state.model, task, "test", 4, DATA["question-answering"], limit=5, intervals=True)
+    assert measured.evaluated == 5 and measured.scored.extra["evaluated"] == 5
+    assert sum(e in first for e in windows) >= 5  # (at least one window each; more where a context is long)
+    assert set(measured.figures) >= {"answer_f1", "exact_match"}
