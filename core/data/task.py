@@ -46,6 +46,10 @@ class TaskData:
             return 2
         return len(self.label_names)
 
+    def extras(self) -> dict[str, Any]:
+        """What tokenizing the raw splits again needs beside them (:func:`tokenize_splits`' ``extra``)."""
+        return {"scheme": self.scheme, "scaling": self.scaling, "unanswerable": self.unanswerable}
+
     def split(self, name: str):
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}")

@@ -248,3 +248,14 @@ def test_qa_evaluation_limits_questions_not_windows(tasks):
     assert measured.evaluated == 5 and measured.scored.extra["evaluated"] == 5
     assert sum(e in first for e in windows) >= 5  # (at least one window each; more where a context is long)
     assert set(measured.figures) >= {"answer_f1", "exact_match"}
+
+
+def test_retokenizing_keeps_the_kind_and_its_features(tasks):
+    """A step that re-tokenizes the raw splits (vocabulary pruning) gets the same kind of task back."""
+    from core.data.task import tokenize_splits
+
+    for kind, task in tasks.items():
+        again = tokenize_splits(task.raw, task.label_names, DATA[kind], task.tokenizer, task.kind, task.extras())
+        assert again.kind is task.kind and again.num_labels == task.num_labels
+        assert again.test.column_names == task.test.column_names
+        assert again.test["input_ids"] == task.test["input_ids"]
