@@ -129,17 +129,3 @@ def describe(task) -> str:
         out += f", {len(task.label_names)} labels: {', '.join(task.label_names)}"
     return out
 
-
-def check_recipe_task(recipe, read_data: bool = True) -> str:
-    """The recipe's task against its model folder's head and, with ``read_data``, its data (read and tokenized,
-    the label count checked against the head); a line saying what was checked. Raises the error that ``run``
-    would meet (:class:`~core.errors.ModelLoadError`, :class:`~core.errors.DataLoadError`), before any training."""
-    from core.data.task import prepare_task
-    from core.models.loading import check_folder_task, load_tokenizer
-
-    kind = check_folder_task(recipe.model.source, recipe.task)
-    if not read_data or kind is TaskKind.SEQUENCE_CLASSIFICATION:
-        return f"task {kind.value}"
-    task = prepare_task(recipe.data, load_tokenizer(recipe.model.source), kind)
-    check_folder_task(recipe.model.source, kind, task.num_labels)
-    return f"task {describe(task)}"

@@ -1,7 +1,7 @@
 """The figures a run ends with: the task's figures, size, parameters and latency, each beside the baseline's.
 
 Sequence classification ends with accuracy; the other task kinds with their own figures
-(:mod:`core.metrics.tasks`, named in :mod:`core.tasks.figures`), each with a bootstrap interval, and "retained"
+(:mod:`core.engine.task_metrics`, named in :mod:`core.tasks.figures`), each with a bootstrap interval, and "retained"
 is the task's headline figure (``<headline>_retained``: ``entity_f1_retained``, ``answer_f1_retained``,
 ``pearson_retained``, ``micro_f1_retained``) against the baseline's on the same examples, with a paired interval.
 
@@ -76,7 +76,7 @@ def task_retained(final, base, key: str) -> dict[str, float]:
 
 def _measure_task(ctx, state, results: dict) -> None:
     """The final model's and the baseline's task figures (a task kind other than sequence classification)."""
-    from core.metrics.tasks import evaluate_task
+    from core.engine.task_metrics import evaluate_task
     from core.tasks.figures import HEADLINE
 
     settings, data = ctx.recipe.evaluation, ctx.recipe.data

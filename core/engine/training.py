@@ -186,7 +186,7 @@ def validate(ctx, model: torch.nn.Module, settings: TrainSettings, data) -> dict
         ctx.metric("val/accuracy", result["accuracy"])
         ctx.metric("val/loss", result["loss"])
         return result
-    from core.metrics.tasks import evaluate_task
+    from core.engine.task_metrics import evaluate_task
 
     measured = evaluate_task(model, data, "validation", batch, ctx.recipe.data, limit=settings.eval_samples,
                              check=ctx.check)

@@ -1,7 +1,7 @@
 """The figures every run has (sequence classification's accuracy, size, speed) and the :class:`Figure` record.
 
-Kept apart from :mod:`core.metrics.figures` so that :mod:`core.tasks.figures` can build the other task kinds'
-figures from it, and :mod:`core.metrics.figures` join the two into the one table, without an import cycle.
+Kept apart from :mod:`core.metrics.figures` so that :mod:`core.metrics.task_figures` can build the other task
+kinds' figures from it, and :mod:`core.metrics.figures` join the two into the one table, without an import cycle.
 """
 
 from __future__ import annotations

@@ -26,18 +26,17 @@ NO_PROTOCOL = "protocol not recorded (a run from an older studio)"
 
 
 def _task_figures() -> tuple[Figure, ...]:
-    """Every other task kind's figures (core.tasks.figures), each with its baseline's and, for the headline, its
-    "retained"; they come after accuracy's rows, before the size figures."""
-    from core.tasks.figures import HEADLINE, TASK_FIGURES
-    from core.tasks.kinds import TaskKind
+    """Every other task kind's figures (:mod:`core.metrics.task_figures`), each with its baseline's and, for the
+    headline, its "retained"; they come after accuracy's rows, before the size figures."""
+    from core.metrics.task_figures import BY_TASK, HEADLINES
 
     out: list[Figure] = []
-    for kind, figures in TASK_FIGURES.items():
-        if kind is TaskKind.SEQUENCE_CLASSIFICATION:
+    for task, figures in BY_TASK.items():
+        if task == "sequence-classification":
             continue
         for f in figures:
             out.append(f)
-            if f.key == HEADLINE[kind]:
+            if f.key == HEADLINES[task]:
                 out.append(Figure(f"baseline_{f.key}", f"Baseline {f.label}", f.group, f.kind,
                                   f"The same for the baseline (the fine-tuned model before compression, or the "
                                   f"original). {f.help}", f.unit))
@@ -45,7 +44,7 @@ def _task_figures() -> tuple[Figure, ...]:
                                   f"Final {f.label} / baseline {f.label} on the same examples; in brackets a 95 % "
                                   "paired bootstrap interval (examples resampled together for both models).", "%"))
         out += [Figure(f"baseline_{f.key}", f"Baseline {f.label}", f.group, f.kind, f"The baseline's. {f.help}",
-                       f.unit) for f in figures if f.key != HEADLINE[kind]]
+                       f.unit) for f in figures if f.key != HEADLINES[task]]
     out += [Figure("entities", "Entities", "accuracy", "count", "Gold entities in the sentences evaluated."),
             Figure("unanswerable", "Unanswerable questions", "accuracy", "count",
                    "Questions evaluated that have no answer in their context (SQuAD v2)."),
@@ -223,9 +222,9 @@ def profile_figures(results: Mapping[str, Any]) -> list[tuple[str, dict[str, Any
 
 def headline(results: Mapping[str, Any]) -> str | None:
     """The key of the task's headline figure among ``results`` (``accuracy``, ``entity_f1``...), None without one."""
-    from core.tasks.figures import HEADLINE
+    from core.metrics.task_figures import HEADLINES
 
-    return next((key for key in HEADLINE.values() if key in results), None)
+    return next((key for key in HEADLINES.values() if key in results), None)
 
 
 def summary(results: Mapping[str, Any]) -> str:

@@ -138,7 +138,8 @@ def _head(kind, num_labels: int, label_names: Sequence[str] | None) -> tuple[str
 def check_folder_task(source: str, task, num_labels: int | None = None):
     """The task ``task`` when ``source``'s head allows it (a folder without a readable config, the embedded default
     and the tiny model allow every task); otherwise a :class:`ModelLoadError` naming both tasks."""
-    from core.tasks.kinds import TaskKind, check_task, detect_folder
+    from core.models.folder import detect_folder
+    from core.tasks.kinds import TaskKind, check_task
 
     kind = TaskKind.parse(task)
     source = _check_source(source)

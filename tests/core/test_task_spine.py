@@ -237,7 +237,7 @@ def test_the_step_cache_tells_tasks_apart(tmp_path):
 def test_qa_evaluation_limits_questions_not_windows(tasks):
     """``max_samples`` counts questions: every window of each question measured is read (a long context's answer
     may lie in its second window)."""
-    from core.metrics.tasks import evaluate_task
+    from core.engine.task_metrics import evaluate_task
     from core.models.loading import load_model
 
     task = tasks["question-answering"]
