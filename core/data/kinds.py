@@ -120,7 +120,8 @@ def describe(task) -> str:
     unit = {TaskKind.TOKEN_CLASSIFICATION: "sentences", TaskKind.QUESTION_ANSWERING: "questions"}.get(task.kind, "rows")
     out = f"{task.kind.value}: {sizes} {unit} (train/validation/test)"
     if task.kind is TaskKind.TOKEN_CLASSIFICATION:
-        out += f", {len(task.label_names)} tags ({task.scheme.value if task.scheme else '?'}): {', '.join(task.label_names)}"
+        scheme = task.scheme.value if task.scheme else "?"
+        out += f", {len(task.label_names)} tags ({scheme}): {', '.join(task.label_names)}"
     elif task.kind is TaskKind.QUESTION_ANSWERING:
         out += f", {len(task.train)} training windows, {task.unanswerable} unanswerable questions in the file"
     elif task.kind is TaskKind.REGRESSION and task.scaling is not None:

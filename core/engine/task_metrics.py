@@ -90,7 +90,8 @@ def _rows(task, features, raw, outputs, settings):
                      for out, ids, n in zip(outputs, features["_word_ids"], features["_words"])]
         gold = [[task.label_names[t] for t in tags] for tags in raw["tags"]]
         rows = entities.sentence_rows(gold, predicted, task.scheme)
-        return rows, entities.figures_of, {"evaluated": float(len(gold)), "entities": float(rows[:, entities.GOLD].sum())}
+        counts = {"evaluated": float(len(gold)), "entities": float(rows[:, entities.GOLD].sum())}
+        return rows, entities.figures_of, counts
     if kind is TaskKind.QUESTION_ANSWERING:
         from core.tasks.metrics import qa
         from core.tasks.qa_spans import best_answers

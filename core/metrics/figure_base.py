@@ -35,7 +35,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("accuracy_retained", "Accuracy retained", "accuracy", "fraction",
            "Final accuracy / baseline accuracy on the same examples; in brackets a 95 % paired bootstrap interval "
            "(examples resampled together for both models).", "%"),
-    Figure("evaluated", "Examples evaluated", "accuracy", "count", "How many examples the figures above are measured on (sentences, questions, rows)."),
+    Figure("evaluated", "Examples evaluated", "accuracy", "count",
+           "How many examples the figures above are measured on (sentences, questions, rows)."),
     Figure("loss", "Loss", "accuracy", "number", "Mean loss of the final model on the evaluation split (the task's "
            "own: cross-entropy, or the mean squared error of scaled targets for regression)."),
     Figure("parameters", "Parameters", "size", "count",
