@@ -37,14 +37,27 @@ from core.registry import FieldInfo, brief, check_field, config_fields, setting
 
 __all__ = ["COLUMN_LENGTH", "FORMAT_VERSION", "MAX_ALIASES", "MAX_EXPANDED", "MAX_FILE_BYTES", "MAX_STEPS",
            "METHOD_LENGTH", "NAME_LENGTH", "SAMPLES_MAX", "SEED_MAX", "SOURCE_LENGTH", "DataRef",
-           "EvaluationSettings", "ModelRef", "Recipe", "Step"]
+           "EvaluationSettings", "ModelRef", "Recipe", "Step", "TASKS"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+TASKS = ("sequence-classification", "token-classification", "question-answering", "regression", "multi-label")
+
+
+def _from_v1(data: dict) -> dict:
+    """Version 1 recipes knew one task: sentence (pair) classification."""
+    data.setdefault("task", TASKS[0])
+    return data
+
+
+# version -> the function that brings a recipe of that version to the next one
+MIGRATIONS = {1: _from_v1}
 
 
 @dataclass
 class Recipe:
     name: str = setting("untitled", "The run's name in the database", max=NAME_LENGTH)
+    task: str = setting(TASKS[0], "What the model predicts: a class per sentence (pair), a tag per word, an answer "
+                        "span, a number, or a set of labels", choices=TASKS)
     model: ModelRef = field(default_factory=ModelRef)
     data: DataRef = field(default_factory=DataRef)
     steps: list[Step] = field(default_factory=list)
@@ -78,6 +91,8 @@ class Recipe:
             raise RecipeError(Problem(f"must be a whole number; got {brief(version)}", field="version"))
         if version > FORMAT_VERSION:
             raise RecipeError(f"recipe format version {version} is newer than this studio supports ({FORMAT_VERSION})")
+        for old in range(version, FORMAT_VERSION):
+            data = MIGRATIONS[old](data)
         problems: list[Problem] = []
         sections = {name: _read_section(name, data.pop(name, None), problems) for name in _SECTIONS}
         numbered = _read_steps(data.pop("steps", None), problems)
@@ -200,12 +215,21 @@ class Recipe:
         where = "evaluation, field 'latency_profiles': "  # profile_problems' prefix; here the field says where
         out += [Problem(p.removeprefix(where), field="evaluation.latency_profiles")
                 for p in profile_problems(self.evaluation.latency_profiles)]
+        data = self.data
+        if self.task == "question-answering" and data.doc_stride >= data.max_length:
+            out.append(Problem(f"must be below max_length ({data.max_length}): each window of a long context moves "
+                               f"on by max_length - doc_stride tokens; got {data.doc_stride}", field="data.doc_stride"))
+        if self.task == "multi-label" and len(data.label_columns) == 1:
+            out.append(Problem("needs two or more 0/1 columns, or none (label_column then holds each row's label "
+                               f"list); got {brief(data.label_columns)}", field="data.label_columns"))
+        if len(set(data.label_columns)) != len(data.label_columns):
+            out.append(Problem(f"names a column twice: {brief(data.label_columns)}", field="data.label_columns"))
         return out
 
 # -- reading the parts of a recipe ---------------------------------------------
 _SECTIONS = {"model": ModelRef, "data": DataRef, "evaluation": EvaluationSettings}
-_HEADER = ("name", "device", "seed", "cache")
-_TOP_LEVEL = ("name", "model", "data", "steps", "evaluation", "device", "seed", "cache", "version")
+_HEADER = ("name", "task", "device", "seed", "cache")
+_TOP_LEVEL = ("name", "task", "model", "data", "steps", "evaluation", "device", "seed", "cache", "version")
 
 
 @functools.cache

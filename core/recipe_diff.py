@@ -52,10 +52,11 @@ def effective_settings(method: str, settings: dict | None) -> dict[str, Any]:
 
 def effective_recipe(recipe: dict | None) -> dict[str, Any]:
     """A recipe mapping (as stored with a run, or ``Recipe.to_dict()``) with every default filled in."""
-    from core.recipe import FORMAT_VERSION, DataRef, EvaluationSettings, ModelRef
+    from core.recipe import FORMAT_VERSION, TASKS, DataRef, EvaluationSettings, ModelRef
 
     raw = copy.deepcopy(recipe or {})
-    out: dict[str, Any] = {"name": raw.pop("name", "untitled"), "device": raw.pop("device", "auto"),
+    out: dict[str, Any] = {"name": raw.pop("name", "untitled"), "task": raw.pop("task", TASKS[0]),  # v1: no task
+                           "device": raw.pop("device", "auto"),
                            "seed": raw.pop("seed", 0), "cache": raw.pop("cache", True),
                            "version": raw.pop("version", FORMAT_VERSION)}
     raw.pop("format", None)

@@ -46,6 +46,30 @@ class DataRef:
     validation_samples: int | None = setting(None, "Validation rows (empty: all)", min=1, max=SAMPLES_MAX)
     test_samples: int | None = setting(None, "Test rows (empty: all)", min=1, max=SAMPLES_MAX)
     seed: int = setting(0, "Seed of the train / validation / test split", min=0, max=SEED_MAX)
+    # -- per task (core.tasks); each is read only by the task it names --------------------------------------
+    tag_column: int = setting(-1, "Token classification, CoNLL files: the column holding the tags (0 is the word; "
+                              "-1 the last)", min=-20, max=20)
+    tokens_field: str = setting("tokens", "Token classification, JSON Lines or a saved dataset: the field holding "
+                                "each sentence's words", min=1, max=COLUMN_LENGTH)
+    tags_field: str = setting("tags", "Token classification, JSON Lines or a saved dataset: the field holding each "
+                              "sentence's tags", min=1, max=COLUMN_LENGTH)
+    label_pieces: str = setting("first", "Token classification: label a word's first word piece only (the rest "
+                                "are ignored by the loss), or all its pieces", choices=("first", "all"))
+    doc_stride: int = setting(128, "Question answering: tokens of context shared by consecutive windows of a long "
+                              "context (below max_length)", min=0, max=511)
+    max_answer_length: int = setting(30, "Question answering: the longest answer span searched, in tokens",
+                                     min=1, max=512)
+    n_best: int = setting(20, "Question answering: start and end candidates tried per window", min=1, max=100)
+    null_threshold: float = setting(0.0, "Question answering with unanswerable questions (SQuAD v2): answer only "
+                                    "when the best span beats no-answer by more than this (in logits)",
+                                    min=-100.0, max=100.0)
+    target_scaling: str = setting("none", "Regression: scale targets for training (statistics of the training split "
+                                  "only); figures are in the data's own units", choices=("none", "standard", "minmax"))
+    label_columns: list[str] = setting([], "Multi-label: two or more 0/1 columns, one per label (empty: "
+                                       "label_column holds each row's label list)")
+    label_separator: str = setting(",", "Multi-label: what separates labels written in one text cell", min=1, max=10)
+    label_threshold: float = setting(0.5, "Multi-label: a label is predicted when its probability reaches this",
+                                     min=0.01, max=0.99)
 
 
 @dataclass

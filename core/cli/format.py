@@ -17,7 +17,7 @@ def figures_table(results: Mapping[str, Any]) -> str:
     """Grouped figures (accuracy, size, speed) with their intervals; the group is named on its first row."""
     rows, last = [], None
     for row in figures.rows(results):
-        rows.append([row.group if row.group != last else "", row.label, row.text])
+        rows.append([figures.group_label(row.group, results) if row.group != last else "", row.label, row.text])
         last = row.group
     return table(rows, ["group", "figure", "value"])
 

@@ -1,4 +1,10 @@
-"""Turn a data source into a tokenized classification task with fixed splits."""
+"""Turn a data source into a tokenized task with fixed splits, for each of the task kinds (:mod:`core.tasks`).
+
+Sentence classification reads its table here; the other kinds read their files with :mod:`core.tasks`' readers
+(CoNLL / JSON Lines tags, SQuAD / JSON Lines questions, regression and multi-label tables), split them with related
+examples kept together (:func:`core.tasks.splits.grouped_split`) and tokenize them with :mod:`core.tasks`'
+features (tags on word pieces, question windows).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 from core.data.sources import read_source
 from core.errors import DataLoadError, ModelLoadError
 from core.recipe import DataRef
+from core.tasks.kinds import TaskKind
 
 MAX_CLASSES = 100
 SPLITS = ("train", "validation", "test")
@@ -25,28 +32,50 @@ class TaskData:
     text_column: str = "text"
     text_pair_column: str | None = None
     raw: dict[str, Any] | None = None  # the untokenized splits (text, text_pair, label), to tokenize them again
+    kind: TaskKind = TaskKind.SEQUENCE_CLASSIFICATION
+    scheme: Any = None  # token classification: the tag scheme (core.tasks.tags.TagScheme)
+    scaling: Any = None  # regression: the target scaling fitted on the training split (core.tasks.table_data.Scaling)
+    unanswerable: int = 0  # question answering: questions without an answer (SQuAD v2 when above 0)
 
     @property
     def num_labels(self) -> int:
+        """Outputs of the model's head: classes, tags or labels; 1 for regression, 2 (start, end) for QA."""
+        if self.kind is TaskKind.REGRESSION:
+            return 1
+        if self.kind is TaskKind.QUESTION_ANSWERING:
+            return 2
         return len(self.label_names)
+
+    def extras(self) -> dict[str, Any]:
+        """What tokenizing the raw splits again needs beside them (:func:`tokenize_splits`' ``extra``)."""
+        return {"scheme": self.scheme, "scaling": self.scaling, "unanswerable": self.unanswerable}
 
     def split(self, name: str):
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}")
         return getattr(self, name)
 
+    def collator(self):
+        """Pads a batch for the task: token classification pads ``labels`` with -100 (ignored by the loss); the
+        other kinds pad the inputs only (QA's start / end positions, float targets and label vectors as they are)."""
+        from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+        if self.kind is TaskKind.TOKEN_CLASSIFICATION:
+            return DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=-100, return_tensors="pt")
+        return DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
+
     def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0, limit: int | None = None):
+        """Batches of the model's inputs and targets; the metadata columns (``_word_ids``, QA's ``_offsets``...)
+        stay out of them (they are read from :meth:`split` by the evaluation)."""
         import torch
         from torch.utils.data import DataLoader
-        from transformers import DataCollatorWithPadding
 
         ds = self.split(split)
         if limit is not None and limit < len(ds):
             ds = ds.select(range(limit))
         ds = ds.remove_columns([c for c in ds.column_names if c.startswith("_")])
         generator = torch.Generator().manual_seed(seed)
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                          collate_fn=DataCollatorWithPadding(self.tokenizer, return_tensors="pt"))
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=self.collator())
 
 
 def _label_names(ds, column: str) -> list[str]:
@@ -203,13 +232,29 @@ def check_vocabulary(ds, tokenizer) -> None:
         )
 
 
-def prepare_task(ref: DataRef, tokenizer) -> TaskData:
-    parts, names = load_splits(ref)
-    return tokenize_splits(parts, names, ref, tokenizer)
+def prepare_task(ref: DataRef, tokenizer, kind: TaskKind | str = TaskKind.SEQUENCE_CLASSIFICATION) -> TaskData:
+    kind = TaskKind.parse(kind)
+    if kind is TaskKind.SEQUENCE_CLASSIFICATION:
+        parts, names = load_splits(ref)
+        return tokenize_splits(parts, names, ref, tokenizer)
+    from core.data.kinds import load_task_splits
+
+    raw = load_task_splits(ref, kind)
+    return tokenize_splits(raw.parts, raw.label_names, ref, tokenizer, kind=kind, extra=raw.extra)
 
 
-def tokenize_splits(parts: dict[str, Any], names: list[str], ref: DataRef, tokenizer) -> TaskData:
-    """The task from :func:`load_splits`' raw splits (also used to re-tokenize them with a pruned vocabulary)."""
+def tokenize_splits(parts: dict[str, Any], names: list[str], ref: DataRef, tokenizer,
+                    kind: TaskKind | str = TaskKind.SEQUENCE_CLASSIFICATION, extra: dict | None = None) -> TaskData:
+    """The task from :func:`load_splits`' raw splits (also used to re-tokenize them with a pruned vocabulary).
+
+    For the other kinds (``kind``), ``parts`` and ``extra`` (scheme, scaling, unanswerable) come from
+    :func:`core.data.kinds.load_task_splits`.
+    """
+    kind = TaskKind.parse(kind)
+    if kind is not TaskKind.SEQUENCE_CLASSIFICATION:
+        from core.data.kinds import tokenize_task
+
+        return tokenize_task(parts, names, ref, tokenizer, kind, extra or {})
 
     def tokenize(batch):
         pair = batch["text_pair"] if "text_pair" in batch else None

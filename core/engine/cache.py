@@ -124,6 +124,7 @@ class StepCache:
             "model": model_fingerprint(recipe.model.source),
             "data": {**dataclasses.asdict(recipe.data), "source": data_fingerprint(recipe.data.source)},
             "seed": recipe.seed,
+            "task": getattr(recipe, "task", "sequence-classification"),  # the head differs per task
             "device": getattr(dev, "type", str(dev)),
             "libraries": _libraries(),
             "engine": engine_version(),

@@ -164,11 +164,11 @@ class Engine:
         ctx.progress(0, 2, "loading data", force=True)
         if ctx.task is None:
             tokenizer = initial_state.tokenizer if initial_state else load_tokenizer(recipe.model.source)
-            ctx.load_data(prepare_task(recipe.data, tokenizer))
+            ctx.load_data(prepare_task(recipe.data, tokenizer, recipe.task))
         ctx.check()
         ctx.progress(1, 2, "loading model", force=True)
         state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed,
-                                            label_names=ctx.task.label_names)
+                                            label_names=ctx.task.label_names, task=recipe.task)
         state.model.to(ctx.device)
         ctx.set_original(state.replace(model=copy.deepcopy(state.model)))
         parameters = count_parameters(state.model)

@@ -67,7 +67,8 @@ def train_model(
     update masks; ``after_backward(model, step, total)`` sees the gradients (averaged over
     processes, before the optimiser step) for scores such as movement pruning's; ``masks`` (``state.masks``, from unstructured pruning; required,
     with no default, so that no training method can forget them) are re-applied
-    after every optimiser step so pruned weights stay zero. Reports ``{prefix}/loss``, ``{prefix}/lr`` and ``val/accuracy``.
+    after every optimiser step so pruned weights stay zero. Reports ``{prefix}/loss``, ``{prefix}/lr`` and the
+    validation metric (:func:`validation_metric`: ``val/accuracy``, or the task's headline figure).
     """
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration
@@ -164,9 +165,35 @@ def _report_shares(ctx, prefix: str, seen: list[int]) -> None:
         f"rank {r} {b} batches / {n} sentences" for r, (b, n) in enumerate(shares)))
 
 
+def validation_metric(data) -> str:
+    """The key of the validation curve: ``val/accuracy`` for sequence classification, ``val/<headline>`` for the
+    other task kinds (``val/entity_f1``, ``val/answer_f1``, ``val/pearson``, ``val/micro_f1``)."""
+    from core.tasks.figures import HEADLINE
+    from core.tasks.kinds import TaskKind
+
+    return f"val/{HEADLINE[getattr(data, 'kind', TaskKind.SEQUENCE_CLASSIFICATION)]}"
+
+
 def validate(ctx, model: torch.nn.Module, settings: TrainSettings, data) -> dict[str, float]:
-    loader = data.loader("validation", max(64, settings.batch_size), limit=settings.eval_samples)
-    result = evaluate_accuracy(model, loader, check=ctx.check)
-    ctx.metric("val/accuracy", result["accuracy"])
-    ctx.metric("val/loss", result["loss"])
-    return result
+    """Measure ``model`` on ``data``'s validation split: the task's headline figure as ``val/<headline>`` (its
+    other figures too, under ``val/``) and ``val/loss``."""
+    from core.tasks.kinds import TaskKind
+
+    batch = max(64, settings.batch_size)
+    if getattr(data, "kind", TaskKind.SEQUENCE_CLASSIFICATION) is TaskKind.SEQUENCE_CLASSIFICATION:
+        loader = data.loader("validation", batch, limit=settings.eval_samples)
+        result = evaluate_accuracy(model, loader, check=ctx.check)
+        ctx.metric("val/accuracy", result["accuracy"])
+        ctx.metric("val/loss", result["loss"])
+        return result
+    from core.engine.task_metrics import evaluate_task
+
+    measured = evaluate_task(model, data, "validation", batch, ctx.recipe.data, limit=settings.eval_samples,
+                             check=ctx.check)
+    headline = validation_metric(data)
+    ctx.metric(headline, measured.figures.get(headline.removeprefix("val/"), float("nan")))
+    for key, value in measured.figures.items():
+        if f"val/{key}" != headline:
+            ctx.metric(f"val/{key}", value)
+    ctx.metric("val/loss", measured.loss)
+    return {**measured.figures, "loss": measured.loss, "samples": measured.evaluated}

@@ -216,7 +216,7 @@ def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> 
         from core.data.task import prepare_task
         from core.metrics.latency import fixed_batch
 
-        task = prepare_task(parsed.data, state.tokenizer)
+        task = prepare_task(parsed.data, state.tokenizer, parsed.task)
         name_labels(state.model.config, task.label_names)
         batch = fixed_batch(task, "validation", parsed.evaluation.latency_batch_size, parsed.data.max_length)
         batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -225,7 +225,8 @@ def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> 
     try:
         from core.models.loading import load_model
 
-        reference = load_model(parsed.model.source, int(state.model.config.num_labels), seed=parsed.seed)
+        reference = load_model(parsed.model.source, int(state.model.config.num_labels), seed=parsed.seed,
+                               task=parsed.task)
     except (StudioError, OSError) as exc:
         notes.append(f"original model unavailable ({exc}); latency not compared")
     return batch, reference

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from core.metrics.figure_base import FIGURES, Figure
 from core.metrics.intervals import UNRELIABLE_WIDTH, Spread
 from core.metrics.protocol import Protocol
 from core.metrics.timing import speed_figures
@@ -24,52 +25,40 @@ UNRELIABLE = "unreliable: busy machine?"
 NO_PROTOCOL = "protocol not recorded (a run from an older studio)"
 
 
-@dataclass(frozen=True)
-class Figure:
-    """How one final figure is named, grouped, explained and formatted."""
+def _task_figures() -> tuple[Figure, ...]:
+    """Every other task kind's figures (:mod:`core.metrics.task_figures`), each with its baseline's and, for the
+    headline, its "retained"; they come after accuracy's rows, before the size figures."""
+    from core.metrics.task_figures import BY_TASK, HEADLINES
 
-    key: str
-    label: str
-    group: str  # one of GROUPS
-    kind: str  # fraction | count | bytes | ratio | ms | number
-    help: str
-    unit: str = ""
-    words: tuple[str, str, str] | None = None  # ratios: (above 1, about 1, below 1), e.g. faster / same speed / slower
+    out: list[Figure] = []
+    for task, figures in BY_TASK.items():
+        if task == "sequence-classification":
+            continue
+        for f in figures:
+            out.append(f)
+            if f.key == HEADLINES[task]:
+                out.append(Figure(f"baseline_{f.key}", f"Baseline {f.label}", f.group, f.kind,
+                                  f"The same for the baseline (the fine-tuned model before compression, or the "
+                                  f"original). {f.help}", f.unit))
+                out.append(Figure(f"{f.key}_retained", f"{f.label} retained", f.group, "fraction",
+                                  f"Final {f.label} / baseline {f.label} on the same examples; in brackets a 95 % "
+                                  "paired bootstrap interval (examples resampled together for both models).", "%"))
+        out += [Figure(f"baseline_{f.key}", f"Baseline {f.label}", f.group, f.kind, f"The baseline's. {f.help}",
+                       f.unit) for f in figures if f.key != HEADLINES[task]]
+    out += [Figure("entities", "Entities", "accuracy", "count", "Gold entities in the sentences evaluated."),
+            Figure("unanswerable", "Unanswerable questions", "accuracy", "count",
+                   "Questions evaluated that have no answer in their context (SQuAD v2)."),
+            Figure("threshold", "Label threshold", "accuracy", "number",
+                   "Multi-label: the probability at which a label is predicted.")]
+    return tuple(out)
 
 
-_ACC_HOW = "on the recipe's evaluation split; in brackets the 95 % Wilson interval over the examples evaluated"
-_SPEED_HOW = ("timed in alternation with the baseline in the same process, under the protocol stated with it "
-              "(batch, lengths, threads, CPU); in brackets the interquartile range over the rounds")
-
-FIGURES: tuple[Figure, ...] = (
-    Figure("accuracy", "Accuracy", "accuracy", "fraction", f"Share of examples the final model classifies right, {_ACC_HOW}.", "%"),
-    Figure("baseline_accuracy", "Baseline accuracy", "accuracy", "fraction",
-           f"The same for the baseline (the fine-tuned model before compression, or the original), {_ACC_HOW}.", "%"),
-    Figure("accuracy_retained", "Accuracy retained", "accuracy", "fraction",
-           "Final accuracy / baseline accuracy on the same examples; in brackets a 95 % paired bootstrap interval "
-           "(examples resampled together for both models).", "%"),
-    Figure("evaluated", "Examples evaluated", "accuracy", "count", "How many examples the accuracies are measured on."),
-    Figure("loss", "Loss", "accuracy", "number", "Mean cross-entropy of the final model on the evaluation split."),
-    Figure("parameters", "Parameters", "size", "count",
-           "Every parameter of the final model, zeros included (packed and quantized weights counted by what they hold)."),
-    Figure("nonzero_parameters", "Non-zero parameters", "size", "count",
-           "Parameters of the final model that are not zero (what unstructured pruning removes)."),
-    Figure("baseline_parameters", "Baseline parameters", "size", "count", "Every parameter of the baseline."),
-    Figure("parameter_ratio", "Parameters vs baseline", "size", "ratio",
-           "Baseline parameters / final parameters (zeros included).", "x", ("fewer parameters", "same parameters", "more parameters")),
-    Figure("size_bytes", "Size", "size", "bytes", "The final model's weights serialized as a state dict, in MB (10^6 bytes).", "MB"),
-    Figure("baseline_size_bytes", "Baseline size", "size", "bytes", "The baseline's weights serialized the same way.", "MB"),
-    Figure("size_ratio", "Size vs baseline", "size", "ratio", "Baseline size / final size, both serialized the same way.",
-           "x", ("smaller", "same size", "larger")),
-    Figure("latency_ms", "Latency", "speed", "ms", f"Milliseconds per batch of the final model, {_SPEED_HOW}.", "ms"),
-    Figure("baseline_latency_ms", "Baseline latency", "speed", "ms", f"Milliseconds per batch of the baseline, {_SPEED_HOW}.", "ms"),
-    Figure("speedup", "Speedup", "speed", "ratio",
-           "Baseline latency / final latency: the median of per-round ratios, each round timing both models back to "
-           f"back; in brackets the interquartile range of those ratios. Marked unreliable when that range is wider "
-           f"than {UNRELIABLE_WIDTH:.0%} of the median.", "x", ("faster", "same speed", "slower")),
-)
+_after = [f.key for f in FIGURES].index("accuracy_retained") + 1
+FIGURES = FIGURES[:_after] + _task_figures() + FIGURES[_after:]
 _BY_KEY = {f.key: f for f in FIGURES}
 ORDER = tuple(f.key for f in FIGURES)
+# Figures where a smaller value is better (the score and constraints invert them).
+LOWER_IS_BETTER = frozenset({"mse", "baseline_mse", "loss"})
 # Keys kept with the results that are not figures of their own: spreads, notes, raw timings.
 COMPANIONS = ("_low", "_high")
 NOT_FIGURES = frozenset({"timing", "speed_note", "data_changes"})
@@ -191,6 +180,12 @@ class FigureRow:
     help: str
 
 
+def group_label(group: str, results: Mapping[str, Any]) -> str:
+    """A group's name as shown beside ``results``: the task figures' group reads "quality" for a task that has no
+    accuracy (token classification, question answering, regression, multi-label)."""
+    return "quality" if group == "accuracy" and "accuracy" not in results else group
+
+
 def is_companion(key: str) -> bool:
     """Keys stored beside the figures (intervals, notes, raw timings) rather than figures of their own."""
     return key in NOT_FIGURES or any(key.endswith(s) and key[: -len(s)] in _BY_KEY for s in COMPANIONS)
@@ -225,9 +220,17 @@ def profile_figures(results: Mapping[str, Any]) -> list[tuple[str, dict[str, Any
             for name, entry in timing.items() if isinstance(entry, Mapping)]
 
 
+def headline(results: Mapping[str, Any]) -> str | None:
+    """The key of the task's headline figure among ``results`` (``accuracy``, ``entity_f1``...), None without one."""
+    from core.metrics.task_figures import HEADLINES
+
+    return next((key for key in HEADLINES.values() if key in results), None)
+
+
 def summary(results: Mapping[str, Any]) -> str:
-    """One line for the end of a run: accuracy, speed and parameters with their spreads."""
-    parts = [f"accuracy {describe(results, 'accuracy')}"] if "accuracy" in results else []
+    """One line for the end of a run: the task's headline figure, speed and parameters with their spreads."""
+    key = headline(results)
+    parts = [f"{label(key)[0].lower() + label(key)[1:]} {describe(results, key)}"] if key else []
     speed = _number(results.get("speedup"))
     if speed is not None and not math.isnan(speed):
         parts.append(describe(results, "speedup"))

@@ -1,4 +1,10 @@
-"""Load a model for sequence classification from the embedded default, a folder or the hub."""
+"""Load a model with the head of its task (:mod:`core.tasks`) from the embedded default, a folder or the hub.
+
+The head follows the recipe's task: ``AutoModelForSequenceClassification`` (single-label, ``regression`` with one
+output, ``multi_label_classification``), ``AutoModelForTokenClassification`` or ``AutoModelForQuestionAnswering``.
+A folder whose config names another task's head is refused before anything trains
+(:func:`core.tasks.kinds.check_task`), naming both.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,10 @@ from core.models.state import ModelState
 
 DEFAULT_SOURCE = "default"
 TINY_SOURCE = "tiny"
-HEAD_MODULES = frozenset({"classifier", "pre_classifier", "pooler"})  # may be new when the task is new
+HEAD_MODULES = frozenset({"classifier", "pre_classifier", "pooler", "qa_outputs"})  # may be new when the task is new
 
-__all__ = ["BERT_FAMILY", "DEFAULT_SOURCE", "STUDIO_MANIFEST", "TINY_SOURCE", "default_model_path", "load_model",
+__all__ = ["BERT_FAMILY", "DEFAULT_SOURCE", "STUDIO_MANIFEST", "TINY_SOURCE", "check_folder_task",
+           "default_model_path", "load_model",
            "load_tokenizer", "resolve_source", "tiny_config"]
 
 
@@ -112,23 +119,67 @@ def _label_config(num_labels: int, label_names: Sequence[str] | None) -> dict:
     return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
 
 
-def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequence[str] | None = None) -> ModelState:
-    """Load ``source`` with a classification head of ``num_labels`` outputs.
+def _head(kind, num_labels: int, label_names: Sequence[str] | None) -> tuple[str, dict]:
+    """(the transformers head class's suffix, the config arguments of the head) for a task ``kind``."""
+    from core.tasks.kinds import TaskKind
 
-    A new head is initialised (with ``seed``) when the checkpoint has none or a
-    different number of labels; every other weight must load from the folder.
-    ``label_names`` (the data's, in label order) go into the config as
-    ``id2label`` / ``label2id``, so an export names its classes.
+    if kind is TaskKind.QUESTION_ANSWERING:
+        return "ForQuestionAnswering", {}
+    if kind is TaskKind.REGRESSION:
+        return "ForSequenceClassification", {"num_labels": 1, "problem_type": "regression"}
+    labels = _label_config(num_labels, label_names)
+    if kind is TaskKind.TOKEN_CLASSIFICATION:
+        return "ForTokenClassification", labels
+    if kind is TaskKind.MULTI_LABEL:
+        return "ForSequenceClassification", {**labels, "problem_type": "multi_label_classification"}
+    return "ForSequenceClassification", labels
+
+
+def check_folder_task(source: str, task, num_labels: int | None = None):
+    """The task ``task`` when ``source``'s head allows it (a folder without a readable config, the embedded default
+    and the tiny model allow every task); otherwise a :class:`ModelLoadError` naming both tasks."""
+    from core.models.folder import detect_folder
+    from core.tasks.kinds import TaskKind, check_task
+
+    kind = TaskKind.parse(task)
+    source = _check_source(source)
+    if source == TINY_SOURCE:
+        return kind
+    path = Path(resolve_source(source)).expanduser()
+    if not path.is_dir() or not (path / "config.json").is_file():
+        return kind
+    try:
+        detection = detect_folder(path)
+    except ModelLoadError:  # a config.json that cannot be read: loading the folder reports it, with the run
+        return kind
+    return check_task(kind, detection, f"the model folder {path}", num_labels)
+
+
+def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequence[str] | None = None,
+               task="sequence-classification") -> ModelState:
+    """Load ``source`` with the head of ``task`` (``num_labels`` outputs where the task counts labels).
+
+    A new head is initialised (with ``seed``) when the checkpoint has none (or, for sequence classification, a
+    different number of labels); every other weight must load from the folder. A folder whose head is another
+    task's is refused (:func:`check_folder_task`). ``label_names`` (the data's, in label order) go into the
+    config as ``id2label`` / ``label2id``, so an export names its classes and tags.
     """
     import torch
-    from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
+    import transformers
     from transformers.utils import logging as hf_logging
 
+    from core.tasks.kinds import TaskKind
+
     source = _check_source(source)
-    labels = _label_config(num_labels, label_names)
+    kind = TaskKind.parse(task)
+    # Sequence classification keeps its behaviour: a fine-tuned head with another label count is replaced.
+    check_folder_task(source, kind, None if kind is TaskKind.SEQUENCE_CLASSIFICATION else num_labels)
+    suffix, labels = _head(kind, num_labels, label_names)
     torch.manual_seed(seed)
     if source == TINY_SOURCE:
-        model = BertForSequenceClassification(tiny_config(num_labels, **{k: v for k, v in labels.items() if k != "num_labels"}))
+        extra = {k: v for k, v in labels.items() if k != "num_labels"}
+        count = labels.get("num_labels", num_labels if kind is not TaskKind.QUESTION_ANSWERING else 2)
+        model = getattr(transformers, f"Bert{suffix}")(tiny_config(count, **extra))
         return ModelState(model=model, tokenizer=load_tokenizer(source), source=source)
 
     path = Path(resolve_source(source)).expanduser()
@@ -146,7 +197,7 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialised head" warning is expected here
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
+        model, info = getattr(transformers, f"AutoModel{suffix}").from_pretrained(
             where, ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True,
             trust_remote_code=False, **labels)
         _check_loading_info(info, where)
@@ -162,5 +213,5 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
 
 def _rename_labels(config, labels: dict) -> None:
     """Give an exported model the data's label names when they number the same as its outputs."""
-    if "id2label" in labels and len(labels["id2label"]) == config.num_labels:
+    if "id2label" in labels and len(labels.get("id2label") or ()) == config.num_labels:
         config.id2label, config.label2id = labels["id2label"], labels["label2id"]

@@ -160,8 +160,8 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
         recipe = members[0].recipe
         tokenizer = members[0].state.tokenizer or load_tokenizer(source)
         tell(done, total, f"loading the baseline {source}")
-        task = prepare_task(recipe.data, tokenizer)
-        base = load_model(source, num_labels, seed=recipe.seed)
+        task = prepare_task(recipe.data, tokenizer, recipe.task)
+        base = load_model(source, num_labels, seed=recipe.seed, task=recipe.task)
         models = {BASELINE: _cpu_eval(base.model)}
         for item in members:
             name_labels(item.state.model.config, task.label_names)

@@ -74,10 +74,10 @@ def score_answers(predictions: Mapping[str, str], gold: Mapping[str, Sequence[st
     rows = question_rows(predictions, gold)
     kwargs = {"resamples": resamples} if resamples else {}
     extra = {"evaluated": float(len(rows)), "unanswerable": float((rows[:, HAS_ANSWER] == 0).sum())}
-    return score(rows, _stable_figures(rows), extra, seed=seed, **kwargs)
+    return score(rows, stable_figures(rows), extra, seed=seed, **kwargs)
 
 
-def _stable_figures(rows):
+def stable_figures(rows):
     """The figure function, with the v2 split figures present in every resample whenever the full split has them
     (a resample without unanswerable questions reads NaN for them, which the interval leaves out)."""
     split = 0 < rows[:, HAS_ANSWER].sum() < len(rows)

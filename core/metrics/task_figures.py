@@ -1,0 +1,64 @@
+"""The figures of the task kinds beyond sentence classification, in the style of :mod:`core.metrics.figure_base`,
+keyed by the task's recipe spelling; :mod:`core.tasks.figures` keys them by :class:`~core.tasks.kinds.TaskKind`
+and says why each headline was chosen. They live in the metrics layer so that the one figure table
+(:mod:`core.metrics.figures`) can list them without importing the task layer.
+"""
+
+from __future__ import annotations
+
+from core.metrics.figure_base import FIGURES, Figure
+
+_HOW = "in brackets a 95 % bootstrap interval over the examples (sentences, questions, rows) evaluated"
+_ENTITY = "an entity is right when its type, first and last word all match"
+
+
+def _f(key: str, label: str, kind: str, help: str) -> Figure:
+    unit = "%" if kind == "fraction" else ""
+    return Figure(key, label, "accuracy", kind, f"{help}; {_HOW}.", unit)
+
+
+TOKEN_FIGURES = (
+    _f("entity_f1", "Entity F1", "fraction", f"Entity-level F1 as conlleval.pl counts entities ({_ENTITY})"),
+    _f("entity_precision", "Entity precision", "fraction", "Share of predicted entities that are right"),
+    _f("entity_recall", "Entity recall", "fraction", "Share of gold entities found"),
+    _f("strict_entity_f1", "Entity F1 (strict)", "fraction",
+       "Entity-level F1 counting only entities whose tags are well formed in the data's scheme (seqeval strict)"),
+    _f("strict_entity_precision", "Entity precision (strict)", "fraction", "Precision, strict entities"),
+    _f("strict_entity_recall", "Entity recall (strict)", "fraction", "Recall, strict entities"),
+    _f("token_accuracy", "Token accuracy", "fraction", "Share of words whose tag is right, O included"),
+)
+QA_FIGURES = (
+    _f("answer_f1", "F1", "fraction",
+       "SQuAD F1: word overlap of the predicted and the best-matching gold answer after normalisation"),
+    _f("exact_match", "Exact match", "fraction", "Share of questions answered exactly (after SQuAD normalisation)"),
+    _f("has_answer_f1", "F1, answerable", "fraction", "F1 on the questions that have an answer (SQuAD v2)"),
+    _f("no_answer_f1", "F1, unanswerable", "fraction",
+       "Share of unanswerable questions left unanswered (SQuAD v2)"),
+)
+REGRESSION_FIGURES = (
+    _f("pearson", "Pearson r", "number", "Pearson correlation of predictions and targets"),
+    _f("spearman", "Spearman ρ", "number", "Spearman rank correlation of predictions and targets"),
+    _f("mse", "MSE", "number", "Mean squared error, in the targets' own units (lower is better)"),
+)
+MULTI_LABEL_FIGURES = (
+    _f("micro_f1", "Micro F1", "fraction", "F1 over every (example, label) decision at the threshold"),
+    _f("macro_f1", "Macro F1", "fraction", "Mean of the labels' own F1 at the threshold"),
+    _f("subset_accuracy", "Subset accuracy", "fraction", "Share of examples whose whole label set is right"),
+)
+SEQUENCE_FIGURES = tuple(f for f in FIGURES if f.key == "accuracy")
+
+BY_TASK: dict[str, tuple[Figure, ...]] = {
+    "sequence-classification": SEQUENCE_FIGURES,
+    "token-classification": TOKEN_FIGURES,
+    "question-answering": QA_FIGURES,
+    "regression": REGRESSION_FIGURES,
+    "multi-label": MULTI_LABEL_FIGURES,
+}
+HEADLINES: dict[str, str] = {
+    "sequence-classification": "accuracy",
+    "token-classification": "entity_f1",
+    "question-answering": "answer_f1",
+    "regression": "pearson",
+    "multi-label": "micro_f1",
+}
+LOWER_IS_BETTER = frozenset({"mse"})
