@@ -123,11 +123,14 @@ def test_studio_runs_reuse_the_step_cache_beside_their_database(qtbot, controlle
     recipe = quick_recipe(max_steps=2)
     recipe.steps.append(Step("prune.magnitude", {"sparsity": 0.3}))
     ids = []
-    for _ in range(2):
+    for _ in range(3):
         with qtbot.waitSignal(controller.bridge.runFinished, timeout=RUN_TIMEOUT_MS):
             ids.append(controller.start(recipe).run_id)
         qtbot.waitUntil(lambda: not controller.running, timeout=5000)
     with open_database(db_url) as db:
-        first, second = (Repository(db).get_run(i) for i in ids)
+        first, second, third = (Repository(db).get_run(i) for i in ids)
     assert describe_reuse(first.steps) is None  # computed everything
-    assert describe_reuse(second.steps) == f"steps 1\u20132 from run {first.id[:8]}"  # the first run's steps
+    # The cache keeps the baseline's prefix after one run, and a longer prefix once a second run computed it
+    # too (core/engine/prefixes.py's write policy): the second run reuses the fine-tune, the third both steps.
+    assert describe_reuse(second.steps) == f"step 1 from run {first.id[:8]}"
+    assert describe_reuse(third.steps) == f"step 1 from run {first.id[:8]}, step 2 from run {second.id[:8]}"
