@@ -42,7 +42,9 @@ def provenance() -> dict:
     """What a result file says about how it was made: command, commit, CPU, threads and the machine's load."""
     import torch
 
-    return {"command": " ".join([Path(sys.executable).name, "-m", *sys.argv]) if sys.argv else None,
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = ["-m", main.name] if main is not None else sys.argv[:1]  # `python -m bench.x` or `python file.py`
+    return {"command": " ".join([Path(sys.executable).name, *program, *sys.argv[1:]]),
             "commit": _commit(), "cpu_model": _cpu_model(), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "load_average_at_start": list(_LOAD_AT_START), "load_average_at_end": list(os.getloadavg())}
