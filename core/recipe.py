@@ -32,7 +32,8 @@ from core.metrics.protocol import profile_problems
 from core.recipe_parts import (COLUMN_LENGTH, MAX_STEPS, METHOD_LENGTH, NAME_LENGTH, SAMPLES_MAX, SEED_MAX,
                                SOURCE_LENGTH, DataRef, EvaluationSettings, ModelRef, Step, settings_problems,
                                step_shape_problems)
-from core.recipe_text import MAX_ALIASES, MAX_EXPANDED, MAX_FILE_BYTES, key_text, parse_json, parse_yaml
+from core.recipe_text import (MAX_ALIASES, MAX_EXPANDED, MAX_FILE_BYTES, file_format, key_text, parse_document,
+                               read_text)
 from core.registry import FieldInfo, brief, check_field, config_fields, setting
 
 __all__ = ["COLUMN_LENGTH", "FORMAT_VERSION", "MAX_ALIASES", "MAX_EXPANDED", "MAX_FILE_BYTES", "MAX_STEPS",
@@ -112,17 +113,7 @@ class Recipe:
 
     @classmethod
     def from_text(cls, text: str, fmt: str = "yaml") -> "Recipe":
-        if len(text) > MAX_FILE_BYTES:
-            raise RecipeError(f"the recipe is {len(text):,} characters long; a recipe is a few kilobytes "
-                              f"and at most {MAX_FILE_BYTES:,} are read")
-        try:
-            data = parse_json(text) if fmt == "json" else parse_yaml(text)
-        except (json.JSONDecodeError, yaml.YAMLError, ValueError, OverflowError) as exc:
-            # ValueError and OverflowError: a value YAML recognises but cannot build (a date like 2024-13-45).
-            raise RecipeError(f"the file is not valid {fmt.upper()}: {exc}") from None
-        except RecursionError:
-            raise RecipeError(f"the {fmt.upper()} is nested too deeply to be a recipe") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_document(text, fmt, "recipe"))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -134,24 +125,8 @@ class Recipe:
 
     @classmethod
     def load(cls, path: str | Path) -> "Recipe":
-        path = Path(path)
-        if not path.is_file():
-            raise RecipeError(f"no recipe file at {path}")
-        try:
-            with path.open("rb") as f:
-                raw = f.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise RecipeError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if len(raw) > MAX_FILE_BYTES:
-            raise RecipeError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; a recipe is a few kilobytes "
-                              f"(is it the right file?)")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise RecipeError(f"{path} is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); "
-                              f"save it as UTF-8") from None
-        fmt = "json" if path.suffix.lower() == ".json" else "yaml"
-        return cls.from_text(text, fmt)
+        """The recipe in the file at ``path``, read through the one guarded loader (:mod:`core.recipe_text`)."""
+        return cls.from_text(read_text(path, "recipe file"), file_format(path))
 
     def copy(self) -> "Recipe":
         return copy.deepcopy(self)

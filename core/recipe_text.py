@@ -113,8 +113,8 @@ def parse_json(text: str) -> Any:
 def parse_document(text: str, fmt: str = "yaml", what: str = "recipe") -> Any:
     """The YAML (``fmt`` "yaml") or JSON document in ``text``, bounded (see the module's docstring)."""
     if len(text) > MAX_FILE_BYTES:
-        raise RecipeError(f"the {what} is {len(text):,} characters long; at most {MAX_FILE_BYTES:,} are read "
-                          f"(is it the right file?)")
+        raise RecipeError(f"the {what} is {len(text):,} characters long; a {what} is a few kilobytes and at most "
+                          f"{MAX_FILE_BYTES:,} are read (is it the right file?)")
     try:
         return parse_json(text) if fmt == "json" else parse_yaml(text, what)
     except (json.JSONDecodeError, yaml.YAMLError, ValueError, OverflowError) as exc:
