@@ -10,6 +10,15 @@ from core.recipe import Recipe, Step
 from tests.conftest import tiny_recipe
 
 
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_gui_thread(qapp):
+    """As the studio does (studio.app.application): Python's cycle collector runs only on the GUI thread."""
+    from studio.app import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread(qapp)
+    yield
+
+
 @dataclass
 class DialogLog:
     """What the studio tried to show instead of blocking on modal dialogs."""
