@@ -70,7 +70,7 @@ def test_export_run_without_a_final_checkpoint(recorded_run, tmp_path):
 def test_cli_export(recorded_run, tmp_path, capsys, monkeypatch):
     import core.export.api as api
 
-    cli = pytest.importorskip("core.cli")
+    import core.cli as cli
     url, repo, run_id, _ = recorded_run
     # the recipe's data and original model are exercised above; here only the command's wiring
     monkeypatch.setattr(api, "_run_inputs", lambda recipe, state, notes: (None, None))

@@ -78,7 +78,7 @@ def test_per_layer_pruned_heads_and_ffn(tiny_state, tmp_path, batch):
 
 
 def test_pruned_through_the_studio_surgery(tiny_state, tmp_path, batch):
-    surgery = pytest.importorskip("core.models.surgery")
+    import core.models.surgery as surgery
     surgery.keep_heads(tiny_state.model, {0: [0], 1: [1, 2, 3]})
     surgery.keep_ffn(tiny_state.model, {0: range(16), 1: range(50)})
     _, reloaded = roundtrip(tiny_state, tmp_path, batch)
@@ -166,7 +166,7 @@ def test_save_checkpoint_replaces_its_folder(tiny_state, tmp_path, batch):
 
 
 def test_layers_shared_by_the_sharing_method(tiny_state, tmp_path, batch):
-    sharing = pytest.importorskip("core.methods.sharing.layers")
+    import core.methods.sharing.layers as sharing
     sharing.tie_layers(tiny_state.model, [[0, 1]])
     _, reloaded = roundtrip(tiny_state, tmp_path, batch)
     assert sharing.shared_groups(reloaded.model) == [[0, 1]]
