@@ -306,9 +306,7 @@ def _validate_and_upgrade(engine: Engine, where: str, is_file: bool, write: bool
                                     f"file aside or choose another database.")
             return
         if is_file:
-            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-            if str(mode).lower() != "wal":
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # not allowed inside a transaction
+            _enter_wal(conn)
         if conn.dialect.name == "sqlite" and current != head:
             # Take the write lock before migrating, so that processes opening a new file at the same
             # moment migrate one after the other (the busy timeout makes the others wait).
@@ -319,6 +317,28 @@ def _validate_and_upgrade(engine: Engine, where: str, is_file: bool, write: bool
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         conn.commit()
+
+
+def _enter_wal(conn) -> None:
+    """Switch the file to WAL mode, waiting (up to the busy timeout) while another connection holds it.
+
+    SQLite answers a journal-mode change with "database is locked" at once, without its busy handler,
+    when another connection is reading the file at that moment (processes opening a new database together).
+    """
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        if str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal":
+            return
+        try:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # not allowed inside a transaction
+            return
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+                raise
+            conn.rollback()
+            time.sleep(0.02)
 
 
 def _known_revision(script, revision: str) -> bool:
