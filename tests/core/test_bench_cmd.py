@@ -130,3 +130,75 @@ def test_side_by_side_shares_one_baseline_and_keeps_the_raw_rounds(runs, monkeyp
     assert all(len(r) == 3 for r in timings["throughput-fixed"].rounds.values())
     head = result.by_id()[ids[1]].headline()
     assert head["speedup_low"] <= head["speedup"] <= head["speedup_high"] and head["size_ratio"] > 1
+
+
+# ---------------------------------------------------------------- `make bench` (python -m bench)
+
+
+def fake_bench(monkeypatch, name: str, main):
+    """A module ``bench.<name>`` whose main() is ``main`` (nothing real runs)."""
+    import sys
+    import types
+
+    module = types.ModuleType(f"bench.{name}")
+    module.main = main
+    monkeypatch.setitem(sys.modules, f"bench.{name}", module)
+
+
+def test_make_bench_runs_every_bench_module_there_is():
+    """Each module of bench/ with a main() is in the list `python -m bench` runs (today 4 of 10 were)."""
+    import ast
+    from pathlib import Path
+
+    from bench.__main__ import BENCHMARKS
+
+    folder = Path(__file__).resolve().parents[2] / "bench"
+    with_main = {p.stem for p in folder.glob("*.py") if p.stem not in {"__main__", "tables"}
+                 and any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in ast.parse(p.read_text()).body)}
+    assert with_main == {module for module, _ in BENCHMARKS.values()}
+    makefile = (folder.parent / "Makefile").read_text()
+    assert "$(BIN)/python -m bench $(BENCH)" in makefile
+
+
+def test_a_missing_bench_module_fails_loudly_before_anything_runs(monkeypatch, capsys):
+    from bench import __main__ as runner
+
+    ran = []
+    fake_bench(monkeypatch, "fake_first", lambda argv: ran.append(argv) or 0)
+    monkeypatch.setattr(runner, "BENCHMARKS", {"first": ("fake_first", []), "gone": ("no_such_bench_module", [])})
+    assert runner.main(["--no-tables"]) == 2
+    err = capsys.readouterr().err
+    assert "gone" in err and "bench.no_such_bench_module" in err
+    assert ran == []  # not skipped: the whole run stops before it starts
+
+
+def test_a_bench_that_crashes_or_misses_its_target_fails_the_run_and_the_rest_still_run(monkeypatch, capsys):
+    from bench import __main__ as runner
+
+    ran = []
+
+    def crash(argv):
+        raise RuntimeError("boom")
+
+    fake_bench(monkeypatch, "fake_crash", crash)
+    fake_bench(monkeypatch, "fake_miss", lambda argv: ran.append(("miss", argv)) or 1)
+    fake_bench(monkeypatch, "fake_ok", lambda argv: ran.append(("ok", argv)) or 0)
+    monkeypatch.setattr(runner, "BENCHMARKS", {"crash": ("fake_crash", []), "miss": ("fake_miss", ["--x", "1"]),
+                                               "ok": ("fake_ok", [])})
+    assert runner.main(["--no-tables"]) == 1
+    out = capsys.readouterr()
+    assert ran == [("miss", ["--x", "1"]), ("ok", [])]
+    assert "crash (crashed (RuntimeError))" in out.out and "miss (missed its target)" in out.out
+    assert "boom" in out.err
+    assert runner.main(["--no-tables", "ok"]) == 0 and ran[-1] == ("ok", [])
+    assert runner.main(["--no-tables", "nope"]) == 2
+
+
+def test_the_docs_name_every_bench_and_its_command():
+    from pathlib import Path
+
+    from bench.__main__ import BENCHMARKS, command
+
+    results = (Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text()
+    for name in BENCHMARKS:
+        assert f"`{command(name)}`" in results, name
