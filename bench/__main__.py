@@ -2,8 +2,10 @@
 
 ``python -m bench NAME [NAME ...]`` runs the named ones, ``--list`` prints them with their commands. Every
 bench writes ``docs/results/<file>.json``; afterwards the results tables of the README and docs are
-regenerated from the files (``python -m bench.tables``). A bench that cannot be imported stops everything
-before anything runs; one that misses its target or crashes is reported at the end, and the exit status is 1.
+regenerated from the files (``python -m bench.tables``). Each bench runs in its own process, exactly as its
+command reads, so its result file records that command and the load average of its own start. A bench that
+cannot be imported stops everything before anything runs; one that ends with another status than 0 (1: it
+missed its target, or raised) is named at the end with its status, and the exit status is 1.
 All of them together take hours on a 2-core CPU (the frontier and methods benches about an hour each).
 """
 
@@ -11,31 +13,40 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import subprocess
 import sys
-import traceback
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 BASELINE_CACHE = str(Path.home() / ".cache" / "bert-studio-bench")
 
 # name: (module, arguments). Each module under bench/ with a main() is here, and the docs name each.
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "engine_overhead": ("engine_overhead", []),
-    "gui_stall": ("gui_stall", []),
-    "gui_stall_study": ("gui_stall", ["--study"]),
-    "export_latency": ("export_latency", []),
-    "export_fusion": ("export_fusion", []),
-    "figures": ("figures", []),
-    "distributed_throughput": ("distributed_throughput", []),
-    "task_examples": ("task_examples", []),
-    "study_cache": ("study_cache", []),
-    "methods": ("methods", ["--baseline-cache", BASELINE_CACHE]),
-    "frontier": ("frontier", ["--baseline-cache", BASELINE_CACHE]),
+    "engine_overhead": ("bench.engine_overhead", []),
+    "gui_stall": ("bench.gui_stall", []),
+    "gui_stall_study": ("bench.gui_stall", ["--study"]),
+    "export_latency": ("bench.export_latency", []),
+    "export_fusion": ("bench.export_fusion", []),
+    "figures": ("bench.figures", []),
+    "distributed_throughput": ("bench.distributed_throughput", []),
+    "task_examples": ("bench.task_examples", []),
+    "study_cache": ("bench.study_cache", []),
+    "methods": ("bench.methods", ["--baseline-cache", BASELINE_CACHE]),
+    "frontier": ("bench.frontier", ["--baseline-cache", BASELINE_CACHE]),
 }
 
 
 def command(name: str) -> str:
     module, args = BENCHMARKS[name]
-    return " ".join(["python -m", f"bench.{module}", *args]).replace(str(Path.home()), "~")
+    return " ".join(["python -m", module, *args]).replace(str(Path.home()), "~")
+
+
+def run_one(name: str) -> int:
+    """The bench in a process of its own, as its command reads; its exit status."""
+    module, args = BENCHMARKS[name]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": path}).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,30 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"{name}: {command(name)}")
         return 0
-    modules = {}
     for name in names:  # every module first: a missing or broken one stops the whole run before it starts
-        module_name = f"bench.{BENCHMARKS[name][0]}"
+        module_name = BENCHMARKS[name][0]
         try:
-            modules[name] = importlib.import_module(module_name)
+            module = importlib.import_module(module_name)
         except Exception as exc:
             print(f"benchmark {name}: cannot import {module_name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
-        if not callable(getattr(modules[name], "main", None)):
+        if not callable(getattr(module, "main", None)):
             print(f"benchmark {name}: {module_name} has no main()", file=sys.stderr)
             return 2
     failed = []
     for name in names:
         print(f"== {name}: {command(name)}", flush=True)
-        try:
-            status = modules[name].main(list(BENCHMARKS[name][1]))
-        except (Exception, SystemExit) as exc:
-            if isinstance(exc, SystemExit) and exc.code in (0, None):
-                status = 0
-            else:
-                traceback.print_exc()
-                status = f"crashed ({type(exc).__name__})"
+        status = run_one(name)
         if status != 0:
-            failed.append(f"{name} ({status if isinstance(status, str) else 'missed its target'})")
+            failed.append(f"{name} (exit status {status})")
     if args.tables:
         from bench import tables
 

@@ -6,6 +6,9 @@ A document marks a table with the names of the result files behind it (``docs/re
     (generated: never edit by hand)
     <!-- /results -->
 
+A name ending in ``?`` (``<!-- results:frontier? -->``) is optional: until its file is committed the block says
+"not measured in a committed run", and the first ``python -m bench.tables`` after it is committed fills it in.
+
 ``python -m bench.tables`` rewrites every marked block of ``README.md`` and ``docs/*.md`` from the files;
 ``python -m bench.tables --check`` only says which blocks differ (exit 1), as the test does. Each bench kind
 has a renderer that reads what its file holds (a new figure a bench starts writing shows up without a
@@ -269,8 +272,16 @@ def provenance(name: str, d: dict, doc: Path, results: Path = RESULTS) -> str:
 
 
 def render(names: list[str], doc: Path, results: Path = RESULTS) -> str:
-    """The generated block for the named result files, as it appears in ``doc`` (links relative to it)."""
-    files = [(n, load(n, results)) for n in names]
+    """The generated block for the named result files, as it appears in ``doc`` (links relative to it).
+
+    A name ending in ``?`` is optional: a missing file is left out, and a block whose files are all missing
+    says that its bench is not measured in a committed run (the block fills in once a file is committed).
+    """
+    present = [n.rstrip("?") for n in names if not n.endswith("?") or (results / f"{n[:-1]}.json").is_file()]
+    if not present:
+        files = ", ".join(f"`{n.rstrip('?')}.json`" for n in names)
+        return f"**Not measured in a committed run** (no result file {files} yet).\n"
+    files = [(n, load(n, results)) for n in present]
     kinds = {d.get("benchmark", n) for n, d in files}
     if len(kinds) > 1:
         raise ResultsError(f"one table from results of different benches: {', '.join(sorted(kinds))}")

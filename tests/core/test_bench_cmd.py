@@ -135,62 +135,72 @@ def test_side_by_side_shares_one_baseline_and_keeps_the_raw_rounds(runs, monkeyp
 # ---------------------------------------------------------------- `make bench` (python -m bench)
 
 
-def fake_bench(monkeypatch, name: str, main):
-    """A module ``bench.<name>`` whose main() is ``main`` (nothing real runs)."""
+def fake_benches(tmp_path, monkeypatch, **bodies):
+    """A package of bench modules, each ``main`` given by its source, importable here and in a child process."""
     import sys
-    import types
 
-    module = types.ModuleType(f"bench.{name}")
-    module.main = main
-    monkeypatch.setitem(sys.modules, f"bench.{name}", module)
+    package = tmp_path / "fakebench"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name, body in bodies.items():
+        (package / f"{name}.py").write_text(
+            "import sys\nfrom pathlib import Path\n\n"
+            f"def main(argv=None):\n    {body}\n\n"
+            "if __name__ == '__main__':\n    raise SystemExit(main(sys.argv[1:]))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    for name in list(sys.modules):
+        if name.startswith("fakebench"):
+            monkeypatch.delitem(sys.modules, name)
+    return tmp_path
 
 
 def test_make_bench_runs_every_bench_module_there_is():
-    """Each module of bench/ with a main() is in the list `python -m bench` runs (today 4 of 10 were)."""
+    """Each module of bench/ with a main() is in the list `python -m bench` runs (before, 4 of 10 were)."""
     import ast
     from pathlib import Path
 
     from bench.__main__ import BENCHMARKS
 
     folder = Path(__file__).resolve().parents[2] / "bench"
-    with_main = {p.stem for p in folder.glob("*.py") if p.stem not in {"__main__", "tables"}
+    with_main = {f"bench.{p.stem}" for p in folder.glob("*.py") if p.stem not in {"__main__", "tables"}
                  and any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in ast.parse(p.read_text()).body)}
     assert with_main == {module for module, _ in BENCHMARKS.values()}
     makefile = (folder.parent / "Makefile").read_text()
     assert "$(BIN)/python -m bench $(BENCH)" in makefile
 
 
-def test_a_missing_bench_module_fails_loudly_before_anything_runs(monkeypatch, capsys):
+def test_a_missing_bench_module_fails_loudly_before_anything_runs(tmp_path, monkeypatch, capsys):
     from bench import __main__ as runner
 
-    ran = []
-    fake_bench(monkeypatch, "fake_first", lambda argv: ran.append(argv) or 0)
-    monkeypatch.setattr(runner, "BENCHMARKS", {"first": ("fake_first", []), "gone": ("no_such_bench_module", [])})
+    fake_benches(tmp_path, monkeypatch, first="Path(__file__).with_name('ran').write_text('x'); return 0")
+    monkeypatch.setattr(runner, "BENCHMARKS", {"first": ("fakebench.first", []),
+                                               "gone": ("bench.no_such_bench_module", [])})
     assert runner.main(["--no-tables"]) == 2
     err = capsys.readouterr().err
     assert "gone" in err and "bench.no_such_bench_module" in err
-    assert ran == []  # not skipped: the whole run stops before it starts
+    assert not (tmp_path / "fakebench" / "ran").exists()  # not skipped: the whole run stops before it starts
 
 
-def test_a_bench_that_crashes_or_misses_its_target_fails_the_run_and_the_rest_still_run(monkeypatch, capsys):
+def test_each_bench_runs_as_its_command_and_a_failure_is_named_while_the_rest_still_run(tmp_path, monkeypatch, capfd):
     from bench import __main__ as runner
 
-    ran = []
-
-    def crash(argv):
-        raise RuntimeError("boom")
-
-    fake_bench(monkeypatch, "fake_crash", crash)
-    fake_bench(monkeypatch, "fake_miss", lambda argv: ran.append(("miss", argv)) or 1)
-    fake_bench(monkeypatch, "fake_ok", lambda argv: ran.append(("ok", argv)) or 0)
-    monkeypatch.setattr(runner, "BENCHMARKS", {"crash": ("fake_crash", []), "miss": ("fake_miss", ["--x", "1"]),
-                                               "ok": ("fake_ok", [])})
+    fake_benches(tmp_path, monkeypatch,
+                 crash="raise RuntimeError('boom')",
+                 miss="Path(__file__).with_name('miss.txt').write_text(' '.join(argv)); return 1",
+                 ok="Path(__file__).with_name('ok.txt').write_text(' '.join(argv)); return 0")
+    monkeypatch.setattr(runner, "BENCHMARKS", {"crash": ("fakebench.crash", []),
+                                               "miss": ("fakebench.miss", ["--x", "1"]),
+                                               "ok": ("fakebench.ok", [])})
     assert runner.main(["--no-tables"]) == 1
-    out = capsys.readouterr()
-    assert ran == [("miss", ["--x", "1"]), ("ok", [])]
-    assert "crash (crashed (RuntimeError))" in out.out and "miss (missed its target)" in out.out
-    assert "boom" in out.err
-    assert runner.main(["--no-tables", "ok"]) == 0 and ran[-1] == ("ok", [])
+    out = capfd.readouterr()
+    assert (tmp_path / "fakebench" / "miss.txt").read_text() == "--x 1"
+    assert (tmp_path / "fakebench" / "ok.txt").read_text() == ""
+    assert "crash (exit status 1)" in out.out and "miss (exit status 1)" in out.out and "ok (" not in out.out
+    assert "== miss: python -m fakebench.miss --x 1" in out.out
+    assert "RuntimeError: boom" in out.err
+    (tmp_path / "fakebench" / "ok.txt").unlink()
+    assert runner.main(["--no-tables", "ok"]) == 0 and (tmp_path / "fakebench" / "ok.txt").exists()
     assert runner.main(["--no-tables", "nope"]) == 2
 
 
