@@ -46,7 +46,8 @@ def run_one(name: str) -> int:
     """The bench in a process of its own, as its command reads; its exit status."""
     module, args = BENCHMARKS[name]
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": path}).returncode
+    env = {**os.environ, "PYTHONPATH": path}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

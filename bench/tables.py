@@ -134,7 +134,7 @@ class Table:
 def gui_stall(files: list[tuple[str, dict]]) -> Table:
     """bench.gui_stall (a run) and its --study mode: the event loop's gaps, idle and while working."""
     t = Table(["result file", "measured", "model", "what ran", "idle: longest gap", "longest gap", "p99 gap",
-               "median gap", f"gaps over the target", "target", "met"])
+               "median gap", "gaps over the target", "target", "met"])
     for name, d in files:
         busy = d.get("during_study") or d.get("during_run") or {}
         idle = d.get("idle") or {}
@@ -145,7 +145,8 @@ def gui_stall(files: list[tuple[str, dict]]) -> Table:
         t.rows.append([f"{name}.json", d.get("when", "")[:10], d.get("model", ""), what,
                        f"{num(idle.get('longest_gap_ms'), 1)} ms", f"{num(busy.get('longest_gap_ms'), 1)} ms",
                        f"{num(busy.get('p99_gap_ms'), 1)} ms", f"{num(busy.get('median_gap_ms'), 1)} ms",
-                       num(busy.get("gaps_over_target")), f"{num(d.get('target_ms'), 0)} ms", num(d.get("meets_target"))])
+                       num(busy.get("gaps_over_target")), f"{num(d.get('target_ms'), 0)} ms",
+                       num(d.get("meets_target"))])
     return t
 
 
@@ -184,7 +185,8 @@ def frontier(files: list[tuple[str, dict]]) -> Table:
                     f" ({a['accuracy_retained_low'] * 100:.1f}-{a['accuracy_retained_high'] * 100:.1f})"
                     if a.get("accuracy_retained_low") is not None else "")
                 t.rows.append([r["stack"], num(r["seed"]), label + mark, percent(a.get("accuracy"), 2), retained,
-                               megabytes(a.get("weights_bytes")), f"{a['size_ratio']:.1f}x" if a.get("size_ratio") else "",
+                               megabytes(a.get("weights_bytes")),
+                               f"{a['size_ratio']:.1f}x" if a.get("size_ratio") else "",
                                *[ratio(p.get(prof), k) for prof, k in speed_cols]])
     return t
 
@@ -210,7 +212,8 @@ def methods(files: list[tuple[str, dict]]) -> Table:
                            f"{res['size_ratio']:.1f}x" if res.get("size_ratio") else "",
                            ratio(res), f"{r['seconds']:.0f} s" if r.get("seconds") is not None else ""])
         if d.get("meets_target") is not None:
-            t.notes.append(f"Target ({name}.json): " + ", ".join(f"{k} >= {v}" for k, v in (d.get("target") or {}).items())
+            targets = ", ".join(f"{k} >= {v}" for k, v in (d.get("target") or {}).items())
+            t.notes.append(f"Target ({name}.json): {targets}"
                            + "; met by: " + (", ".join(d["meets_target"]) or "none") + ".")
     return t
 
@@ -256,18 +259,23 @@ RENDERERS = {"gui_stall": gui_stall, "gui_stall_study": gui_stall, "frontier": f
 # ---------------------------------------------------------------- provenance and documents
 
 
+def _load_average(averages: list | None) -> str:
+    return "/".join(f"{x:.2f}" for x in averages[:3]) if averages else "not recorded"
+
+
 def provenance(name: str, d: dict, doc: Path, results: Path = RESULTS) -> str:
+    """Where a table's figures came from: the file (linked from ``doc``), date, command, commit, CPU, threads, load."""
     p = d.get("provenance") or {}
     m = d.get("machine") or {}
     link = Path(os.path.relpath(results / f"{name}.json", doc.parent)).as_posix()
-    load = lambda xs: "/".join(f"{x:.2f}" for x in xs[:3]) if xs else "not recorded"  # noqa: E731
     commit = (p.get("commit") or "not recorded")
     commit = commit[:10] + ("+dirty" if commit.endswith("+dirty") else "") if p.get("commit") else commit
     threads = p.get("torch_threads", m.get("threads"))
     return (f"[`{name}.json`]({link}): {d.get('when', 'date not recorded').replace('T', ' ')}, "
             f"`{p.get('command', 'command not recorded')}`, commit {commit}, {p.get('cpu_model', 'CPU not recorded')} "
             f"({num(p.get('cpu_count', m.get('cpu_count')))} CPUs), {num(threads)} torch threads, load average "
-            f"(1/5/15 min) {load(p.get('load_average_at_start'))} at the start, {load(p.get('load_average_at_end'))} at the end."
+            f"(1/5/15 min) {_load_average(p.get('load_average_at_start'))} at the start, "
+            f"{_load_average(p.get('load_average_at_end'))} at the end."
             + (f" Note: {p['note'].rstrip('.')}." if p.get("note") else ""))
 
 
