@@ -6,7 +6,7 @@ regenerated from the files (``python -m bench.tables``). Each bench runs in its 
 command reads, so its result file records that command and the load average of its own start. A bench that
 cannot be imported stops everything before anything runs; one that ends with another status than 0 (1: it
 missed its target, or raised) is named at the end with its status, and the exit status is 1.
-All of them together take hours on a 2-core CPU (the frontier and methods benches about an hour each).
+All of them together take hours on a 2-core CPU (the frontier and methods benches the longest).
 """
 
 from __future__ import annotations
