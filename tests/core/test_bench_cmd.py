@@ -130,3 +130,85 @@ def test_side_by_side_shares_one_baseline_and_keeps_the_raw_rounds(runs, monkeyp
     assert all(len(r) == 3 for r in timings["throughput-fixed"].rounds.values())
     head = result.by_id()[ids[1]].headline()
     assert head["speedup_low"] <= head["speedup"] <= head["speedup_high"] and head["size_ratio"] > 1
+
+
+# ---------------------------------------------------------------- `make bench` (python -m bench)
+
+
+def fake_benches(tmp_path, monkeypatch, **bodies):
+    """A package of bench modules, each ``main`` given by its source, importable here and in a child process."""
+    import sys
+
+    package = tmp_path / "fakebench"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name, body in bodies.items():
+        (package / f"{name}.py").write_text(
+            "import sys\nfrom pathlib import Path\n\n"
+            f"def main(argv=None):\n    {body}\n\n"
+            "if __name__ == '__main__':\n    raise SystemExit(main(sys.argv[1:]))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    for name in list(sys.modules):
+        if name.startswith("fakebench"):
+            monkeypatch.delitem(sys.modules, name)
+    return tmp_path
+
+
+def test_make_bench_runs_every_bench_module_there_is():
+    """Each module of bench/ with a main() is in the list `python -m bench` runs (before, 4 of 10 were)."""
+    import ast
+    from pathlib import Path
+
+    from bench.__main__ import BENCHMARKS
+
+    folder = Path(__file__).resolve().parents[2] / "bench"
+    with_main = {f"bench.{p.stem}" for p in folder.glob("*.py") if p.stem not in {"__main__", "tables"}
+                 and any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in ast.parse(p.read_text()).body)}
+    assert with_main == {module for module, _ in BENCHMARKS.values()}
+    makefile = (folder.parent / "Makefile").read_text()
+    assert "$(BIN)/python -m bench $(BENCH)" in makefile
+
+
+def test_a_missing_bench_module_fails_loudly_before_anything_runs(tmp_path, monkeypatch, capsys):
+    from bench import __main__ as runner
+
+    fake_benches(tmp_path, monkeypatch, first="Path(__file__).with_name('ran').write_text('x'); return 0")
+    monkeypatch.setattr(runner, "BENCHMARKS", {"first": ("fakebench.first", []),
+                                               "gone": ("bench.no_such_bench_module", [])})
+    assert runner.main(["--no-tables"]) == 2
+    err = capsys.readouterr().err
+    assert "gone" in err and "bench.no_such_bench_module" in err
+    assert not (tmp_path / "fakebench" / "ran").exists()  # not skipped: the whole run stops before it starts
+
+
+def test_each_bench_runs_as_its_command_and_a_failure_is_named_while_the_rest_still_run(tmp_path, monkeypatch, capfd):
+    from bench import __main__ as runner
+
+    fake_benches(tmp_path, monkeypatch,
+                 crash="raise RuntimeError('boom')",
+                 miss="Path(__file__).with_name('miss.txt').write_text(' '.join(argv)); return 1",
+                 ok="Path(__file__).with_name('ok.txt').write_text(' '.join(argv)); return 0")
+    monkeypatch.setattr(runner, "BENCHMARKS", {"crash": ("fakebench.crash", []),
+                                               "miss": ("fakebench.miss", ["--x", "1"]),
+                                               "ok": ("fakebench.ok", [])})
+    assert runner.main(["--no-tables"]) == 1
+    out = capfd.readouterr()
+    assert (tmp_path / "fakebench" / "miss.txt").read_text() == "--x 1"
+    assert (tmp_path / "fakebench" / "ok.txt").read_text() == ""
+    assert "crash (exit status 1)" in out.out and "miss (exit status 1)" in out.out and "ok (" not in out.out
+    assert "== miss: python -m fakebench.miss --x 1" in out.out
+    assert "RuntimeError: boom" in out.err
+    (tmp_path / "fakebench" / "ok.txt").unlink()
+    assert runner.main(["--no-tables", "ok"]) == 0 and (tmp_path / "fakebench" / "ok.txt").exists()
+    assert runner.main(["--no-tables", "nope"]) == 2
+
+
+def test_the_docs_name_every_bench_and_its_command():
+    from pathlib import Path
+
+    from bench.__main__ import BENCHMARKS, command
+
+    results = (Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text()
+    for name in BENCHMARKS:
+        assert f"`{command(name)}`" in results, name
