@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.data.diagnose import DataNote
 from core.errors import DataLoadError
 from core.recipe import DataRef
 from core.tasks.kinds import TaskKind
@@ -24,6 +25,7 @@ class RawTask:
     parts: dict[str, Any]  # split -> untokenized datasets.Dataset
     label_names: list[str]
     extra: dict[str, Any] = field(default_factory=dict)  # scheme, scaling, unanswerable
+    notes: tuple[DataNote, ...] = ()  # what reading did to the rows (the readers refuse a bad row, never drop it)
 
 
 def _source(ref: DataRef, kind: TaskKind) -> Path:
