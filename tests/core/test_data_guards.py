@@ -235,3 +235,18 @@ def test_run_says_the_rows_it_dropped(tmp_path, db):
     out = cli("run", "--quiet", recipe_file(tmp_path, str(blank_labels(tmp_path))), db=db)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "  blank.csv: 31 of 60 rows dropped, 30 with no label" in out.stderr
+
+
+def test_a_run_given_its_data_ready_made_says_its_notes_too(tmp_path, engine):
+    """A study tokenizes the data once and hands it to every trial's run: each run's log still says the notes."""
+    from core import events as ev
+    from core.recipe import EvaluationSettings
+
+    recipe = Recipe(name="shared", model=ModelRef("tiny"), data=DataRef(source=str(blank_labels(tmp_path)),
+                                                                        max_length=16),
+                    steps=[], evaluation=EvaluationSettings(max_samples=8, latency_repeats=1, latency_batch_size=4))
+    task = prepare_task(recipe.data, load_tokenizer("tiny"))
+    logged = []
+    engine.bus.subscribe(ev.LogMessage, lambda e: logged.append((e.level, e.message)))
+    assert engine.run(recipe, task=task, use_cache=False).status == "finished"
+    assert ("warning", str(task.notes[0])) in logged
