@@ -98,5 +98,5 @@ def _mixed_json_as_text(path: Path, ds) -> SourceTable:
         where = ", ".join(f"{kind} on {place}" for kind, place in types.items())
         notes.append(DataNote("normalised", sum(v is not None for v in values), (
             f"{path.name}: column {column!r} mixes JSON value types ({where}); each value is read as the text it "
-            "shows, so 1, \"1\" and 1.0 are the same label '1'")))
+            "shows (1, \"1\" and 1.0 all read '1', one label; true reads 'true')")))
     return SourceTable(ds, tuple(notes))
