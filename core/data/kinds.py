@@ -22,10 +22,13 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class RawTask:
+    """A task's untokenized splits, as :func:`load_task_splits` (and, for sequence classification,
+    :func:`core.data.task.read_splits`) read them."""
+
     parts: dict[str, Any]  # split -> untokenized datasets.Dataset
     label_names: list[str]
     extra: dict[str, Any] = field(default_factory=dict)  # scheme, scaling, unanswerable
-    notes: tuple[DataNote, ...] = ()  # what reading did to the rows (the readers refuse a bad row, never drop it)
+    notes: tuple[DataNote, ...] = ()  # what reading did to the rows: dropped, merged, read as text
 
 
 def _source(ref: DataRef, kind: TaskKind) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data.diagnose import DataNote
+from core.data.kinds import RawTask, load_task_splits
 from core.data.labels import label_key
 from core.data.sources import read_table
 from core.errors import DataLoadError, ModelLoadError
@@ -117,16 +118,6 @@ def _check_text_column(ds, column: str, role: str) -> None:
                             "map it to the column that holds the sentences")
 
 
-@dataclass(frozen=True)
-class Splits:
-    """Sentence classification's raw splits (text, text_pair, label), its label names, and what reading the data
-    did to its rows (:class:`~core.data.diagnose.DataNote`)."""
-
-    parts: dict[str, Any]
-    names: list[str]
-    notes: tuple[DataNote, ...] = ()
-
-
 def _blank_text(value) -> bool:
     return not isinstance(value, str) or value.strip() == ""
 
@@ -217,12 +208,13 @@ def load_splits(ref: DataRef) -> tuple[dict[str, Any], list[str]]:
     """Read, map and split the raw data (untokenized); applies the sample caps (:func:`read_splits` without its
     notes)."""
     splits = read_splits(ref)
-    return splits.parts, splits.names
+    return splits.parts, splits.label_names
 
 
-def read_splits(ref: DataRef) -> Splits:
-    """Read, map and split the raw data (untokenized), applying the sample caps; with the notes on what reading
-    did to the rows (rows dropped for a blank text or label, texts spanning lines, JSON types read as text)."""
+def read_splits(ref: DataRef) -> RawTask:
+    """Read, map and split the raw data (untokenized), applying the sample caps, as the other kinds'
+    :func:`~core.data.kinds.load_task_splits` does; with the notes on what reading did to the rows (rows dropped
+    for a blank text or label, texts spanning lines, JSON types read as text)."""
     import datasets
 
     table = read_table(ref.source)
@@ -254,7 +246,7 @@ def read_splits(ref: DataRef) -> Splits:
     for name, cap in (("train", ref.train_samples), ("validation", ref.validation_samples), ("test", ref.test_samples)):
         if cap is not None and cap < len(parts[name]):
             parts[name] = parts[name].select(range(cap))
-    return Splits(parts, names, tuple(n for n in notes if n is not None))
+    return RawTask(parts, names, notes=tuple(n for n in notes if n is not None))
 
 
 UNKNOWN_SAMPLE = 200  # training texts checked for unknown tokens
@@ -283,13 +275,7 @@ def check_vocabulary(ds, tokenizer) -> None:
 
 def prepare_task(ref: DataRef, tokenizer, kind: TaskKind | str = TaskKind.SEQUENCE_CLASSIFICATION) -> TaskData:
     kind = TaskKind.parse(kind)
-    if kind is TaskKind.SEQUENCE_CLASSIFICATION:
-        splits = read_splits(ref)
-        task = tokenize_splits(splits.parts, splits.names, ref, tokenizer)
-        return dataclasses.replace(task, notes=splits.notes)
-    from core.data.kinds import load_task_splits
-
-    raw = load_task_splits(ref, kind)
+    raw = read_splits(ref) if kind is TaskKind.SEQUENCE_CLASSIFICATION else load_task_splits(ref, kind)
     task = tokenize_splits(raw.parts, raw.label_names, ref, tokenizer, kind=kind, extra=raw.extra)
     return dataclasses.replace(task, notes=raw.notes)
 

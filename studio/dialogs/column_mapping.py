@@ -47,7 +47,7 @@ def check_mapping(ref: DataRef) -> tuple[dict[str, int], tuple[str, ...]]:
     counts: Counter = Counter()
     for split in splits.parts.values():
         counts.update(split["label"])
-    return {name: counts.get(i, 0) for i, name in enumerate(splits.names)}, tuple(map(str, splits.notes))
+    return {name: counts.get(i, 0) for i, name in enumerate(splits.label_names)}, tuple(map(str, splits.notes))
 
 
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: str) -> str:

@@ -164,7 +164,7 @@ def mixed_labels(tmp_path):
 
 def test_labels_mixing_numbers_and_text_are_one_class_each_and_said(tmp_path):
     splits = read_splits(DataRef(source=str(mixed_labels(tmp_path))))
-    assert splits.names == ["0", "1"]
+    assert splits.label_names == ["0", "1"]
     assert sum(len(p) for p in splits.parts.values()) == 60
     [note] = splits.notes
     assert note.kind == "normalised" and note.rows == 60
