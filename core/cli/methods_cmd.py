@@ -38,31 +38,34 @@ def list_methods(args) -> int:
 
 
 def validate(args) -> int:
-    from core.recipe import Recipe
-
     from core.applicability import require_applicable
+    from core.models.loading import check_model_source
+    from core.recipe import Recipe
 
     recipe = Recipe.load(args.recipe).validate()
     require_applicable(recipe)  # steps the model's family or int8 state cannot take
-    task = _check_task(recipe)  # the task against the model folder's head, and the task's data
+    check_model_source(recipe.model.source)  # what run refuses of the model: its family, weights, tokenizer
+    task, notes = _check_task(recipe)  # the task against the model folder's head, and the task's data
     print(f"{args.recipe}: valid ({len(recipe.steps)} steps: {' -> '.join(s.method for s in recipe.steps)})")
     print(f"  {task}")
+    for note in notes:
+        print(f"  note: {note}")
     return 0
 
 
-def _check_task(recipe) -> str:
-    """The recipe's task against its model folder's head and, beyond sequence classification, its data (read and
-    tokenized, the label count checked against the head): a line saying what was checked. Raises the error that
-    ``run`` would meet (a :class:`~core.errors.ModelLoadError` naming both tasks, a
-    :class:`~core.errors.DataLoadError` naming file, row and field)."""
+def _check_task(recipe) -> tuple[str, tuple]:
+    """The recipe's task against its model folder's head, and its data (read, mapped and tokenized as ``run``
+    reads it; beyond sequence classification the label count checked against the head): a line saying what was
+    checked, and the data's notes (rows dropped, merged or normalised). Raises the error that ``run`` would meet
+    (a :class:`~core.errors.ModelLoadError` naming both tasks, a :class:`~core.errors.DataLoadError` naming
+    file, row and field)."""
     from core.data.kinds import describe
     from core.data.task import prepare_task
     from core.models.loading import check_folder_task, load_tokenizer
     from core.tasks.kinds import TaskKind
 
     kind = check_folder_task(recipe.model.source, recipe.task)
-    if kind is TaskKind.SEQUENCE_CLASSIFICATION:
-        return f"task {kind.value}"
     task = prepare_task(recipe.data, load_tokenizer(recipe.model.source), kind)
-    check_folder_task(recipe.model.source, kind, task.num_labels)
-    return f"task {describe(task)}"
+    if kind is not TaskKind.SEQUENCE_CLASSIFICATION:
+        check_folder_task(recipe.model.source, kind, task.num_labels)
+    return f"task {describe(task)}", task.notes

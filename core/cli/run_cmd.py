@@ -85,9 +85,10 @@ def run(args) -> int:
     from core.applicability import require_applicable
 
     require_applicable(recipe)  # refused before anything loads or is recorded: the family or int8 state says no
-    from core.models.loading import check_folder_task
+    from core.models.loading import check_folder_task, check_model_source
 
     check_folder_task(recipe.model.source, recipe.task)  # a folder whose head is another task's: refused, both named
+    check_model_source(recipe.model.source)  # its family, weights and tokenizer, as validate checks them
     from core.engine import distributed  # under torchrun / accelerate launch: one run, rank 0 records and prints
 
     if distributed.setup(recipe.device) and not distributed.is_main():

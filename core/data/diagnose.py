@@ -1,19 +1,41 @@
-"""Say what is wrong with a data file, and on which line, when ``datasets`` could not read it.
+"""Say what is wrong with a data file, and on which line; and what reading it did to its rows.
 
 ``datasets`` wraps every parser error in "An error occurred while generating
 the dataset" (and an empty CSV in "Instruction 'train' corresponds to no
 data!"). After such a failure, and only then, so a good file costs nothing
 extra, the file is re-read with the standard library to name the first bad
 line; when that finds nothing, the root cause is dug out of the exception chain.
+
+A file that reads without error can still lose rows: pandas' CSV parser is
+lenient, so a stray quote merges the rows up to the next quote into one text.
+:func:`csv_records` counts the file's lines against the rows read (a good file
+costs one pass over its bytes) and only then parses it strictly: a quote that
+breaks the CSV format refuses the file with its line, and texts that really span
+lines become a :class:`DataNote`. Rows dropped or values read differently later
+on (:mod:`core.data.task`) are notes too, so nothing changes silently.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class DataNote:
+    """Something reading the data did to the file's rows that the user must be told: rows ``dropped``, lines
+    ``merged`` into one row, values ``normalised`` (read as another type). ``rows`` counts the rows concerned."""
+
+    kind: str
+    rows: int
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def describe_failure(path: Path, builder: str, exc: BaseException, delimiter: str = ",") -> str:
@@ -60,12 +82,92 @@ def csv_problem(path: Path, delimiter: str = ",") -> str | None:
                 rows += bool(row)
                 start = reader.line_num + 1
         except csv.Error as exc:
-            if "end of data" in str(exc) or "EOF" in str(exc):
-                return f'the quoted field that starts on line {start} is never closed (a " is missing)'
-            return f"line {start}: {exc}"
+            return quote_problem(exc, start, reader.line_num, delimiter)
     if rows == 0:
         return f"it has a header line ({', '.join(header)}) but no data rows"
     return None
+
+
+def quote_problem(exc: csv.Error, start: int, line: int, delimiter: str = ",") -> str:
+    """The strict CSV parser's error ``exc`` in the record that starts on line ``start`` (the parser was on ``line``)."""
+    text = str(exc)
+    if "end of data" in text or "EOF" in text:
+        return f'the quoted field that starts on line {start} is never closed (a " is missing)'
+    if "expected after" in text:
+        where = f"line {start}" if line <= start else f"lines {start} to {line}"
+        return (f'{where}: a quoted field closes before its {delimiter_name(delimiter)} or the line\'s end (text '
+                'follows its closing "): a quote is missing or stray, so rows would be merged into one text. Quote '
+                'the whole text and double every " inside it ("")')
+    return f"line {start}: {text}"
+
+
+def nonblank_lines(path: Path) -> int:
+    """Lines holding anything but white space (what pandas counts as a header or a row when no text spans lines)."""
+    count = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            count += bool(line.strip())
+    return count
+
+
+def csv_records(path: Path, rows_read: int, delimiter: str = ",") -> tuple[str | None, DataNote | None]:
+    """After a CSV file read without error as ``rows_read`` rows: (why it must be refused, or None; a note on
+    texts that span lines, or None).
+
+    When every row is one line (the usual case) the lines are counted and nothing is parsed. Otherwise the file
+    is parsed strictly: a quote that breaks the format (text after a closing quote, a quote never closed) is a
+    problem, named with its line; quoted texts that hold line breaks are legal CSV but are what a missing quote
+    also makes, so they are said, with the first one's lines.
+    """
+    if rows_read == nonblank_lines(path) - 1:
+        return None, None
+    spans: list[tuple[int, int]] = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                if reader.line_num > start and start > 1:
+                    spans.append((start, reader.line_num))
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return quote_problem(exc, start, reader.line_num, delimiter), None
+    if not spans:
+        return None, None
+    first, last = spans[0]
+    breaks = sum(end - begin for begin, end in spans)
+    one = len(spans) == 1
+    texts = "a quoted text runs" if one else f"{len(spans)} quoted texts run"
+    inside = f"the {breaks} line break{'' if breaks == 1 else 's'} inside {'it' if one else 'them'}"
+    return None, DataNote("merged", len(spans), (
+        f"{path.name}: {texts} over several lines ({'' if one else 'the first '}from line {first} to line {last}); "
+        f"{inside} {'is' if breaks == 1 else 'are'} read as part of a text, not as new rows. If a quote is missing "
+        "there, rows were merged into one: check those lines"))
+
+
+_JSON_TYPES = {bool: "true/false", int: "a whole number", float: "a decimal number", str: "text"}
+
+
+def json_value_types(path: Path, column: str) -> dict[str, str]:
+    """For a JSON Lines file (or a JSON list): each JSON type of ``column``'s values -> where it first occurs
+    (``"line 3"``, ``"item 3"``). Read with the standard library: ``datasets`` turns the text "1" into 1."""
+    found: dict[str, str] = {}
+
+    def see(record, place: str) -> None:
+        value = record.get(column) if isinstance(record, dict) else None
+        kind = _JSON_TYPES.get(type(value))
+        if kind is not None and kind not in found:
+            found[kind] = place
+
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        for index, record in enumerate(json.loads(text), 1):
+            see(record, f"item {index}")
+        return found
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            see(json.loads(line), f"line {number}")
+    return found
 
 
 def delimiter_name(delimiter: str) -> str:

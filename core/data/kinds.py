@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.data.diagnose import DataNote
 from core.errors import DataLoadError
 from core.recipe import DataRef
 from core.tasks.kinds import TaskKind
@@ -21,9 +22,13 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class RawTask:
+    """A task's untokenized splits, as :func:`load_task_splits` (and, for sequence classification,
+    :func:`core.data.task.read_splits`) read them."""
+
     parts: dict[str, Any]  # split -> untokenized datasets.Dataset
     label_names: list[str]
     extra: dict[str, Any] = field(default_factory=dict)  # scheme, scaling, unanswerable
+    notes: tuple[DataNote, ...] = ()  # what reading did to the rows: dropped, merged, read as text
 
 
 def _source(ref: DataRef, kind: TaskKind) -> Path:

@@ -8,10 +8,15 @@ features (tags on word pieces, question windows).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from core.data.sources import read_source
+from core.data.diagnose import DataNote
+from core.data.kinds import RawTask, load_task_splits
+from core.data.labels import label_key
+from core.data.sources import read_table
 from core.errors import DataLoadError, ModelLoadError
 from core.recipe import DataRef
 from core.tasks.kinds import TaskKind
@@ -36,6 +41,7 @@ class TaskData:
     scheme: Any = None  # token classification: the tag scheme (core.tasks.tags.TagScheme)
     scaling: Any = None  # regression: the target scaling fitted on the training split (core.tasks.table_data.Scaling)
     unanswerable: int = 0  # question answering: questions without an answer (SQuAD v2 when above 0)
+    notes: tuple[DataNote, ...] = ()  # what reading the data did to its rows (dropped, merged, normalised)
 
     @property
     def num_labels(self) -> int:
@@ -98,15 +104,6 @@ def _label_names(ds, column: str) -> list[str]:
     return sorted({label_key(v) for v in values})
 
 
-def label_key(value) -> str:
-    """The class name a raw label value stands for: the one rule for naming labels and for encoding them."""
-    if isinstance(value, bool):  # pandas reads a column of true/false as booleans: two classes, not numbers
-        return "true" if value else "false"
-    if isinstance(value, (int, float)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _check_text_column(ds, column: str, role: str) -> None:
     """Refuse a text column that holds numbers (a mapping mistake) before its rows are all dropped as empty."""
     import datasets
@@ -121,8 +118,37 @@ def _check_text_column(ds, column: str, role: str) -> None:
                             "map it to the column that holds the sentences")
 
 
-def _normalise(ds, ref: DataRef, names: list[str] | None):
-    """Rename columns to text / text_pair / label and encode labels as ClassLabel."""
+def _blank_text(value) -> bool:
+    return not isinstance(value, str) or value.strip() == ""
+
+
+def dropped_note(ds, text: str, label: str, split: str | None = None, source: str = "") -> DataNote | None:
+    """A note counting the rows of ``ds`` that training cannot use (no label, or no text) with their first rows;
+    None when every row is usable. Row numbers count data rows from 1 (a CSV's header is line 1, row 1 is line 2)."""
+    labels, texts = ds[label], ds[text]
+    no_label = [i for i, v in enumerate(labels) if v is None]
+    no_text = [i for i, (v, y) in enumerate(zip(texts, labels)) if y is not None and _blank_text(v)]
+    if not no_label and not no_text:
+        return None
+    dropped = len(no_label) + len(no_text)
+    why = []
+    for rows, what in ((no_label, f"no label (column {label!r})"), (no_text, f"no text (column {text!r})")):
+        if rows:
+            first = ", ".join(str(i + 1) for i in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            why.append(f"{len(rows):,} with {what}: row{'s' if len(rows) > 1 else ''} {first}")
+    where = f" of the {split!r} split" if split else ""
+    name = f"{source}: " if source else ""
+    return DataNote("dropped", dropped, f"{name}{dropped:,} of {len(ds):,} rows{where} dropped, {'; '.join(why)} "
+                                        "(data rows counted from 1, a header line not counted)")
+
+
+def _source_name(ref: DataRef) -> str:
+    return "" if ref.source == "default" else Path(str(ref.source)).name
+
+
+def _normalise(ds, ref: DataRef, names: list[str] | None, split: str | None = None):
+    """Rename columns to text / text_pair / label and encode labels as ClassLabel; the rows without a text or a
+    label are dropped and counted in the note returned (None when none was)."""
     import datasets
 
     missing = [c for c in (ref.text_column, ref.label_column, ref.text_pair_column) if c and c not in ds.column_names]
@@ -138,7 +164,9 @@ def _normalise(ds, ref: DataRef, names: list[str] | None):
     is_class = isinstance(ds.features[ref.label_column], datasets.ClassLabel)
     keep = [ref.text_column, ref.label_column] + ([ref.text_pair_column] if ref.text_pair_column else [])
     ds = ds.select_columns(keep)
-    ds = ds.filter(lambda r: r[ref.label_column] is not None and isinstance(r[ref.text_column], str) and r[ref.text_column].strip() != "")
+    note = dropped_note(ds, ref.text_column, ref.label_column, split, _source_name(ref))
+    if note is not None:
+        ds = ds.filter(lambda r: r[ref.label_column] is not None and not _blank_text(r[ref.text_column]))
     if len(ds) == 0:
         raise DataLoadError(f"the dataset has no rows with both a text (column {ref.text_column!r}) and a label "
                             f"(column {ref.label_column!r}): every row lacks one or the other")
@@ -155,7 +183,7 @@ def _normalise(ds, ref: DataRef, names: list[str] | None):
     ds = ds.map(encode, remove_columns=ds.column_names)
     features = ds.features.copy()
     features["label"] = datasets.ClassLabel(names=names)
-    return ds.cast(features), names
+    return ds.cast(features), names, note
 
 
 def _split(ds, ref: DataRef):
@@ -177,20 +205,32 @@ def _split(ds, ref: DataRef):
 
 
 def load_splits(ref: DataRef) -> tuple[dict[str, Any], list[str]]:
-    """Read, map and split the raw data (untokenized); applies the sample caps."""
+    """Read, map and split the raw data (untokenized); applies the sample caps (:func:`read_splits` without its
+    notes)."""
+    splits = read_splits(ref)
+    return splits.parts, splits.label_names
+
+
+def read_splits(ref: DataRef) -> RawTask:
+    """Read, map and split the raw data (untokenized), applying the sample caps, as the other kinds'
+    :func:`~core.data.kinds.load_task_splits` does; with the notes on what reading did to the rows (rows dropped
+    for a blank text or label, texts spanning lines, JSON types read as text)."""
     import datasets
 
-    raw = read_source(ref.source)
+    table = read_table(ref.source)
+    raw, notes = table.data, list(table.notes)
     if isinstance(raw, datasets.DatasetDict):
         if "train" not in raw:
             raise DataLoadError(f"the saved dataset has splits {list(raw)} but no 'train' split")
-        train, names = _normalise(raw["train"], ref, None)
+        train, names, note = _normalise(raw["train"], ref, None, "train" if len(raw) > 1 else None)
+        notes.append(note)
         parts = {"train": train}
         for name in ("validation", "test"):
             alt = {"validation": ("validation", "valid", "dev"), "test": ("test",)}[name]
-            found = next((raw[a] for a in alt if a in raw), None)
-            if found is not None:
-                parts[name] = _normalise(found, ref, names)[0]
+            split = next((a for a in alt if a in raw), None)
+            if split is not None:
+                parts[name], _, note = _normalise(raw[split], ref, names, split)
+                notes.append(note)
         if "validation" not in parts or "test" not in parts:
             extra = _split(parts["train"], ref)
             parts.setdefault("validation", extra["validation"])
@@ -198,14 +238,15 @@ def load_splits(ref: DataRef) -> tuple[dict[str, Any], list[str]]:
                 parts["test"] = extra["test"]
             parts["train"] = extra["train"]
     else:
-        ds, names = _normalise(raw, ref, None)
+        ds, names, note = _normalise(raw, ref, None)
+        notes.append(note)
         parts = _split(ds, ref)
     if len(names) < 2:
         raise DataLoadError(f"the label column has a single class ({names[0]!r}); classification needs at least two")
     for name, cap in (("train", ref.train_samples), ("validation", ref.validation_samples), ("test", ref.test_samples)):
         if cap is not None and cap < len(parts[name]):
             parts[name] = parts[name].select(range(cap))
-    return parts, names
+    return RawTask(parts, names, notes=tuple(n for n in notes if n is not None))
 
 
 UNKNOWN_SAMPLE = 200  # training texts checked for unknown tokens
@@ -234,13 +275,9 @@ def check_vocabulary(ds, tokenizer) -> None:
 
 def prepare_task(ref: DataRef, tokenizer, kind: TaskKind | str = TaskKind.SEQUENCE_CLASSIFICATION) -> TaskData:
     kind = TaskKind.parse(kind)
-    if kind is TaskKind.SEQUENCE_CLASSIFICATION:
-        parts, names = load_splits(ref)
-        return tokenize_splits(parts, names, ref, tokenizer)
-    from core.data.kinds import load_task_splits
-
-    raw = load_task_splits(ref, kind)
-    return tokenize_splits(raw.parts, raw.label_names, ref, tokenizer, kind=kind, extra=raw.extra)
+    raw = read_splits(ref) if kind is TaskKind.SEQUENCE_CLASSIFICATION else load_task_splits(ref, kind)
+    task = tokenize_splits(raw.parts, raw.label_names, ref, tokenizer, kind=kind, extra=raw.extra)
+    return dataclasses.replace(task, notes=raw.notes)
 
 
 def tokenize_splits(parts: dict[str, Any], names: list[str], ref: DataRef, tokenizer,

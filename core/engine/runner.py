@@ -165,6 +165,8 @@ class Engine:
         if ctx.task is None:
             tokenizer = initial_state.tokenizer if initial_state else load_tokenizer(recipe.model.source)
             ctx.load_data(prepare_task(recipe.data, tokenizer, recipe.task))
+        for note in getattr(ctx.task, "notes", ()):  # rows dropped, merged or read as text (a study's shared data too)
+            ctx.log(str(note), level="warning")
         ctx.check()
         ctx.progress(1, 2, "loading model", force=True)
         state = initial_state or load_model(recipe.model.source, ctx.task.num_labels, seed=recipe.seed,

@@ -21,7 +21,7 @@ TINY_SOURCE = "tiny"
 HEAD_MODULES = frozenset({"classifier", "pre_classifier", "pooler", "qa_outputs"})  # may be new when the task is new
 
 __all__ = ["BERT_FAMILY", "DEFAULT_SOURCE", "STUDIO_MANIFEST", "TINY_SOURCE", "check_folder_task",
-           "default_model_path", "load_model",
+           "check_model_source", "check_vocabulary_fits", "default_model_path", "load_model",
            "load_tokenizer", "resolve_source", "tiny_config"]
 
 
@@ -155,6 +155,47 @@ def check_folder_task(source: str, task, num_labels: int | None = None):
     return check_task(kind, detection, f"the model folder {path}", num_labels)
 
 
+def check_vocabulary_fits(tokenizer, rows: int | None, where: str) -> None:
+    """Refuse a tokenizer that makes ids the model's word embedding has no row for (``rows``, its vocab_size).
+
+    Such a pair loads without complaint and fails with ``IndexError: index out of range in self`` in the first
+    forward pass of a text holding one of the missing ids.
+    """
+    if tokenizer is None:  # an export saved without its tokenizer: the run loads one (and checks it) elsewhere
+        return
+    size = len(tokenizer)
+    if isinstance(rows, int) and not isinstance(rows, bool) and size > rows:
+        raise ModelLoadError(
+            f"the tokenizer of {where} has {size:,} tokens (ids up to {size - 1:,}) but the model's word embedding "
+            f"has {rows:,} rows (vocab_size {rows:,}): ids from {rows:,} up have no embedding and would fail "
+            "mid-run. Save the tokenizer the model was trained with beside it, or resize the embedding "
+            "(model.resize_token_embeddings(len(tokenizer))) and save the model again")
+
+
+def _embedding_rows(model) -> int | None:
+    try:
+        return int(model.get_input_embeddings().num_embeddings)
+    except (AttributeError, NotImplementedError, TypeError):  # a model without a plain embedding: nothing to check
+        return None
+
+
+def check_model_source(source: str) -> None:
+    """What loading ``source`` would refuse, checked before a run without loading its weights: a local folder's
+    family (a BERT-family ``model_type``), remote code, safetensors weights, tokenizer files, and a tokenizer
+    whose ids fit the word embedding (``vocab_size``); a hub name while offline. ``validate`` and ``run`` both
+    call it, so ``validate`` never passes what ``run`` refuses."""
+    source = _check_source(source)
+    if source in (DEFAULT_SOURCE, TINY_SOURCE):
+        return
+    path = Path(source).expanduser()
+    if not path.exists():
+        _check_offline(source)
+        return
+    config = check_model_folder(path)
+    check_tokenizer(path)
+    check_vocabulary_fits(load_tokenizer(str(path)), config.get("vocab_size"), str(path))
+
+
 def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequence[str] | None = None,
                task="sequence-classification") -> ModelState:
     """Load ``source`` with the head of ``task`` (``num_labels`` outputs where the task counts labels).
@@ -190,6 +231,7 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
 
             state = load_model_folder(path)
             _rename_labels(state.model.config, labels)
+            check_vocabulary_fits(state.tokenizer, _embedding_rows(state.model), str(path))
             return state
     else:
         _check_offline(source)
@@ -202,6 +244,7 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
             trust_remote_code=False, **labels)
         _check_loading_info(info, where)
         tokenizer = load_tokenizer(where)
+        check_vocabulary_fits(tokenizer, _embedding_rows(model), where)
     except ModelLoadError:
         raise
     except Exception as exc:  # transformers raises many types for a bad folder

@@ -38,15 +38,16 @@ def read_preview(source: str, rows: int = PREVIEW_ROWS) -> tuple[list[str], list
     return list(ds.column_names), [dict(r) for r in head], len(ds)
 
 
-def check_mapping(ref: DataRef) -> dict[str, int]:
-    """Usable rows per label name over all splits, as training would see them (raises DataLoadError)."""
-    from core.data.task import load_splits
+def check_mapping(ref: DataRef) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Usable rows per label name over all splits, as training would see them, and the notes on what reading did
+    to the rows (dropped, merged, read as text: :class:`core.data.diagnose.DataNote`); raises DataLoadError."""
+    from core.data.task import read_splits
 
-    parts, names = load_splits(ref)
+    splits = read_splits(ref)
     counts: Counter = Counter()
-    for split in parts.values():
+    for split in splits.parts.values():
         counts.update(split["label"])
-    return {name: counts.get(i, 0) for i, name in enumerate(names)}
+    return {name: counts.get(i, 0) for i, name in enumerate(splits.label_names)}, tuple(map(str, splits.notes))
 
 
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: str) -> str:
@@ -66,6 +67,7 @@ class ColumnMappingDialog(QDialog):
         self._current = current or DataRef()
         self.columns: list[str] = []
         self.counts: dict[str, int] = {}
+        self.notes: tuple[str, ...] = ()  # what the check did to the rows (dropped, merged, read as text)
         self.error = ""
         self.valid = False
         self._generation = 0
@@ -76,6 +78,9 @@ class ColumnMappingDialog(QDialog):
         self.text_column, self.pair_column, self.label_column = QComboBox(), QComboBox(), QComboBox()
         self.counts_label = QLabel("")
         self.counts_label.setWordWrap(True)
+        self.notes_label = QLabel("")
+        self.notes_label.setWordWrap(True)
+        self.notes_label.hide()
         self.error_label = QLabel("")
         self.error_label.setObjectName("fieldError")
         self.error_label.setWordWrap(True)
@@ -92,6 +97,7 @@ class ColumnMappingDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         layout.addLayout(form)
+        layout.addWidget(self.notes_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         self.buttons.accepted.connect(self.accept)
@@ -164,13 +170,16 @@ class ColumnMappingDialog(QDialog):
         self.counts_label.setText("checking\u2026")
         # The caps do not matter for the check and would hide rows from the counts.
         ref = dataclasses.replace(ref, train_samples=None, validation_samples=None, test_samples=None)
-        run_in_background(lambda: check_mapping(ref), lambda counts: self._checked(generation, counts, ""),
-                          lambda exc: self._checked(generation, {}, str(exc)), self)
+        run_in_background(lambda: check_mapping(ref), lambda found: self._checked(generation, found, ""),
+                          lambda exc: self._checked(generation, ({}, ()), str(exc)), self)
 
-    def _checked(self, generation: int, counts: dict[str, int], error: str) -> None:
+    def _checked(self, generation: int, found: tuple[dict[str, int], tuple[str, ...]], error: str) -> None:
         if generation != self._generation:
             return  # the user changed the mapping while this check ran
+        counts, self.notes = found
         self.counts = counts
+        self.notes_label.setText("\n".join(f"\u2139 {note}" for note in self.notes))
+        self.notes_label.setVisible(bool(self.notes))
         self.valid = not error
         self.counts_label.setText(", ".join(f"{name}: {n:,}" for name, n in counts.items()))
         if error:

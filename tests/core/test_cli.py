@@ -64,14 +64,13 @@ def test_invalid_recipe_is_refused_with_field_names(tmp_path, db):
     assert "Traceback" not in out.stderr
 
 
-def test_bad_model_folder_fails_the_run_clearly(tmp_path, db):
+def test_bad_model_folder_is_refused_before_the_run(tmp_path, db):
     recipe = Recipe(model=ModelRef(str(tmp_path)), data=DataRef(train_samples=32, validation_samples=16, test_samples=16))
     path = recipe.save(tmp_path / "r.json")
     out = cli("run", str(path), "--quiet", db=db)
-    assert out.returncode == 1
+    assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "is not a model folder: it has no config.json" in out.stderr
-    listing = cli("runs", "--status", "failed", db=db)
-    assert "failed" in listing.stdout
+    assert not (tmp_path / "cli.db").exists()  # refused before the database opens, as validate refuses it
 
 
 def test_unknown_run_and_corrupt_database(tmp_path):

@@ -53,6 +53,25 @@ def test_the_dialog_previews_rows_guesses_columns_and_counts_labels(qtbot, revie
     assert "neg: 10" in dialog.counts_label.text() and "pos: 14" in dialog.counts_label.text()
 
 
+def test_the_check_says_the_rows_it_drops(qtbot, reviews_csv):
+    from studio.widgets.model_data_panel import ModelDataPanel
+
+    lines = reviews_csv.read_text().splitlines()
+    lines[3] = lines[3].replace(",pos,", ",,")  # rows 3 and 5 lose their label
+    lines[5] = lines[5].replace(",pos,", ",,")
+    reviews_csv.write_text("\n".join(lines) + "\n")
+    panel = ModelDataPanel()
+    qtbot.addWidget(panel)
+    dialog = _open(qtbot, panel, reviews_csv)
+    _check(qtbot, dialog, dialog.label_column, "sentiment")
+    assert dialog.valid and dialog.counts == {"neg": 10, "pos": 12}
+    assert dialog.notes == ("reviews.csv: 2 of 24 rows dropped, 2 with no label (column 'sentiment'): rows 3, 5 "
+                            "(data rows counted from 1, a header line not counted)",)
+    assert not dialog.notes_label.isHidden() and "2 of 24 rows dropped" in dialog.notes_label.text()
+    _check(qtbot, dialog, dialog.label_column, "score")  # a refused mapping (continuous) shows no stale notes
+    assert dialog.notes == () and dialog.notes_label.isHidden()
+
+
 def test_a_continuous_label_column_disables_ok_with_the_reason(qtbot, reviews_csv):
     from studio.widgets.model_data_panel import ModelDataPanel
 
