@@ -20,6 +20,7 @@ from core.recipe import DataRef, ModelRef
 from studio.recipe_model import RecipeModel
 from studio.widgets.recent_data import DATA_LABELS, RecentDataMixin
 from studio.widgets.source_checks import MODEL_LABELS, SourceChecksMixin, check_model_source  # noqa: F401
+from studio.widgets.task_choice import TaskChoiceMixin
 
 DEVICE_LABELS = {"auto": "auto (GPU when there is one)", "cpu": "cpu", "cuda": "cuda (NVIDIA GPU)"}
 _NO_CUDA = "PyTorch sees no CUDA GPU on this machine"
@@ -28,9 +29,10 @@ _NO_CUDA = "PyTorch sees no CUDA GPU on this machine"
 def _combo(items: dict[str, str]) -> QComboBox:
     box = QComboBox()
     box.setEditable(False)
-    # Sized to a short label, not the longest: the dock may narrow on a small screen (the full text is in the popup).
+    # Wide enough for its own labels, never cut ("default (embedded all-MiniL"); a long folder path added later
+    # does not widen it past the dock (the full path is in the popup and the tooltip).
     box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(14)
+    box.setMinimumContentsLength(max(len(label) for label in items.values()) + 1)
     for value, label in items.items():
         box.addItem(label, value)
     return box
@@ -44,7 +46,7 @@ def _cap_spin() -> QSpinBox:
     return spin
 
 
-class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
+class ModelDataPanel(TaskChoiceMixin, SourceChecksMixin, RecentDataMixin, QWidget):
     """Edits the recipe model's :class:`ModelRef`, :class:`DataRef` and device (its own model when none is given)."""
 
     changed = Signal()
@@ -81,6 +83,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         self.max_length.setRange(8, 512)
         self.max_length.setValue(64)
         self.train_cap, self.val_cap, self.test_cap = _cap_spin(), _cap_spin(), _cap_spin()
+        self._build_task_widgets(_combo)
         tips = {
             self.model_box: "The model to compress: the embedded MiniLM, a tiny random one for quick checks, or a "
                             "folder added with Folder\u2026",
@@ -140,6 +143,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         form.addRow("Train samples", self.train_cap)
         form.addRow("Validation samples", self.val_cap)
         form.addRow("Test samples", self.test_cap)
+        self._add_task_rows(form)
         dlayout = QVBoxLayout(data_group)
         dlayout.addLayout(drow)
         dlayout.addLayout(form)
@@ -159,6 +163,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
             lambda _: self._write(self.recipe_model.set_model_source, self.model_box.currentData()))
         self.data_box.currentIndexChanged.connect(lambda _: self._write(data, "source", self.data_box.currentData()))
         self.model_box.currentIndexChanged.connect(lambda _: self._show_model())
+        self.model_box.currentIndexChanged.connect(lambda _: self._model_source_changed(self.model_box.currentData()))
         self._model_infos: dict[str, dict] = {}  # model source -> what loading it described
         self.data_box.activated.connect(self._data_picked)
         self.device_box.currentIndexChanged.connect(lambda _: self._device_changed())
@@ -176,6 +181,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         self._pending = 0
         self._accepted_source = self.recipe_model.recipe.data.source  # the data in use, whatever the list shows
         self._mappings: dict[str, dict] = {}  # data source -> the columns last accepted for it
+        self._connect_task_widgets()
         # Reading order: the device row was built after the data widgets, so the default chain would end there.
         chain = self.focus_chain()
         for first, second in zip(chain, chain[1:]):
@@ -186,8 +192,10 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         """The panel's inputs in reading order (top to bottom, left to right): the Tab order."""
         return [self.model_box, self.model_browse, self.inspect_button, self.device_box, self.processes_box,
                 self.data_box,
-                self.data_browse, self.data_folder, self.text_column, self.pair_column, self.label_column,
-                self.max_length, self.train_cap, self.val_cap, self.test_cap]
+                self.data_browse, self.data_folder, self.task_box, self.text_column, self.pair_column,
+                self.label_column, self.tag_column, self.label_pieces, self.doc_stride, self.max_answer_length,
+                self.target_scaling, self.label_columns, self.label_threshold, self.max_length, self.train_cap,
+                self.val_cap, self.test_cap]
 
     # -- recipe parts (the model's; copies) --------------------------------
     def model_ref(self) -> ModelRef:
@@ -262,6 +270,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
             self.val_cap.setValue(ref.validation_samples or 0)
             self.test_cap.setValue(ref.test_samples or 0)
             self.set_device(recipe.device)
+            self._show_task()
         finally:
             self._showing = False
 

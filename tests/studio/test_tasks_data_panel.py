@@ -1,0 +1,159 @@
+"""The data panel per task (issue 21 part 6; issue 23 items 1.1 and 1.12): the task chosen or detected from the
+model folder, a contradicting choice refused, each task's data read, the recipe carrying ``task:``, the default
+data's own columns again, columns checked before Run, a one-column file named, combo boxes not cut."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples" / "tasks"
+WAIT_MS = 30_000
+NER_TAGS = ["O", "B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER"]
+
+
+@pytest.fixture(scope="module")
+def token_folder(tmp_path_factory):
+    """A tiny random BertForTokenClassification with the example file's tags, saved as a model folder."""
+    from transformers import BertForTokenClassification
+
+    from core.models.loading import load_tokenizer, tiny_config
+
+    path = tmp_path_factory.mktemp("ner-model")
+    config = tiny_config(len(NER_TAGS), id2label=dict(enumerate(NER_TAGS)),
+                         label2id={t: i for i, t in enumerate(NER_TAGS)})
+    BertForTokenClassification(config).save_pretrained(path)
+    load_tokenizer("tiny").save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def panel(qtbot, dialogs):
+    from studio.widgets.model_data_panel import ModelDataPanel
+
+    widget = ModelDataPanel()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def _idle(qtbot, panel):
+    qtbot.waitUntil(lambda: not panel.busy, timeout=WAIT_MS)
+
+
+def test_a_token_classification_folder_sets_the_task_shown_as_detected(qtbot, panel, token_folder):
+    assert panel.task_box.currentData() == "sequence-classification"
+    assert "no task head" in panel.task_note.text()
+    panel.choose_model_folder(str(token_folder))
+    _idle(qtbot, panel)
+    assert panel.recipe_model.recipe.model.source == str(token_folder)
+    assert panel.task_box.currentData() == "token-classification"
+    assert panel.recipe_model.recipe.task == "token-classification"
+    assert "Detected from the model folder" in panel.task_note.text()
+    assert "BertForTokenClassification" in panel.task_note.text()
+    # The task's own rows show (the tag column, the word-piece choice), the sentence columns do not.
+    assert not panel.tag_column.isHidden() and not panel.label_pieces.isHidden()
+    assert panel.text_column.isHidden() and panel.label_column.isHidden()
+
+
+def test_a_task_that_contradicts_the_folder_is_refused_with_both_named(qtbot, panel, dialogs, token_folder):
+    panel.choose_model_folder(str(token_folder))
+    _idle(qtbot, panel)
+    assert panel.choose_task("regression") is False
+    title, message, _ = dialogs.errors[-1]
+    assert "regression" in message and "token-classification" in message and "BertForTokenClassification" in message
+    assert panel.recipe_model.recipe.task == "token-classification"
+    assert panel.task_box.currentData() == "token-classification"
+    # A model without a task head takes any task.
+    panel.model_box.setCurrentIndex(panel.model_box.findData("tiny"))
+    assert panel.choose_task("regression") is True
+    assert panel.recipe_model.recipe.task == "regression" and "no task head" in panel.task_note.text()
+
+
+def test_token_data_reads_with_its_tags_and_the_first_piece_choice_into_the_recipe(qtbot, panel, token_folder):
+    panel.choose_model_folder(str(token_folder))
+    _idle(qtbot, panel)
+    assert any(p.field == "data.source" for p in panel.recipe_model.problems)  # review sentences are no tags
+    accepted = []
+    panel.dataAccepted.connect(accepted.append)
+    assert panel.map_data_source(str(EXAMPLES / "ner.conll")) is None  # no columns to map: read as CoNLL
+    qtbot.waitUntil(lambda: bool(accepted), timeout=WAIT_MS)
+    assert "320 sentences, 7 tags" in panel.status.text()
+    assert "IOB2" in panel.tags_label.text() and "B-PER" in panel.tags_label.text()
+    assert "first piece" in panel.tags_label.text()
+    panel.label_pieces.setCurrentIndex(panel.label_pieces.findData("all"))
+    assert panel.recipe_model.recipe.data.label_pieces == "all" and "every piece" in panel.tags_label.text()
+    recipe = panel.recipe_model.recipe.to_dict()
+    assert recipe["task"] == "token-classification" and recipe["data"]["source"].endswith("ner.conll")
+    assert not [p for p in panel.recipe_model.problems if p.field and p.field.startswith(("task", "data"))]
+
+
+def test_a_bad_token_file_is_refused_and_the_data_kept(qtbot, panel, dialogs, tmp_path):
+    panel.choose_task("token-classification")
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Alice B-PER\nlives\n")
+    panel.map_data_source(str(bad))
+    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=WAIT_MS)
+    assert "bad.conll" in dialogs.errors[-1][1] + dialogs.errors[-1][2]
+    assert panel.recipe_model.recipe.data.source == "default"
+
+
+def test_switching_back_to_default_resets_the_columns_and_checks_them_before_run(qtbot, panel, tmp_path):
+    from core.recipe import DataRef
+
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("sentence,is_positive\n" + "".join(f"row {i} good,{i % 2}\n" for i in range(20)))
+    panel.apply_mapping(DataRef(source=str(csv), text_column="sentence", label_column="is_positive"),
+                        ["sentence", "is_positive"])
+    assert panel.recipe_model.recipe.data.text_column == "sentence"
+    panel.data_box.setCurrentIndex(panel.data_box.findData("default"))
+    panel.data_box.activated.emit(panel.data_box.currentIndex())  # as a click in the list does
+    data = panel.recipe_model.recipe.data
+    assert (data.source, data.text_column, data.label_column, data.text_pair_column) == ("default", "text", "label",
+                                                                                        None)
+    assert panel.text_column.currentText() == "text" and panel.label_column.currentText() == "label"
+    assert not [p for p in panel.recipe_model.problems if p.field and p.field.startswith("data")]
+    # A column the chosen data lacks is a problem before Run, naming the data's columns.
+    panel.label_column.setCurrentText("is_positive")
+    problems = [p for p in panel.recipe_model.problems if p.field == "data.label_column"]
+    assert problems and "'is_positive'" in problems[0].message and "'text', 'label'" in problems[0].message
+
+
+def test_a_one_column_csv_says_a_label_column_is_needed(qtbot, panel, tmp_path):
+    one = tmp_path / "one.csv"
+    one.write_text("text\n" + "".join(f"sentence {i}\n" for i in range(12)))
+    dialog = panel.map_data_source(str(one))
+    qtbot.waitUntil(lambda: bool(dialog.columns and dialog.error), timeout=WAIT_MS)
+    assert dialog.error == "this file has one column; a label column is needed"
+    assert not dialog.ok_button.isEnabled()
+
+
+def test_multi_label_columns_are_ticked_and_counted_in_the_mapping_dialog(qtbot, panel):
+    panel.choose_task("multi-label")
+    assert panel.form_label_text(panel.label_column) == "Label list column"
+    dialog = panel.map_data_source(str(EXAMPLES / "multilabel.csv"))
+    qtbot.waitUntil(lambda: dialog.valid, timeout=WAIT_MS)
+    assert dialog.data_ref().label_columns == ["sports", "music", "food", "travel", "technology"]
+    assert set(dialog.counts) == {"sports", "music", "food", "travel", "technology"} and dialog.counts["food"] > 0
+    dialog.accept()
+    assert panel.recipe_model.recipe.data.label_columns == ["sports", "music", "food", "travel", "technology"]
+    assert panel.label_columns.text() == "sports, music, food, travel, technology"
+
+
+def test_regression_maps_a_score_column(qtbot, panel):
+    panel.choose_task("regression")
+    dialog = panel.map_data_source(str(EXAMPLES / "regression.csv"))
+    qtbot.waitUntil(lambda: dialog.valid, timeout=WAIT_MS)
+    assert dialog.label_column.currentText() == "score"
+    assert dialog.counts["rows"] == 300 and 1.0 <= dialog.counts["lowest"] < dialog.counts["highest"] <= 5.0
+    assert "rows: 300" in dialog.counts_label.text()
+
+
+def test_combo_boxes_do_not_cut_their_text(qtbot, panel):
+    from tests.studio.conftest import shown
+
+    shown(qtbot, panel, 420, 900)
+    for box in (panel.model_box, panel.data_box, panel.device_box, panel.task_box):
+        metrics = box.fontMetrics()
+        widest = max(metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count()))
+        assert box.width() >= widest + 20, (box.currentText(), box.width(), widest)
