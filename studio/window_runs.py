@@ -33,6 +33,7 @@ class WindowRunsMixin:
         b = self.controller.bridge
         b.metric.connect(self.plots.on_metric)
         b.runStarted.connect(self.dashboard.on_run_started)
+        b.runStarted.connect(lambda e: self.plots.set_task(e.recipe.get("task")))  # the task's figure plotted
         b.runStarted.connect(lambda _: self.heatmap.reset())
         b.runStarted.connect(lambda _: self.runs.refresh())  # listed (running) at once: the recorder wrote it first
         b.stepStarted.connect(self.dashboard.on_step_started)
