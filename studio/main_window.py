@@ -30,6 +30,7 @@ from studio.widgets.dashboard import Dashboard
 from studio.widgets.live_plots import LivePlots
 from studio.widgets.log_panel import LogPanel
 from studio.widgets.mask_heatmap import MaskHeatmap
+from studio.widgets.prediction_preview import PredictionPreview
 from studio.widgets.method_palette import MethodPalette
 from studio.widgets.model_data_panel import ModelDataPanel
 from studio.widgets.queue_panel import QueuePanel
@@ -91,6 +92,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.heatmap = MaskHeatmap()
         self.browser = RunBrowser(self.store)
         self.runs = self.browser.list
+        self.predictions = PredictionPreview(self.store.get_run)
         self.queue = RunQueue(self)
         self.queue_panel = QueuePanel(self.queue)
         self.problems_label = QLabel("")

@@ -54,6 +54,7 @@ class WindowRunsMixin:
         self.runs.inspectRequested.connect(self.inspect_run)
         self.runs.openRecipeRequested.connect(self.open_run_recipe)
         self.runs.rerunRequested.connect(self.rerun)
+        self.runs.runSelected.connect(self.predictions.set_run)  # a saved run's predictions, on request
 
     # -- starting and queueing -------------------------------------------
     def start_run(self) -> None:
@@ -148,6 +149,7 @@ class WindowRunsMixin:
         self.plots.on_run_finished(event.results, len(self.dashboard.titles))
         self.dashboard.on_run_ended(event, f"Finished: {summary}")
         self.log.append_line(f"run finished: {summary}")
+        self.predictions.set_run(event.run_id)
 
     def _run_failed(self, event) -> None:
         self.dashboard.on_run_ended(event, "Failed")
