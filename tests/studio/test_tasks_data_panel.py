@@ -157,3 +157,26 @@ def test_combo_boxes_do_not_cut_their_text(qtbot, panel):
         metrics = box.fontMetrics()
         widest = max(metrics.horizontalAdvance(box.itemText(i)) for i in range(box.count()))
         assert box.width() >= widest + 20, (box.currentText(), box.width(), widest)
+
+
+def test_the_inspector_names_the_task_and_its_head(qtbot, token_folder):
+    from studio.dialogs.inspector import ModelInspector
+    from studio.widgets.source_checks import check_model_source
+
+    info = check_model_source(str(token_folder))
+    inspector = ModelInspector(info)
+    qtbot.addWidget(inspector)
+    text = inspector.task_label.text()
+    assert "token-classification: BertForTokenClassification, 7 outputs (O, B-LOC" in text
+    tiny = ModelInspector(check_model_source("tiny"))
+    qtbot.addWidget(tiny)
+    assert "no task head" in tiny.task_label.text()
+
+
+def test_a_saved_model_names_the_head_it_was_trained_with():
+    from core.models.architecture import describe
+    from core.models.loading import load_model
+
+    state = load_model("tiny", 1, task="regression")
+    head = describe(state.model)["head"]
+    assert head["task"] == "regression" and head["head"] == "BertForSequenceClassification" and head["outputs"] == 1
