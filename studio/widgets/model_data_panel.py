@@ -19,20 +19,38 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
 from core.recipe import DataRef, ModelRef
 from studio.recipe_model import RecipeModel
 from studio.widgets.recent_data import DATA_LABELS, RecentDataMixin
-from studio.widgets.source_checks import MODEL_LABELS, SourceChecksMixin, check_model_source  # noqa: F401
+from studio.widgets.source_checks import MODEL_LABELS, MODEL_TIPS, SourceChecksMixin, check_model_source  # noqa: F401
 from studio.widgets.task_choice import TaskChoiceMixin
 
-DEVICE_LABELS = {"auto": "auto (GPU when there is one)", "cpu": "cpu", "cuda": "cuda (NVIDIA GPU)"}
+DEVICE_LABELS = {"auto": "auto (GPU if any)", "cpu": "cpu", "cuda": "cuda (NVIDIA)"}
 _NO_CUDA = "PyTorch sees no CUDA GPU on this machine"
 
 
+class FitComboBox(QComboBox):
+    """A combo box as wide as its own labels and no wider: none is cut ("default (embedded all-MiniL"), and a long
+    folder path added later does not widen the dock past the screen (it shows whole in the popup and tooltip)."""
+
+    def __init__(self, labels: list[str]):
+        super().__init__()
+        self._labels = list(labels)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(0)  # the hints below add the text to the frame and arrow
+
+    def _fit(self, hint):
+        widest = max((self.fontMetrics().horizontalAdvance(label) for label in self._labels), default=0)
+        hint.setWidth(hint.width() + widest + 4)
+        return hint
+
+    def minimumSizeHint(self):
+        return self._fit(super().minimumSizeHint())
+
+    def sizeHint(self):
+        return self._fit(super().sizeHint())
+
+
 def _combo(items: dict[str, str]) -> QComboBox:
-    box = QComboBox()
+    box = FitComboBox(list(items.values()))
     box.setEditable(False)
-    # Wide enough for its own labels, never cut ("default (embedded all-MiniL"); a long folder path added later
-    # does not widen it past the dock (the full path is in the popup and the tooltip).
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(max(len(label) for label in items.values()) + 1)
     for value, label in items.items():
         box.addItem(label, value)
     return box
@@ -65,7 +83,11 @@ class ModelDataPanel(TaskChoiceMixin, SourceChecksMixin, RecentDataMixin, QWidge
         self.model_box = _combo(MODEL_LABELS)
         self.model_browse = QPushButton("Folder\u2026")
         self.inspect_button = QPushButton("Inspect")
+        for value, tip in MODEL_TIPS.items():
+            self.model_box.setItemData(self.model_box.findData(value), tip, Qt.ItemDataRole.ToolTipRole)
         self.data_box = _combo(DATA_LABELS)
+        self.data_box.setItemData(0, "The embedded movie-review sentences (positive or negative)",
+                                  Qt.ItemDataRole.ToolTipRole)
         self.data_browse = QPushButton("File\u2026")
         self.data_folder = QPushButton("Folder\u2026")
         self.data_folder.setToolTip("A dataset folder written by datasets' save_to_disk")

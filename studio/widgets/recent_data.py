@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from core.recipe import DataRef
 from studio.workers import run_in_background
 
-DATA_LABELS = {"default": "default (embedded movie-review sentences)"}
+DATA_LABELS = {"default": "default (reviews)"}  # the embedded movie-review sentences (tooltip in the panel)
 
 
 def read_columns(source: str) -> list[str]:

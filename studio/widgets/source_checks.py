@@ -18,7 +18,10 @@ from studio.dialogs import errors
 from studio.widgets.recent_data import DATA_LABELS, read_columns
 from studio.workers import run_in_background
 
-MODEL_LABELS = {"default": "default (embedded all-MiniLM-L6-v2)", "tiny": "tiny (random, for quick checks)"}
+# Short enough to show whole in a narrow dock (the longer story is in each item's tooltip).
+MODEL_LABELS = {"default": "default (MiniLM-L6)", "tiny": "tiny (random)"}
+MODEL_TIPS = {"default": "The embedded all-MiniLM-L6-v2 (6 layers, 22 M parameters)",
+              "tiny": "A tiny random BERT, for quick checks of a stack"}
 _TEXT_GUESSES = ("text", "sentence", "review", "content", "sentence1")
 _LABEL_GUESSES = ("label", "labels", "category", "class", "target")
 

@@ -21,9 +21,9 @@ from core.errors import Problem
 from core.tasks.kinds import TaskKind
 
 SEQUENCE, TOKEN, QA, REGRESSION, MULTI = (k.value for k in TaskKind)
-TASK_LABELS = {SEQUENCE: "sentence classification", TOKEN: "token classification (tags)",
-               QA: "question answering", REGRESSION: "regression (a score)", MULTI: "multi-label"}
-TASK_HELP = {SEQUENCE: "a class per sentence or sentence pair", TOKEN: "a tag per word (NER, POS)",
+TASK_LABELS = {SEQUENCE: "classification", TOKEN: "token tags (NER)", QA: "question answering",
+               REGRESSION: "regression", MULTI: "multi-label"}
+TASK_HELP = {SEQUENCE: "a class per sentence or sentence pair", TOKEN: "a tag per word (token classification: NER, POS)",
              QA: "an answer span found in a context", REGRESSION: "a number per sentence (pair)",
              MULTI: "a set of labels per sentence"}
 DATA_FILTERS = {
@@ -33,8 +33,8 @@ DATA_FILTERS = {
     REGRESSION: "Tables with a score column (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)",
     MULTI: "Tables with label columns (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)",
 }
-PIECE_LABELS = {"first": "first piece of each word (the rest ignored)", "all": "every piece of the word"}
-SCALING_LABELS = {"none": "none", "standard": "standard (mean 0, sd 1)", "minmax": "min-max (0 to 1)"}
+PIECE_LABELS = {"first": "first piece", "all": "all pieces"}
+SCALING_LABELS = {"none": "none", "standard": "standard", "minmax": "min-max"}
 DEFAULT_COLUMNS = ["text", "label"]  # the embedded review sentences (core.data.default)
 LABEL_ROW = {SEQUENCE: "Label column", REGRESSION: "Score column", MULTI: "Label list column"}
 # The widgets (attribute names) each task shows in the data form.
@@ -82,15 +82,13 @@ class TaskChoiceMixin:
                                  "chosen here for a model without a task head")
         for i, value in enumerate(TASK_LABELS):
             self.task_box.setItemData(i, TASK_HELP[value], Qt.ItemDataRole.ToolTipRole)
-        self.task_note = QLabel("")
-        self.task_note.setObjectName("hint")
-        self.task_note.setWordWrap(True)
+        self.task_note = ""  # why the task is what it is: detected from the folder, or chosen (the box's tooltip)
         self.tag_column = QSpinBox()
         self.tag_column.setRange(-20, 20)
         self.tag_column.setToolTip("CoNLL files: the column holding the tags (0 is the word, -1 the last)")
         self.label_pieces = combo(PIECE_LABELS)
-        self.label_pieces.setToolTip("Which word pieces carry a word's tag: the first (the others are ignored by "
-                                     "the loss; conlleval counts words) or all of them")
+        self.label_pieces.setToolTip("Which word pieces carry a word's tag: the first piece of each word (the others "
+                                     "are ignored by the loss; conlleval counts words) or all of its pieces")
         self.tags_label = QLabel(tags_text(None, "first"))
         self.tags_label.setWordWrap(True)
         self.doc_stride = QSpinBox()
@@ -100,8 +98,8 @@ class TaskChoiceMixin:
         self.max_answer_length.setRange(1, 512)
         self.max_answer_length.setToolTip("The longest answer span searched, in tokens")
         self.target_scaling = combo(SCALING_LABELS)
-        self.target_scaling.setToolTip("Scale the targets for training (training split's statistics); figures are "
-                                       "in the data's own units")
+        self.target_scaling.setToolTip("Scale the targets for training (training split's statistics: standard = mean "
+                                       "0 and sd 1, min-max = 0 to 1); figures are in the data's own units")
         self.label_columns = QLineEdit()
         self.label_columns.setPlaceholderText("sports, music, food (empty: the label list column)")
         self.label_columns.setToolTip("Two or more 0/1 columns, one per label, separated by commas; empty: the "
@@ -116,8 +114,7 @@ class TaskChoiceMixin:
 
     def _add_task_rows(self, form) -> None:
         """The task on top of the data form, each task's own rows below the label column (shown per task)."""
-        form.insertRow(0, "Task", self.task_box)
-        form.insertRow(1, "", self.task_note)
+        form.insertRow(0, "Task", self.task_box)  # "Task (detected)" when the model folder says
         row = form.getWidgetPosition(self.label_column)[0] + 1
         for offset, (label, widget) in enumerate((
                 ("Tag column", self.tag_column), ("Word pieces", self.label_pieces), ("Tags", self.tags_label),
@@ -182,7 +179,11 @@ class TaskChoiceMixin:
         head = self.model_head(source)
         if head["task"] and head["task"] != self.task():
             self._write(self.recipe_model.set_task, head["task"])
-        self._show_task()
+            self._show_task()
+            shown = self.status.text()
+            self.status.setText(f"{shown} \u2014 task {head['task']}, detected" if shown else self.task_note)
+        else:
+            self._show_task()
 
     def _show_task(self) -> None:
         """The task box, its note and the rows the task needs, from the recipe."""
@@ -197,11 +198,15 @@ class TaskChoiceMixin:
 
         head = self.model_head(recipe.model.source)
         if head["task"] == task:
-            self.task_note.setText(f"Detected from the model folder: {head['reason']} ({head_text(head)}).")
+            self.task_note = f"Detected from the model folder: {head['reason']} ({head_text(head)})."
         elif head["task"]:
-            self.task_note.setText(f"\u26a0 {self._contradiction(task, head)}")
+            self.task_note = f"\u26a0 {self._contradiction(task, head)}"
         else:
-            self.task_note.setText(f"Chosen: {TASK_HELP[task]}. The model has no task head; a new one is made.")
+            self.task_note = f"Chosen: {TASK_HELP[task]}. The model has no task head; a new one is made."
+        self.task_box.setToolTip(self.task_note)
+        task_label = self._form.labelForField(self.task_box)
+        if task_label is not None:
+            task_label.setText("Task (detected)" if head["task"] == task else "Task")
         for name in TASK_ROWS:
             self._form.setRowVisible(getattr(self, name), name in ROWS[task])
         label = self._form.labelForField(self.label_column)

@@ -43,14 +43,15 @@ def _idle(qtbot, panel):
 
 def test_a_token_classification_folder_sets_the_task_shown_as_detected(qtbot, panel, token_folder):
     assert panel.task_box.currentData() == "sequence-classification"
-    assert "no task head" in panel.task_note.text()
+    assert "no task head" in panel.task_note
     panel.choose_model_folder(str(token_folder))
     _idle(qtbot, panel)
     assert panel.recipe_model.recipe.model.source == str(token_folder)
     assert panel.task_box.currentData() == "token-classification"
     assert panel.recipe_model.recipe.task == "token-classification"
-    assert "Detected from the model folder" in panel.task_note.text()
-    assert "BertForTokenClassification" in panel.task_note.text()
+    assert "Detected from the model folder" in panel.task_note
+    assert "BertForTokenClassification" in panel.task_note and panel.task_box.toolTip() == panel.task_note
+    assert panel.form_label_text(panel.task_box) == "Task (detected)"
     # The task's own rows show (the tag column, the word-piece choice), the sentence columns do not.
     assert not panel.tag_column.isHidden() and not panel.label_pieces.isHidden()
     assert panel.text_column.isHidden() and panel.label_column.isHidden()
@@ -67,7 +68,7 @@ def test_a_task_that_contradicts_the_folder_is_refused_with_both_named(qtbot, pa
     # A model without a task head takes any task.
     panel.model_box.setCurrentIndex(panel.model_box.findData("tiny"))
     assert panel.choose_task("regression") is True
-    assert panel.recipe_model.recipe.task == "regression" and "no task head" in panel.task_note.text()
+    assert panel.recipe_model.recipe.task == "regression" and "no task head" in panel.task_note
 
 
 def test_token_data_reads_with_its_tags_and_the_first_piece_choice_into_the_recipe(qtbot, panel, token_folder):
