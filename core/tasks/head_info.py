@@ -1,14 +1,13 @@
 """What a model's head is for, in words for the inspector and the data panel: its task, class and outputs.
 
-:func:`folder_head` reads a model folder's ``config.json`` (what the folder was fine-tuned for, before any head
-the studio adds); :func:`model_head` reads a loaded model (a run's final model keeps the head it was trained
+:func:`core.models.task_head.folder_head` reads a model folder's ``config.json`` (what the folder was
+fine-tuned for, before any head the studio adds); :func:`model_head` reads a loaded model (a run's final model keeps the head it was trained
 with). Both answer the same dict: ``task`` (the recipe spelling, or None for a folder without a task head),
 ``head`` (the class), ``outputs``, ``labels`` and ``reason`` (the evidence).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from core.tasks.kinds import Detection, detect_task
@@ -16,31 +15,9 @@ from core.tasks.kinds import Detection, detect_task
 NO_HEAD = "no task head: a new head is made for the task chosen in the data panel"
 
 
-def _as_dict(detection: Detection, head: str) -> dict[str, Any]:
+def as_dict(detection: Detection, head: str) -> dict[str, Any]:
     return {"task": detection.kind.value if detection.kind else None, "head": head, "outputs": detection.num_labels,
             "labels": list(detection.label_names), "reason": detection.reason}
-
-
-def folder_head(source: str) -> dict[str, Any]:
-    """The head of the model folder ``source`` as its ``config.json`` says (the embedded default and the tiny
-    model, and a folder without a task head, have none)."""
-    from core.errors import ModelLoadError
-    from core.models.folder import detect_folder
-
-    none = {"task": None, "head": "", "outputs": None, "labels": [], "reason": NO_HEAD}
-    if source in ("default", "tiny"):  # core.models.loading's sources (it imports torch)
-        return none
-    path = Path(source).expanduser()
-    if not (path / "config.json").is_file():
-        return none
-    try:
-        detection = detect_folder(path)
-    except ModelLoadError:
-        return none
-    if detection.kind is None:
-        return {**none, "reason": f"{detection.reason}; {NO_HEAD}"}
-    head = detection.reason.split("names ", 1)[-1].split(" ", 1)[0] if "names " in detection.reason else ""
-    return _as_dict(detection, head)
 
 
 def model_head(model) -> dict[str, Any]:
@@ -50,7 +27,7 @@ def model_head(model) -> dict[str, Any]:
         return {"task": None, "head": type(model).__name__, "outputs": None, "labels": [], "reason": ""}
     data = config.to_dict()
     data["architectures"] = [type(model).__name__]
-    return _as_dict(detect_task(data), type(model).__name__)
+    return as_dict(detect_task(data), type(model).__name__)
 
 
 def head_text(head: dict[str, Any] | None) -> str:

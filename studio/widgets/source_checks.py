@@ -34,7 +34,7 @@ def check_model_source(source: str) -> dict:
     """
     from core.models.architecture import describe, serialized_size
     from core.models.loading import load_model
-    from core.tasks.head_info import folder_head
+    from core.models.task_head import folder_head
 
     head = folder_head(source)
     task = head["task"] or "sequence-classification"

@@ -1,7 +1,7 @@
 """The task in the model-and-data panel: chosen, or detected from the model folder, and the data it needs.
 
 A mixin of :class:`~studio.widgets.model_data_panel.ModelDataPanel`. A model folder fine-tuned for a task says
-so in its ``config.json`` (:func:`core.tasks.head_info.folder_head`); choosing it sets the task, shown as
+so in its ``config.json`` (:func:`core.models.task_head.folder_head`); choosing it sets the task, shown as
 detected. A folder without a task head (the embedded default, the tiny model, a base checkpoint) takes the task
 the user chooses. Choosing a task that contradicts the folder's head is refused with both named, and the choice
 goes back. The panel shows each task's own data settings (columns for tables, the tag column and the word-piece
@@ -147,7 +147,7 @@ class TaskChoiceMixin:
 
     def model_head(self, source: str | None = None) -> dict:
         """What the model folder ``source`` (default: the recipe's) says about its head (cached)."""
-        from core.tasks.head_info import folder_head
+        from core.models.task_head import folder_head
 
         source = source or self.recipe_model.recipe.model.source
         if source not in self._heads:
