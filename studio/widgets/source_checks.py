@@ -87,8 +87,11 @@ class SourceChecksMixin:
         from studio.widgets.task_choice import DATA_FILTERS, TASK_LABELS
 
         task = self.task()
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose a dataset for {TASK_LABELS[task]}",
-                                              self._start_folder("data"), DATA_FILTERS[task])
+        start = self._start_folder("data")
+        if not start and task != "sequence-classification":  # a first file for a task: its example is there
+            start = str(Path(__file__).resolve().parents[2] / "resources" / "examples" / "tasks")
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose a dataset for {TASK_LABELS[task]}", start,
+                                              DATA_FILTERS[task])
         if path:
             self._used_folder("data", path)
             self.map_data_source(path)

@@ -181,3 +181,35 @@ def test_a_saved_model_names_the_head_it_was_trained_with():
     state = load_model("tiny", 1, task="regression")
     head = describe(state.model)["head"]
     assert head["task"] == "regression" and head["head"] == "BertForSequenceClassification" and head["outputs"] == 1
+
+
+def test_the_window_runs_only_a_recipe_whose_task_data_and_columns_fit(qtbot, window, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    from core.recipe import Step
+
+    window.stack.set_steps([Step("finetune", {"max_steps": 2})])
+    window.update_validity()
+    assert window.run_action.isEnabled()
+    panel = window.data_panel
+    panel.task_box.setCurrentIndex(panel.task_box.findData("token-classification"))
+    panel.task_box.activated.emit(panel.task_box.currentIndex())  # as a click in the list does
+    assert window.recipe().task == "token-classification"
+    window.update_validity()
+    assert not window.run_action.isEnabled()  # the review sentences are no tagged words
+    # The file dialog offers the task's formats, starting at the example files the first time.
+    seen = {}
+
+    def pick(parent, title, folder, filters):
+        seen.update(title=title, folder=folder, filters=filters)
+        return str(EXAMPLES / "ner.conll"), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", pick)
+    panel.folders = None
+    qtbot.mouseClick(panel.data_browse, Qt.MouseButton.LeftButton)
+    assert "*.conll" in seen["filters"] and seen["folder"].endswith("examples/tasks")
+    qtbot.waitUntil(lambda: panel.recipe_model.recipe.data.source.endswith("ner.conll"), timeout=WAIT_MS)
+    window.update_validity()
+    assert window.run_action.isEnabled()
+    assert window.recipe().to_dict()["task"] == "token-classification"
