@@ -276,6 +276,11 @@ class TaskChoiceMixin:
                                f"{TASK_LABELS[task]} file (the examples are in resources/examples/tasks)",
                                field="data.source"))
             return out
+        read_as = [t for (source, t) in self._task_files if source == data.source]
+        if read_as and task not in read_as:
+            out.append(Problem(f"{data.source} was read as {read_as[0]} data; choose a {TASK_LABELS[task]} file for "
+                               f"task {task}", field="data.source"))
+            return out
         columns = self._data_columns.get(data.source)
         if task in FILE_TASKS or columns is None:
             return out

@@ -87,6 +87,11 @@ def test_token_data_reads_with_its_tags_and_the_first_piece_choice_into_the_reci
     recipe = panel.recipe_model.recipe.to_dict()
     assert recipe["task"] == "token-classification" and recipe["data"]["source"].endswith("ner.conll")
     assert not [p for p in panel.recipe_model.problems if p.field and p.field.startswith(("task", "data"))]
+    # The tags file is no table of sentences: another task on it is a problem before Run.
+    panel.model_box.setCurrentIndex(panel.model_box.findData("tiny"))
+    assert panel.choose_task("sequence-classification")
+    problems = [p.message for p in panel.recipe_model.problems if p.field == "data.source"]
+    assert problems and "read as token-classification data" in problems[0]
 
 
 def test_a_bad_token_file_is_refused_and_the_data_kept(qtbot, panel, dialogs, tmp_path):
@@ -123,6 +128,10 @@ def test_switching_back_to_default_resets_the_columns_and_checks_them_before_run
 def test_a_one_column_csv_says_a_label_column_is_needed(qtbot, panel, tmp_path):
     one = tmp_path / "one.csv"
     one.write_text("text\n" + "".join(f"sentence {i}\n" for i in range(12)))
+    panel.choose_data_file(str(one))  # picked straight from the list: checked before Run
+    qtbot.waitUntil(lambda: panel.recipe_model.recipe.data.source == str(one), timeout=WAIT_MS)
+    problems = [p.message for p in panel.recipe_model.problems if p.field == "data.label_column"]
+    assert problems == ["this file has one column ('text'); a label column is needed"]
     dialog = panel.map_data_source(str(one))
     qtbot.waitUntil(lambda: bool(dialog.columns and dialog.error), timeout=WAIT_MS)
     assert dialog.error == "this file has one column; a label column is needed"
