@@ -118,6 +118,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.recipe_model.problemsChanged.connect(lambda _: self.update_validity())  # after every change
         self.warmedUp.connect(self.recipe_model.revalidate)  # the model's family is checked once torch is loaded
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
+        self.data_panel.changed.connect(lambda: self.controller.running or self.plots.set_task(self.data_panel.task()))
         self.data_panel.modelDescribed.connect(self._model_described)
         self.data_panel.modelAccepted.connect(self._model_accepted)
         self.data_panel.dataAccepted.connect(

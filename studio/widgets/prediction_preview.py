@@ -109,12 +109,14 @@ class PredictionPreview(QWidget):
         self.show_button.setEnabled(False)
         self.view = QTextBrowser()
         self.view.setOpenLinks(False)
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(self.show_button)
+        # The dock beside the log is narrow: the text takes the whole width, the button sits under it.
+        row = QHBoxLayout()
+        row.addWidget(self.show_button)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
+        layout.addWidget(self.title)
+        layout.addLayout(row)
         layout.addWidget(self.view, 1)
         self.show_button.clicked.connect(self.load)
 

@@ -101,7 +101,7 @@ class TaskChoiceMixin:
         self.target_scaling.setToolTip("Scale the targets for training (training split's statistics: standard = mean "
                                        "0 and sd 1, min-max = 0 to 1); figures are in the data's own units")
         self.label_columns = QLineEdit()
-        self.label_columns.setPlaceholderText("sports, music, food (empty: the label list column)")
+        self.label_columns.setPlaceholderText("sports, music, food")
         self.label_columns.setToolTip("Two or more 0/1 columns, one per label, separated by commas; empty: the "
                                       "label list column holds each row's labels")
         self.label_threshold = QDoubleSpinBox()

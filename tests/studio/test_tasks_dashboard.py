@@ -79,3 +79,12 @@ def test_a_finished_run_lists_the_task_figures(qtbot):
     # A new run clears them.
     dash.on_run_started(ev.RunStarted("run2", recipe={"task": "regression"}, device="cpu", step_titles=("x",)))
     assert dash.figures.isHidden() and dash.task == "regression"
+
+
+def test_the_window_plot_names_the_chosen_task_figure_before_a_run(qtbot, window):
+    panel = window.data_panel
+    panel.choose_task("question-answering")
+    item = window.plots.plots["accuracy"].getPlotItem()
+    assert item.titleLabel.text == "F1" and "Validation F1" in window.plots.hints["accuracy"].text()
+    panel.choose_task("sequence-classification")
+    assert item.titleLabel.text == "Accuracy"
