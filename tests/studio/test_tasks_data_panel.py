@@ -222,3 +222,17 @@ def test_the_window_runs_only_a_recipe_whose_task_data_and_columns_fit(qtbot, wi
     window.update_validity()
     assert window.run_action.isEnabled()
     assert window.recipe().to_dict()["task"] == "token-classification"
+
+
+def test_token_json_lines_named_json_are_read_too(qtbot, panel, tmp_path):
+    import json
+
+    rows = [{"tokens": ["Ana", "lives", "in", "Porto"], "tags": ["B-PER", "O", "O", "B-LOC"]}] * 12
+    path = tmp_path / "tags.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    panel.choose_task("token-classification")
+    accepted = []
+    panel.dataAccepted.connect(accepted.append)
+    panel.map_data_source(str(path))
+    qtbot.waitUntil(lambda: bool(accepted), timeout=WAIT_MS)
+    assert "12 sentences, 3 tags" in panel.status.text()
