@@ -1,8 +1,8 @@
 """What a model's head is for, in words for the inspector and the data panel: its task, class and outputs.
 
 :func:`core.models.task_head.folder_head` reads a model folder's ``config.json`` (what the folder was
-fine-tuned for, before any head the studio adds); :func:`model_head` reads a loaded model (a run's final model keeps the head it was trained
-with). Both answer the same dict: ``task`` (the recipe spelling, or None for a folder without a task head),
+fine-tuned for, before any head the studio adds); :func:`model_head` reads a loaded model (a run's final model
+keeps the head it was trained with). Both answer the same dict: ``task`` (the recipe spelling, or None for a folder without a task head),
 ``head`` (the class), ``outputs``, ``labels`` and ``reason`` (the evidence).
 """
 

@@ -213,11 +213,10 @@ class ModelDataPanel(TaskChoiceMixin, SourceChecksMixin, RecentDataMixin, QWidge
     def focus_chain(self) -> list[QWidget]:
         """The panel's inputs in reading order (top to bottom, left to right): the Tab order."""
         return [self.model_box, self.model_browse, self.inspect_button, self.device_box, self.processes_box,
-                self.data_box,
-                self.data_browse, self.data_folder, self.task_box, self.text_column, self.pair_column,
-                self.label_column, self.tag_column, self.label_pieces, self.doc_stride, self.max_answer_length,
-                self.target_scaling, self.label_columns, self.label_threshold, self.max_length, self.train_cap,
-                self.val_cap, self.test_cap]
+                self.data_box, self.data_browse, self.data_folder, self.task_box, self.text_column,
+                self.pair_column, self.label_column, self.tag_column, self.label_pieces, self.doc_stride,
+                self.max_answer_length, self.null_threshold, self.target_scaling, self.label_columns,
+                self.label_threshold, self.max_length, self.train_cap, self.val_cap, self.test_cap]
 
     # -- recipe parts (the model's; copies) --------------------------------
     def model_ref(self) -> ModelRef:

@@ -23,7 +23,8 @@ from core.tasks.kinds import TaskKind
 SEQUENCE, TOKEN, QA, REGRESSION, MULTI = (k.value for k in TaskKind)
 TASK_LABELS = {SEQUENCE: "classification", TOKEN: "token tags (NER)", QA: "question answering",
                REGRESSION: "regression", MULTI: "multi-label"}
-TASK_HELP = {SEQUENCE: "a class per sentence or sentence pair", TOKEN: "a tag per word (token classification: NER, POS)",
+TASK_HELP = {SEQUENCE: "a class per sentence or sentence pair",
+             TOKEN: "a tag per word (token classification: NER, POS)",
              QA: "an answer span found in a context", REGRESSION: "a number per sentence (pair)",
              MULTI: "a set of labels per sentence"}
 DATA_FILTERS = {
@@ -41,7 +42,7 @@ LABEL_ROW = {SEQUENCE: "Label column", REGRESSION: "Score column", MULTI: "Label
 ROWS = {
     SEQUENCE: ("text_column", "pair_column", "label_column"),
     TOKEN: ("tag_column", "label_pieces", "tags_label"),
-    QA: ("doc_stride", "max_answer_length"),
+    QA: ("doc_stride", "max_answer_length", "null_threshold"),
     REGRESSION: ("text_column", "pair_column", "label_column", "target_scaling"),
     MULTI: ("text_column", "pair_column", "label_column", "label_columns", "label_threshold"),
 }
@@ -97,6 +98,11 @@ class TaskChoiceMixin:
         self.max_answer_length = QSpinBox()
         self.max_answer_length.setRange(1, 512)
         self.max_answer_length.setToolTip("The longest answer span searched, in tokens")
+        self.null_threshold = QDoubleSpinBox()
+        self.null_threshold.setRange(-100.0, 100.0)
+        self.null_threshold.setSingleStep(0.5)
+        self.null_threshold.setToolTip("Unanswerable questions (SQuAD v2): answer only when the best span beats "
+                                       "no-answer by more than this (in logits)")
         self.target_scaling = combo(SCALING_LABELS)
         self.target_scaling.setToolTip("Scale the targets for training (training split's statistics: standard = mean "
                                        "0 and sd 1, min-max = 0 to 1); figures are in the data's own units")
@@ -119,6 +125,7 @@ class TaskChoiceMixin:
         for offset, (label, widget) in enumerate((
                 ("Tag column", self.tag_column), ("Word pieces", self.label_pieces), ("Tags", self.tags_label),
                 ("Doc stride", self.doc_stride), ("Max answer length", self.max_answer_length),
+                ("No-answer threshold", self.null_threshold),
                 ("Target scaling", self.target_scaling), ("0/1 label columns", self.label_columns),
                 ("Threshold", self.label_threshold))):
             form.insertRow(row + offset, label, widget)
@@ -133,6 +140,7 @@ class TaskChoiceMixin:
         self.label_pieces.currentIndexChanged.connect(lambda _: self._show_tags())
         self.doc_stride.valueChanged.connect(lambda v: self._write(data, "doc_stride", v))
         self.max_answer_length.valueChanged.connect(lambda v: self._write(data, "max_answer_length", v))
+        self.null_threshold.valueChanged.connect(lambda v: self._write(data, "null_threshold", v))
         self.target_scaling.currentIndexChanged.connect(
             lambda _: self._write(data, "target_scaling", self.target_scaling.currentData()))
         self.label_columns.editingFinished.connect(
@@ -215,6 +223,7 @@ class TaskChoiceMixin:
         ref = recipe.data
         for widget, value in ((self.tag_column, ref.tag_column), (self.doc_stride, ref.doc_stride),
                               (self.max_answer_length, ref.max_answer_length),
+                              (self.null_threshold, ref.null_threshold),
                               (self.label_threshold, ref.label_threshold)):
             widget.blockSignals(True)
             widget.setValue(value)

@@ -236,3 +236,17 @@ def test_token_json_lines_named_json_are_read_too(qtbot, panel, tmp_path):
     panel.map_data_source(str(path))
     qtbot.waitUntil(lambda: bool(accepted), timeout=WAIT_MS)
     assert "12 sentences, 3 tags" in panel.status.text()
+
+
+def test_questions_read_as_squad_with_their_window_settings(qtbot, panel):
+    panel.choose_task("question-answering")
+    assert not panel.doc_stride.isHidden() and not panel.null_threshold.isHidden() and panel.text_column.isHidden()
+    accepted = []
+    panel.dataAccepted.connect(accepted.append)
+    panel.map_data_source(str(EXAMPLES / "qa_squad_v2.json"))
+    qtbot.waitUntil(lambda: bool(accepted), timeout=WAIT_MS)
+    assert "300 questions, 97 of them unanswerable" in panel.status.text()
+    panel.null_threshold.setValue(1.5)
+    panel.doc_stride.setValue(32)
+    data = panel.recipe_model.recipe.data
+    assert (data.null_threshold, data.doc_stride) == (1.5, 32)
