@@ -65,6 +65,28 @@ def check_task_file(ref, task: str) -> dict[str, Any]:
             "scheme": ""}
 
 
+def header_columns(source: str) -> list[str] | None:
+    """The columns a CSV / TSV file's first line names, or a JSON Lines file's first object has; None for any
+    other source, or one that cannot be read (the run's loading then says why). Cheap: one line is read."""
+    import csv
+    import json
+    from pathlib import Path
+
+    path = Path(source).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".jsonl") or not path.is_file():
+        return None
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            if suffix == ".jsonl":
+                first = json.loads(next((line for line in fh if line.strip()), "{}"))
+                return list(first) if isinstance(first, dict) and first else None
+            row = next(csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ","), None)
+            return [c.strip() for c in row] if row else None
+    except (OSError, UnicodeDecodeError, csv.Error, json.JSONDecodeError):
+        return None
+
+
 def tags_text(summary: dict | None, pieces: str) -> str:
     """``IOB2: O, B-PER, ... - tagged on each word's first piece`` for the Tags row."""
     if not summary or not summary.get("tags"):
@@ -290,8 +312,14 @@ class TaskChoiceMixin:
             out.append(Problem(f"{data.source} was read as {read_as[0]} data; choose a {TASK_LABELS[task]} file for "
                                f"task {task}", field="data.source"))
             return out
+        if task in FILE_TASKS:
+            return out
+        if data.source not in self._data_columns:  # a recipe opened with its data: read the header once
+            found = header_columns(data.source)
+            if found is not None:
+                self._data_columns[data.source] = found
         columns = self._data_columns.get(data.source)
-        if task in FILE_TASKS or columns is None:
+        if columns is None:
             return out
         if len(columns) == 1:
             out.append(Problem(f"this file has one column ({columns[0]!r}); a label column is needed",

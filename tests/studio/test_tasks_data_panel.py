@@ -250,3 +250,14 @@ def test_questions_read_as_squad_with_their_window_settings(qtbot, panel):
     panel.doc_stride.setValue(32)
     data = panel.recipe_model.recipe.data
     assert (data.null_threshold, data.doc_stride) == (1.5, 32)
+
+
+def test_an_opened_recipe_columns_are_checked_against_its_file(qtbot, panel, tmp_path):
+    from core.recipe import DataRef, Recipe
+
+    csv = tmp_path / "opened.csv"
+    csv.write_text("review,stars\n" + "".join(f"text {i},{i % 2}\n" for i in range(12)))
+    recipe = Recipe(data=DataRef(source=str(csv), text_column="sentence", label_column="stars"))
+    panel.recipe_model.set_recipe(recipe)
+    problems = [p for p in panel.recipe_model.problems if p.field == "data.text_column"]
+    assert problems and "'sentence' is not in the data; it has 'review', 'stars'" in problems[0].message
