@@ -30,6 +30,7 @@ from studio.widgets.dashboard import Dashboard
 from studio.widgets.live_plots import LivePlots
 from studio.widgets.log_panel import LogPanel
 from studio.widgets.mask_heatmap import MaskHeatmap
+from studio.widgets.prediction_preview import PredictionPreview
 from studio.widgets.method_palette import MethodPalette
 from studio.widgets.model_data_panel import ModelDataPanel
 from studio.widgets.queue_panel import QueuePanel
@@ -91,6 +92,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.heatmap = MaskHeatmap()
         self.browser = RunBrowser(self.store)
         self.runs = self.browser.list
+        self.predictions = PredictionPreview(self.store.get_run)
         self.queue = RunQueue(self)
         self.queue_panel = QueuePanel(self.queue)
         self.problems_label = QLabel("")
@@ -116,6 +118,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.recipe_model.problemsChanged.connect(lambda _: self.update_validity())  # after every change
         self.warmedUp.connect(self.recipe_model.revalidate)  # the model's family is checked once torch is loaded
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
+        self.data_panel.changed.connect(lambda: self.controller.running or self.plots.set_task(self.data_panel.task()))
         self.data_panel.modelDescribed.connect(self._model_described)
         self.data_panel.modelAccepted.connect(self._model_accepted)
         self.data_panel.dataAccepted.connect(

@@ -114,6 +114,14 @@ class RecipeModel(QObject):
     def set_device(self, device: str) -> None:
         self._set_field(self._recipe, Recipe, "device", device, self.inputsChanged)
 
+    def set_task(self, task: str) -> None:
+        self._set_field(self._recipe, Recipe, "task", task, self.inputsChanged)
+
+    def add_check(self, check: Check) -> None:
+        """Validate with ``check`` too from now on (a panel's checks of what it has read, such as the columns)."""
+        self._checks.append(check)
+        self.revalidate()
+
     # -- the stack -------------------------------------------------------
     def set_steps(self, steps: list[Step]) -> None:
         self._recipe.steps = copy.deepcopy(list(steps))

@@ -80,6 +80,7 @@ class WindowLayoutMixin:
         heat = self._dock("Head mask", self.heatmap, Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(right, log, Qt.Orientation.Vertical)
         self.tabifyDockWidget(log, heat)  # after the split, or the split undoes the tabs
+        self.tabifyDockWidget(heat, self._dock("Predictions", self.predictions, Qt.DockWidgetArea.RightDockWidgetArea))
         log.raise_()
         self.head_mask_dock, self.log_dock = heat, log
         # The dock shows importance too (the mask is wired with the other run signals in window_runs).

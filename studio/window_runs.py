@@ -33,6 +33,7 @@ class WindowRunsMixin:
         b = self.controller.bridge
         b.metric.connect(self.plots.on_metric)
         b.runStarted.connect(self.dashboard.on_run_started)
+        b.runStarted.connect(lambda e: self.plots.set_task(e.recipe.get("task")))  # the task's figure plotted
         b.runStarted.connect(lambda _: self.heatmap.reset())
         b.runStarted.connect(lambda _: self.runs.refresh())  # listed (running) at once: the recorder wrote it first
         b.stepStarted.connect(self.dashboard.on_step_started)
@@ -53,6 +54,7 @@ class WindowRunsMixin:
         self.runs.inspectRequested.connect(self.inspect_run)
         self.runs.openRecipeRequested.connect(self.open_run_recipe)
         self.runs.rerunRequested.connect(self.rerun)
+        self.runs.runSelected.connect(self.predictions.set_run)  # a saved run's predictions, on request
 
     # -- starting and queueing -------------------------------------------
     def start_run(self) -> None:
@@ -147,6 +149,7 @@ class WindowRunsMixin:
         self.plots.on_run_finished(event.results, len(self.dashboard.titles))
         self.dashboard.on_run_ended(event, f"Finished: {summary}")
         self.log.append_line(f"run finished: {summary}")
+        self.predictions.set_run(event.run_id)
 
     def _run_failed(self, event) -> None:
         self.dashboard.on_run_ended(event, "Failed")

@@ -55,7 +55,7 @@ def load_task_splits(ref: DataRef, kind: TaskKind | str) -> RawTask:
     if kind is TaskKind.TOKEN_CLASSIFICATION:
         from core.tasks.token_data import read_token_source
 
-        options = ({"tag_column": ref.tag_column} if path.is_file() and path.suffix.lower() not in (".jsonl",)
+        options = ({"tag_column": ref.tag_column} if path.is_file() and path.suffix.lower() not in (".jsonl", ".json")
                    else {"tokens_field": ref.tokens_field, "tags_field": ref.tags_field})
         data = read_token_source(path, **options)
         parts = grouped_split(data.dataset, ref.seed, "document")

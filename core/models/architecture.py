@@ -12,6 +12,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from core.tasks.head_info import model_head
+
 
 def encoder_of(model: nn.Module) -> nn.Module:
     """The module holding ``.layer`` (BERT, RoBERTa, DistilBERT, DeBERTa, MobileBERT); prefer :func:`layers_of`."""
@@ -166,4 +168,5 @@ def describe(model: nn.Module) -> dict[str, Any]:
         "parameters": sum(entry["parameters"] for entry in components.values()),
         "by_component": {key: entry["parameters"] for key, entry in components.items()},
         "bytes_by_component": {key: entry["bytes"] for key, entry in components.items()},
+        "head": model_head(model),  # its task, class and outputs (the inspector names them)
     }

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QListWidget,
+                               QListWidgetItem, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.recipe import DataRef
 from studio.workers import run_in_background
@@ -23,6 +23,11 @@ PREVIEW_ROWS = 20
 TEXT_GUESSES = ("text", "sentence", "review", "content", "sentence1")
 PAIR_GUESSES = ("text_pair", "sentence2")
 LABEL_GUESSES = ("label", "labels", "category", "class", "target")
+SCORE_GUESSES = ("score", "label", "target", "rating", "similarity")
+ONE_COLUMN = "this file has one column; a label column is needed"
+SEQUENCE, REGRESSION, MULTI = "sequence-classification", "regression", "multi-label"
+LABEL_ROW = {SEQUENCE: ("Label column", "Label counts"), REGRESSION: ("Score column", "Scores"),
+             MULTI: ("Label list column", "Label counts")}
 
 
 def read_preview(source: str, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[dict], int]:
@@ -50,6 +55,27 @@ def check_mapping(ref: DataRef) -> tuple[dict[str, int], tuple[str, ...]]:
     return {name: counts.get(i, 0) for i, name in enumerate(splits.label_names)}, tuple(map(str, splits.notes))
 
 
+def check_task_mapping(ref: DataRef, task: str) -> tuple[dict[str, int | float], tuple[str, ...]]:
+    """What a regression or multi-label mapping reads as (raises DataLoadError): rows and the targets' range, or
+    the rows carrying each label; and the notes on what reading did to the rows, as :func:`check_mapping`."""
+    from core.data.kinds import load_task_splits
+
+    raw = load_task_splits(ref, task)
+    if task == REGRESSION:
+        targets = [v for part in raw.parts.values() for v in part["label"]]
+        return ({"rows": len(targets), "lowest": min(targets), "highest": max(targets)},
+                tuple(map(str, raw.notes)))
+    counts = Counter()
+    for part in raw.parts.values():
+        for row in part["labels"]:
+            counts.update(name for name, on in zip(raw.label_names, row) if on)
+    return {name: counts.get(name, 0) for name in raw.label_names}, tuple(map(str, raw.notes))
+
+
+def _count_text(counts: dict) -> str:
+    return ", ".join(f"{name}: {n:,}" if isinstance(n, int) else f"{name}: {n:.3g}" for name, n in counts.items())
+
+
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: str) -> str:
     return next((g for g in guesses if g in columns), fallback)
 
@@ -60,9 +86,11 @@ class ColumnMappingDialog(QDialog):
     previewReady = Signal()  # the first rows are in the table (or the file could not be read)
     checked = Signal()  # the current mapping was checked: see ``valid``, ``counts`` and ``error``
 
-    def __init__(self, source: str, current: DataRef | None = None, parent: QWidget | None = None):
+    def __init__(self, source: str, current: DataRef | None = None, parent: QWidget | None = None,
+                 task: str = SEQUENCE):
         super().__init__(parent)
         self.setWindowTitle("Map the dataset's columns")
+        self.task = task if task in LABEL_ROW else SEQUENCE
         self.source = source
         self._current = current or DataRef()
         self.columns: list[str] = []
@@ -88,11 +116,18 @@ class ColumnMappingDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setEnabled(False)
+        # Multi-label: two or more 0/1 columns, one per label, instead of one column holding each row's list.
+        self.label_columns = QListWidget()
+        self.label_columns.setToolTip("Tick two or more 0/1 columns (one per label); none ticked: the label list "
+                                      "column holds each row's labels")
+        self.label_columns.setMaximumHeight(110)
         form = QFormLayout()
         form.addRow("Text column", self.text_column)
         form.addRow("Second text column", self.pair_column)
-        form.addRow("Label column", self.label_column)
-        form.addRow("Label counts", self.counts_label)
+        form.addRow(LABEL_ROW[self.task][0], self.label_column)
+        form.addRow("0/1 label columns", self.label_columns)
+        form.addRow(LABEL_ROW[self.task][1], self.counts_label)
+        form.setRowVisible(self.label_columns, self.task == MULTI)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
@@ -104,6 +139,7 @@ class ColumnMappingDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         for box in (self.text_column, self.pair_column, self.label_column):
             box.currentIndexChanged.connect(lambda _: self._mapping_changed())
+        self.label_columns.itemChanged.connect(lambda _: self._mapping_changed())
         self.setTabOrder(self.text_column, self.pair_column)
         self.setTabOrder(self.pair_column, self.label_column)
         self.resize(720, 520)
@@ -111,9 +147,12 @@ class ColumnMappingDialog(QDialog):
 
     def data_ref(self) -> DataRef:
         """The current data settings with this source and the chosen columns."""
+        ticked = [self.label_columns.item(i).text() for i in range(self.label_columns.count())
+                  if self.label_columns.item(i).checkState() == Qt.CheckState.Checked]
         return dataclasses.replace(self._current, source=self.source, text_column=self.text_column.currentText(),
                                    text_pair_column=self.pair_column.currentData() or None,
-                                   label_column=self.label_column.currentText())
+                                   label_column=self.label_column.currentText(),
+                                   label_columns=ticked if self.task == MULTI else list(self._current.label_columns))
 
     def accept(self) -> None:
         if self.valid:  # Enter on an invalid mapping does nothing, like the disabled button
@@ -141,13 +180,30 @@ class ColumnMappingDialog(QDialog):
         self.label_column.addItems(columns)
         pick = lambda value, guesses, fallback: value if value in columns else _guess(columns, guesses, fallback)
         self.text_column.setCurrentText(pick(current.text_column, TEXT_GUESSES, columns[0]))
-        self.label_column.setCurrentText(pick(current.label_column, LABEL_GUESSES, columns[-1]))
+        guesses = SCORE_GUESSES if self.task == REGRESSION else LABEL_GUESSES
+        self.label_column.setCurrentText(pick(current.label_column, guesses, columns[-1]))
+        if self.task == MULTI:
+            self._fill_label_columns(columns, rows)
         pair = pick(current.text_pair_column, PAIR_GUESSES, "")
         self.pair_column.setCurrentIndex(max(0, self.pair_column.findData(pair)))
         for box in boxes:
             box.blockSignals(False)
         self.previewReady.emit()
         self._mapping_changed()
+
+    def _fill_label_columns(self, columns: list[str], rows: list[dict]) -> None:
+        """The 0/1 columns ticked: the recipe's, else every column whose first rows are all 0 or 1."""
+        self.label_columns.blockSignals(True)
+        chosen = [c for c in self._current.label_columns if c in columns]
+        text = self.text_column.currentText()
+        for name in columns:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            binary = bool(rows) and all(str(r.get(name)) in ("0", "1", "0.0", "1.0", "True", "False") for r in rows)
+            on = name in chosen if chosen else (binary and name != text)
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.label_columns.addItem(item)
+        self.label_columns.blockSignals(False)
 
     def _preview_failed(self, exc: BaseException) -> None:
         self.summary.setText("The data could not be read.")
@@ -161,16 +217,27 @@ class ColumnMappingDialog(QDialog):
         self.valid = False
         self.ok_button.setEnabled(False)
         ref = self.data_ref()
-        if ref.text_column == ref.label_column or ref.text_pair_column in (ref.text_column, ref.label_column):
+        several = self.task == MULTI and bool(ref.label_columns)
+        label = None if several else ref.label_column
+        problem = ""
+        if len(self.columns) == 1:
+            problem = ONE_COLUMN
+        elif ref.text_column == label or (ref.text_pair_column and ref.text_pair_column in (ref.text_column, label)):
+            problem = "the text, second text and label columns must be different columns"
+        elif several and {ref.text_column, ref.text_pair_column} & set(ref.label_columns):
+            problem = "a text column cannot also be a label column"
+        if problem:
             self.counts = {}
             self.counts_label.setText("")
-            self._show_error("the text, second text and label columns must be different columns")
+            self._show_error(problem)
             self.checked.emit()
             return
         self.counts_label.setText("checking\u2026")
         # The caps do not matter for the check and would hide rows from the counts.
         ref = dataclasses.replace(ref, train_samples=None, validation_samples=None, test_samples=None)
-        run_in_background(lambda: check_mapping(ref), lambda found: self._checked(generation, found, ""),
+        task = self.task
+        check = (lambda: check_mapping(ref)) if task == SEQUENCE else (lambda: check_task_mapping(ref, task))
+        run_in_background(check, lambda found: self._checked(generation, found, ""),
                           lambda exc: self._checked(generation, ({}, ()), str(exc)), self)
 
     def _checked(self, generation: int, found: tuple[dict[str, int], tuple[str, ...]], error: str) -> None:
@@ -181,7 +248,7 @@ class ColumnMappingDialog(QDialog):
         self.notes_label.setText("\n".join(f"\u2139 {note}" for note in self.notes))
         self.notes_label.setVisible(bool(self.notes))
         self.valid = not error
-        self.counts_label.setText(", ".join(f"{name}: {n:,}" for name, n in counts.items()))
+        self.counts_label.setText(_count_text(counts))
         if error:
             self._show_error(error)
         else:

@@ -1,10 +1,14 @@
-"""Model inspector: per-layer heads and FFN width, parameters by component, size, head importance."""
+"""Model inspector: the task and its head, per-layer heads and FFN width, parameters by component, size, head
+importance."""
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from core.tasks.head_info import head_text
 from studio.widgets.importance_map import ImportanceMap
 
 
@@ -61,6 +65,11 @@ class ModelInspector(QDialog):
             f"<b>{info['model_type']}</b>, hidden size {info.get('hidden_size')}, vocabulary {info.get('vocab_size')}<br>"
             f"{total:,} parameters, {info.get('size_bytes', 0) / 1e6:.1f} MB as saved"
         )
+        # What the model predicts: the task and its head (class, outputs, label names), or no task head yet.
+        head = info.get("head")
+        self.task_label = QLabel(f"<b>Task:</b> {html.escape(head_text(head))}" if head else "")
+        self.task_label.setWordWrap(True)
+        self.task_label.setVisible(bool(head))
         layers = [[str(i + 1), str(l["heads"]), str(l["head_size"]), str(l["ffn"])] for i, l in enumerate(info["layers"])]
         by_component = component_rows(info)
         self.layers_table = _table(["Layer", "Heads", "Head size", "FFN width"], layers)
@@ -69,6 +78,7 @@ class ModelInspector(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(summary)
+        layout.addWidget(self.task_label)
         layout.addWidget(QLabel("Encoder layers"))
         layout.addWidget(self.layers_table, 3)
         layout.addWidget(QLabel("Parameters and bytes by component (quantized and packed weights counted by the "

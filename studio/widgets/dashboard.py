@@ -1,4 +1,5 @@
-"""The run dashboard: steps done / current / to do, progress, elapsed time, ETA and device."""
+"""The run dashboard: steps done / current / to do, progress, elapsed time, ETA and device; after a run, the
+task's own figures (entity F1 and token accuracy, exact match and F1, Pearson, Spearman and MSE...)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ from studio.run_eta import RunEstimate
 _DONE, _CURRENT, _TODO, _STOPPED = "\u2714", "\u25b6", "\u25cb", "\u2716"
 IDLE_HINT = ("No run yet. Press Run (Ctrl+R) to run the stack: its steps are listed here (done, current, to do) "
              "with the progress, the elapsed time and an estimate of what is left.")
+
+
+SEQUENCE = "sequence-classification"
+
+
+def task_figures_text(results: dict, task: str | None) -> str:
+    """One line per figure of ``task`` that ``results`` holds, with its interval, and the headline retained."""
+    from core.metrics.figures import describe, label
+    from core.metrics.task_figures import BY_TASK, HEADLINES
+
+    task = task if task in BY_TASK else SEQUENCE
+    keys = [f.key for f in BY_TASK[task]] + [f"{HEADLINES[task]}_retained"]
+    return "\n".join(f"{label(key)}: {describe(results, key)}" for key in keys if key in results)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -50,6 +64,11 @@ class Dashboard(QWidget):
         # Long texts ("Finished: accuracy ..., 2.1x faster ...") wrap instead of widening the dock past the screen.
         self.status.setWordWrap(True)
         self.message.setWordWrap(True)
+        self.figures = QLabel("")  # the task's figures, after a run that finished
+        self.figures.setObjectName("runFigures")
+        self.figures.setWordWrap(True)
+        self.figures.hide()
+        self.task = SEQUENCE
         self.device = QLabel("\u2014")
         self.elapsed = QLabel("\u2014")
         self.eta = QLabel("\u2014")
@@ -67,6 +86,7 @@ class Dashboard(QWidget):
         layout.addWidget(self.steps_area, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
+        layout.addWidget(self.figures)
         layout.addLayout(info)
         self.titles: tuple[str, ...] = ()
         self.current = -1
@@ -88,6 +108,9 @@ class Dashboard(QWidget):
         self.done_steps = set()
         self.stopped = None
         self.estimate = RunEstimate(getattr(event, "recipe", None))
+        self.task = (getattr(event, "recipe", None) or {}).get("task") or SEQUENCE
+        self.figures.clear()
+        self.figures.hide()
         self._started = self._step_started = time.monotonic()
         self._paused_at = None
         self._eta = None
@@ -134,6 +157,9 @@ class Dashboard(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
             self.message.setText("done")
+            text = task_figures_text(event.results, self.task)
+            self.figures.setText(text)
+            self.figures.setVisible(bool(text))
         else:
             how = "failed" if isinstance(event, ev.RunFailed) else "cancelled"
             if 0 <= self.current < len(self.titles) and self.current not in self.done_steps:

@@ -1,4 +1,9 @@
-"""Live loss, accuracy and model-size curves fed by :class:`~core.events.Metric` events.
+"""Live loss, validation-figure and model-size curves fed by :class:`~core.events.Metric` events.
+
+The second plot shows the task's headline validation figure (:data:`core.metrics.task_figures.HEADLINES`:
+accuracy, entity F1, SQuAD F1 with exact match, Pearson r, micro F1), titled with its name; regression's MSE
+goes on the loss plot (it is the same kind of number). The task is set before a run (:meth:`LivePlots.set_task`)
+or read from the first validation figure that names one.
 
 As in pyqtgraph's scrolling-plot examples: each curve is created once, its
 samples live in a numpy buffer that doubles when full, and a ~50 ms timer
@@ -13,7 +18,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from core.metrics.figures import label as figure_label
+from core.metrics.task_figures import BY_TASK, HEADLINES
+
 REDRAW_MS = 50
+SEQUENCE = "sequence-classification"
+# Beside the headline on the figure plot (same scale); regression's MSE on the loss plot.
+COMPANIONS = {"question-answering": ("exact_match",), "multi-label": ("macro_f1",)}
+ON_LOSS_PLOT = {"regression": ("mse",)}
+_TASK_KEYS = frozenset(f.key for task, figs in BY_TASK.items() if task != SEQUENCE for f in figs)
+_BY_HEADLINE = {key: task for task, key in HEADLINES.items()}
 _COLOURS = {"train/loss": "#1f77b4", "val/loss": "#ff7f0e", "val/accuracy": "#2ca02c",
             "model/parameters": "#1f77b4", "model/sparsity": "#d62728", "model/size_bytes": "#9467bd"}
 # Model-size series are shown in readable units: parameters in millions, size in MB, sparsity in percent.
@@ -102,15 +116,43 @@ class SeriesBuffer:
         return self.data[: self.n, 1]
 
 
-def plot_for_key(key: str) -> str | None:
-    """Which plot a metric key belongs on: ``loss``, ``accuracy`` or none (saved runs and comparisons use it too)."""
+def task_of_key(key: str) -> str | None:
+    """The task whose headline validation figure ``key`` is (``val/entity_f1`` -> token-classification)."""
+    return _BY_HEADLINE.get(key[4:]) if key.startswith("val/") else None
+
+
+def plot_for_key(key: str, task: str | None = None) -> str | None:
+    """Which plot a metric key belongs on: ``loss``, ``accuracy`` (the task's figure plot) or none (saved runs
+    and comparisons use it too). Without ``task``, a headline figure names its own task."""
     if key.startswith("final/"):
         return None
     if key.endswith("loss"):
         return "loss"
+    name = key.split("/", 1)[-1]
+    task = task or task_of_key(key)
+    if task and task != SEQUENCE:
+        if key.startswith("val/") and name in (HEADLINES[task], *COMPANIONS.get(task, ())):
+            return "accuracy"
+        if key.startswith("val/") and name in ON_LOSS_PLOT.get(task, ()):
+            return "loss"
+        if name in _TASK_KEYS:
+            return None  # the task's other figures are in the run's summary, not on the plot
     if "accuracy" in key:
         return "accuracy"
     return None
+
+
+def figure_title(task: str | None) -> str:
+    """The figure plot's title: the task's headline figure (``Accuracy``, ``Entity F1``...)."""
+    return figure_label(HEADLINES.get(task or SEQUENCE, "accuracy"))
+
+
+def curve_name(key: str) -> str:
+    """``val/entity_f1`` -> ``validation Entity F1``; loss and size keys keep their names."""
+    name = key.split("/", 1)[-1]
+    if key.startswith("val/") and not key.endswith("loss") and (name in _TASK_KEYS or name == "accuracy"):
+        return f"validation {figure_label(name)}"
+    return _SIZE_NAMES.get(key, key)
 
 
 class LivePlots(QWidget):
@@ -141,6 +183,7 @@ class LivePlots(QWidget):
             item.getAxis("left").enableAutoSIPrefix(False)  # "694.5 (x0.001)" reads worse than 0.6945
             self.plots[name] = widget
             layout.addWidget(widget)
+        self.task = SEQUENCE
         self.plots["accuracy"].getPlotItem().setYRange(0.0, 1.0)
         self.size_plot = self._build_size_plot()
         self.plots["size"] = self.size_plot
@@ -181,6 +224,19 @@ class LivePlots(QWidget):
         item.getViewBox().sigResized.connect(follow)
         return widget
 
+    def set_task(self, task: str | None) -> None:
+        """Plot ``task``'s headline validation figure, titled with its name (a new run's task)."""
+        task = task if task in HEADLINES else SEQUENCE
+        self.task = task
+        title = figure_title(task)
+        item = self.plots["accuracy"].getPlotItem()
+        item.setTitle(title)
+        item.setLabel("left", title.lower() if task == SEQUENCE else title)
+        low = -1.0 if task == "regression" else 0.0  # a correlation runs from -1
+        item.setYRange(low, 1.0)
+        hint = HINTS["accuracy"] if task == SEQUENCE else HINTS["accuracy"].replace("accuracy", title)
+        self.hints["accuracy"].set_text(hint)
+
     def reset(self) -> None:
         """Forget every series (a new run starts)."""
         for curve in self.curves.values():
@@ -203,7 +259,9 @@ class LivePlots(QWidget):
 
         Model-size keys take ``step`` as the stack position (0: as loaded, k: after step k), one value each.
         """
-        target = "size" if key in _SCALE else plot_for_key(key)
+        if key not in _SCALE and task_of_key(key) not in (None, self.task):
+            self.set_task(task_of_key(key))  # a run whose task was not set beforehand names it with its figure
+        target = "size" if key in _SCALE else plot_for_key(key, self.task)
         if target is None:
             return False
         if key not in self.curves:
@@ -216,7 +274,7 @@ class LivePlots(QWidget):
                 self.sparsity_view.addItem(curve)
                 self.size_plot.getPlotItem().legend.addItem(curve, "sparsity (%)")
             else:
-                curve = self.plots[target].plot(name=_SIZE_NAMES.get(key, key), **style)
+                curve = self.plots[target].plot(name=curve_name(key), **style)
             self.curves[key] = curve
             self.buffers[key] = SeriesBuffer()
             self.hints[target].hide()

@@ -19,18 +19,38 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
 from core.recipe import DataRef, ModelRef
 from studio.recipe_model import RecipeModel
 from studio.widgets.recent_data import DATA_LABELS, RecentDataMixin
-from studio.widgets.source_checks import MODEL_LABELS, SourceChecksMixin, check_model_source  # noqa: F401
+from studio.widgets.source_checks import MODEL_LABELS, MODEL_TIPS, SourceChecksMixin, check_model_source  # noqa: F401
+from studio.widgets.task_choice import TaskChoiceMixin
 
-DEVICE_LABELS = {"auto": "auto (GPU when there is one)", "cpu": "cpu", "cuda": "cuda (NVIDIA GPU)"}
+DEVICE_LABELS = {"auto": "auto (GPU if any)", "cpu": "cpu", "cuda": "cuda (NVIDIA)"}
 _NO_CUDA = "PyTorch sees no CUDA GPU on this machine"
 
 
+class FitComboBox(QComboBox):
+    """A combo box as wide as its own labels and no wider: none is cut ("default (embedded all-MiniL"), and a long
+    folder path added later does not widen the dock past the screen (it shows whole in the popup and tooltip)."""
+
+    def __init__(self, labels: list[str]):
+        super().__init__()
+        self._labels = list(labels)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(0)  # the hints below add the text to the frame and arrow
+
+    def _fit(self, hint):
+        widest = max((self.fontMetrics().horizontalAdvance(label) for label in self._labels), default=0)
+        hint.setWidth(hint.width() + widest + 4)
+        return hint
+
+    def minimumSizeHint(self):
+        return self._fit(super().minimumSizeHint())
+
+    def sizeHint(self):
+        return self._fit(super().sizeHint())
+
+
 def _combo(items: dict[str, str]) -> QComboBox:
-    box = QComboBox()
+    box = FitComboBox(list(items.values()))
     box.setEditable(False)
-    # Sized to a short label, not the longest: the dock may narrow on a small screen (the full text is in the popup).
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(14)
     for value, label in items.items():
         box.addItem(label, value)
     return box
@@ -44,7 +64,7 @@ def _cap_spin() -> QSpinBox:
     return spin
 
 
-class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
+class ModelDataPanel(TaskChoiceMixin, SourceChecksMixin, RecentDataMixin, QWidget):
     """Edits the recipe model's :class:`ModelRef`, :class:`DataRef` and device (its own model when none is given)."""
 
     changed = Signal()
@@ -63,7 +83,11 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         self.model_box = _combo(MODEL_LABELS)
         self.model_browse = QPushButton("Folder\u2026")
         self.inspect_button = QPushButton("Inspect")
+        for value, tip in MODEL_TIPS.items():
+            self.model_box.setItemData(self.model_box.findData(value), tip, Qt.ItemDataRole.ToolTipRole)
         self.data_box = _combo(DATA_LABELS)
+        self.data_box.setItemData(0, "The embedded movie-review sentences (positive or negative)",
+                                  Qt.ItemDataRole.ToolTipRole)
         self.data_browse = QPushButton("File\u2026")
         self.data_folder = QPushButton("Folder\u2026")
         self.data_folder.setToolTip("A dataset folder written by datasets' save_to_disk")
@@ -81,6 +105,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         self.max_length.setRange(8, 512)
         self.max_length.setValue(64)
         self.train_cap, self.val_cap, self.test_cap = _cap_spin(), _cap_spin(), _cap_spin()
+        self._build_task_widgets(_combo)
         tips = {
             self.model_box: "The model to compress: the embedded MiniLM, a tiny random one for quick checks, or a "
                             "folder added with Folder\u2026",
@@ -140,6 +165,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         form.addRow("Train samples", self.train_cap)
         form.addRow("Validation samples", self.val_cap)
         form.addRow("Test samples", self.test_cap)
+        self._add_task_rows(form)
         dlayout = QVBoxLayout(data_group)
         dlayout.addLayout(drow)
         dlayout.addLayout(form)
@@ -159,6 +185,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
             lambda _: self._write(self.recipe_model.set_model_source, self.model_box.currentData()))
         self.data_box.currentIndexChanged.connect(lambda _: self._write(data, "source", self.data_box.currentData()))
         self.model_box.currentIndexChanged.connect(lambda _: self._show_model())
+        self.model_box.currentIndexChanged.connect(lambda _: self._model_source_changed(self.model_box.currentData()))
         self._model_infos: dict[str, dict] = {}  # model source -> what loading it described
         self.data_box.activated.connect(self._data_picked)
         self.device_box.currentIndexChanged.connect(lambda _: self._device_changed())
@@ -176,6 +203,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
         self._pending = 0
         self._accepted_source = self.recipe_model.recipe.data.source  # the data in use, whatever the list shows
         self._mappings: dict[str, dict] = {}  # data source -> the columns last accepted for it
+        self._connect_task_widgets()
         # Reading order: the device row was built after the data widgets, so the default chain would end there.
         chain = self.focus_chain()
         for first, second in zip(chain, chain[1:]):
@@ -185,9 +213,10 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
     def focus_chain(self) -> list[QWidget]:
         """The panel's inputs in reading order (top to bottom, left to right): the Tab order."""
         return [self.model_box, self.model_browse, self.inspect_button, self.device_box, self.processes_box,
-                self.data_box,
-                self.data_browse, self.data_folder, self.text_column, self.pair_column, self.label_column,
-                self.max_length, self.train_cap, self.val_cap, self.test_cap]
+                self.data_box, self.data_browse, self.data_folder, self.task_box, self.text_column,
+                self.pair_column, self.label_column, self.tag_column, self.label_pieces, self.doc_stride,
+                self.max_answer_length, self.null_threshold, self.target_scaling, self.label_columns,
+                self.label_threshold, self.max_length, self.train_cap, self.val_cap, self.test_cap]
 
     # -- recipe parts (the model's; copies) --------------------------------
     def model_ref(self) -> ModelRef:
@@ -262,6 +291,7 @@ class ModelDataPanel(SourceChecksMixin, RecentDataMixin, QWidget):
             self.val_cap.setValue(ref.validation_samples or 0)
             self.test_cap.setValue(ref.test_samples or 0)
             self.set_device(recipe.device)
+            self._show_task()
         finally:
             self._showing = False
 

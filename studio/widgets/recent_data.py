@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from core.recipe import DataRef
 from studio.workers import run_in_background
 
-DATA_LABELS = {"default": "default (embedded movie-review sentences)"}
+DATA_LABELS = {"default": "default (reviews)"}  # the embedded movie-review sentences (tooltip in the panel)
 
 
 def read_columns(source: str) -> list[str]:
@@ -57,6 +57,11 @@ class RecentDataMixin:
         The file is read again first (it may have changed): when a remembered column is gone, or no mapping
         was ever accepted for it, the column-mapping dialog opens, starting from what still matches.
         """
+        from studio.widgets.task_choice import FILE_TASKS
+
+        if self.task() in FILE_TASKS:  # tags or questions: no columns, the task's reader checks the file again
+            self.check_task_data(source)
+            return
         mapping = self._mappings.get(source)
         if not mapping:
             self.map_data_source(source)
@@ -66,6 +71,7 @@ class RecentDataMixin:
                           self._data_failed, self)
 
     def _recent_read(self, source: str, mapping: dict, columns: list[str]) -> None:
+        self._data_columns[source] = list(columns)
         ref = replace(self.data_ref(), source=source, **mapping)
         wanted = [c for c in (ref.text_column, ref.text_pair_column, ref.label_column) if c]
         missing = [c for c in wanted if c not in columns]
@@ -81,6 +87,8 @@ class RecentDataMixin:
         source = self.data_box.itemData(index)
         if source and source not in DATA_LABELS:
             self.reopen_data(source)
+        elif source == "default":
+            self.use_default_data()
 
     def _show_accepted_data(self) -> None:
         # A recent entry picked in the list but then refused or cancelled: the list shows the data in use again.

@@ -18,20 +18,32 @@ from studio.dialogs import errors
 from studio.widgets.recent_data import DATA_LABELS, read_columns
 from studio.workers import run_in_background
 
-MODEL_LABELS = {"default": "default (embedded all-MiniLM-L6-v2)", "tiny": "tiny (random, for quick checks)"}
+# Short enough to show whole in a narrow dock (the longer story is in each item's tooltip).
+MODEL_LABELS = {"default": "default (MiniLM-L6)", "tiny": "tiny (random)"}
+MODEL_TIPS = {"default": "The embedded all-MiniLM-L6-v2 (6 layers, 22 M parameters)",
+              "tiny": "A tiny random BERT, for quick checks of a stack"}
 _TEXT_GUESSES = ("text", "sentence", "review", "content", "sentence1")
 _LABEL_GUESSES = ("label", "labels", "category", "class", "target")
 
 
 def check_model_source(source: str) -> dict:
-    """Load ``source`` and describe it (raises :class:`~core.errors.ModelLoadError`); runs off the GUI thread."""
+    """Load ``source`` and describe it (raises :class:`~core.errors.ModelLoadError`); runs off the GUI thread.
+
+    A folder fine-tuned for a task is loaded with its own head (``info["head"]``: what its config.json says, the
+    task detected); a folder without a task head is loaded as a sentence classifier, its head new.
+    """
     from core.models.architecture import describe, serialized_size
     from core.models.loading import load_model
+    from core.models.task_head import folder_head
 
-    state = load_model(source, num_labels=2)
+    head = folder_head(source)
+    task = head["task"] or "sequence-classification"
+    outputs = head["outputs"] if head["task"] and head["outputs"] else 2
+    state = load_model(source, num_labels=outputs, task=task, label_names=head["labels"] or None)
     info = describe(state.model)
     info["size_bytes"] = serialized_size(state.model)
     info["source"] = source
+    info["head"] = head  # the folder's own head (the loaded one may be new)
     return info
 
 
@@ -72,8 +84,14 @@ class SourceChecksMixin:
             self.choose_model_folder(path)
 
     def _browse_data(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a dataset", self._start_folder("data"),
-                                              "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)")
+        from studio.widgets.task_choice import DATA_FILTERS, TASK_LABELS
+
+        task = self.task()
+        start = self._start_folder("data")
+        if not start and task != "sequence-classification":  # a first file for a task: its example is there
+            start = str(Path(__file__).resolve().parents[2] / "resources" / "examples" / "tasks")
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose a dataset for {TASK_LABELS[task]}", start,
+                                              DATA_FILTERS[task])
         if path:
             self._used_folder("data", path)
             self.map_data_source(path)
@@ -88,11 +106,16 @@ class SourceChecksMixin:
     def map_data_source(self, path: str, current: DataRef | None = None):
         """Open the column-mapping dialog on ``path`` (non-blocking); OK there makes it the data. Returns it.
 
-        The dialog starts from ``current`` (default: the data settings shown now) where its columns exist.
+        The dialog starts from ``current`` (default: the data settings shown now) where its columns exist. Tags
+        and questions have no columns to map: their file is read with the task's reader instead (None returned).
         """
         from studio.dialogs.column_mapping import ColumnMappingDialog
+        from studio.widgets.task_choice import FILE_TASKS
 
-        dialog = ColumnMappingDialog(path, current or self.data_ref(), self)
+        if self.task() in FILE_TASKS:
+            self.check_task_data(path)
+            return None
+        dialog = ColumnMappingDialog(path, current or self.data_ref(), self, task=self.task())
         dialog.accepted.connect(lambda: self.apply_mapping(dialog.data_ref(), dialog.columns))
         dialog.rejected.connect(self._show_accepted_data)
         dialog.finished.connect(dialog.deleteLater)
@@ -103,6 +126,7 @@ class SourceChecksMixin:
     def apply_mapping(self, ref: DataRef, columns: list[str]) -> None:
         """Use ``ref`` (a checked mapping of a file or folder with ``columns``) as the data."""
         self._mappings[ref.source] = self.mapping_of(ref)
+        self._data_columns[ref.source] = list(columns)
         self._showing = True  # refilling the lists is no edit: the mapping is written once, below
         try:
             self._fill_columns(columns)
@@ -157,6 +181,7 @@ class SourceChecksMixin:
 
     def _data_ok(self, result: tuple[str, list[str]]) -> None:
         path, columns = result
+        self._data_columns[path] = list(columns)
         self._finish(f"Data: {len(columns)} columns ({', '.join(columns[:6])})")
         self._showing = True  # the lists are refilled first; the new data is written once, below
         try:
