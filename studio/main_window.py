@@ -219,6 +219,9 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
 
     # -- closing ---------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.may_discard_changes("quit"):
+            event.ignore()
+            return
         if self.controller.running:
             if not errors.ask_yes_no(self, "A run is in progress", "Cancel the run in progress and quit?"):
                 event.ignore()

@@ -38,11 +38,17 @@ def example_recipes() -> list[tuple[str, Path]]:
 
 class RecipeFilesMixin:
     def may_discard_changes(self, what: str) -> bool:
-        """True when nothing is modified, or the user agrees to lose the changes to ``what`` replaces them."""
+        """True when nothing is modified, or the user saved or discarded the changes before ``what`` replaces them.
+
+        Every unsaved-changes prompt asks the same: Save (then go on only if it was saved), Discard, or Cancel.
+        """
         if not self.is_modified():
             return True
-        return errors.ask_yes_no(self, "Unsaved changes", f"The recipe (its stack, model or data) has changes that "
-                                 f"are not saved. Discard them and {what}?")
+        choice = errors.ask_save_discard_cancel(self, "Unsaved changes", "The recipe (its stack, settings, model or "
+                                                f"data) has changes that are not saved. Save them before you {what}?")
+        if choice == "save":
+            return self.save_recipe(self.recipe_path)
+        return choice == "discard"
 
     def new_recipe(self) -> bool:
         """File > New: an empty stack; the model, data and device stay as chosen."""
