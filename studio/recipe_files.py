@@ -11,7 +11,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from core.errors import StudioError
+from core.naming import UNNAMED, stack_name
 from core.recipe import Recipe
+from core.recipe_parts import NAME_LENGTH
 from studio.dialogs import errors
 from studio.runs_store import DatabaseRunsStore
 
@@ -86,12 +88,14 @@ class RecipeFilesMixin:
             if not path:
                 return False
         recipe = self.recipe()
+        if str(recipe.name or "").strip() in UNNAMED:  # not "untitled" in the file: the name built from the stack
+            recipe.name = stack_name(recipe.steps)[:NAME_LENGTH]
         try:
             recipe.save(path)
         except OSError as exc:
             errors.report_exception(self, "The recipe could not be saved", exc)
             return False
-        self.recipe_model.set_name(recipe.name)  # the name now in the file (an edited stack's is "untitled")
+        self.recipe_model.set_name(recipe.name)  # the name now in the file
         self._editing(path)
         self.mark_clean()
         return True

@@ -44,10 +44,18 @@ class WindowLayoutMixin:
         top.addWidget(self.stack)
         top.addWidget(self.form)
         top.setSizes([340, 460])
+        # The recipe's name heads the stack and its form: the name its runs are recorded under.
+        named = QWidget()
+        named_layout = QVBoxLayout(named)
+        named_layout.setContentsMargins(0, 0, 0, 0)
+        named_layout.setSpacing(0)
+        named_layout.addWidget(self.name_field)
+        named_layout.addWidget(top, 1)
         bottom = QTabWidget()
         bottom.addTab(self.plots, "Live plots")
         bottom.addTab(self.plots.size_plot, "Model size")
         bottom.addTab(self.queue_panel, "Queue")
+        bottom.addTab(self.evaluation_form, "Evaluation")
         self.bottom_tabs = bottom
         # The warnings sit on top of the plots and take their height from them, so showing or hiding a warning never
         # moves the stack's buttons (Up, Down...) from under the pointer.
@@ -58,7 +66,7 @@ class WindowLayoutMixin:
         lower_layout.addWidget(self.problems_label)
         lower_layout.addWidget(bottom, 1)
         centre = QSplitter(Qt.Orientation.Vertical)
-        centre.addWidget(top)
+        centre.addWidget(named)
         centre.addWidget(lower)
         centre.setStretchFactor(0, 1)
         centre.setStretchFactor(1, 1)
