@@ -34,7 +34,7 @@ from studio.widgets.prediction_preview import PredictionPreview
 from studio.widgets.method_palette import MethodPalette
 from studio.widgets.model_data_panel import ModelDataPanel
 from studio.widgets.queue_panel import QueuePanel
-from studio.widgets.recipe_settings import EvaluationForm, RecipeNameField
+from studio.widgets.recipe_settings import EvaluationForm, InputsKeptNote, RecipeNameField
 from studio.widgets.run_browser import RunBrowser
 from studio.widgets.settings_form import SettingsForm
 from studio.widgets.stack_editor import StackEditor
@@ -91,6 +91,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.form = SettingsForm(self.recipe_model)
         self.name_field = RecipeNameField(self.recipe_model)
         self.evaluation_form = EvaluationForm(self.recipe_model)
+        self.inputs_note = InputsKeptNote()
         self.plots = LivePlots()
         self.dashboard = Dashboard()
         self.log = LogPanel()
@@ -124,6 +125,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         for signal in (self.recipe_model.stepsChanged, self.recipe_model.stepChanged, self.recipe_model.inputsChanged):
             signal.connect(self._name_from_stack)
         self.name_field.nameTyped.connect(self.type_name)
+        self.inputs_note.useExample.connect(self.use_example_inputs)
         self.warmedUp.connect(self.recipe_model.revalidate)  # the model's family is checked once torch is loaded
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.changed.connect(lambda: self.controller.running or self.plots.set_task(self.data_panel.task()))
@@ -189,6 +191,7 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         if keep_inputs:
             recipe, current = recipe.copy(), self.recipe_model.recipe
             recipe.model, recipe.data, recipe.device = current.model, current.data, current.device
+        self.inputs_note.hide()  # about the example opened before, if any
         self.recipe_model.set_recipe(recipe)  # a copy
         self.mark_clean()
 

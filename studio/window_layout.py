@@ -50,6 +50,7 @@ class WindowLayoutMixin:
         named_layout.setContentsMargins(0, 0, 0, 0)
         named_layout.setSpacing(0)
         named_layout.addWidget(self.name_field)
+        named_layout.addWidget(self.inputs_note)
         named_layout.addWidget(top, 1)
         bottom = QTabWidget()
         bottom.addTab(self.plots, "Live plots")

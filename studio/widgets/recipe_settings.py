@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from core.metrics.protocol import PROFILES
 from core.naming import UNNAMED, stack_name
@@ -61,6 +61,36 @@ class RecipeNameField(QWidget):
         if self.edit.text().strip() != name:
             self.edit.setText(name)
         self.edit.setPlaceholderText(stack_name(recipe.steps))
+
+
+class InputsKeptNote(QFrame):
+    """After an example opens: which of the window's model, data and sample caps it kept, and one click to take
+    the example's instead (``useExample``)."""
+
+    useExample = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("keptNote")
+        self.text = QLabel("")
+        self.text.setWordWrap(True)
+        self.use_button = QPushButton("Use the example's")
+        self.use_button.setToolTip("Take the example's model, data and sample caps instead of the window's")
+        self.use_button.clicked.connect(self.useExample)
+        self.keep_button = QPushButton("Keep mine")
+        self.keep_button.setToolTip("Keep the window's model, data and caps, and hide this note")
+        self.keep_button.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.use_button)
+        layout.addWidget(self.keep_button)
+        self.hide()
+
+    def show_kept(self, kept: list[str]) -> None:
+        """Say what was kept (nothing: no note)."""
+        self.text.setText("The example runs on the window's " + "; ".join(kept) + ".")
+        self.setVisible(bool(kept))
 
 
 class EvaluationForm(QWidget):
