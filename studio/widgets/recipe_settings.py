@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QVBoxLayout, QWidget)
 
 from core.metrics.protocol import PROFILES
@@ -132,14 +132,13 @@ class EvaluationForm(QWidget):
         info = self.infos[name]
         if name == "latency_profiles":
             box = QWidget()
-            row = QHBoxLayout(box)
-            row.setContentsMargins(0, 0, 0, 0)
-            for profile in PROFILES:
+            grid = QGridLayout(box)  # two by two: narrow enough for the centre column of a 1280 px screen
+            grid.setContentsMargins(0, 0, 0, 0)
+            for i, profile in enumerate(PROFILES):
                 check = QCheckBox(profile)
                 check.toggled.connect(lambda _=False: self._profiles_edited())
                 self.profiles[profile] = check
-                row.addWidget(check)
-            row.addStretch(1)
+                grid.addWidget(check, i // 2, i % 2)
             return box
         if info.type is bool:
             check = QCheckBox()
