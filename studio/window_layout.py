@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 PREFERRED_SIZE = QSize(1380, 860)  # the size the docks and the step form were laid out for
 SCREEN_SHARE = 0.95  # of the screen's free area, at most: the rest is for the window frame and the desktop's edges
@@ -77,7 +77,11 @@ class WindowLayoutMixin:
         bottom.addTab(self.plots, "Live plots")
         bottom.addTab(self.plots.size_plot, "Model size")
         bottom.addTab(self.queue_panel, "Queue")
-        bottom.addTab(self.evaluation_form, "Evaluation")
+        evaluation = QScrollArea()  # ten rows: they scroll rather than push the window past a short screen
+        evaluation.setWidgetResizable(True)
+        evaluation.setFrameShape(QScrollArea.Shape.NoFrame)
+        evaluation.setWidget(self.evaluation_form)
+        bottom.addTab(evaluation, "Evaluation")
         self.bottom_tabs = bottom
         # The warnings sit on top of the plots and take their height from them, so showing or hiding a warning never
         # moves the stack's buttons (Up, Down...) from under the pointer.

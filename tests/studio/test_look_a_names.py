@@ -45,8 +45,10 @@ def test_a_typed_name_sticks_and_is_saved(qtbot, window, tmp_path):
 
 def test_the_evaluation_settings_are_edited_in_the_window(qtbot, window, tmp_path):
     form = window.evaluation_form
-    assert window.bottom_tabs.indexOf(form) >= 0
-    window.bottom_tabs.setCurrentWidget(form)
+    tabs = window.bottom_tabs
+    tab = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Evaluation")
+    tabs.setCurrentIndex(tab)
+    assert form.isVisible()
     form.set_value("split", "validation")
     form.set_value("latency_repeats", 9)
     form.set_value("latency_threads", 2)
