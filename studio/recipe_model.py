@@ -10,7 +10,7 @@ does not coerce is stored as typed, so the validation reports it (with its step
 and field) and Run stays off.
 
 Signals, in this order after each change: what changed (``replaced``,
-``stepsChanged``, ``stepChanged(row)`` or ``inputsChanged``), then
+``stepsChanged``, ``stepChanged(row)``, ``inputsChanged`` or ``recipeSettingsChanged``), then
 ``problemsChanged(list[Problem])``, then ``changed``. :meth:`revalidate` (for
 checks whose answer changes without the recipe, such as the model family once
 torch is loaded) emits ``problemsChanged`` only.
@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 from PySide6.QtCore import QObject, Signal
 
 from core.errors import Problem
-from core.recipe import DataRef, ModelRef, Recipe, Step
+from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step
 from core.registry import FieldInfo, check_field, config_fields
 
 Check = Callable[[Recipe], list[Problem]]
@@ -59,6 +59,7 @@ class RecipeModel(QObject):
     stepsChanged = Signal()  # steps added, removed, moved or set
     stepChanged = Signal(int)  # a setting of the step at this row
     inputsChanged = Signal()  # the model, the data or the device
+    recipeSettingsChanged = Signal()  # the recipe's own settings: its name, its evaluation
     problemsChanged = Signal(object)  # list[Problem], after every validation
     changed = Signal()  # after every change, once validated
 
@@ -96,7 +97,11 @@ class RecipeModel(QObject):
         self._changed(self.replaced)
 
     def set_name(self, name: str) -> None:
-        self._set_field(self._recipe, Recipe, "name", name, None)
+        self._set_field(self._recipe, Recipe, "name", name, self.recipeSettingsChanged)
+
+    def set_evaluation_field(self, name: str, raw: Any) -> None:
+        """Set ``evaluation.<name>`` (the split, the latency profiles, the timed rounds...) from ``raw``."""
+        self._set_field(self._recipe.evaluation, EvaluationSettings, name, raw, self.recipeSettingsChanged)
 
     # -- model, data, device ---------------------------------------------
     def set_model_source(self, source: str) -> None:

@@ -1,11 +1,13 @@
-"""A rough estimate of the time left in the whole run, from the training seen so far (no Qt).
+"""A rough estimate of the time left in the whole run: its training and its final measurement (no Qt).
 
-Training dominates a run's time, so the estimate is built from it: the
-seconds per trained sentence measured in the step now training, times the
-sentences each later training step will see (its epochs times the train
-split, or its ``max_steps`` times its batch size). Steps that do not train
-are counted as taking no time, so the figure is a floor, and it is only
-given once a training step has reported progress.
+Training dominates a run's steps, so their part is built from it: the
+seconds per trained sentence measured in the step now training (or, until
+then, in a recent run's own training, steps reused from the step cache left
+out), times the sentences each later training step will see (its epochs times
+the train split, or its ``max_steps`` times its batch size). Steps that do not
+train count as taking no time. The final measurement (accuracy and latency of
+the final model and the baseline, about a minute) is added as long as a recent
+run's took. :meth:`RunEstimate.text` says which of the two the figure counts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from core.engine.cache import REUSED_KEY  # in the summary of a step reused from the step cache
 
 
 @dataclass
@@ -32,10 +36,22 @@ def _training(settings: dict[str, Any]) -> _Training | None:
     return _Training(epochs, max(batch, 1), int(limit) if limit else None)
 
 
-class RunEstimate:
-    """Fed the run's recipe at its start and each training progress; ``remaining(...)`` is the estimate."""
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
-    def __init__(self, recipe: dict | None):
+
+class RunEstimate:
+    """Fed the run's recipe at its start, each training progress and each step's end; :meth:`text` is the estimate.
+
+    ``seconds_per_sample`` and ``measure_seconds`` may be given from a recent run (see :func:`measured_rate` and
+    :func:`measurement_seconds`) so there is an estimate before the first training step reports.
+    """
+
+    def __init__(self, recipe: dict | None, seconds_per_sample: float | None = None,
+                 measure_seconds: float | None = None):
         from core.recipe_diff import effective_recipe
 
         try:
@@ -44,7 +60,10 @@ class RunEstimate:
             eff = {"steps": [], "data": {}}
         self.steps = [_training(s.get("settings") or {}) for s in eff.get("steps", [])]
         self.train_samples: int | None = (eff.get("data") or {}).get("train_samples")
-        self.seconds_per_sample: float | None = None
+        self.seconds_per_sample = seconds_per_sample
+        self.measure_seconds = measure_seconds
+        self.measuring_since: float | None = None  # when the last step ended: the final measurement goes on
+        self.cached: set[int] = set()  # steps reused from the step cache (they took no time)
 
     def observe(self, index: int, current: int, total: int, spent: float) -> None:
         """Step ``index`` has done ``current`` of ``total`` optimiser steps in ``spent`` seconds."""
@@ -55,6 +74,28 @@ class RunEstimate:
         if shape.max_steps is None or total < shape.max_steps:  # the epochs set the total: learn the split's size
             if shape.epochs > 0 and self.train_samples is None:
                 self.train_samples = int(total * shape.batch_size / shape.epochs)
+
+    def step_finished(self, index: int, summary: dict | None, now: float) -> None:
+        """Step ``index`` ended at ``now`` (a monotonic clock); after the last one the final measurement starts."""
+        if (summary or {}).get(REUSED_KEY):
+            self.cached.add(index)
+        if index == len(self.steps) - 1:
+            self.measuring_since = now
+
+    def text(self, current: int, step_left: float | None, between_steps: bool, now: float) -> str:
+        """What the Run ETA shows: ``≈ 1:20 (training + measuring)``, ``≈ 0:40 (training only)``,
+        ``≈ 0:30 (measuring)``, or a dash while nothing is known."""
+        if self.measuring_since is not None:
+            if self.measure_seconds is None:
+                return "measuring (time not known yet)"
+            left = self.measure_seconds - (now - self.measuring_since)
+            return f"\u2248 {_clock(left)} (measuring)" if left >= 1 else "measuring (longer than last time)"
+        training = self.remaining(current, 0.0 if between_steps else step_left)
+        if training is None:
+            return "\u2014"
+        if self.measure_seconds is None:
+            return f"\u2248 {_clock(training)} (training only)"
+        return f"\u2248 {_clock(training + self.measure_seconds)} (training + measuring)"
 
     def step_seconds(self, index: int) -> float | None:
         """Seconds a whole training step ``index`` takes at the rate seen; 0 for a step that does not train."""
@@ -73,11 +114,15 @@ class RunEstimate:
         return steps * shape.batch_size * self.seconds_per_sample
 
     def remaining(self, current: int, step_left: float | None) -> float | None:
-        """Seconds left: ``step_left`` of step ``current`` plus every later step; None while unknown."""
+        """Seconds of training left: ``step_left`` of step ``current`` plus every later step; None while unknown."""
+        later = range(max(current + 1, 0), len(self.steps))
         if self.seconds_per_sample is None:
-            return None
+            # Nothing trained yet: known only when nothing will (a stack of pruning and quantization steps).
+            trains = any(self.steps[i] is not None for i in later) or (0 <= current < len(self.steps) and
+                                                                       self.steps[current] is not None)
+            return None if trains or current < 0 else 0.0
         total = step_left or 0.0
-        for i in range(max(current + 1, 0), len(self.steps)):
+        for i in later:
             later = self.step_seconds(i)
             if later is None:
                 return None
@@ -94,12 +139,17 @@ def _samples_trained(shape: _Training, train_samples: int | None) -> int | None:
 
 
 def measured_rate(record) -> float | None:
-    """Seconds per trained sentence in a recorded run (its finished training steps), or None."""
+    """Seconds per trained sentence in a recorded run (its finished training steps that were computed), or None.
+
+    A step reused from the step cache took no time: counting it made the next estimate read "0:00".
+    """
     estimate = RunEstimate(getattr(record, "recipe", None))
     spent = samples = 0.0
     for step in getattr(record, "steps", ()) or ():
         shape = estimate.steps[step.index] if 0 <= step.index < len(estimate.steps) else None
         if shape is None or step.status != "finished" or not step.started_at or not step.ended_at:
+            continue
+        if (getattr(step, "summary", None) or {}).get(REUSED_KEY):
             continue
         n = _samples_trained(shape, estimate.train_samples)
         if n:
@@ -120,3 +170,13 @@ def recipe_seconds(recipe: dict, rate: float) -> float | None:
             return None
         total += n * rate
     return total
+
+
+def measurement_seconds(record) -> float | None:
+    """How long a finished recorded run's final measurement took: from its last step's end to the run's end."""
+    ends = [step.ended_at for step in getattr(record, "steps", ()) or ()]
+    end = getattr(record, "ended_at", None)
+    if not ends or end is None or any(e is None for e in ends) or getattr(record, "status", "") != "finished":
+        return None
+    seconds = (end - max(ends)).total_seconds()
+    return seconds if seconds >= 0 else None

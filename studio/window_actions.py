@@ -78,7 +78,7 @@ class WindowActionsMixin:
         self.database_action = self._action("Runs &database location\u2026", lambda: self.choose_database(), None,
                                             file_menu, "Choose where the studio records its runs")
         file_menu.addSeparator()
-        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
         run_menu = bar.addMenu("&Run")
         self.run_action = self._action("&Run", self.run_pressed, "Ctrl+R", run_menu, "Run the stack (Ctrl+R)")
         self.queue_action = self._action("&Queue", self.queue_current, "Ctrl+Shift+R", run_menu,

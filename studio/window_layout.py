@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 PREFERRED_SIZE = QSize(1380, 860)  # the size the docks and the step form were laid out for
 SCREEN_SHARE = 0.95  # of the screen's free area, at most: the rest is for the window frame and the desktop's edges
@@ -31,6 +31,27 @@ def initial_geometry(available: QRect, minimum: QSize = QSize(0, 0)) -> QRect:
     return QRect(x, y, width, height)
 
 
+class CurrentPageTabs(QTabWidget):
+    """Tabs whose minimum size is the page shown, not the largest page.
+
+    A QTabWidget is at least as wide as its widest page, shown or not: after the Study tab (laid out for the
+    whole window, the docks hidden) had been opened, going back to the recipe page with its docks widened the
+    window past a 1280 px screen (1216 -> 1324 px) and cut the Run column off.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.currentChanged.connect(lambda _: self.updateGeometry())
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        if page is None:
+            return super().minimumSizeHint()
+        shown = page.minimumSizeHint().expandedTo(page.minimumSize())
+        bar = self.tabBar().minimumSizeHint()
+        return QSize(max(shown.width(), bar.width()), shown.height() + bar.height())
+
+
 class WindowLayoutMixin:
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -44,10 +65,23 @@ class WindowLayoutMixin:
         top.addWidget(self.stack)
         top.addWidget(self.form)
         top.setSizes([340, 460])
+        # The recipe's name heads the stack and its form: the name its runs are recorded under.
+        named = QWidget()
+        named_layout = QVBoxLayout(named)
+        named_layout.setContentsMargins(0, 0, 0, 0)
+        named_layout.setSpacing(0)
+        named_layout.addWidget(self.name_field)
+        named_layout.addWidget(self.inputs_note)
+        named_layout.addWidget(top, 1)
         bottom = QTabWidget()
         bottom.addTab(self.plots, "Live plots")
         bottom.addTab(self.plots.size_plot, "Model size")
         bottom.addTab(self.queue_panel, "Queue")
+        evaluation = QScrollArea()  # ten rows: they scroll rather than push the window past a short screen
+        evaluation.setWidgetResizable(True)
+        evaluation.setFrameShape(QScrollArea.Shape.NoFrame)
+        evaluation.setWidget(self.evaluation_form)
+        bottom.addTab(evaluation, "Evaluation")
         self.bottom_tabs = bottom
         # The warnings sit on top of the plots and take their height from them, so showing or hiding a warning never
         # moves the stack's buttons (Up, Down...) from under the pointer.
@@ -58,14 +92,14 @@ class WindowLayoutMixin:
         lower_layout.addWidget(self.problems_label)
         lower_layout.addWidget(bottom, 1)
         centre = QSplitter(Qt.Orientation.Vertical)
-        centre.addWidget(top)
+        centre.addWidget(named)
         centre.addWidget(lower)
         centre.setStretchFactor(0, 1)
         centre.setStretchFactor(1, 1)
         # The step form gets the taller share: about ten fields without scrolling at 900 px.
         centre.setSizes([440, 380])
         self.centre_split = centre
-        self.main_tabs = QTabWidget()
+        self.main_tabs = CurrentPageTabs()
         self.main_tabs.setDocumentMode(True)
         self.main_tabs.addTab(centre, "Recipe and live run")
         self.main_tabs.addTab(self.browser, "Saved runs")
@@ -85,20 +119,26 @@ class WindowLayoutMixin:
         self.head_mask_dock, self.log_dock = heat, log
         # The dock shows importance too (the mask is wired with the other run signals in window_runs).
         self.controller.bridge.importanceUpdate.connect(self.heatmap.on_importance)
-        # The palette lists every family: give it the taller share of the left column.
         self.fit_to_screen()  # first, so the docks below are shared out of the real width (a saved geometry wins later)
-        self.resizeDocks([left, palette], [360, 470], Qt.Orientation.Vertical)
-        self.resizeDocks([right, log], [400, 430], Qt.Orientation.Vertical)
-        # A window narrower than preferred takes the width from the Run column before the recipe page: the step
-        # form sits in the middle and is the first to become unusable.
-        narrower = max(0, PREFERRED_SIZE.width() - self.width())
-        self.resizeDocks([left, right], [400, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
+        self._share_docks()
         self.estimate_label = QLabel("")  # a rough time for the stack before it runs (see update_estimate)
         self.estimate_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.estimate_label)
         self.database_label = QLabel("")
         self.database_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.database_label)
+
+    def _share_docks(self) -> None:
+        """Share the window's width and height out among the docks as a first start does."""
+        left, palette = self.dockWidget_for(self.data_panel), self.dockWidget_for(self.palette)
+        right, log = self.dockWidget_for(self.dashboard), self.log_dock
+        # The palette lists every family: give it the taller share of the left column.
+        self.resizeDocks([left, palette], [360, 470], Qt.Orientation.Vertical)
+        self.resizeDocks([right, log], [400, 430], Qt.Orientation.Vertical)
+        # A window narrower than preferred takes the width from the Run column before the recipe page: the step
+        # form sits in the middle and is the first to become unusable.
+        narrower = max(0, PREFERRED_SIZE.width() - self.width())
+        self.resizeDocks([left, right], [400, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
 
     def _main_tab_changed(self, index: int) -> None:
         # The model, data and methods docks serve the recipe page: the saved runs take their width. The Run, Log and
@@ -129,10 +169,42 @@ class WindowLayoutMixin:
         self.resize(frame.size())
         self.move(frame.topLeft())  # move() places the frame, title bar included
 
+    def _available(self) -> QRect | None:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
     def _restore_window(self) -> None:
-        # Qt's restoreGeometry() itself shrinks and moves a geometry saved on a larger screen onto this one.
+        """Restore the geometry and docks left last time, each only if it fits this screen (see :meth:`layout_fits`).
+
+        A window that once grew past the screen left a layout with the Run column squeezed to about 120 px, which
+        was restored at every start; now such a layout gives way to the first-start one.
+        """
         geometry, state = self.settings.geometry(), self.settings.window_state()
+        fitted, default_state = self.geometry(), self.saveState()
         if geometry is not None:
-            self.restoreGeometry(geometry)
+            self.restoreGeometry(geometry)  # Qt itself shrinks and moves a geometry saved on a larger screen
+            available = self._available()
+            if available is not None and (self.width() > available.width() or self.height() > available.height()):
+                self.setGeometry(fitted)
+        self._first_start_state = default_state
         if state is not None:
             self.restoreState(state)
+        self._check_restored_layout = state is not None
+
+    def layout_fits(self) -> bool:
+        """Whether the window lies within its screen's free area and the Run column keeps its readable width."""
+        available = self._available()
+        if available is not None and (self.width() > available.width() or self.height() > available.height()):
+            return False
+        run = self.dockWidget_for(self.dashboard)
+        return run is None or not run.isVisible() or run.isFloating() or run.width() >= RUN_COLUMN_MIN - 10
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        # The docks have their sizes only once the window is laid out for showing: check a restored layout then.
+        if getattr(self, "_check_restored_layout", False):
+            self._check_restored_layout = False
+            if not self.layout_fits():
+                self.restoreState(self._first_start_state)
+                self.fit_to_screen()
+                self._share_docks()

@@ -28,12 +28,19 @@ def describe_final_model(record) -> dict:
     return {**describe(state.model), "size_bytes": serialized_size(state.model), "source": str(path)}
 
 
+def estimate_model(event) -> str | None:
+    """The model a run that starts (its RunStarted event) loads."""
+    recipe = getattr(event, "recipe", None) or {}
+    return (recipe.get("model") or {}).get("source") if isinstance(recipe, dict) else None
+
+
 class WindowRunsMixin:
     def _connect_run_signals(self) -> None:
         b = self.controller.bridge
         b.metric.connect(self.plots.on_metric)
         b.runStarted.connect(self.dashboard.on_run_started)
         b.runStarted.connect(lambda e: self.plots.set_task(e.recipe.get("task")))  # the task's figure plotted
+        b.runStarted.connect(self._prime_estimate)  # after the dashboard made the run's estimate
         b.runStarted.connect(lambda _: self.heatmap.reset())
         b.runStarted.connect(lambda _: self.runs.refresh())  # listed (running) at once: the recorder wrote it first
         b.stepStarted.connect(self.dashboard.on_step_started)
@@ -104,26 +111,43 @@ class WindowRunsMixin:
             QTimer.singleShot(0, self, self._start_next_queued)
 
     # -- a rough time before a run -------------------------------------
-    def learn_speed(self) -> None:
-        """Remember the training speed of the newest finished run, for :meth:`update_estimate`."""
-        from studio.run_eta import measured_rate
+    def learn_speed(self, look_back: int = 20) -> None:
+        """Remember the training speed and the final measurement's length of recent finished runs.
 
-        self._speed = None
+        The speed comes from the newest run with a training step it computed (a run whose training came from the
+        step cache says nothing about speed), the measurement from the newest finished run.
+        """
+        from studio.run_eta import measured_rate, measurement_seconds
+
+        self._speed = self._measure = None
         try:
-            latest = next((r for r in self.store.list_runs() if r.status == "finished"), None)
-            record = self.store.get_run(latest.id) if latest is not None else None
+            finished = [r for r in self.store.list_runs() if r.status == "finished"][:look_back]
+            for summary in finished:
+                record = self.store.get_run(summary.id)
+                if self._measure is None:
+                    self._measure = measurement_seconds(record)
+                rate = measured_rate(record)
+                if rate is not None:
+                    self._speed = (rate, record.model_source, record.device, record.name or record.id[:8])
+                    break
         except Exception:  # a database that cannot be read gives no estimate, never an error here
             return
-        rate = measured_rate(record) if record is not None else None
-        if rate is not None:
-            self._speed = (rate, record.model_source, record.device, record.name or record.id[:8])
+
+    def _prime_estimate(self, event) -> None:
+        """The run's estimate starts from the recent speed on the same model, and the recent measurement's length."""
+        estimate = self.dashboard.estimate
+        speed = getattr(self, "_speed", None)
+        if speed is not None and speed[1] == (estimate_model(event) or speed[1]):
+            estimate.seconds_per_sample = speed[0]
+        estimate.measure_seconds = getattr(self, "_measure", None)
 
     def update_estimate(self) -> None:
-        """A rough training time for the stack as shown, from the newest finished run on the same model."""
+        """A rough time for the stack as shown: its training at the speed of a recent run on the same model, and
+        the final measurement as long as the newest run's; the label says what it counts."""
         from studio.run_eta import recipe_seconds
         from studio.widgets.dashboard import format_seconds
 
-        speed = getattr(self, "_speed", None)
+        speed, measure = getattr(self, "_speed", None), getattr(self, "_measure", None)
         text, tip = "", ""
         if speed is not None and not self.controller.running:
             rate, model, device, name = speed
@@ -131,10 +155,15 @@ class WindowRunsMixin:
             if recipe.model.source == model:
                 seconds = recipe_seconds(recipe.to_dict(), rate)
                 if seconds:
-                    text = f"Estimate: \u2248 {format_seconds(seconds)} of training"
+                    if measure is not None:
+                        text = (f"Estimate: \u2248 {format_seconds(seconds + measure)} (training "
+                                f"{format_seconds(seconds)} + measuring {format_seconds(measure)})")
+                    else:
+                        text = f"Estimate: \u2248 {format_seconds(seconds)} of training"
                     tip = (f"At the training speed of run \u201c{name}\u201d ({model} on {device}): "
-                           f"{rate * 1000:.1f} ms a sentence. Steps that do not train and the final measurements "
-                           "come on top.")
+                           f"{rate * 1000:.1f} ms a sentence, from the steps it computed (not those it reused from "
+                           "the step cache). Steps that do not train count as none; steps this run reuses from the "
+                           "cache take less. The final measurement: as long as the newest finished run's.")
         self.estimate_label.setText(text)
         self.estimate_label.setToolTip(tip)
         self.estimate_label.setVisible(bool(text))

@@ -29,6 +29,13 @@ def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_save_discard_cancel(parent: QWidget | None, title: str, question: str) -> str:
+    """Unsaved changes: "save", "discard" or "cancel" (Escape and closing the box cancel)."""
+    button = QMessageBox.StandardButton
+    answer = QMessageBox.question(parent, title, question, button.Save | button.Discard | button.Cancel, button.Save)
+    return {button.Save: "save", button.Discard: "discard"}.get(answer, "cancel")
+
+
 def ask_text(parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
     """A line of text from the user, or None when cancelled."""
     value, ok = QInputDialog.getText(parent, title, label, text=text)

@@ -74,7 +74,7 @@ class Dashboard(QWidget):
         self.eta = QLabel("\u2014")
         self.run_eta = QLabel("\u2014")
         self.run_eta.setToolTip("A rough estimate of the whole run: the training still to do at the speed seen so "
-                                "far (steps that do not train and the final measurements not counted).")
+                                "far, and the final measurement as long as a recent run's; it says what it counts.")
         info = QFormLayout()
         info.addRow("Device", self.device)
         info.addRow("Elapsed", self.elapsed)
@@ -132,6 +132,7 @@ class Dashboard(QWidget):
 
     def on_step_finished(self, event) -> None:
         self.done_steps.add(event.index)
+        self.estimate.step_finished(event.index, event.summary, self._now())  # a cached step; the measurement starts
         self._eta = None  # the finished step's estimate is no one's
         self._render_steps()
 
@@ -223,6 +224,5 @@ class Dashboard(QWidget):
             self.elapsed.setText(format_seconds(self._now() - self._started))
         self.eta.setText(format_seconds(self._eta))
         if self._clock.isActive():
-            # Between steps and while the final model is measured nothing is known to be left: a dash, not 0:00.
-            left = None if self.current in self.done_steps else self.estimate.remaining(self.current, self._eta)
-            self.run_eta.setText("\u2014" if left is None else "\u2248 " + format_seconds(left))
+            between = self.current in self.done_steps
+            self.run_eta.setText(self.estimate.text(self.current, self._eta, between, self._now()))

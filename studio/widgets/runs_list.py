@@ -122,6 +122,7 @@ class RunsList(QWidget):
         for column, widest in ((MODEL_COLUMN, MODEL_MAX_WIDTH), (STACK_COLUMN, STACK_MAX_WIDTH)):
             self.table.resizeColumnToContents(column)
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
+        self.table.clearSelection()  # the selection is by row: a new run on top would shift it onto other runs
         for i, row in enumerate(self.rows):
             if row.id in keep:
                 self._add_row_to_selection(i)

@@ -40,6 +40,8 @@ def dialogs(monkeypatch) -> DialogLog:
         return log.answer
 
     monkeypatch.setattr(errors, "ask_yes_no", ask)
+    # Unsaved changes (Save / Discard / Cancel): a yes discards, a no cancels.
+    monkeypatch.setattr(errors, "ask_save_discard_cancel", lambda p, t, q: "discard" if ask(p, t, q) else "cancel")
     return log
 
 

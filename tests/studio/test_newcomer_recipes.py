@@ -74,7 +74,8 @@ def test_saving_an_edited_stack_clears_the_mark_and_dialogs_start_in_the_last_fo
     folder.mkdir()
     assert window.save_recipe(folder / "edited.yaml")
     assert not window.isWindowModified() and "edited.yaml" in window.windowTitle()
-    assert Recipe.load(folder / "edited.yaml").name == "untitled"  # named from its stack when it runs
+    # Issue 23, item 1.7: saved under the name built from its stack, not "untitled".
+    assert Recipe.load(folder / "edited.yaml").name == "fine-tune \u2192 magnitude 50 % \u2192 fine-tune \u2192 int8 \u2192 4-bit"
     seen = []
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, start, *a: (seen.append(start), ("", ""))[1])
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda parent, title, start="", *a: seen.append(start) or "")
