@@ -100,7 +100,7 @@ def build_report(db_url_or_db, study_id: str) -> StudyReport:
 
 def assemble(record, spec: StudySpec, figures: Mapping[int, Mapping[str, Any]]) -> StudyReport:
     """The report from a study record and its finished trials' figures (by trial number)."""
-    objective = Objective(spec.objective)
+    objective = Objective.of(spec)
     trials = []
     for t in record.trials:
         f = dict(figures.get(t.number, {}))

@@ -16,7 +16,7 @@ from core.errors import RecipeError, StudioError
 from core.recipe import Recipe
 from core.registry import FieldInfo, brief, check_field, config_fields
 from core.scoring import figure_problem
-from core.study.objective import score_problem
+from core.study.objective import default_direction, score_problem
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*(%?)\s*$")
 
@@ -139,7 +139,7 @@ def read_objective(raw: Any, problems: list[str]) -> Any:
             if problem:
                 problems.append(f"objective[{i}]: {problem}")
                 continue
-            out.append({"figure": item["figure"], "direction": item.get("direction", "maximize")})
+            out.append({"figure": item["figure"], "direction": item.get("direction", default_direction(item["figure"]))})
         if len(out) < 2 and len(out) == len(raw):
             problems.append("objective: a list needs at least two figures (one figure: give it as a plain name)")
         return out
