@@ -92,3 +92,14 @@ def test_a_regression_search_study_prunes_on_pearson_and_scores_pearson_retained
         assert optuna.load_study(study_name=study_id, storage=storage).get_trials()[0].intermediate_values
     finally:
         close_storage(storage)
+
+
+def test_a_study_without_an_objective_maximises_the_tasks_retained_figure():
+    recipe = regression_recipe(Step("finetune"))
+    spec = StudySpec.from_dict({"kind": "search", "recipe": recipe.to_dict(), **SEARCH})
+    assert spec.objective == "pearson_retained"
+    assert Objective.of(spec).score({"pearson_retained": 0.9}) == pytest.approx(0.9)
+    from tests.conftest import tiny_recipe
+
+    classic = StudySpec.from_dict({"kind": "search", "recipe": tiny_recipe(Step("finetune")).to_dict(), **SEARCH})
+    assert classic.objective == "accuracy_retained"
