@@ -92,6 +92,12 @@ def test_a_regression_search_study_prunes_on_pearson_and_scores_pearson_retained
         assert optuna.load_study(study_name=study_id, storage=storage).get_trials()[0].intermediate_values
     finally:
         close_storage(storage)
+    from core.metrics.figures import format_figure as figure
+    from core.cli.study_cmd import _report_text
+
+    shown = _report_text(url, study_id).splitlines()
+    first_row = next(line for line in shown if line.lstrip().startswith("1 "))
+    assert figure("pearson_retained", first.figures["pearson_retained"]) in first_row  # the task's retained
 
 
 def test_a_study_without_an_objective_maximises_the_tasks_retained_figure():
