@@ -38,13 +38,20 @@ def test_a_row_keeps_the_tasks_headline_and_the_table_shows_it_with_intervals():
     assert row["protocol"] == {"batch_size": 32}
     qa = bench.row_of("question-answering", bench.recipe_for("question-answering", _args(False)), {})
     assert qa["shape"] == "4 x 384 (doc_stride 128)"
-    text = bench.markdown({"model": "embedded MiniLM-L6", "quiet": False, "rows": [
+    text = bench.table([("tasks", {"model": "embedded MiniLM-L6", "quiet": False, "rows": [
         row, {"task": "regression", "headline": "pearson", "pearson": 0.5, "baseline_pearson": 0.6,
               "speed_note": "too small to time"}, {"task": "multi-label", "headline": "-", "error": "failed: boom"}]})
-    assert "| token-classification | ner.conll | 4 x 128 | Entity F1 | 82.0 % | 80.0 % | 97.6 % (90.0 %–102.0 %) | " \
-           "2.50x (2.40–2.60) | 3.00x |" in text
+    ]).markdown()
+    assert "| tasks.json | token-classification | ner.conll | 4 x 128 | Entity F1 | 82.0 % | 80.0 % | " \
+           "97.6 % (90.0 %-102.0 %) | 2.50x (IQR 2.40-2.60) | 3.00x |" in text
     assert "| Pearson r | 0.600 | 0.500 |" in text and "too small to time" in text and "failed: boom" in text
     assert "not to be quoted" in text
+
+
+def test_the_docs_table_is_rendered_by_this_bench():
+    from bench import tables
+
+    assert tables.RENDERERS["tasks"] is bench.table
 
 
 def test_quiet_means_a_load_under_a_quarter_of_the_cpus():
