@@ -63,8 +63,9 @@ class DataRef:
                                      min=1, max=512)
     n_best: int = setting(20, "Question answering: start and end candidates tried per window", min=1, max=100)
     null_threshold: float = setting(0.0, "Question answering with unanswerable questions (SQuAD v2): answer only "
-                                    "when the best span beats no-answer by more than this (in logits)",
-                                    min=-100.0, max=100.0)
+                                    "when the best span beats no-answer by more than this (in logits); used only "
+                                    "when the validation split has no unanswerable question, else the threshold "
+                                    "is chosen there", min=-100.0, max=100.0)
     target_scaling: str = setting("none", "Regression: scale targets for training (statistics of the training split "
                                   "only); figures are in the data's own units", choices=("none", "standard", "minmax"))
     label_columns: list[str] = setting([], "Multi-label: two or more 0/1 columns, one per label (empty: "
