@@ -83,6 +83,7 @@ def test_a_regression_search_study_prunes_on_pearson_and_scores_pearson_retained
     assert [t.status for t in report.trials] == ["finished", "pruned"], [t.note for t in report.trials]
     assert reported and all(-1.0 <= v <= 1.0 or math.isnan(v) for v in reported)  # Pearson's r, not accuracy
     first = report.trials[0]
+    assert report.pareto_axes[0] == ("pearson_retained", "maximize")  # the front is drawn on the task's figure
     assert "pearson_retained" in first.figures and "accuracy_retained" not in first.figures
     expected = (first.figures["pearson_retained"] * first.figures["speedup"] * first.figures["size_ratio"]) ** (1 / 3)
     if first.figures["pearson_retained"] > 0:
