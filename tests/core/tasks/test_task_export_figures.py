@@ -83,3 +83,20 @@ def test_the_command_line_prints_the_tasks_figure_and_agreement(tagger, tmp_path
     assert "predicted tag agrees (share of non-padding tokens):" in out
     assert "entity F1 on 16 validation examples: export " in out and ", original " in out
     assert "accuracy" not in out.lower()
+
+
+def test_a_sentence_classifier_export_reports_accuracy(tmp_path):
+    from core.data.task import prepare_task
+    from core.export.api import export_model
+    from core.metrics.accuracy import evaluate_accuracy
+    from core.models.loading import load_model, load_tokenizer
+    from tests.conftest import tiny_recipe
+
+    recipe = tiny_recipe()
+    task = prepare_task(recipe.data, load_tokenizer("tiny"))
+    state = load_model("tiny", task.num_labels)
+    report = export_model(state, tmp_path / "hf", "hf", latency_repeats=1, task=task, data=recipe.data)
+    assert report.headline == "accuracy" and report.headline_examples == len(task.split("validation"))
+    measured = evaluate_accuracy(state.model, task.loader("validation", 64))  # the engine's own accuracy
+    assert report.headline_export == report.headline_model == pytest.approx(measured["accuracy"])
+    assert report.headline_text().startswith(f"accuracy on {report.headline_examples} validation examples: export")
