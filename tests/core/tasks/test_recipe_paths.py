@@ -80,3 +80,19 @@ def test_saving_writes_the_path_relative_to_the_recipe_again(tmp_path, monkeypat
     outside.parent.mkdir()
     loaded.save(outside)
     assert Recipe.load(outside).data.source == loaded.data.source  # outside the folder: the absolute path
+
+
+def test_a_study_files_inline_recipe_reads_its_data_beside_the_study(tmp_path, monkeypatch):
+    from core.study.spec import StudySpec
+
+    recipe = _project(tmp_path, "../data/ner.conll")
+    study = tmp_path / "project" / "recipes" / "study.yaml"
+    study.write_text("kind: search\nrecipe:\n" + "".join(f"  {line}\n" for line in recipe.read_text().splitlines())
+                     + "search: {params: [{step: 1, setting: max_steps, low: 1, high: 2}]}\nbudget: {trials: 2}\n")
+    monkeypatch.chdir(tmp_path)
+    spec = StudySpec.load(study)
+    assert spec.recipe.data.source == str((tmp_path / "project" / "data" / "ner.conll").resolve())
+    by_file = tmp_path / "project" / "recipes" / "by_file.yaml"
+    by_file.write_text("kind: search\nrecipe: tagger.yaml\n"
+                       "search: {params: [{step: 1, setting: max_steps, low: 1, high: 2}]}\nbudget: {trials: 2}\n")
+    assert StudySpec.load(by_file).recipe.data.source == spec.recipe.data.source
