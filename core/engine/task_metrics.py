@@ -69,7 +69,7 @@ def _torch_forward(model, kind: TaskKind) -> Forward:
     return forward
 
 
-def _outputs(forward: Forward, task, features, batch_size: int, check=None) -> tuple[list, float, list]:
+def _collect(forward: Forward, task, features, batch_size: int, check=None) -> tuple[list, float, list]:
     """The outputs per example (numpy arrays, padding cut off), the mean loss over the batches, and the labels
     (sequence classification only)."""
     from torch.utils.data import DataLoader
@@ -102,11 +102,12 @@ def _outputs(forward: Forward, task, features, batch_size: int, check=None) -> t
     return out, (sum(losses) / len(losses) if losses else math.nan), labels
 
 
-def _model_outputs(model, task, features, batch_size: int, check=None) -> tuple[list, float, list]:
+def _outputs(model, task, features, batch_size: int, check=None) -> tuple[list, float]:
+    """The model's outputs per example (numpy arrays, padding cut off) and its mean loss over the batches."""
     was_training = model.training
     model.eval()
     try:
-        return _outputs(_torch_forward(model, task.kind), task, features, batch_size, check)
+        return _collect(_torch_forward(model, task.kind), task, features, batch_size, check)[:2]
     finally:
         model.train(was_training)
 
@@ -183,7 +184,7 @@ def _threshold(task, split: str, features, raw, outputs, settings, forward: Forw
         return None
     if split != "validation":
         features, raw = _limited(task, "validation", limit)
-        outputs = _outputs(forward, task, features, batch_size, check)[0]
+        outputs = _collect(forward, task, features, batch_size, check)[0]
     return choose_null_threshold(task, features, raw, outputs, settings)[0]
 
 
@@ -192,7 +193,7 @@ def _measure(forward: Forward, task, split: str, batch_size: int, settings, limi
     from core.tasks.metrics.bootstrap import score
 
     features, raw = _limited(task, split, limit)
-    outputs, loss, _ = _outputs(forward, task, features, batch_size, check)
+    outputs, loss, _ = _collect(forward, task, features, batch_size, check)
     threshold = _threshold(task, split, features, raw, outputs, settings, forward, batch_size, limit, check)
     rows, figure_fn, extra = _rows(task, features, raw, outputs, settings, threshold)
     n = int(extra["evaluated"])
@@ -237,7 +238,7 @@ def evaluate_predictor(predict: Callable[[dict], dict[str, Any]], task, split: s
         features = task.split(split)
         if limit is not None and limit < len(features):
             features = features.select(range(limit))
-        outputs, _, labels = _outputs(forward, task, features, batch_size)
+        outputs, _, labels = _collect(forward, task, features, batch_size)
         if not labels:
             return TaskEvaluation({}, math.nan, 0)
         correct = np.stack(outputs).argmax(-1) == np.asarray(labels)

@@ -28,12 +28,12 @@ def qa():
 
 
 def test_the_threshold_is_chosen_on_validation_not_taken_from_the_recipe(qa):
-    from core.engine.task_metrics import _limited, _model_outputs, choose_null_threshold, evaluate_task
+    from core.engine.task_metrics import _limited, _outputs, choose_null_threshold, evaluate_task
 
     task, model = qa
     assert task.unanswerable and any(not a["text"] for a in task.raw["validation"]["answers"])
     features, raw = _limited(task, "validation", None)
-    chosen, was_chosen = choose_null_threshold(task, features, raw, _model_outputs(model, task, features, 8)[0], REF)
+    chosen, was_chosen = choose_null_threshold(task, features, raw, _outputs(model, task, features, 8)[0], REF)
     assert was_chosen
     figures = []
     for recipe_threshold in (-50.0, 50.0):  # never answer / always answer, were the recipe's value applied
@@ -46,14 +46,14 @@ def test_the_threshold_is_chosen_on_validation_not_taken_from_the_recipe(qa):
 
 
 def test_the_threshold_applied_is_the_one_that_scores_the_test_split(qa):
-    from core.engine.task_metrics import _limited, _model_outputs, evaluate_task
+    from core.engine.task_metrics import _limited, _outputs, evaluate_task
     from core.tasks.metrics.qa import question_rows, figures_of
     from core.tasks.qa_spans import best_answers
 
     task, model = qa
     measured = evaluate_task(model, task, "test", 8, REF)
     features, raw = _limited(task, "test", None)
-    outputs = _model_outputs(model, task, features, 8)[0]
+    outputs = _outputs(model, task, features, 8)[0]
     answers = best_answers(list(raw), features, [o[0] for o in outputs], [o[1] for o in outputs],
                            n_best=REF.n_best, max_answer_length=REF.max_answer_length,
                            null_threshold=measured.figures["null_threshold"])
@@ -62,7 +62,7 @@ def test_the_threshold_applied_is_the_one_that_scores_the_test_split(qa):
 
 
 def test_without_unanswerable_validation_questions_the_recipes_threshold_stands(qa):
-    from core.engine.task_metrics import _limited, _model_outputs, choose_null_threshold
+    from core.engine.task_metrics import _limited, _outputs, choose_null_threshold
 
     task, model = qa
     features, raw = _limited(task, "validation", None)
@@ -70,7 +70,7 @@ def test_without_unanswerable_validation_questions_the_recipes_threshold_stands(
     raw = raw.select(answerable)
     kept = set(raw["id"])
     features = features.select([i for i, e in enumerate(features["_example_id"]) if e in kept])
-    outputs = _model_outputs(model, task, features, 8)[0]
+    outputs = _outputs(model, task, features, 8)[0]
     assert choose_null_threshold(task, features, raw, outputs, dataclasses.replace(REF, null_threshold=1.5)) == (1.5,
                                                                                                                 False)
 
