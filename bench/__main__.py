@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "figures": ("bench.figures", []),
     "distributed_throughput": ("bench.distributed_throughput", []),
     "task_examples": ("bench.task_examples", []),
+    "tasks": ("bench.tasks", []),
     "study_cache": ("bench.study_cache", []),
     "methods": ("bench.methods", ["--baseline-cache", BASELINE_CACHE]),
     "frontier": ("bench.frontier", ["--baseline-cache", BASELINE_CACHE]),

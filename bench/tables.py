@@ -28,6 +28,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.tasks import table as tasks_table
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
 MARKER = re.compile(r"(?P<open><!-- results:(?P<names>[^ >]+) -->\n)(?P<body>.*?)(?P<close><!-- /results -->)", re.S)
@@ -253,7 +255,8 @@ def generic(files: list[tuple[str, dict]]) -> Table:
     return t
 
 
-RENDERERS = {"gui_stall": gui_stall, "gui_stall_study": gui_stall, "frontier": frontier, "methods": methods}
+RENDERERS = {"gui_stall": gui_stall, "gui_stall_study": gui_stall, "frontier": frontier, "methods": methods,
+             "tasks": tasks_table}
 
 
 # ---------------------------------------------------------------- provenance and documents

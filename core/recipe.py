@@ -30,8 +30,8 @@ import yaml
 from core.errors import Problem, RecipeError
 from core.metrics.protocol import profile_problems
 from core.recipe_parts import (COLUMN_LENGTH, MAX_STEPS, METHOD_LENGTH, NAME_LENGTH, SAMPLES_MAX, SEED_MAX,
-                               SOURCE_LENGTH, DataRef, EvaluationSettings, ModelRef, Step, settings_problems,
-                               step_shape_problems)
+                               SOURCE_LENGTH, DataRef, EvaluationSettings, ModelRef, Step, relative_data_source,
+                               resolve_data_source, settings_problems, step_shape_problems)
 from core.recipe_text import (MAX_ALIASES, MAX_EXPANDED, MAX_FILE_BYTES, file_format, key_text, parse_document,
                                read_text)
 from core.registry import FieldInfo, brief, check_field, config_fields, setting
@@ -118,15 +118,20 @@ class Recipe:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+        saved = self.copy()
+        saved.data.source = relative_data_source(self.data.source, path.parent)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_text(fmt), encoding="utf-8")
+        tmp.write_text(saved.to_text(fmt), encoding="utf-8")
         tmp.replace(path)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "Recipe":
-        """The recipe in the file at ``path``, read through the one guarded loader (:mod:`core.recipe_text`)."""
-        return cls.from_text(read_text(path, "recipe file"), file_format(path))
+        """The recipe in the file at ``path``, read through the one guarded loader (:mod:`core.recipe_text`); a
+        relative data path is read against the file's folder (:func:`~core.recipe_parts.resolve_data_source`)."""
+        recipe = cls.from_text(read_text(path, "recipe file"), file_format(path))
+        recipe.data.source = resolve_data_source(recipe.data.source, Path(path).expanduser().parent)
+        return recipe
 
     def copy(self) -> "Recipe":
         return copy.deepcopy(self)

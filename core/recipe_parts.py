@@ -7,7 +7,9 @@ shape (method name, label, settings mapping), then its settings against its meth
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core.errors import Problem, RecipeError
@@ -61,8 +63,9 @@ class DataRef:
                                      min=1, max=512)
     n_best: int = setting(20, "Question answering: start and end candidates tried per window", min=1, max=100)
     null_threshold: float = setting(0.0, "Question answering with unanswerable questions (SQuAD v2): answer only "
-                                    "when the best span beats no-answer by more than this (in logits)",
-                                    min=-100.0, max=100.0)
+                                    "when the best span beats no-answer by more than this (in logits); used only "
+                                    "when the validation split has no unanswerable question, else the threshold "
+                                    "is chosen there", min=-100.0, max=100.0)
     target_scaling: str = setting("none", "Regression: scale targets for training (statistics of the training split "
                                   "only); figures are in the data's own units", choices=("none", "standard", "minmax"))
     label_columns: list[str] = setting([], "Multi-label: two or more 0/1 columns, one per label (empty: "
@@ -70,6 +73,38 @@ class DataRef:
     label_separator: str = setting(",", "Multi-label: what separates labels written in one text cell", min=1, max=10)
     label_threshold: float = setting(0.5, "Multi-label: a label is predicted when its probability reaches this",
                                      min=0.01, max=0.99)
+
+
+def resolve_data_source(source: str, folder: str | Path) -> str:
+    """A recipe file's ``data.source``, read against the file's ``folder`` (see "Data paths" in docs/recipes.md).
+
+    A relative path that exists beside the recipe file becomes that absolute path, so a recipe runs from any
+    current directory. One that exists only relative to the current directory stays as written: recipes written
+    before this rule (``resources/recipes/task-*.yaml`` name ``resources/examples/...``, run from the project
+    folder) still run. ``default``, absolute and ``~`` paths, and a path found in neither place (a hub name, or a
+    missing file the reader then names as written) are unchanged.
+    """
+    if not isinstance(source, str) or source == "default" or not source.strip():
+        return source
+    path = Path(source)
+    if path.is_absolute() or source.startswith("~"):
+        return source
+    beside = os.path.normpath(Path(folder).expanduser().resolve() / path)
+    if os.path.exists(beside) and len(beside) <= SOURCE_LENGTH:
+        return beside
+    return source
+
+
+def relative_data_source(source: str, folder: str | Path) -> str:
+    """The inverse on saving: an absolute data path inside the recipe file's ``folder`` is written relative to it,
+    so a recipe saved beside its data (or above it) keeps working when the folder moves."""
+    if not isinstance(source, str) or not Path(source).is_absolute():
+        return source
+    base = Path(folder).expanduser().resolve()
+    try:
+        return Path(source).relative_to(base).as_posix()
+    except ValueError:
+        return source
 
 
 @dataclass

@@ -43,6 +43,8 @@ def run(args) -> int:
     print(f"exported {args.format} to {report.path}")
     print(f"  verified: {report.tolerance} (largest difference {report.max_abs_diff:.3g}, "
           f"{report.agreement_measure}: {report.argmax_agreement:.1%}, on {report.rows} rows)")
+    if report.headline_text():  # the task's own figure (entity F1, answer F1, Pearson r, ...), not accuracy
+        print(f"  {report.headline_text()}")
     print(f"  weights {report.weights_bytes / 1e6:.2f} MB{ratio}; latency {report.latency_ms:.1f} ms{speed}")
     print(f"  latency measured: {report.protocol}")
     for note in report.notes:

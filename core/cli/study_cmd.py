@@ -268,6 +268,7 @@ def stop(args) -> int:
 
 # -- the report in text ------------------------------------------------------------------------------------
 def _report_text(db, study_id: str) -> str:
+    from core.scoring import retained_figure
     from core.study.runner import study_report
 
     rep = study_report(db, study_id)
@@ -277,11 +278,11 @@ def _report_text(db, study_id: str) -> str:
            + ", ".join(f"{n} {k}" for k, n in sorted(rep.counts.items()))]
     if rep.spec.constraints:
         out.append("require  " + ", ".join(str(c) for c in rep.spec.constraints))
-    rows = []
+    rows, retained = [], retained_figure(rep.spec.recipe.task)  # the task's: entity_f1_retained for NER
     for t in rep.trials:
         f = t.figures
         rows.append([str(t.number + 1), t.label[:48], t.status, "-" if math.isnan(t.value) else f"{t.value:.4g}",
-                     figure("accuracy_retained", f.get("accuracy_retained")) if f else "-",
+                     figure(retained, f.get(retained)) if f else "-",
                      figure("speedup", f.get("speedup")) if f else "-",
                      figure("size_ratio", f.get("size_ratio")) if f else "-",
                      (t.run_id or "-")[:8], "" if t.feasible or not f else "constraint not met"])

@@ -48,7 +48,7 @@ def _cap(parts: dict[str, Any], ref: DataRef) -> dict[str, Any]:
 
 def load_task_splits(ref: DataRef, kind: TaskKind | str) -> RawTask:
     """Read, split and cap the data of a task ``kind`` other than sequence classification (untokenized)."""
-    from core.tasks.splits import grouped_split
+    from core.tasks.splits import task_splits
 
     kind = TaskKind.parse(kind)
     path = _source(ref, kind)
@@ -58,19 +58,22 @@ def load_task_splits(ref: DataRef, kind: TaskKind | str) -> RawTask:
         options = ({"tag_column": ref.tag_column} if path.is_file() and path.suffix.lower() not in (".jsonl", ".json")
                    else {"tokens_field": ref.tokens_field, "tags_field": ref.tags_field})
         data = read_token_source(path, **options)
-        parts = grouped_split(data.dataset, ref.seed, "document")
+        parts = task_splits(path, data.dataset, lambda split: read_token_source(
+            path, split=split, label_names=data.label_names, **options).dataset, ref.seed, "document")
         return RawTask(_cap(parts, ref), list(data.label_names), {"scheme": data.scheme})
     if kind is TaskKind.QUESTION_ANSWERING:
         from core.tasks.qa_data import read_qa_source
 
         data = read_qa_source(path)
-        parts = grouped_split(data.dataset, ref.seed, "context")
-        return RawTask(_cap(parts, ref), [], {"unanswerable": data.unanswerable})
+        parts = task_splits(path, data.dataset, lambda split: read_qa_source(path, split).dataset, ref.seed, "context")
+        unanswerable = sum(not a["text"] for part in parts.values() for a in part["answers"])
+        return RawTask(_cap(parts, ref), [], {"unanswerable": unanswerable})
     if kind is TaskKind.REGRESSION:
         from core.tasks.table_data import Scaling, read_regression
 
         ds = read_regression(path, ref.text_column, ref.label_column, ref.text_pair_column)
-        parts = _cap(grouped_split(ds, ref.seed), ref)
+        parts = _cap(task_splits(path, ds, lambda split: read_regression(
+            path, ref.text_column, ref.label_column, ref.text_pair_column, split), ref.seed), ref)
         scaling = Scaling.fit(ref.target_scaling, parts["train"]["label"])  # the training split's statistics only
         return RawTask(parts, [], {"scaling": scaling})
     if kind is TaskKind.MULTI_LABEL:
@@ -78,7 +81,10 @@ def load_task_splits(ref: DataRef, kind: TaskKind | str) -> RawTask:
 
         columns = list(ref.label_columns) if ref.label_columns else ref.label_column
         data = read_multilabel(path, ref.text_column, columns, ref.text_pair_column, ref.label_separator)
-        return RawTask(_cap(grouped_split(data.dataset, ref.seed), ref), list(data.label_names))
+        parts = task_splits(path, data.dataset, lambda split: read_multilabel(
+            path, ref.text_column, columns, ref.text_pair_column, ref.label_separator, data.label_names, split).dataset,
+            ref.seed)
+        return RawTask(_cap(parts, ref), list(data.label_names))
     raise ValueError(f"{kind.value} data is read by core.data.task.load_splits")
 
 

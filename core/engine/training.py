@@ -171,7 +171,8 @@ def validation_metric(data) -> str:
     from core.tasks.figures import HEADLINE
     from core.tasks.kinds import TaskKind
 
-    return f"val/{HEADLINE[getattr(data, 'kind', TaskKind.SEQUENCE_CLASSIFICATION)]}"
+    kind = data if isinstance(data, (TaskKind, str)) else getattr(data, "kind", TaskKind.SEQUENCE_CLASSIFICATION)
+    return f"val/{HEADLINE[TaskKind.parse(kind)]}"
 
 
 def validate(ctx, model: torch.nn.Module, settings: TrainSettings, data) -> dict[str, float]:

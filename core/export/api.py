@@ -28,6 +28,7 @@ from core.models.staging import staged_folder
 from core.models.state import ModelState
 
 FORMATS = ("hf", "onnx", "onnx-int8", "onnx-int4")
+HEADLINE_EXAMPLES = 256  # validation examples the headline figure is measured on, for each model
 Progress = Callable[[int, int, str], None]
 _STEPS = 6
 
@@ -86,7 +87,8 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
                  batch: dict[str, torch.Tensor] | None = None, overwrite: bool = False,
                  recipe: dict[str, Any] | None = None, results: dict[str, Any] | None = None,
                  progress: Progress | None = None, latency_repeats: int = 5,
-                 notes: list[str] | None = None, fusion: str | None = None) -> verify.ExportReport:
+                 notes: list[str] | None = None, fusion: str | None = None, task: Any = None,
+                 data: Any = None) -> verify.ExportReport:
     """Write ``state`` to ``out_dir`` as ``format``, verify it, and return what was measured.
 
     ``reference`` is the original (uncompressed) model, timed in alternation
@@ -94,7 +96,11 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
     are compared and latency measured on; ``notes`` go into the report and
     the model card. ``fusion`` (``none``, ``fused`` or ``fastest``; ONNX formats
     only) replaces the format's own choice of ONNX Runtime's BERT fusion
-    (:mod:`core.export.onnx_export`). Raises :class:`ExportError` and
+    (:mod:`core.export.onnx_export`). ``task`` (a prepared
+    :class:`~core.data.task.TaskData` of the model's task) and ``data`` (its
+    recipe's data reference): the task's headline figure is measured on its
+    validation split for the export, the model and the original, and
+    reported beside the agreement. Raises :class:`ExportError` and
     leaves nothing behind when writing or verification fails.
     """
     if format not in FORMATS:
@@ -121,8 +127,10 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
             raise ExportError(f"{what}: {exc}") from exc
         diff, agreement = verify.compare(expected, actual, tol, f"{what} to {target}", kind,
                                          batch.get("attention_mask"))
-        _tell(progress, 3, "measuring latency against the original")
         original = reference.model if reference is not None else None
+        notes = list(notes or [])
+        headline = _headlines(task, data, kind, names, model, exported, original, progress, notes)
+        _tell(progress, 3, "measuring latency against the original")
         with (_cpu_eval(original) if original is not None else _none()) as original_cpu:
             speed = verify.measure_latency(exported, original_cpu, batch, latency_repeats)
         original_size = verify.tensor_bytes(original) if original is not None else None
@@ -137,7 +145,7 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
             size_ratio=(original_size / weights_bytes) if original_size else None, **speed,
             latency_batch=f"{batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, CPU",
             notes=[*notes_written, *(notes or [])], versions=verify.software_versions(), task=kind,
-            outputs=list(names), agreement_measure=verify.agreement_measure(kind),
+            outputs=list(names), agreement_measure=verify.agreement_measure(kind), **headline,
         )
         del exported  # release the ONNX session / reloaded model before the folder moves
         _tell(progress, 4, "writing the model card")
@@ -146,6 +154,26 @@ def export_model(state: ModelState, out_dir: str | Path, format: str = "hf", *, 
         _tell(progress, 5, "moving the export into place")
     _tell(progress, 6, "done")
     return report
+
+
+def _headlines(task: Any, data: Any, kind: str, names: tuple[str, ...], model: nn.Module, exported: Any,
+               original: nn.Module | None, progress: Progress | None, notes: list[str]) -> dict[str, Any]:
+    """The :class:`~core.export.verify.ExportReport` fields of the task's headline figure (none without data)."""
+    if task is None or data is None:
+        return {}
+    from core.tasks.figures import HEADLINE
+
+    if task.kind.value != kind:  # a run recorded before its task was: say so rather than measure the wrong thing
+        notes.append(f"the run's data is for {task.kind.value}, the model has a {kind} head; no headline figure")
+        return {}
+    _tell(progress, 2, f"measuring {HEADLINE[task.kind]} on the validation split")
+    export_value, examples = verify.headline_of(exported, names, task, data, HEADLINE_EXAMPLES)
+    out = {"headline": HEADLINE[task.kind], "headline_export": export_value, "headline_examples": examples,
+           "headline_model": verify.headline_of(model, names, task, data, HEADLINE_EXAMPLES)[0]}
+    if original is not None and kind_of(original) == kind:
+        with _cpu_eval(original) as original_cpu:
+            out["headline_original"] = verify.headline_of(original_cpu, names, task, data, HEADLINE_EXAMPLES)[0]
+    return out
 
 
 def _family(model: nn.Module) -> str:
@@ -202,16 +230,18 @@ def final_checkpoint(record: Any) -> Path:
     return path
 
 
-def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> tuple[dict | None, ModelState | None]:
-    """The run's validation batch and its original model, or None each (with a note) when unavailable."""
+def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> tuple[dict | None, ModelState | None,
+                                                                                    Any, Any]:
+    """The run's validation batch, its original model, its prepared data and the recipe's data reference, or None
+    each (with a note) when unavailable."""
     from core.recipe import Recipe
 
     try:
         parsed = Recipe.from_dict(recipe)
     except StudioError as exc:
         notes.append(f"recipe unreadable ({exc}); verified on built-in sentences, no original timed")
-        return None, None
-    batch = reference = None
+        return None, None, None, None
+    batch = reference = task = None
     try:
         from core.data.task import prepare_task
         from core.metrics.latency import fixed_batch
@@ -229,7 +259,7 @@ def _run_inputs(recipe: dict[str, Any], state: ModelState, notes: list[str]) -> 
                                task=parsed.task)
     except (StudioError, OSError) as exc:
         notes.append(f"original model unavailable ({exc}); latency not compared")
-    return batch, reference
+    return batch, reference, task, (parsed.data if task is not None else None)
 
 
 def name_labels(config: Any, names: list[str]) -> None:
@@ -253,9 +283,9 @@ def export_run(repo: Any, run_id: str, format: str, out_dir: str | Path, overwri
     state = load_model_folder(final_checkpoint(record))
     recipe = dict(_field(record, "recipe") or {})
     notes: list[str] = []
-    batch, reference = _run_inputs(recipe, state, notes) if recipe else (None, None)
+    batch, reference, task, data = _run_inputs(recipe, state, notes) if recipe else (None, None, None, None)
     report = export_model(state, out_dir, format, reference=reference, batch=batch, overwrite=overwrite,
                           recipe=recipe, results=dict(_field(record, "results") or {}), progress=progress,
-                          latency_repeats=latency_repeats, notes=notes)
+                          latency_repeats=latency_repeats, notes=notes, task=task, data=data)
     repo.add_artifact(_field(record, "id", run_id), "export", report.path, report.to_dict())
     return report

@@ -41,9 +41,9 @@ def evaluate(state, cfg: EvaluateSettings, ctx):
 
 
 def _task_figures(model, cfg: EvaluateSettings, ctx, kind) -> None:
-    """The task's figures (``core.metrics.tasks``, where the build has them) and its loss."""
+    """The task's figures (``core.engine.task_metrics``, where the build has them) and its loss."""
     try:
-        from core.metrics.tasks import evaluate_task
+        from core.engine.task_metrics import evaluate_task
     except ImportError:  # a build whose evaluation knows sentence classification only: the task's loss
         evaluate_task = None
     if evaluate_task is not None and getattr(ctx.task, "raw", None) is not None:

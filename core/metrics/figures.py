@@ -48,6 +48,10 @@ def _task_figures() -> tuple[Figure, ...]:
     out += [Figure("entities", "Entities", "accuracy", "count", "Gold entities in the sentences evaluated."),
             Figure("unanswerable", "Unanswerable questions", "accuracy", "count",
                    "Questions evaluated that have no answer in their context (SQuAD v2)."),
+            Figure("null_threshold", "No-answer threshold", "accuracy", "number",
+                   "SQuAD v2: a question is answered when its best span beats no-answer by more than this (in "
+                   "logits); chosen on the validation split to maximise F1, or the recipe's when that split has no "
+                   "unanswerable question."),
             Figure("threshold", "Label threshold", "accuracy", "number",
                    "Multi-label: the probability at which a label is predicted.")]
     return tuple(out)

@@ -6,42 +6,39 @@ The model folder, its reload and every export format read this: which
 and whether those outputs have a sequence axis (token classification and
 question answering) whose padding positions carry no prediction.
 
-The kind is read from the class name of the head (``...ForTokenClassification``)
-and, for sequence classification, from ``problem_type`` (``regression``,
-``multi_label_classification``) and a single output. This mirrors
-``core.tasks.kinds.detect_task`` (the recipe's task detector) for what export
-needs; once that module is on main, :func:`kind_of` can return its ``TaskKind``
-values instead (they are spelled the same).
+The kind is what :func:`core.tasks.kinds.detect_task` (the recipe's task
+detector) reads from the head's class name (``...ForTokenClassification``) and,
+for sequence classification, ``problem_type`` and a single output; the values
+are :class:`~core.tasks.kinds.TaskKind`'s spellings. A model without a task head
+is treated as a sentence classifier (a single output: a scorer), as the studio's
+folders from before tasks were.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-SEQUENCE = "sequence-classification"
-TOKEN = "token-classification"
-QUESTION_ANSWERING = "question-answering"
-REGRESSION = "regression"
-MULTI_LABEL = "multi-label"
-KINDS = (SEQUENCE, TOKEN, QUESTION_ANSWERING, REGRESSION, MULTI_LABEL)
+from core.tasks.kinds import TaskKind, detect_task
 
-# suffix of the head class -> kind (QA also matches ...ForQuestionAnsweringSimple)
-_SUFFIXES = (("ForTokenClassification", TOKEN), ("ForQuestionAnswering", QUESTION_ANSWERING),
-             ("ForSequenceClassification", SEQUENCE))
-_PROBLEM_TYPES = {"regression": REGRESSION, "multi_label_classification": MULTI_LABEL}
+SEQUENCE = TaskKind.SEQUENCE_CLASSIFICATION.value
+TOKEN = TaskKind.TOKEN_CLASSIFICATION.value
+QUESTION_ANSWERING = TaskKind.QUESTION_ANSWERING.value
+REGRESSION = TaskKind.REGRESSION.value
+MULTI_LABEL = TaskKind.MULTI_LABEL.value
+KINDS = tuple(kind.value for kind in TaskKind)
+
 _AUTO = {TOKEN: "AutoModelForTokenClassification", QUESTION_ANSWERING: "AutoModelForQuestionAnswering"}
 _OUTPUTS = {QUESTION_ANSWERING: ("start_logits", "end_logits")}
 
 
 def _kind(class_names: Iterable[str], config: Any) -> str:
-    head = next((kind for name in class_names if isinstance(name, str)
-                 for suffix, kind in _SUFFIXES if suffix in name), SEQUENCE)
-    if head != SEQUENCE:
-        return head
-    problem = getattr(config, "problem_type", None)
-    if problem in _PROBLEM_TYPES:
-        return _PROBLEM_TYPES[problem]
-    # transformers treats a single output without a problem_type as regression
+    fields = {"architectures": [n for n in class_names if isinstance(n, str)],
+              "problem_type": getattr(config, "problem_type", None),
+              "num_labels": getattr(config, "num_labels", None), "id2label": getattr(config, "id2label", None)}
+    found = detect_task(fields).kind
+    if found is not None:
+        return found.value
+    # no head named: a sentence classifier, or a scorer when it has a single output (transformers' reading)
     return REGRESSION if int(getattr(config, "num_labels", 2) or 2) == 1 else SEQUENCE
 
 

@@ -1,8 +1,10 @@
 """One number per run: a user's score over the run's final figures (higher is better).
 
-A score is a built-in (a weighted geometric mean of accuracy retained, speedup
-and size ratio; the fastest or the smallest run that keeps enough accuracy) or
-a formula over the figures' names, such as
+A score is a built-in (a weighted geometric mean of the task's retained figure,
+speedup and size ratio; the fastest or the smallest run that keeps enough of the
+task's headline figure; ``task`` says which: ``accuracy_retained`` for sentence
+classification, ``entity_f1_retained`` for token classification, see
+:func:`retained_figure`) or a formula over the figures' names, such as
 ``speedup * accuracy_retained ** 4 if accuracy_retained >= 0.98 else -inf``.
 
 A formula is never evaluated by Python: :mod:`ast` parses it and only an
@@ -29,7 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from core.scoring.base import (CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, MAX_WEIGHT,  # noqa: F401 (API)
                                MIN_WEIGHT, RETAINED, BestWithFloor, GeometricMean, Score, ScoreError, _number,
-                               as_number, check_figure, figure_problem)
+                               as_number, check_figure, figure_problem, retained_figure)
 from core.scoring.formula import FUNCTIONS, Formula  # noqa: F401 (API)
 
 
@@ -39,10 +41,11 @@ _KEYS = {"geomean": {"weights", "min_accuracy_retained"}, "fastest": {"min_accur
          "smallest": {"min_accuracy_retained"}, "formula": {"formula"}}
 
 
-def parse_score(spec: Any, known: Iterable[str] = FIGURES) -> Score:
+def parse_score(spec: Any, known: Iterable[str] = FIGURES, task: Any = None) -> Score:
     """A :class:`Score` from a built-in name, a formula, or a mapping with ``kind`` (see the module's docstring).
 
-    ``known``: the figure names a formula or weights may use (the final figures by default).
+    ``known``: the figure names a formula or weights may use (the final figures by default). ``task``: the runs'
+    task kind (recipe spelling; None is sequence classification), whose retained figure the built-ins read.
     Raises :class:`ScoreError` (a ``StudioError``) naming what is wrong.
     """
     if isinstance(spec, Score):
@@ -51,7 +54,7 @@ def parse_score(spec: Any, known: Iterable[str] = FIGURES) -> Score:
     if isinstance(spec, str):
         text = spec.strip()
         if text in ("geomean", "fastest", "smallest"):
-            return parse_score({"kind": text}, known)
+            return parse_score({"kind": text}, known, task)
         return Formula(text, known)
     if not isinstance(spec, Mapping):
         raise ScoreError(f"a score is a built-in name ({', '.join(BUILTINS)}), a formula or a mapping with 'kind'; "
@@ -68,8 +71,8 @@ def parse_score(spec: Any, known: Iterable[str] = FIGURES) -> Score:
         return Formula(spec["formula"], known)
     floor = _floor(spec.get("min_accuracy_retained"))
     if kind == "geomean":
-        return GeometricMean(_weights(spec.get("weights"), known), floor)
-    return BestWithFloor(kind, floor)
+        return GeometricMean(_weights(spec.get("weights"), known), floor, task)
+    return BestWithFloor(kind, floor, task)
 
 
 def _floor(value: Any) -> float | None:

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from core.errors import StudioError
 from core.metrics.figures import ORDER
+from core.metrics.task_figures import HEADLINES
 
 # The final figures a run ends with: the keys of the one figure table, so a new figure is scorable at once.
 FIGURES: tuple[str, ...] = ORDER
@@ -16,7 +17,7 @@ CONSTANTS = {"inf": math.inf, "pi": math.pi, "e": math.e}
 MAX_LENGTH = 500  # characters of a formula
 MAX_NODES = 200  # syntax-tree nodes of a formula
 MAX_DEPTH = 40  # nesting of a formula's syntax tree
-RETAINED = "accuracy_retained"
+RETAINED = "accuracy_retained"  # sequence classification's; other tasks: retained_figure(task)
 MAX_WEIGHT = 1000.0  # a geomean weight; larger ones (1e308) overflow the total and score every run the same
 MIN_WEIGHT = 0.001  # the smallest weight above 0 (smaller ones leave their figure out, like 0)
 
@@ -84,6 +85,21 @@ def check_figure(name: Any, known: Any = FIGURES) -> str:
     return name
 
 
+def retained_figure(task: Any = None) -> str:
+    """The run figure that says how much of the baseline a task's model kept: ``<headline>_retained``
+    (``accuracy_retained``, ``entity_f1_retained``, ``answer_f1_retained``, ``pearson_retained``,
+    ``micro_f1_retained``). ``task``: a recipe's spelling or a ``TaskKind``; None is sequence classification."""
+    key = getattr(task, "value", task) or "sequence-classification"
+    spelled = str(key).strip().lower().replace("_", "-")
+    if spelled not in HEADLINES:
+        raise ScoreError(f"unknown task {key!r}; the studio knows {', '.join(HEADLINES)}")
+    return f"{HEADLINES[spelled]}_retained"
+
+
+def _headline_words(retained: str) -> str:
+    return "accuracy" if retained == RETAINED else retained.removesuffix("_retained").replace("_", " ")
+
+
 def as_number(value: Any, *, finite: bool = False) -> float | None:
     """``value`` as a float, or None for a missing, boolean, non-numeric or NaN one (and an infinite one if ``finite``)."""
     if value is None or isinstance(value, bool):
@@ -102,17 +118,22 @@ _number = as_number
 
 # -- built-ins --------------------------------------------------------------------------------
 class GeometricMean(Score):
-    """Weighted geometric mean of figures (each higher-is-better), with an optional floor on accuracy retained."""
+    """Weighted geometric mean of figures (each higher-is-better), with an optional floor on the task's retained
+    figure (:func:`retained_figure`); without weights: retained, speedup and size ratio, equally."""
 
-    DEFAULT_WEIGHTS = {"accuracy_retained": 1.0, "speedup": 1.0, "size_ratio": 1.0}
+    DEFAULT_WEIGHTS = {RETAINED: 1.0, "speedup": 1.0, "size_ratio": 1.0}
 
-    def __init__(self, weights: Mapping[str, float] | None = None, min_accuracy_retained: float | None = None):
-        self.weights = {k: float(v) for k, v in (weights or self.DEFAULT_WEIGHTS).items() if float(v) != 0}
+    def __init__(self, weights: Mapping[str, float] | None = None, min_accuracy_retained: float | None = None,
+                 task: Any = None):
+        self.retained = retained_figure(task)
+        default = {self.retained: 1.0, "speedup": 1.0, "size_ratio": 1.0}
+        self.weights = {k: float(v) for k, v in (weights or default).items() if float(v) != 0}
         self.min_retained = min_accuracy_retained
-        self.names = frozenset(self.weights) | (frozenset({RETAINED}) if min_accuracy_retained is not None else frozenset())
+        floor = frozenset({self.retained}) if min_accuracy_retained is not None else frozenset()
+        self.names = frozenset(self.weights) | floor
 
     def value(self, figures: dict[str, float]) -> float:
-        if self.min_retained is not None and figures[RETAINED] < self.min_retained:
+        if self.min_retained is not None and figures[self.retained] < self.min_retained:
             return -math.inf
         total = sum(self.weights.values())
         if any(figures[k] < 0 for k in self.weights):
@@ -123,7 +144,7 @@ class GeometricMean(Score):
 
     def describe(self) -> str:
         parts = ", ".join(f"{k.replace('_', ' ')} x{w:g}" for k, w in self.weights.items())
-        return f"weighted geometric mean of {parts}" + _floor_text(self.min_retained)
+        return f"weighted geometric mean of {parts}" + _floor_text(self.min_retained, self.retained)
 
     def spec(self) -> dict:
         out: dict[str, Any] = {"kind": "geomean", "weights": dict(self.weights)}
@@ -133,27 +154,29 @@ class GeometricMean(Score):
 
 
 class BestWithFloor(Score):
-    """One figure (speedup: ``fastest``, size ratio: ``smallest``) among runs keeping enough accuracy."""
+    """One figure (speedup: ``fastest``, size ratio: ``smallest``) among runs keeping enough of the task's headline
+    figure (:func:`retained_figure`)."""
 
     FIGURE = {"fastest": "speedup", "smallest": "size_ratio"}
     DEFAULT_FLOOR = 0.98
 
-    def __init__(self, kind: str, min_accuracy_retained: float | None = None):
+    def __init__(self, kind: str, min_accuracy_retained: float | None = None, task: Any = None):
         self.kind = kind
         self.figure = self.FIGURE[kind]
+        self.retained = retained_figure(task)
         self.min_retained = self.DEFAULT_FLOOR if min_accuracy_retained is None else min_accuracy_retained
-        self.names = frozenset({self.figure, RETAINED})
+        self.names = frozenset({self.figure, self.retained})
 
     def value(self, figures: dict[str, float]) -> float:
-        return figures[self.figure] if figures[RETAINED] >= self.min_retained else -math.inf
+        return figures[self.figure] if figures[self.retained] >= self.min_retained else -math.inf
 
     def describe(self) -> str:
         what = "fastest run (speedup)" if self.kind == "fastest" else "smallest run (size ratio)"
-        return f"{what} with at least {100 * self.min_retained:g} % of the baseline's accuracy"
+        return f"{what} with at least {100 * self.min_retained:g} % of the baseline's {_headline_words(self.retained)}"
 
     def spec(self) -> dict:
         return {"kind": self.kind, "min_accuracy_retained": self.min_retained}
 
 
-def _floor_text(floor: float | None) -> str:
-    return "" if floor is None else f"; runs under {100 * floor:g} % accuracy retained score -inf"
+def _floor_text(floor: float | None, retained: str = RETAINED) -> str:
+    return "" if floor is None else f"; runs under {100 * floor:g} % {retained.replace('_', ' ')} score -inf"

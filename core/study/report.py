@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.scoring import as_number, sort_key
+from core.scoring import as_number, retained_figure, sort_key
 from core.study.interaction import PairTable, pair_tables
 from core.study.objective import Objective
 from core.study.spec import StudySpec
@@ -100,7 +100,7 @@ def build_report(db_url_or_db, study_id: str) -> StudyReport:
 
 def assemble(record, spec: StudySpec, figures: Mapping[int, Mapping[str, Any]]) -> StudyReport:
     """The report from a study record and its finished trials' figures (by trial number)."""
-    objective = Objective(spec.objective)
+    objective = Objective.of(spec)
     trials = []
     for t in record.trials:
         f = dict(figures.get(t.number, {}))
@@ -113,7 +113,8 @@ def assemble(record, spec: StudySpec, figures: Mapping[int, Mapping[str, Any]]) 
     done = [t for t in trials if t.status == "finished" and t.figures and t.feasible]
     ranked = sorted(done, key=lambda t: sort_key(t.value))
     best = ranked[0] if ranked and not math.isnan(ranked[0].value) else None
-    axes = tuple((o["figure"], o["direction"]) for o in spec.objective) if objective.multi else DEFAULT_PARETO_AXES
+    axes = (tuple((o["figure"], o["direction"]) for o in spec.objective) if objective.multi
+            else ((retained_figure(spec.recipe.task), "maximize"), *DEFAULT_PARETO_AXES[1:]))
     interaction: list[PairTable] = []
     if spec.kind == "order":
         labels = {n: spec.recipe.steps[n - 1].title() for n in spec.order_steps}

@@ -85,7 +85,18 @@ log = logging.getLogger(__name__)
 
 DEFAULT = object()  # StudyRunner(cache=DEFAULT): the step cache beside the database
 STOPPED_TRIAL = "stopped by the user"
-PRUNE_METRIC = "val/accuracy"  # the validation curve the pruner watches
+PRUNE_METRIC = "val/accuracy"  # the validation curve the pruner watches in a sequence-classification study
+
+
+def prune_metric(task) -> tuple[str, float]:
+    """(the validation curve the pruner watches for ``task``, the sign that makes it higher-is-better): the task's
+    headline (:func:`core.engine.training.validation_metric`); Optuna's study maximises, so a curve where smaller
+    is better (:data:`core.metrics.figures.LOWER_IS_BETTER`) is reported negated."""
+    from core.engine.training import validation_metric
+    from core.metrics.figures import LOWER_IS_BETTER
+
+    key = validation_metric(task or "sequence-classification")
+    return key, (-1.0 if key.removeprefix("val/") in LOWER_IS_BETTER else 1.0)
 
 
 @dataclass
@@ -164,7 +175,7 @@ class StudyRunner:
                 self.studies.reopen(self.study_id)
             record = self.studies.get_study(self.study_id)
             self.spec = StudySpec.from_dict(record.spec)
-            self.objective = Objective(self.spec.objective)
+            self.objective = Objective.of(self.spec)
             self.engine = self._engine or self._default_engine()
             self._run_kwargs: dict | None = None  # prepared at the first trial this worker runs
             self.kind = trial_kind(self.spec, db.engine.url.render_as_string(hide_password=False), self.study_id)
@@ -304,15 +315,17 @@ class StudyRunner:
                                           filter=lambda e: e.run_id == run_id)]
         pruned = threading.Event()
         if self.kind.prunes:
+            metric, sign = prune_metric(prepared.recipe.task)
+
             def on_metric(e: ev.Metric) -> None:
-                if self.kind.report(prepared, e.value, e.step):
+                if self.kind.report(prepared, sign * e.value, e.step):
                     pruned.set()
                     with self._lock:
                         handle = self._handle
                     if handle is not None:
                         handle.cancel()
             unsubscribe.append(self.bus.subscribe(ev.Metric, on_metric,
-                                                  filter=lambda e: e.run_id == run_id and e.key == PRUNE_METRIC))
+                                                  filter=lambda e: e.run_id == run_id and e.key == metric))
         self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                       params=prepared.params))
         try:

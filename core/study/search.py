@@ -83,7 +83,7 @@ def create_optuna_study(spec: StudySpec, db_url: str, study_id: str):
     optuna = _quiet_optuna()
     storage = optuna_storage(db_url)
     try:
-        optuna.create_study(study_name=study_id, storage=storage, directions=Objective(spec.objective).directions,
+        optuna.create_study(study_name=study_id, storage=storage, directions=Objective.of(spec).directions,
                             load_if_exists=True)
     finally:
         close_storage(storage)
@@ -96,7 +96,7 @@ class SearchTrials:
         from core.study.objective import Objective
 
         self.spec, self.db_url, self.study_id = spec, db_url, study_id
-        self.objective = Objective(spec.objective)
+        self.objective = Objective.of(spec)
         self.prunes = spec.pruner != "none" and not spec.multi_objective
         self._study = None
         self._storage = None

@@ -16,6 +16,7 @@ from core.errors import RecipeError
 from core.recipe import Recipe
 from core.recipe_text import file_format, load_document, parse_document, problems_of
 from core.registry import brief
+from core.scoring import retained_figure
 from core.study.spec_fields import (Constraint, StepChecker, StudyError, read_budget, read_constraints, read_name,
                                     read_objective, read_recipe, read_seed, step_checker)
 
@@ -113,7 +114,7 @@ class StudySpec:
         for other in sorted(set(KINDS) - {kind}):
             if other in data:
                 problems.append(f"{other}: only a {other} study has this section (kind is {said})")
-        spec.objective = read_objective(data.get("objective", "accuracy_retained"), problems)
+        spec.objective = read_objective(data.get("objective", retained_figure(recipe.task if recipe else None)), problems)
         spec.constraints = tuple(read_constraints(data.get("constraints") or [], problems))
         spec.max_trials, spec.seconds = read_budget(data.get("budget"), spec.budget_required, problems)
         spec.seed = read_seed(data.get("seed", 0), problems)

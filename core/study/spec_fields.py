@@ -14,9 +14,10 @@ from typing import Any, Callable
 
 from core.errors import RecipeError, StudioError
 from core.recipe import Recipe
+from core.recipe_parts import resolve_data_source
 from core.registry import FieldInfo, brief, check_field, config_fields
 from core.scoring import figure_problem
-from core.study.objective import score_problem
+from core.study.objective import default_direction, score_problem
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*(%?)\s*$")
 
@@ -81,8 +82,10 @@ def read_recipe(raw: Any, base: Path | None, problems: list[str]) -> Recipe | No
             if not path.is_absolute() and base is not None:
                 path = base / path
             return Recipe.load(path)
-        if isinstance(raw, dict):
-            return Recipe.from_dict(raw)
+        if isinstance(raw, dict):  # an inline recipe's relative data path: beside the study file, as a recipe file's
+            recipe = Recipe.from_dict(raw)
+            recipe.data.source = resolve_data_source(recipe.data.source, base) if base else recipe.data.source
+            return recipe
     except RecipeError as exc:
         problems.extend(f"recipe: {p}" for p in exc.problems)
         return None
@@ -139,7 +142,7 @@ def read_objective(raw: Any, problems: list[str]) -> Any:
             if problem:
                 problems.append(f"objective[{i}]: {problem}")
                 continue
-            out.append({"figure": item["figure"], "direction": item.get("direction", "maximize")})
+            out.append({"figure": item["figure"], "direction": item.get("direction", default_direction(item["figure"]))})
         if len(out) < 2 and len(out) == len(raw):
             problems.append("objective: a list needs at least two figures (one figure: give it as a plain name)")
         return out

@@ -156,6 +156,34 @@ def read_qa_jsonl(source: str | Path) -> QAData:
     return out.build()
 
 
-def read_qa_source(source: str | Path) -> QAData:
-    """:func:`read_qa_jsonl` for ``.jsonl``, :func:`read_squad` otherwise."""
+def read_qa_disk(source: str | Path, split: str = "train") -> QAData:
+    """A ``save_to_disk`` folder with the Hub's ``squad`` / ``squad_v2`` columns (``id``, ``title``, ``context``,
+    ``question``, ``answers``); of a ``DatasetDict``, its ``split``. Empty answers mean the question has none."""
+    import datasets
+
+    from core.data.sources import read_source
+
+    path = Path(source).expanduser()
+    saved = read_source(str(path))
+    if isinstance(saved, datasets.DatasetDict):
+        if split not in saved:
+            raise DataLoadError(f"{path.name}: the saved dataset has splits {list(saved)} but no {split!r} split")
+        saved = saved[split]
+    out = _Collector(path)
+    for index, record in enumerate(saved):
+        place = f"{split} row {index + 1}"
+        for field in ("question", "context"):
+            if field not in record:
+                raise fail(path, f"has no {field!r} field; it has {sorted(record)}", place)
+        out.add(place, index + 1, record.get("id", f"{split}-{index + 1}"), str(record.get("title") or ""),
+                record["context"], record["question"], record.get("answers"), record.get("is_impossible"),
+                allow_empty=True)
+    return out.build()
+
+
+def read_qa_source(source: str | Path, split: str = "train") -> QAData:
+    """:func:`read_qa_disk` for a folder (its ``split``), :func:`read_qa_jsonl` for ``.jsonl``, :func:`read_squad`
+    otherwise."""
+    if Path(source).expanduser().is_dir():
+        return read_qa_disk(source, split)
     return read_qa_jsonl(source) if Path(source).suffix.lower() == ".jsonl" else read_squad(source)

@@ -86,3 +86,37 @@ def test_bad_built_in_specs_name_the_problem():
         parse_score({"kind": "fastest", "min_accuracy_retained": 98})
     with pytest.raises(ScoreError, match="unknown keys"):
         parse_score({"kind": "smallest", "weight": 1})
+
+
+# -- the task's retained figure (issue 21) --------------------------------------------------------------------
+NER_RUN = {"entity_f1_retained": 0.99, "speedup": 4.0, "size_ratio": 2.0}
+
+
+@pytest.mark.parametrize("task, name", [(None, "accuracy_retained"), ("sequence-classification", "accuracy_retained"),
+                                        ("token-classification", "entity_f1_retained"),
+                                        ("question-answering", "answer_f1_retained"),
+                                        ("regression", "pearson_retained"), ("multi_label", "micro_f1_retained")])
+def test_retained_figure_is_the_tasks_headline(task, name):
+    from core.scoring import retained_figure
+    from core.tasks.kinds import TaskKind
+
+    assert retained_figure(task) == name
+    if task:
+        assert retained_figure(TaskKind.parse(task)) == name
+    with pytest.raises(ScoreError, match="unknown task 'ner'"):
+        retained_figure("ner")
+
+
+def test_built_in_scores_read_the_tasks_retained_figure():
+    geomean = parse_score("geomean", task="token-classification")
+    assert geomean.names == {"entity_f1_retained", "speedup", "size_ratio"}
+    assert geomean(NER_RUN) == pytest.approx((0.99 * 4.0 * 2.0) ** (1 / 3))
+    assert math.isnan(parse_score("geomean")(NER_RUN))  # a sentence-classification score finds no accuracy there
+    fastest = parse_score({"kind": "fastest", "min_accuracy_retained": 0.98}, task="token-classification")
+    assert fastest(NER_RUN) == 4.0 and fastest({**NER_RUN, "entity_f1_retained": 0.9}) == -math.inf
+    assert "baseline's entity f1" in fastest.describe() and "accuracy" not in fastest.describe()
+    floored = parse_score({"kind": "geomean", "min_accuracy_retained": 0.995}, task="question-answering")
+    assert floored({"answer_f1_retained": 0.99, "speedup": 2.0, "size_ratio": 1.0}) == -math.inf
+    assert "answer f1 retained" in floored.describe()
+    smallest = parse_score("smallest", task="regression")
+    assert smallest({"pearson_retained": 1.01, "speedup": 1.0, "size_ratio": 3.0}) == 3.0

@@ -73,7 +73,7 @@ def test_cli_export(recorded_run, tmp_path, capsys, monkeypatch):
     import core.cli as cli
     url, repo, run_id, _ = recorded_run
     # the recipe's data and original model are exercised above; here only the command's wiring
-    monkeypatch.setattr(api, "_run_inputs", lambda recipe, state, notes: (None, None))
+    monkeypatch.setattr(api, "_run_inputs", lambda recipe, state, notes: (None, None, None, None))
     out = tmp_path / "onnx"
     assert cli.main(["--db", url, "export", run_id[:8], "--format", "onnx", "--out", str(out)]) == 0
     assert (out / "model.onnx").is_file()
