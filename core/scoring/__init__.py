@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from core.scoring.base import (CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, MAX_WEIGHT,  # noqa: F401 (API)
                                MIN_WEIGHT, RETAINED, BestWithFloor, GeometricMean, Score, ScoreError, _number,
-                               as_number, check_figure, figure_problem, retained_figure)
+                               as_number, check_figure, figure_problem, retained_figure,
+                               task_figure_problem)
 from core.scoring.formula import FUNCTIONS, Formula  # noqa: F401 (API)
 
 

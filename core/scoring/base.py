@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from core.errors import StudioError
 from core.metrics.figures import ORDER
-from core.metrics.task_figures import HEADLINES
+from core.metrics.task_figures import BY_TASK, HEADLINES
 
 # The final figures a run ends with: the keys of the one figure table, so a new figure is scorable at once.
 FIGURES: tuple[str, ...] = ORDER
@@ -94,6 +94,23 @@ def retained_figure(task: Any = None) -> str:
     if spelled not in HEADLINES:
         raise ScoreError(f"unknown task {key!r}; the studio knows {', '.join(HEADLINES)}")
     return f"{HEADLINES[spelled]}_retained"
+
+
+def task_figure_problem(name: Any, task: Any = None) -> str | None:
+    """None unless ``name`` is a figure only runs of another task record (``accuracy_retained`` in an NER
+    study, say: every trial would be infeasible or score nothing); then why, with the task's own figure."""
+    if not isinstance(name, str):
+        return None
+    key = str(getattr(task, "value", task) or "sequence-classification").strip().lower().replace("_", "-")
+    if key not in BY_TASK:
+        return None
+    base = name.removesuffix("_retained")
+    own = {f.key for f in BY_TASK[key]}
+    others = sorted(t for t, figures in BY_TASK.items() if t != key and base in {f.key for f in figures})
+    if base in own or not others:
+        return None
+    return (f"{name!r} is a figure of {' and '.join(others)} runs; a {key} run does not record it "
+            f"(its figures: {', '.join(sorted(own))}; retained: {retained_figure(key)!r})")
 
 
 def _headline_words(retained: str) -> str:

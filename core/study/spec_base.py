@@ -116,8 +116,25 @@ class StudySpec:
                 problems.append(f"{other}: only a {other} study has this section (kind is {said})")
         spec.objective = read_objective(data.get("objective", retained_figure(recipe.task if recipe else None)), problems)
         spec.constraints = tuple(read_constraints(data.get("constraints") or [], problems))
+        _check_task_figures(spec, recipe.task if recipe else None, problems)
         spec.max_trials, spec.seconds = read_budget(data.get("budget"), spec.budget_required, problems)
         spec.seed = read_seed(data.get("seed", 0), problems)
         if problems:
             raise StudyError(problems)
         return spec
+
+
+def _check_task_figures(spec: StudySpec, task: Any, problems: list[str]) -> None:
+    """Constraints and objectives name figures the template's task records (not another task's)."""
+    from core.scoring import task_figure_problem
+
+    named = [(f"constraints[{i}]", c.figure) for i, c in enumerate(spec.constraints, 1)]
+    objective = spec.objective
+    if isinstance(objective, str):
+        named.append(("objective", objective))
+    elif isinstance(objective, list):
+        named += [(f"objective[{i}]", item.get("figure")) for i, item in enumerate(objective, 1)]
+    for where, figure in named:
+        problem = task_figure_problem(figure, task)
+        if problem:
+            problems.append(f"{where}: {problem}")

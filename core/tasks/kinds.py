@@ -41,7 +41,7 @@ class TaskKind(str, Enum):
 
 # Suffix of the head class name -> task. Sequence classification is refined by problem_type and the label count.
 _HEADS = (("ForTokenClassification", TaskKind.TOKEN_CLASSIFICATION),
-          ("ForQuestionAnswering", TaskKind.QUESTION_ANSWERING),  # also ...ForQuestionAnsweringSimple
+          ("ForQuestionAnswering", TaskKind.QUESTION_ANSWERING),
           ("ForSequenceClassification", TaskKind.SEQUENCE_CLASSIFICATION))
 _PROBLEM_TYPES = {"regression": TaskKind.REGRESSION, "multi_label_classification": TaskKind.MULTI_LABEL,
                   "single_label_classification": TaskKind.SEQUENCE_CLASSIFICATION}

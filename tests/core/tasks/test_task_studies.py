@@ -110,3 +110,19 @@ def test_a_study_without_an_objective_maximises_the_tasks_retained_figure():
 
     classic = StudySpec.from_dict({"kind": "search", "recipe": tiny_recipe(Step("finetune")).to_dict(), **SEARCH})
     assert classic.objective == "accuracy_retained"
+
+
+def test_a_constraint_or_objective_on_another_tasks_figure_is_refused_with_the_tasks_own():
+    from core.study.spec_fields import StudyError
+
+    recipe = regression_recipe(Step("finetune"))
+    with pytest.raises(StudyError) as caught:
+        StudySpec.from_dict({"kind": "search", "recipe": recipe.to_dict(), "objective": ["accuracy_retained", "speedup"],
+                             "constraints": ["accuracy_retained >= 98 %", "speedup >= 2"], **SEARCH})
+    said = str(caught.value)
+    assert "constraints[1]" in said and "objective[1]" in said and "constraints[2]" not in said
+    assert "'accuracy_retained' is a figure of sequence-classification runs" in said and "'pearson_retained'" in said
+    # the task's own figures, and figures every run records, pass
+    spec = StudySpec.from_dict({"kind": "search", "recipe": recipe.to_dict(), "objective": ["pearson_retained", "speedup"],
+                                "constraints": ["mse <= 2", "speedup >= 2"], **SEARCH})
+    assert [c.figure for c in spec.constraints] == ["mse", "speedup"]
