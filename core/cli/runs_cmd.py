@@ -18,6 +18,15 @@ def _with_spread(res: dict, key: str) -> str:
     return text + (" (unreliable)" if figures.unreliable(res, key) else "")
 
 
+def _headline(res: dict) -> str:
+    """The run's own headline figure (accuracy, entity F1, answer F1, Pearson, micro F1), named where not accuracy."""
+    from core.metrics.task_figures import HEADLINES
+
+    key = next((k for k in dict.fromkeys(HEADLINES.values()) if res.get(k) is not None), "accuracy")
+    cell = _with_spread(res, key)
+    return cell if key == "accuracy" or cell == "-" else f"{figures.label(key)} {cell}"
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("runs", help="list recorded runs")
     p.add_argument("--status", choices=("running", "finished", "failed", "cancelled", "interrupted"))
@@ -83,10 +92,10 @@ def list_runs(args) -> int:
     rows = []
     for r, value in scored[:args.limit]:
         res = r.figures or {}
-        rows.append([r.id[:8], r.name, r.status, _when(r.started_at), _with_spread(res, "accuracy"),
+        rows.append([r.id[:8], r.name, r.status, _when(r.started_at), _headline(res),
                      _with_spread(res, "speedup"), figure("size_bytes", res.get("size_bytes")),
                      "-" if value != value else f"{value:.4g}"])
-    print(table(rows, ["run", "name", "status", "started", "accuracy", "speedup", "size", "score"]))
+    print(table(rows, ["run", "name", "status", "started", "accuracy / headline", "speedup", "size", "score"]))
     if args.sort == "score":
         print(f"\nscore: {score.describe()}")
     elif by is not None:
