@@ -121,6 +121,8 @@ def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | No
         f"{report.tolerance}. Largest difference in {' and '.join(report.outputs)} {report.max_abs_diff:.3g}; "
         f"{report.agreement_measure}: {report.argmax_agreement:.1%}.", "",
     ]
+    if report.headline_text():
+        lines += [f"Measured on the reloaded export, the task's headline figure: {report.headline_text()}.", ""]
     if report.notes:
         lines += ["Notes:", ""] + [f"- {n}" for n in report.notes] + [""]
     lines += ["## Software", ""] + [f"- {k} {v}" for k, v in report.versions.items()] + [""]

@@ -54,6 +54,7 @@ def test_an_onnx_export_reports_entity_f1_for_export_model_and_original(tagger, 
     assert text.startswith(f"entity F1 on {report.headline_examples} validation examples: export ")
     assert "model" in text and "original" in text and "accuracy" not in text
     assert report.to_dict()["headline"] == "entity_f1"
+    assert text in (tmp_path / "onnx" / "README.md").read_text()  # the model card says it too
 
 
 def test_without_data_the_report_has_no_headline(tagger, tmp_path):
