@@ -55,11 +55,12 @@ def _join(labels: Sequence[str]) -> str:
 
 
 def examples_of(model, task, settings, split: str = "validation", count: int = DEFAULT_COUNT,
-                batch_size: int = 16) -> list[Example]:
+                batch_size: int = 16, null_threshold: float | None = None) -> list[Example]:
     """The first ``count`` examples of ``task``'s ``split`` with ``model``'s predictions.
 
     ``task`` is a :class:`~core.data.task.TaskData` (with its raw splits); ``settings`` the recipe's
-    :class:`~core.recipe.DataRef` (QA's span search, the multi-label threshold).
+    :class:`~core.recipe.DataRef` (QA's span search, the multi-label threshold). ``null_threshold``: the
+    no-answer threshold the run chose on its validation split (its ``null_threshold`` figure), else the recipe's.
     """
     import numpy as np
 
@@ -91,7 +92,8 @@ def examples_of(model, task, settings, split: str = "validation", count: int = D
         from core.tasks.metrics.qa import exact_match
         from core.tasks.qa_spans import best_answers
 
-        threshold = settings.null_threshold if task.unanswerable else None
+        chosen = settings.null_threshold if null_threshold is None else null_threshold
+        threshold = chosen if task.unanswerable else None
         answers = best_answers(list(raw), features, [o[0] for o in outputs], [o[1] for o in outputs],
                                n_best=settings.n_best, max_answer_length=settings.max_answer_length,
                                null_threshold=threshold)
@@ -124,7 +126,8 @@ def examples_of(model, task, settings, split: str = "validation", count: int = D
     return out
 
 
-def preview_model(source: str, recipe, count: int = DEFAULT_COUNT, split: str = "validation") -> list[Example]:
+def preview_model(source: str, recipe, count: int = DEFAULT_COUNT, split: str = "validation",
+                  null_threshold: float | None = None) -> list[Example]:
     """Load the model folder ``source`` (a run's final checkpoint, or any model) and the recipe's data, and
     preview ``count`` examples of ``split``."""
     from core.data.task import prepare_task
@@ -132,7 +135,7 @@ def preview_model(source: str, recipe, count: int = DEFAULT_COUNT, split: str = 
 
     state = load_model_folder(source)
     task = prepare_task(recipe.data, state.tokenizer, recipe.task)
-    return examples_of(state.model, task, recipe.data, split, count)
+    return examples_of(state.model, task, recipe.data, split, count, null_threshold=null_threshold)
 
 
 def preview_run(record, count: int = DEFAULT_COUNT, split: str = "validation") -> list[Example]:
@@ -141,4 +144,7 @@ def preview_run(record, count: int = DEFAULT_COUNT, split: str = "validation") -
     from core.recipe import Recipe
 
     recipe = Recipe.from_dict(record.recipe if not isinstance(record, dict) else record["recipe"])
-    return preview_model(str(final_checkpoint(record)), recipe, count, split)
+    figures = (record.get("figures") if isinstance(record, dict) else getattr(record, "figures", None)) or {}
+    chosen = figures.get("null_threshold")  # the threshold the run's recorded figures used
+    return preview_model(str(final_checkpoint(record)), recipe, count, split,
+                         null_threshold=float(chosen) if isinstance(chosen, (int, float)) else None)

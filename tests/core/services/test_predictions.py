@@ -92,3 +92,13 @@ def test_a_saved_token_model_is_previewed_on_its_recipe_data(tmp_path):
     recipe = Recipe(task="token-classification", data=ref)
     examples = preview_model(str(folder), recipe, count=2)
     assert len(examples) == 2 and all(set(e.predicted_tags) == {"O"} for e in examples)
+
+
+def test_the_run_chosen_no_answer_threshold_overrides_the_recipes():
+    ref = DataRef(source=str(EXAMPLES / "qa_squad_v2.json"), max_length=128, doc_stride=32, null_threshold=100.0,
+                  **CAPS)
+    task, state = _task_and_model(TaskKind.QUESTION_ANSWERING, ref)
+    assert all(e.span is not None for e in examples_of(state.model, task, ref, count=4))
+    # the run chose a threshold no span beats: every question is answered "no answer", as its figures counted
+    chosen = examples_of(state.model, task, ref, count=4, null_threshold=-1e9)
+    assert all(e.span is None and e.predicted == "(no answer)" for e in chosen)
