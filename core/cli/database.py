@@ -13,9 +13,7 @@ database, and a damaged one is only read.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
 _open: list = []
 
@@ -51,16 +49,12 @@ def record_pending_runs(db, only: str | None = None) -> list:
 
 
 def close_all() -> None:
-    """Close every database the command opened; a Ctrl-C pressed meanwhile is ignored (the command is ending)."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    """Close every database the command opened; a signal arriving meanwhile is ignored (the command is ending)."""
+    from core.cli.signals import ignoring
+
+    with ignoring():
         while _open:
             try:
                 _open.pop().close()
             except Exception:  # noqa: BLE001 - a connection that cannot close cleanly must not hide the command's outcome
                 pass
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-
 import math
+import os
 import sys
 
+from core.cli import signals
 from core.cli.format import table
 from core.metrics.figures import format_figure as figure
 
@@ -97,7 +98,10 @@ def work_on_study(args) -> int:
 
 
 def _work(args, study_id: str, resume: bool) -> int:
-    import os
+    """Work on the study until its budget is spent; SIGINT or SIGTERM cancels this worker's trial and leaves.
+
+    Exit status: 0, 1 (the study failed), 130 after Ctrl-C, 143 after SIGTERM (:mod:`core.cli.signals`).
+    """
     import threading
 
     from core.events import StudyStarted, TrialFinished, TrialStarted
@@ -125,21 +129,37 @@ def _work(args, study_id: str, resume: bool) -> int:
     runner.bus.subscribe(TrialStarted, bar.started)
     runner.bus.subscribe(TrialFinished, bar.finished)
     runner.bus.subscribe(StudyStarted, bar.study_started)
-    runner.start()
-    interrupted = False
-    try:
-        while not runner.done:
-            runner.join(0.2)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\nstopping this worker (its current trial is cancelled)...", file=sys.stderr)
-        runner.stop()
-        runner.join()
-    finally:
-        following.set()
-        bar.close()
-        if writer is not None:
-            writer.close()
+    with signals.cooperative() as interrupts:
+        try:
+            runner.start()
+            stopping = False
+            while not runner.done:
+                runner.join(0.2)
+                if interrupts.requested.is_set() and not stopping:
+                    stopping = True
+                    print("\n" + interrupts.cancel_message("this worker stops, its current trial is cancelled"),
+                          file=sys.stderr, flush=True)
+                    runner.stop()
+        except signals.StopNow:
+            # The trial's run may be deep in a batch: record it and its trial as cancelled now and leave without
+            # waiting for the worker's thread (interpreter shutdown beside a running torch thread can abort).
+            left = runner.abandon("stopped at once by the user")
+            bar.close()
+            if writer is not None:
+                writer.close()
+            from core.cli.database import close_all
+
+            close_all()
+            print(f"\nstudy {runner.study_id[:8]}: this worker stopped at once"
+                  + (f"; trial {', '.join(str(n + 1) for n in left)} cancelled" if left else "")
+                  + f" (bert-studio study worker {runner.study_id[:8]} --resume runs it again)", flush=True)
+            sys.stderr.flush()
+            os._exit(signals.exit_code())
+        finally:
+            following.set()
+            bar.close()
+            if writer is not None:
+                writer.close()
     outcome = runner.outcome
     if outcome is None:
         print("error: the worker ended without an outcome (see the log above)", file=sys.stderr)
@@ -147,9 +167,12 @@ def _work(args, study_id: str, resume: bool) -> int:
     print(f"study {outcome.study_id[:8]} {outcome.status}: this worker ran {len(outcome.trials)} trial(s)")
     if outcome.status == "cancelled":
         print(f"  (stopped; bert-studio study worker {outcome.study_id[:8]} --resume restarts it)")
+    elif interrupts.count and outcome.status == "running":
+        print(f"  (this worker stopped; bert-studio study worker {outcome.study_id[:8]} --resume runs its "
+              f"cancelled trial again)")
     print(_report_text(url, outcome.study_id))
-    if interrupted:
-        return 130
+    if interrupts.count:
+        return interrupts.exit_code()
     if outcome.status == "failed":
         print(f"error: study {outcome.study_id[:8]} failed: every trial was skipped (the reasons are above)",
               file=sys.stderr)

@@ -118,6 +118,8 @@ class StudyRunner:
         self._stop_study = False
         self._handle = None
         self._current: list[int] = []
+        self._run_ids: dict[int, tuple[str, str]] = {}  # slot -> (run id, label) of a trial this worker runs
+        self._recorder = None
         self._lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.outcome: StudyOutcome | None = None
@@ -147,6 +149,28 @@ class StudyRunner:
         if handle is not None:
             handle.cancel()
 
+    def abandon(self, reason: str) -> list[int]:
+        """Leave now, without waiting for the worker's thread (a second Ctrl-C); returns the trials cancelled.
+
+        The trials this worker is running, and their runs, are recorded ``cancelled`` (so a resume runs them
+        again), and the study's events say so, as if the thread had stopped them; the caller then exits.
+        """
+        self.stop()
+        with self._lock:
+            running = dict(self._run_ids)
+        for slot, (run_id, label) in running.items():
+            try:
+                self.bus.publish(ev.RunCancelled(run_id=run_id, reason=reason))  # the recorder writes the run
+                self.studies.end_trial(self.study_id, slot, "cancelled", note=reason)
+            except Exception:  # noqa: BLE001 - the database went away too: the trial is reaped as interrupted later
+                log.warning("study %s: could not record trial %d as cancelled", self.study_id[:8], slot + 1)
+            self.bus.publish(TrialFinished(self.study_id, number=slot, label=label, run_id=run_id, status="cancelled",
+                                           value=float("nan"), figures={}, note=reason))
+        if self._recorder is not None:
+            self._recorder.close()
+        self.bus.publish(StudyEnded(self.study_id, status="running", worker=self.worker, trials_run=len(running)))
+        return sorted(running)
+
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> StudyOutcome:
         from core.db import Recorder, StudyRepository, open_database
@@ -154,7 +178,7 @@ class StudyRunner:
         db = open_database(self.db_url)
         self.studies = StudyRepository(db)
         self.db = db
-        recorder = Recorder(db, self.bus) if self.record else None
+        recorder = self._recorder = Recorder(db, self.bus) if self.record else None
         beater = threading.Thread(target=self._beat, name=f"study-beat-{self.study_id[:8]}", daemon=True)
         outcome = StudyOutcome(self.study_id, "running")
         try:
@@ -300,6 +324,7 @@ class StudyRunner:
         run_id = new_run_id()
         with self._lock:
             self._current.append(slot)
+            self._run_ids[slot] = (run_id, prepared.label)
         unsubscribe = [self.bus.subscribe(ev.RunStarted, lambda e: self.studies.link_run(self.study_id, slot, run_id),
                                           filter=lambda e: e.run_id == run_id)]
         pruned = threading.Event()
@@ -350,6 +375,7 @@ class StudyRunner:
         self.studies.end_trial(self.study_id, slot, status, value=value, note=note)
         with self._lock:
             self._current.remove(slot)
+            self._run_ids.pop(slot, None)
         self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                        status=status, value=value, figures=figures, note=note or ""))
 
