@@ -4,19 +4,22 @@ Several worker processes (on several machines) may work on one study at once.
 They share its budget through :meth:`StudyRepository.claim_slot`: one atomic
 ``UPDATE studies SET claimed = claimed + 1 WHERE claimed < max_trials``, so every
 slot goes to exactly one worker on SQLite and PostgreSQL alike, with no
-scheduler of our own.
+scheduler of our own. Every time stamped here (heartbeats, starts, ends) and every
+liveness or deadline decision uses the database server's clock (:mod:`core.db.clock`),
+so workers whose machines' clocks disagree never reap each other's live trials.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from core.db.clock import server_now
 from core.db.database import Database
 from core.db.domain import StudyRecord, StudySummary, StudyTrialRecord
 from core.db.errors import StudyNotFoundError
@@ -34,9 +37,9 @@ class StudyRepository:
     # -- studies ---------------------------------------------------------------
     def create_study(self, name: str, kind: str, spec: Mapping[str, Any], *, max_trials: int | None,
                      deadline: datetime | None = None, study_id: str | None = None) -> StudyRecord:
-        row = StudyRow(id=study_id or uuid.uuid4().hex, name=name, kind=kind, spec=dict(spec), status="running",
-                       created_at=datetime.now(timezone.utc), max_trials=max_trials, deadline=deadline, claimed=0)
         with self.db.session() as s:
+            row = StudyRow(id=study_id or uuid.uuid4().hex, name=name, kind=kind, spec=dict(spec), status="running",
+                           created_at=server_now(s), max_trials=max_trials, deadline=deadline, claimed=0)
             s.add(row)
         return self.get_study(row.id)
 
@@ -65,7 +68,7 @@ class StudyRepository:
         with self.db.session() as s:
             row = s.get(StudyRow, _resolve(s, study_id))
             row.status = status
-            row.ended_at = None if status == "running" else datetime.now(timezone.utc)
+            row.ended_at = None if status == "running" else server_now(s)
 
     def delete_study(self, study_id: str) -> None:
         """Delete the study and its trial rows; the runs stay (they are ordinary runs)."""
@@ -82,7 +85,7 @@ class StudyRepository:
         with self.db.session() as s:
             full = _resolve(s, study_id)
             deadline = s.scalar(sa.select(StudyRow.deadline).where(StudyRow.id == full))
-            if deadline is not None and datetime.now(timezone.utc) >= deadline:
+            if deadline is not None and server_now(s) >= deadline:
                 return None
             claimed = s.execute(
                 sa.update(StudyRow)
@@ -96,8 +99,8 @@ class StudyRepository:
     def add_trial(self, study_id: str, number: int, *, label: str = "", params: Mapping[str, Any] | None = None,
                   worker: str | None = None, status: str = "running", note: str | None = None,
                   optuna_trial: int | None = None) -> None:
-        now = datetime.now(timezone.utc)
         with self.db.session() as s:
+            now = server_now(s)
             s.add(StudyTrialRow(study_id=_resolve(s, study_id), number=number, label=label, params=dict(params or {}),
                                 status=status, note=note, worker=worker, optuna_trial=optuna_trial,
                                 started_at=now, ended_at=None if status == "running" else now, heartbeat_at=now))
@@ -105,8 +108,8 @@ class StudyRepository:
     def restart_trial(self, study_id: str, number: int, *, label: str, params: Mapping[str, Any] | None = None,
                       optuna_trial: int | None = None) -> None:
         """A reclaimed trial starts again: new label and params, no run, no value, no end."""
-        now = datetime.now(timezone.utc)
         with self.db.session() as s:
+            now = server_now(s)
             row = _trial_row(s, study_id, number)
             row.label, row.params, row.optuna_trial = label, dict(params or {}), optuna_trial
             row.run_id, row.value, row.note, row.ended_at = None, None, None, None
@@ -127,7 +130,7 @@ class StudyRepository:
                     .order_by(StudyTrialRow.number).limit(1))
                 if number is None:
                     return None
-                now = datetime.now(timezone.utc)
+                now = server_now(s)
                 got = s.execute(sa.update(StudyTrialRow).where(
                     StudyTrialRow.study_id == full, StudyTrialRow.number == number,
                     StudyTrialRow.status.in_(statuses))
@@ -138,18 +141,22 @@ class StudyRepository:
         return None
 
     def beat(self, study_id: str, numbers: list[int] | tuple[int, ...]) -> None:
-        """The worker running these trials is alive (stamps ``heartbeat_at``)."""
+        """The worker running these trials is alive (stamps ``heartbeat_at`` with the server's clock)."""
         if not numbers:
             return
         with self.db.session() as s:
             s.execute(sa.update(StudyTrialRow).where(
                 StudyTrialRow.study_id == _resolve(s, study_id), StudyTrialRow.number.in_(list(numbers)),
-                StudyTrialRow.status == "running").values(heartbeat_at=datetime.now(timezone.utc)))
+                StudyTrialRow.status == "running").values(heartbeat_at=server_now(s)))
 
     def stale_trials(self, study_id: str, grace_s: float) -> list[StudyTrialRecord]:
-        """Running trials whose worker has been silent for more than ``grace_s`` seconds."""
-        limit = datetime.now(timezone.utc) - timedelta(seconds=grace_s)
+        """Running trials whose worker has been silent for more than ``grace_s`` seconds of the server's clock.
+
+        Never this machine's clock (:mod:`core.db.clock`): a worker whose clock runs minutes ahead would
+        otherwise reap every other worker's live trial.
+        """
         with self.db.session() as s:
+            limit = server_now(s) - timedelta(seconds=grace_s)
             full = _resolve(s, study_id)
             rows = s.scalars(sa.select(StudyTrialRow).where(
                 StudyTrialRow.study_id == full, StudyTrialRow.status == "running",
@@ -181,7 +188,7 @@ class StudyRepository:
             row.value = None if value is None or math.isnan(value) else float(value)
             if note is not None:
                 row.note = note
-            row.ended_at = datetime.now(timezone.utc)
+            row.ended_at = server_now(s)
 
     def interrupt_trial(self, study_id: str, number: int, note: str = INTERRUPTED_TRIAL) -> None:
         """Mark a trial whose worker died, and its run if that still reads 'running'."""
@@ -189,7 +196,7 @@ class StudyRepository:
             row = _trial_row(s, study_id, number)
             if row.status != "running":
                 return
-            row.status, row.note, row.ended_at = "interrupted", note, datetime.now(timezone.utc)
+            row.status, row.note, row.ended_at = "interrupted", note, server_now(s)
             run = s.get(RunRow, row.run_id) if row.run_id else None
             if run is not None and run.status == "running":
                 run.status, run.error, run.ended_at = "interrupted", note, row.ended_at
