@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_environment()
     args = build_parser().parse_args(argv)
+    from core.cli.database import say_database_outages
+
+    say_database_outages()
     with signals.handling() as interrupts:  # SIGINT and SIGTERM, the same way in every command
         try:
             return int(args.func(args) or 0)

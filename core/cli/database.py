@@ -13,6 +13,7 @@ database, and a damaged one is only read.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 _open: list = []
@@ -46,6 +47,21 @@ def record_pending_runs(db, only: str | None = None) -> list:
               f"metrics: the database could not record it while it ran (its file is now {item.path})",
               file=sys.stderr)
     return done
+
+
+class _SayOutages(logging.Handler):
+    """A database server that goes away or comes back (:mod:`core.db.outage`): one ``warning:`` line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"warning: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def say_database_outages() -> None:
+    """Print :mod:`core.db.outage`'s two messages as the command's own warnings (installed once per process)."""
+    log = logging.getLogger("core.db.outage")
+    if not any(isinstance(h, _SayOutages) for h in log.handlers):
+        log.addHandler(_SayOutages(logging.WARNING))
+        log.propagate = False
 
 
 def close_all() -> None:

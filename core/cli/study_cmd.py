@@ -58,6 +58,9 @@ def _worker_options(p) -> None:
                    help="seconds between this worker's signs of life (default 10)")
     p.add_argument("--grace", type=float, default=120.0, metavar="S",
                    help="a trial whose worker is silent this long is marked interrupted (default 120)")
+    p.add_argument("--db-patience", type=float, default=60.0, metavar="S",
+                   help="how long to wait for a database server that went away before this worker stops, keeping "
+                        "its trial's results in a file the next command records (default 60)")
 
 
 def _db_url(args) -> str:
@@ -114,7 +117,7 @@ def _work(args, study_id: str, resume: bool) -> int:
     with db:
         study_id = studies.resolve_id(study_id)  # an unknown id ends here, with its message
     runner = StudyRunner(url, study_id, cache=_cache(args), resume=resume, heartbeat_s=args.heartbeat,
-                         grace_s=args.grace, workdir_root=getattr(args, "workdir", None))
+                         grace_s=args.grace, workdir_root=getattr(args, "workdir", None), patience_s=args.db_patience)
     writer = None
     if getattr(args, "events", None):
         from core.engine.event_stream import EventWriter
@@ -164,6 +167,10 @@ def _work(args, study_id: str, resume: bool) -> int:
     if outcome is None:
         print("error: the worker ended without an outcome (see the log above)", file=sys.stderr)
         return 1
+    if outcome.status == "unreachable":  # its database went away and stayed away: nothing more can be read there
+        print(f"study {outcome.study_id[:8]}: this worker stopped, its database went away")
+        print(f"error: {outcome.error}", file=sys.stderr)
+        return interrupts.exit_code() if interrupts.count else 1
     print(f"study {outcome.study_id[:8]} {outcome.status}: this worker ran {len(outcome.trials)} trial(s)")
     if outcome.status == "cancelled":
         print(f"  (stopped; bert-studio study worker {outcome.study_id[:8]} --resume restarts it)")
@@ -252,6 +259,10 @@ def _open(args, for_reading: bool = False):
     from core.db import StudyRepository, open_database
 
     db = open_database(args.db, for_reading=for_reading)  # list/show: never create a database, nor write a damaged one
+    if db.damaged is None:
+        from core.cli.database import record_pending_runs
+
+        record_pending_runs(db)  # trials that ended while the database was away (core.db.pending): recorded now
     return db, StudyRepository(db)
 
 

@@ -4,14 +4,16 @@ Several worker processes (on several machines) may work on one study at once.
 They share its budget through :meth:`StudyRepository.claim_slot`: one atomic
 ``UPDATE studies SET claimed = claimed + 1 WHERE claimed < max_trials``, so every
 slot goes to exactly one worker on SQLite and PostgreSQL alike, with no
-scheduler of our own. Every time stamped here (heartbeats, starts, ends) and every
+scheduler of our own. A server that goes away is waited for (:mod:`core.db.outage`). Every time stamped here (heartbeats, starts, ends) and every
 liveness or deadline decision uses the database server's clock (:mod:`core.db.clock`),
 so workers whose machines' clocks disagree never reap each other's live trials.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Mapping
@@ -23,18 +25,43 @@ from core.db.clock import server_now
 from core.db.database import Database
 from core.db.domain import StudyRecord, StudySummary, StudyTrialRecord
 from core.db.errors import StudyNotFoundError
+from core.db.outage import retrying
 from core.db.schema import RunRow, StudyRow, StudyTrialRow
 
 INTERRUPTED_TRIAL = "the worker running this trial stopped before it ended"
 
 
-class StudyRepository:
-    """Create, list and update studies and their trials."""
+def _patient(method):
+    """Run the method's transaction again while the server is unreachable (:func:`core.db.outage.retrying`)."""
 
-    def __init__(self, db: Database):
+    @functools.wraps(method)
+    def patiently(self, *args, **kwargs):
+        return retrying(lambda: method(self, *args, **kwargs), self.db.url, what=self.doing,
+                        patience_s=self.patience_s, stop=self.stop)
+
+    return patiently
+
+
+class StudyRepository:
+    """Create, list and update studies and their trials.
+
+    ``patience_s``: how long each call waits for a database server that went away (reconnecting with
+    backoff, said once) before it raises :class:`~core.db.outage.DatabaseUnreachable`; 0 (the default)
+    raises at the first failure. ``stop``: an event that ends the waiting early (the worker was stopped).
+    """
+
+    def __init__(self, db: Database, *, patience_s: float = 0.0, stop: threading.Event | None = None):
         self.db = db
+        self.patience_s, self.stop = patience_s, stop
+        self.doing = "working on a study"
+
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, one transaction on this database, with this repository's patience."""
+        return retrying(lambda: fn(*args, **kwargs), self.db.url, what=self.doing, patience_s=self.patience_s,
+                        stop=self.stop)
 
     # -- studies ---------------------------------------------------------------
+    @_patient
     def create_study(self, name: str, kind: str, spec: Mapping[str, Any], *, max_trials: int | None,
                      deadline: datetime | None = None, study_id: str | None = None) -> StudyRecord:
         with self.db.session() as s:
@@ -43,6 +70,7 @@ class StudyRepository:
             s.add(row)
         return self.get_study(row.id)
 
+    @_patient
     def list_studies(self, limit: int | None = None) -> list[StudySummary]:
         query = sa.select(StudyRow).order_by(StudyRow.created_at.desc(), StudyRow.id)
         if limit is not None:
@@ -50,10 +78,12 @@ class StudyRepository:
         with self.db.session() as s:
             return [_summary(row) for row in s.scalars(query)]
 
+    @_patient
     def resolve_id(self, study_id: str) -> str:
         with self.db.session() as s:
             return _resolve(s, study_id)
 
+    @_patient
     def get_study(self, study_id: str) -> StudyRecord:
         with self.db.session() as s:
             full = _resolve(s, study_id)
@@ -63,6 +93,7 @@ class StudyRepository:
             return StudyRecord(**{f: getattr(summary, f) for f in summary.__dataclass_fields__},
                                spec=dict(row.spec or {}), trials=tuple(_trial(t) for t in row.trials))
 
+    @_patient
     def set_status(self, study_id: str, status: str) -> None:
         """Set the study's status; any status but 'running' also stamps its end."""
         with self.db.session() as s:
@@ -70,12 +101,14 @@ class StudyRepository:
             row.status = status
             row.ended_at = None if status == "running" else server_now(s)
 
+    @_patient
     def delete_study(self, study_id: str) -> None:
         """Delete the study and its trial rows; the runs stay (they are ordinary runs)."""
         with self.db.session() as s:
             s.delete(s.get(StudyRow, _resolve(s, study_id)))
 
     # -- the shared budget -------------------------------------------------------
+    @_patient
     def claim_slot(self, study_id: str) -> int | None:
         """Take the next trial slot (0-based), or None when the budget is spent or the study is over.
 
@@ -96,6 +129,7 @@ class StudyRepository:
             return None if claimed is None else claimed - 1
 
     # -- trials ------------------------------------------------------------------
+    @_patient
     def add_trial(self, study_id: str, number: int, *, label: str = "", params: Mapping[str, Any] | None = None,
                   worker: str | None = None, status: str = "running", note: str | None = None,
                   optuna_trial: int | None = None) -> None:
@@ -105,6 +139,7 @@ class StudyRepository:
                                 status=status, note=note, worker=worker, optuna_trial=optuna_trial,
                                 started_at=now, ended_at=None if status == "running" else now, heartbeat_at=now))
 
+    @_patient
     def restart_trial(self, study_id: str, number: int, *, label: str, params: Mapping[str, Any] | None = None,
                       optuna_trial: int | None = None) -> None:
         """A reclaimed trial starts again: new label and params, no run, no value, no end."""
@@ -115,6 +150,7 @@ class StudyRepository:
             row.run_id, row.value, row.note, row.ended_at = None, None, None, None
             row.started_at = row.heartbeat_at = now
 
+    @_patient
     def reclaim_slot(self, study_id: str, worker: str | None = None,
                      statuses: tuple[str, ...] = ("cancelled", "interrupted")) -> int | None:
         """Take back the lowest-numbered trial that ended ``statuses`` (to run it again), or None.
@@ -140,6 +176,7 @@ class StudyRepository:
                     return got
         return None
 
+    @_patient
     def beat(self, study_id: str, numbers: list[int] | tuple[int, ...]) -> None:
         """The worker running these trials is alive (stamps ``heartbeat_at`` with the server's clock)."""
         if not numbers:
@@ -149,6 +186,7 @@ class StudyRepository:
                 StudyTrialRow.study_id == _resolve(s, study_id), StudyTrialRow.number.in_(list(numbers)),
                 StudyTrialRow.status == "running").values(heartbeat_at=server_now(s)))
 
+    @_patient
     def stale_trials(self, study_id: str, grace_s: float) -> list[StudyTrialRecord]:
         """Running trials whose worker has been silent for more than ``grace_s`` seconds of the server's clock.
 
@@ -164,6 +202,7 @@ class StudyRepository:
                 .order_by(StudyTrialRow.number))
             return [_trial(r) for r in rows]
 
+    @_patient
     def reopen(self, study_id: str, extra_trials: int = 0) -> None:
         """Set a stopped study running again (resume); ``extra_trials`` widens its trial budget."""
         with self.db.session() as s:
@@ -172,6 +211,7 @@ class StudyRepository:
             if extra_trials and row.max_trials is not None:
                 row.max_trials += extra_trials
 
+    @_patient
     def link_run(self, study_id: str, number: int, run_id: str) -> bool:
         """Point the trial at its run; False while the run row does not exist yet."""
         with self.db.session() as s:
@@ -180,6 +220,7 @@ class StudyRepository:
             _trial_row(s, study_id, number).run_id = run_id
             return True
 
+    @_patient
     def end_trial(self, study_id: str, number: int, status: str, *, value: float | None = None,
                   note: str | None = None) -> None:
         with self.db.session() as s:
@@ -190,6 +231,7 @@ class StudyRepository:
                 row.note = note
             row.ended_at = server_now(s)
 
+    @_patient
     def interrupt_trial(self, study_id: str, number: int, note: str = INTERRUPTED_TRIAL) -> None:
         """Mark a trial whose worker died, and its run if that still reads 'running'."""
         with self.db.session() as s:
