@@ -36,16 +36,21 @@ class DatabaseUnreachable(DatabaseError):
     """The database server stayed unreachable for longer than the caller's patience."""
 
 
+_LOST = ("connection", "could not connect", "server closed", "timeout expired", "unable to open database file")
+
+
 def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` means the server cannot be reached (as opposed to a refused statement)."""
+    """Whether ``exc`` means the server cannot be reached (as opposed to a refused or failed statement)."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) and not _is_lock(exc)
-
-
-def _is_lock(exc: BaseException) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
-    return "database is locked" in text or "deadlock" in text  # SQLite's busy file, a PostgreSQL lock: not gone
+    if not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return False
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    if state:  # PostgreSQL: class 08 is "connection exception"; 57P01-03 a server shutting down or starting
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    text = str(orig or exc).lower()  # a connection that could not be made has no SQLSTATE: its words say it
+    return any(word in text for word in _LOST)
 
 
 def first_line(exc: BaseException) -> str:
