@@ -87,9 +87,19 @@ def db(tmp_path):
     return f"sqlite:///{tmp_path / 'signals.db'}"
 
 
+def database(request, tmp_path, backend: str) -> str:
+    """A fresh database: a SQLite file, or one on tests/pg.py's PostgreSQL server."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'signals.db'}"
+
+
 # -- run -----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_run_cancels_at_the_next_batch_records_it_and_exits_with_the_signals_code(tmp_path, db, signum):
+@pytest.mark.parametrize("signum, backend", [(signal.SIGINT, "sqlite"), (signal.SIGTERM, "sqlite"),
+                                             (signal.SIGTERM, "postgresql")])
+def test_run_cancels_at_the_next_batch_records_it_and_exits_with_the_signals_code(request, tmp_path, signum,
+                                                                                  backend):
+    db = database(request, tmp_path, backend)
     path = str(long_recipe(tmp_path).save(tmp_path / "long.yaml"))
     command = Command([sys.executable, "-m", "core.cli", "run", path], db)
     command.wait_for_line("[1/1] Fine-tune")
@@ -140,7 +150,7 @@ def _training_trial(db: str, command: Command, timeout: float = 240) -> tuple[st
         try:
             found = rows(db, "SELECT t.study_id, t.run_id FROM study_trials t JOIN steps s ON s.run_id = t.run_id "
                              "WHERE t.status = 'running' AND s.status = 'running'")
-        except sa.exc.OperationalError:  # the tables are not there yet
+        except sa.exc.SQLAlchemyError:  # the tables are not there yet
             found = []
         if found:
             time.sleep(1.0)  # into its batches
@@ -149,9 +159,13 @@ def _training_trial(db: str, command: Command, timeout: float = 240) -> tuple[st
     raise AssertionError("".join(command.err))
 
 
-@pytest.mark.parametrize("how, signum", [("run", signal.SIGINT), ("worker", signal.SIGTERM)])
-def test_a_study_worker_cancels_its_trial_records_it_and_exits_with_the_signals_code(tmp_path, db, how, signum):
+@pytest.mark.parametrize("how, signum, backend", [("run", signal.SIGINT, "sqlite"), ("worker", signal.SIGTERM, "sqlite"),
+                                                  ("run", signal.SIGTERM, "postgresql"),
+                                                  ("worker", signal.SIGINT, "postgresql")])
+def test_a_study_worker_cancels_its_trial_records_it_and_exits_with_the_signals_code(request, tmp_path, how, signum,
+                                                                                    backend):
     """Ctrl-C during `study run` aborted the process (exit 134, 3 of 4 tries) and left the trial 'running'."""
+    db = database(request, tmp_path, backend)
     if how == "run":
         args = ["study", "run", str(_long_study(tmp_path)), "--quiet"]
     else:
