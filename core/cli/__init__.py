@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``. A :class:`core.errors.StudioError` ends the command with
-its message and exit status 2, never a bare traceback.
+its message and exit status 2, never a bare traceback. SIGINT and SIGTERM stop every
+command the same way (:mod:`core.cli.signals`): exit status 130 and 143.
 """
 
 from __future__ import annotations
@@ -37,23 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.cli import signals
     from core.env import configure_environment
 
     configure_environment()
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except StudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    finally:
-        from core.cli.database import close_all
+    from core.cli.database import say_database_outages
 
-        close_all()
+    say_database_outages()
+    with signals.handling() as interrupts:  # SIGINT and SIGTERM, the same way in every command
+        try:
+            return int(args.func(args) or 0)
+        except StudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # signals.Interrupted, or a KeyboardInterrupt raised by hand
+            print("terminated (SIGTERM)" if interrupts.name == "SIGTERM" else "interrupted", file=sys.stderr)
+            return interrupts.exit_code()
+        finally:
+            from core.cli.database import close_all
 
+            close_all()
 
 if __name__ == "__main__":
     raise SystemExit(main())

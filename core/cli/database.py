@@ -13,9 +13,8 @@ database, and a damaged one is only read.
 
 from __future__ import annotations
 
-import signal
+import logging
 import sys
-import threading
 
 _open: list = []
 
@@ -50,17 +49,28 @@ def record_pending_runs(db, only: str | None = None) -> list:
     return done
 
 
+class _SayOutages(logging.Handler):
+    """A database server that goes away or comes back (:mod:`core.db.outage`): one ``warning:`` line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"warning: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def say_database_outages() -> None:
+    """Print :mod:`core.db.outage`'s two messages as the command's own warnings (installed once per process)."""
+    log = logging.getLogger("core.db.outage")
+    if not any(isinstance(h, _SayOutages) for h in log.handlers):
+        log.addHandler(_SayOutages(logging.WARNING))
+        log.propagate = False
+
+
 def close_all() -> None:
-    """Close every database the command opened; a Ctrl-C pressed meanwhile is ignored (the command is ending)."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    """Close every database the command opened; a signal arriving meanwhile is ignored (the command is ending)."""
+    from core.cli.signals import ignoring
+
+    with ignoring():
         while _open:
             try:
                 _open.pop().close()
             except Exception:  # noqa: BLE001 - a connection that cannot close cleanly must not hide the command's outcome
                 pass
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)

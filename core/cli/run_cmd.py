@@ -1,8 +1,9 @@
 """``bert-studio run RECIPE``: run a recipe headless, recording into the database.
 
-Ctrl-C cancels the run at its next batch and the command exits with 130 once the
-run is recorded as cancelled; a second Ctrl-C records it as cancelled and exits
-at once, without waiting for the engine's thread. A run that finished is never
+Ctrl-C (or SIGTERM) cancels the run at its next batch and the command exits with
+130 (143) once the run is recorded as cancelled; a second signal records it as
+cancelled and exits at once, without waiting for the engine's thread
+(:mod:`core.cli.signals`). A run that finished is never
 lost to a recording error or a database gone away: it is recorded afterwards, or
 kept in a file (:mod:`core.db.pending`) that the next command opening the
 database records, and the command exits with 1 saying where the file is.
@@ -13,14 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 
+from core.cli import signals
 from core.cli.format import results_text
 
-EXIT_CANCELLED = 130  # the shell's code for a command ended by SIGINT
 EXIT_UNRECORDED = 1  # the run ended but the database could not record it (its results are kept in a file)
 
 
@@ -34,38 +34,6 @@ def add_parser(sub) -> None:
     p.add_argument("--control", metavar="PATH", help="a file whose word (pause, run, cancel) steers the run")
     p.add_argument("--run-id", help="the run's id (default: a new one)")
     p.set_defaults(func=run)
-
-
-class _StopNow(BaseException):
-    """The second Ctrl-C: leave without waiting for the run's thread (a third leaves without recording)."""
-
-
-class _Interrupts:
-    """Counts Ctrl-C while a run goes on; the first only sets a flag, the second raises :class:`_StopNow`.
-
-    Handling SIGINT ourselves keeps KeyboardInterrupt out of ``Thread.join``, which on
-    Python 3.11 would mark the still-running thread as stopped.
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
-
-    def _on_sigint(self, _signum, _frame) -> None:
-        self.count += 1
-        if self.count == 2:
-            raise _StopNow
-        if self.count > 2:  # while the second one records the run: leave now, whatever it costs
-            os._exit(EXIT_CANCELLED)
-
-    def restore(self) -> None:
-        if self._previous is not None:
-            # After a Ctrl-C the command is on its way out with 130: a late press must not turn that into a
-            # KeyboardInterrupt traceback while the database closes.
-            signal.signal(signal.SIGINT, signal.SIG_IGN if self.count else self._previous)
-            self._previous = None
 
 
 def run(args) -> int:
@@ -108,24 +76,25 @@ def run(args) -> int:
     engine.bus.subscribe(ev.Checkpoint, lambda e: artifacts.append({"kind": e.kind, "path": e.path,
                                                                     "step_index": e.index}))
     started_at = time.time()
-    interrupts = _Interrupts()
     handle = None
     following = threading.Event()
     quiet_recorder = _recording_failures_in_one_line(db)
     try:
-        handle = engine.start(recipe, run_id=args.run_id)
-        if args.control:
-            from core.engine.control import follow_control_file
+        with signals.cooperative() as interrupts:
+            handle = engine.start(recipe, run_id=args.run_id)
+            if args.control:
+                from core.engine.control import follow_control_file
 
-            follow_control_file(args.control, handle, following)
-        cancelling = False
-        while not handle.done:
-            handle.join(0.2)
-            if interrupts.count and not cancelling:
-                cancelling = True
-                print("\ncancelling: the run stops at its next batch (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
-                handle.cancel()
-    except _StopNow:
+                follow_control_file(args.control, handle, following)
+            cancelling = False
+            while not handle.done:
+                handle.join(0.2)
+                if interrupts.requested.is_set() and not cancelling:
+                    cancelling = True
+                    print("\n" + interrupts.cancel_message("the run stops at its next batch"), file=sys.stderr,
+                          flush=True)
+                    handle.cancel()
+    except signals.StopNow:
         if handle is None:
             raise KeyboardInterrupt from None
         # The engine's thread may be deep in a batch; record the run as cancelled now and leave without it
@@ -138,10 +107,9 @@ def run(args) -> int:
         close_all()
         print(f"\nrun {handle.run_id[:8]} cancelled (stopped at once)", flush=True)
         sys.stderr.flush()
-        os._exit(EXIT_CANCELLED)
+        os._exit(signals.exit_code())
     finally:
         following.set()
-        interrupts.restore()
         display.close()
         recorder.close()
         quiet_recorder()
@@ -164,7 +132,7 @@ def run(args) -> int:
         print(f"error: {result.error}", file=sys.stderr)
         return 1
     if result.status == "cancelled":
-        return EXIT_CANCELLED
+        return signals.exit_code()
     print(results_text(result.results))
     return 0
 
@@ -254,18 +222,16 @@ def _other_rank(recipe) -> int:
     from core.engine import Engine
     from core.engine.distributed import rank
 
-    interrupts = _Interrupts()
     try:
-        handle = Engine().start(recipe)  # the run id is rank 0's (broadcast)
-        while not handle.done:
-            handle.join(0.2)
-            if interrupts.count:
-                handle.cancel()  # every rank stops at the same step (core.engine.distributed.sync_check)
-    except _StopNow:
-        os._exit(EXIT_CANCELLED)
-    finally:
-        interrupts.restore()
+        with signals.cooperative() as interrupts:
+            handle = Engine().start(recipe)  # the run id is rank 0's (broadcast)
+            while not handle.done:
+                handle.join(0.2)
+                if interrupts.requested.is_set():
+                    handle.cancel()  # every rank stops at the same step (core.engine.distributed.sync_check)
+    except signals.StopNow:
+        os._exit(signals.exit_code())
     result = handle.result
     if result is not None and result.status == "failed":
         print(f"error on rank {rank()}: {result.error}", file=sys.stderr)
-    return {"finished": 0, "cancelled": EXIT_CANCELLED}.get(result.status if result else "", 1)
+    return {"finished": 0, "cancelled": signals.exit_code()}.get(result.status if result else "", 1)

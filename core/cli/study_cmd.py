@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-
 import math
+import os
 import sys
 
+from core.cli import signals
 from core.cli.format import table
 from core.metrics.figures import format_figure as figure
 
@@ -57,6 +58,9 @@ def _worker_options(p) -> None:
                    help="seconds between this worker's signs of life (default 10)")
     p.add_argument("--grace", type=float, default=120.0, metavar="S",
                    help="a trial whose worker is silent this long is marked interrupted (default 120)")
+    p.add_argument("--db-patience", type=float, default=60.0, metavar="S",
+                   help="how long to wait for a database server that went away before this worker stops, keeping "
+                        "its trial's results in a file the next command records (default 60)")
 
 
 def _db_url(args) -> str:
@@ -97,7 +101,10 @@ def work_on_study(args) -> int:
 
 
 def _work(args, study_id: str, resume: bool) -> int:
-    import os
+    """Work on the study until its budget is spent; SIGINT or SIGTERM cancels this worker's trial and leaves.
+
+    Exit status: 0, 1 (the study failed), 130 after Ctrl-C, 143 after SIGTERM (:mod:`core.cli.signals`).
+    """
     import threading
 
     from core.events import StudyStarted, TrialFinished, TrialStarted
@@ -110,7 +117,7 @@ def _work(args, study_id: str, resume: bool) -> int:
     with db:
         study_id = studies.resolve_id(study_id)  # an unknown id ends here, with its message
     runner = StudyRunner(url, study_id, cache=_cache(args), resume=resume, heartbeat_s=args.heartbeat,
-                         grace_s=args.grace, workdir_root=getattr(args, "workdir", None))
+                         grace_s=args.grace, workdir_root=getattr(args, "workdir", None), patience_s=args.db_patience)
     writer = None
     if getattr(args, "events", None):
         from core.engine.event_stream import EventWriter
@@ -125,31 +132,54 @@ def _work(args, study_id: str, resume: bool) -> int:
     runner.bus.subscribe(TrialStarted, bar.started)
     runner.bus.subscribe(TrialFinished, bar.finished)
     runner.bus.subscribe(StudyStarted, bar.study_started)
-    runner.start()
-    interrupted = False
-    try:
-        while not runner.done:
-            runner.join(0.2)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\nstopping this worker (its current trial is cancelled)...", file=sys.stderr)
-        runner.stop()
-        runner.join()
-    finally:
-        following.set()
-        bar.close()
-        if writer is not None:
-            writer.close()
+    with signals.cooperative() as interrupts:
+        try:
+            runner.start()
+            stopping = False
+            while not runner.done:
+                runner.join(0.2)
+                if interrupts.requested.is_set() and not stopping:
+                    stopping = True
+                    print("\n" + interrupts.cancel_message("this worker stops, its current trial is cancelled"),
+                          file=sys.stderr, flush=True)
+                    runner.stop()
+        except signals.StopNow:
+            # The trial's run may be deep in a batch: record it and its trial as cancelled now and leave without
+            # waiting for the worker's thread (interpreter shutdown beside a running torch thread can abort).
+            left = runner.abandon("stopped at once by the user")
+            bar.close()
+            if writer is not None:
+                writer.close()
+            from core.cli.database import close_all
+
+            close_all()
+            print(f"\nstudy {runner.study_id[:8]}: this worker stopped at once"
+                  + (f"; trial {', '.join(str(n + 1) for n in left)} cancelled" if left else "")
+                  + f" (bert-studio study worker {runner.study_id[:8]} --resume runs it again)", flush=True)
+            sys.stderr.flush()
+            os._exit(signals.exit_code())
+        finally:
+            following.set()
+            bar.close()
+            if writer is not None:
+                writer.close()
     outcome = runner.outcome
     if outcome is None:
         print("error: the worker ended without an outcome (see the log above)", file=sys.stderr)
         return 1
+    if outcome.status == "unreachable":  # its database went away and stayed away: nothing more can be read there
+        print(f"study {outcome.study_id[:8]}: this worker stopped, its database went away")
+        print(f"error: {outcome.error}", file=sys.stderr)
+        return interrupts.exit_code() if interrupts.count else 1
     print(f"study {outcome.study_id[:8]} {outcome.status}: this worker ran {len(outcome.trials)} trial(s)")
     if outcome.status == "cancelled":
         print(f"  (stopped; bert-studio study worker {outcome.study_id[:8]} --resume restarts it)")
+    elif interrupts.count and outcome.status == "running":
+        print(f"  (this worker stopped; bert-studio study worker {outcome.study_id[:8]} --resume runs its "
+              f"cancelled trial again)")
     print(_report_text(url, outcome.study_id))
-    if interrupted:
-        return 130
+    if interrupts.count:
+        return interrupts.exit_code()
     if outcome.status == "failed":
         print(f"error: study {outcome.study_id[:8]} failed: every trial was skipped (the reasons are above)",
               file=sys.stderr)
@@ -229,6 +259,10 @@ def _open(args, for_reading: bool = False):
     from core.db import StudyRepository, open_database
 
     db = open_database(args.db, for_reading=for_reading)  # list/show: never create a database, nor write a damaged one
+    if db.damaged is None:
+        from core.cli.database import record_pending_runs
+
+        record_pending_runs(db)  # trials that ended while the database was away (core.db.pending): recorded now
     return db, StudyRepository(db)
 
 

@@ -5,7 +5,8 @@ finishes; :func:`keep` writes what the database would have held (recipe, status,
 results, checkpoints) to ``<studio home>/unrecorded/<run id>.json``, and
 :func:`import_pending`, called whenever a command opens that database again,
 records it there (its live metrics are gone; nothing else is) and moves the file
-to ``unrecorded/recorded/``.
+to ``unrecorded/recorded/``. A study trial's run carries its trial (``study``: the study,
+the trial's number, status, score and note), and recording it ends that trial too.
 """
 
 from __future__ import annotations
@@ -43,17 +44,48 @@ def folder() -> Path:
 
 def keep(database_url: str, run_id: str, status: str, *, recipe: dict[str, Any], results: dict[str, Any],
          error: str = "", device: str | None = None, step_titles: tuple[str, ...] = (),
-         artifacts: list[dict[str, Any]] | None = None, started_at: float | None = None) -> Path:
-    """Write the run to its pending file (atomically) and return the file's path; raises ``OSError``."""
+         artifacts: list[dict[str, Any]] | None = None, started_at: float | None = None,
+         study: dict[str, Any] | None = None) -> Path:
+    """Write the run to its pending file (atomically) and return the file's path; raises ``OSError``.
+
+    ``study``: the trial the run belongs to (``study_id``, ``number``, ``status``, ``value``, ``note``).
+    """
     target = folder() / f"{run_id}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = {"format": FORMAT, "version": VERSION, "database": database_url, "run_id": run_id, "status": status,
-            "error": error, "device": device, "recipe": recipe, "results": results, "step_titles": list(step_titles),
-            "artifacts": list(artifacts or []), "started_at": started_at or time.time(), "ended_at": time.time()}
+    data = pending_data(database_url, run_id, status, recipe=recipe, results=results, error=error, device=device,
+                        step_titles=step_titles, artifacts=artifacts, started_at=started_at, study=study)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     os.replace(tmp, target)
     return target
+
+
+def pending_data(database_url: str, run_id: str, status: str, *, recipe: dict[str, Any], results: dict[str, Any],
+                 error: str = "", device: str | None = None, step_titles: tuple[str, ...] = (),
+                 artifacts: list[dict[str, Any]] | None = None, started_at: float | None = None,
+                 study: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a pending file holds (see :func:`keep`)."""
+    data = {"format": FORMAT, "version": VERSION, "database": database_url, "run_id": run_id, "status": status,
+            "error": error, "device": device, "recipe": recipe, "results": results, "step_titles": list(step_titles),
+            "artifacts": list(artifacts or []), "started_at": started_at or time.time(), "ended_at": time.time()}
+    if study is not None:
+        data["study"] = dict(study)
+    return data
+
+
+def record(db, data: dict[str, Any]) -> None:
+    """Record ``data`` (from :func:`pending_data`) now, unless its run is already recorded so; raises on failure.
+
+    How a run whose live recording was lost (the database went away meanwhile and came back) is recorded
+    at its end without a file.
+    """
+    from core.db.schema import RunRow
+
+    with db.session() as s:
+        run = s.get(RunRow, data["run_id"])
+        done = run is not None and run.status == data["status"] and "study" not in data
+    if not done:
+        _record(db, data)
 
 
 def pending_for(database_url: str) -> list[Path]:
@@ -145,3 +177,25 @@ def _record(db, data: dict[str, Any]) -> None:
             if (a.get("kind"), a.get("path")) not in known:
                 s.add(ArtifactRow(run_id=run_id, kind=str(a["kind"]), path=str(a["path"]),
                                   meta={"step_index": a.get("step_index")}, created_at=ended))
+        if isinstance(data.get("study"), dict):
+            s.flush()
+            _end_trial(s, run_id, data["study"], ended)
+
+
+def _end_trial(s, run_id: str, study: dict[str, Any], ended: datetime) -> None:
+    """End the run's study trial as its worker would have, unless the trial moved on (run again) meanwhile."""
+    import math
+
+    import sqlalchemy as sa
+
+    from core.db.schema import StudyTrialRow
+
+    row = s.scalar(sa.select(StudyTrialRow).where(StudyTrialRow.study_id == str(study.get("study_id")),
+                                                  StudyTrialRow.number == study.get("number")))
+    if row is None or row.run_id not in (None, run_id) or row.status not in ("running", "interrupted"):
+        return
+    value = study.get("value")
+    row.run_id, row.status, row.ended_at = run_id, str(study.get("status") or "failed"), ended
+    row.value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    if study.get("note"):
+        row.note = str(study["note"])

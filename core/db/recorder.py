@@ -6,6 +6,12 @@ writes the buffer every ``flush_interval`` seconds, and the engine's thread
 flushes it itself at step boundaries and at the end of the run. So a crash
 loses at most the last half second of metrics, and training never waits for a
 commit per metric. Nothing here ever raises into the engine: failures are logged.
+
+A database server that goes away is said once (:mod:`core.db.outage`), not per event: while it is
+unreachable the recorder tries again only after a pause that doubles up to 8 s (the engine's thread
+never waits on a dead server per batch), keeps the metrics it could not write (up to
+:data:`MAX_BUFFERED` rows) and writes them once the server answers again. What it could not record
+of the run itself is recorded at the run's end by its caller (:mod:`core.db.pending`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import math
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -22,11 +29,14 @@ import sqlalchemy as sa
 from core import events as ev
 from core.db import live
 from core.db.database import Database
+from core.db.outage import FIRST_WAIT_S, MAX_WAIT_S, is_outage, outage_of
 from core.db.repository import write_results
 from core.db.schema import ArtifactRow, MetricRow, RunRow, StepRow
 from core.naming import run_name
 
 log = logging.getLogger(__name__)
+
+MAX_BUFFERED = 200_000  # metric rows kept while the database is unreachable (the oldest go first beyond)
 
 
 class Recorder:
@@ -58,6 +68,9 @@ class Recorder:
             ev.RunFailed: self._run_ended,
             ev.RunCancelled: self._run_ended,
         }
+        self._outage = outage_of(db.url)
+        self._retry_at = 0.0  # while the server is unreachable: no write before this monotonic time
+        self._wait = FIRST_WAIT_S
         self._closed = False
         self._stop = threading.Event()
         self._unsubscribe = bus.subscribe(ev.Event, self._on_event)
@@ -70,13 +83,22 @@ class Recorder:
         with self._write_lock:
             with self._lock:
                 batch, self._buffer = self._buffer, []
-            if not batch:
+            if not batch or self._waiting():
+                with self._lock:
+                    self._buffer[:0] = batch
                 return
             try:
                 with self.db.session() as s:
                     s.execute(sa.insert(MetricRow), batch)
-            except Exception:
-                log.exception("could not record %d metric values", len(batch))
+            except Exception as exc:
+                if not self._unreachable(exc):
+                    log.exception("could not record %d metric values", len(batch))
+                    return
+                with self._lock:  # kept for when the server is back
+                    self._buffer[:0] = batch
+                    del self._buffer[:max(0, len(self._buffer) - MAX_BUFFERED)]
+                return
+            self._reachable()
 
     def close(self) -> None:
         """Flush, unsubscribe and stop the background writer; safe to call twice.
@@ -107,10 +129,32 @@ class Recorder:
         handler = self._handlers.get(type(event))
         if handler is None:
             return  # Progress and LogMessage are for live views only
+        if self._waiting() and handler not in (self._metric, self._mask, self._importance):
+            return  # the server is away: not now (the run's end is recorded by its caller, core.db.pending)
         try:
             handler(event)
-        except Exception:  # the run must go on even when the database cannot follow
-            log.exception("could not record %s for run %s", type(event).__name__, event.run_id)
+        except Exception as exc:  # the run must go on even when the database cannot follow
+            if not self._unreachable(exc):
+                log.exception("could not record %s for run %s", type(event).__name__, event.run_id)
+            return
+        if handler not in (self._metric, self._mask, self._importance):
+            self._reachable()
+
+    def _waiting(self) -> bool:
+        return self._outage.down and time.monotonic() < self._retry_at
+
+    def _unreachable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the server is away; if so it is said once and the next try waits."""
+        if not is_outage(exc):
+            return False
+        self._outage.failed(exc, "recording a run")
+        self._retry_at = time.monotonic() + self._wait
+        self._wait = min(self._wait * 2, MAX_WAIT_S)
+        return True
+
+    def _reachable(self) -> None:
+        self._wait = FIRST_WAIT_S
+        self._outage.succeeded()
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_interval):

@@ -4,42 +4,73 @@ Several worker processes (on several machines) may work on one study at once.
 They share its budget through :meth:`StudyRepository.claim_slot`: one atomic
 ``UPDATE studies SET claimed = claimed + 1 WHERE claimed < max_trials``, so every
 slot goes to exactly one worker on SQLite and PostgreSQL alike, with no
-scheduler of our own.
+scheduler of our own. A server that goes away is waited for (:mod:`core.db.outage`). Every time stamped here (heartbeats, starts, ends) and every
+liveness or deadline decision uses the database server's clock (:mod:`core.db.clock`),
+so workers whose machines' clocks disagree never reap each other's live trials.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from core.db.clock import server_now
 from core.db.database import Database
 from core.db.domain import StudyRecord, StudySummary, StudyTrialRecord
 from core.db.errors import StudyNotFoundError
+from core.db.outage import retrying
 from core.db.schema import RunRow, StudyRow, StudyTrialRow
 
 INTERRUPTED_TRIAL = "the worker running this trial stopped before it ended"
 
 
-class StudyRepository:
-    """Create, list and update studies and their trials."""
+def _patient(method):
+    """Run the method's transaction again while the server is unreachable (:func:`core.db.outage.retrying`)."""
 
-    def __init__(self, db: Database):
+    @functools.wraps(method)
+    def patiently(self, *args, **kwargs):
+        return retrying(lambda: method(self, *args, **kwargs), self.db.url, what=self.doing,
+                        patience_s=self.patience_s, stop=self.stop)
+
+    return patiently
+
+
+class StudyRepository:
+    """Create, list and update studies and their trials.
+
+    ``patience_s``: how long each call waits for a database server that went away (reconnecting with
+    backoff, said once) before it raises :class:`~core.db.outage.DatabaseUnreachable`; 0 (the default)
+    raises at the first failure. ``stop``: an event that ends the waiting early (the worker was stopped).
+    """
+
+    def __init__(self, db: Database, *, patience_s: float = 0.0, stop: threading.Event | None = None):
         self.db = db
+        self.patience_s, self.stop = patience_s, stop
+        self.doing = "working on a study"
+
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, one transaction on this database, with this repository's patience."""
+        return retrying(lambda: fn(*args, **kwargs), self.db.url, what=self.doing, patience_s=self.patience_s,
+                        stop=self.stop)
 
     # -- studies ---------------------------------------------------------------
+    @_patient
     def create_study(self, name: str, kind: str, spec: Mapping[str, Any], *, max_trials: int | None,
                      deadline: datetime | None = None, study_id: str | None = None) -> StudyRecord:
-        row = StudyRow(id=study_id or uuid.uuid4().hex, name=name, kind=kind, spec=dict(spec), status="running",
-                       created_at=datetime.now(timezone.utc), max_trials=max_trials, deadline=deadline, claimed=0)
         with self.db.session() as s:
+            row = StudyRow(id=study_id or uuid.uuid4().hex, name=name, kind=kind, spec=dict(spec), status="running",
+                           created_at=server_now(s), max_trials=max_trials, deadline=deadline, claimed=0)
             s.add(row)
         return self.get_study(row.id)
 
+    @_patient
     def list_studies(self, limit: int | None = None) -> list[StudySummary]:
         query = sa.select(StudyRow).order_by(StudyRow.created_at.desc(), StudyRow.id)
         if limit is not None:
@@ -47,10 +78,12 @@ class StudyRepository:
         with self.db.session() as s:
             return [_summary(row) for row in s.scalars(query)]
 
+    @_patient
     def resolve_id(self, study_id: str) -> str:
         with self.db.session() as s:
             return _resolve(s, study_id)
 
+    @_patient
     def get_study(self, study_id: str) -> StudyRecord:
         with self.db.session() as s:
             full = _resolve(s, study_id)
@@ -60,19 +93,22 @@ class StudyRepository:
             return StudyRecord(**{f: getattr(summary, f) for f in summary.__dataclass_fields__},
                                spec=dict(row.spec or {}), trials=tuple(_trial(t) for t in row.trials))
 
+    @_patient
     def set_status(self, study_id: str, status: str) -> None:
         """Set the study's status; any status but 'running' also stamps its end."""
         with self.db.session() as s:
             row = s.get(StudyRow, _resolve(s, study_id))
             row.status = status
-            row.ended_at = None if status == "running" else datetime.now(timezone.utc)
+            row.ended_at = None if status == "running" else server_now(s)
 
+    @_patient
     def delete_study(self, study_id: str) -> None:
         """Delete the study and its trial rows; the runs stay (they are ordinary runs)."""
         with self.db.session() as s:
             s.delete(s.get(StudyRow, _resolve(s, study_id)))
 
     # -- the shared budget -------------------------------------------------------
+    @_patient
     def claim_slot(self, study_id: str) -> int | None:
         """Take the next trial slot (0-based), or None when the budget is spent or the study is over.
 
@@ -82,7 +118,7 @@ class StudyRepository:
         with self.db.session() as s:
             full = _resolve(s, study_id)
             deadline = s.scalar(sa.select(StudyRow.deadline).where(StudyRow.id == full))
-            if deadline is not None and datetime.now(timezone.utc) >= deadline:
+            if deadline is not None and server_now(s) >= deadline:
                 return None
             claimed = s.execute(
                 sa.update(StudyRow)
@@ -93,25 +129,28 @@ class StudyRepository:
             return None if claimed is None else claimed - 1
 
     # -- trials ------------------------------------------------------------------
+    @_patient
     def add_trial(self, study_id: str, number: int, *, label: str = "", params: Mapping[str, Any] | None = None,
                   worker: str | None = None, status: str = "running", note: str | None = None,
                   optuna_trial: int | None = None) -> None:
-        now = datetime.now(timezone.utc)
         with self.db.session() as s:
+            now = server_now(s)
             s.add(StudyTrialRow(study_id=_resolve(s, study_id), number=number, label=label, params=dict(params or {}),
                                 status=status, note=note, worker=worker, optuna_trial=optuna_trial,
                                 started_at=now, ended_at=None if status == "running" else now, heartbeat_at=now))
 
+    @_patient
     def restart_trial(self, study_id: str, number: int, *, label: str, params: Mapping[str, Any] | None = None,
                       optuna_trial: int | None = None) -> None:
         """A reclaimed trial starts again: new label and params, no run, no value, no end."""
-        now = datetime.now(timezone.utc)
         with self.db.session() as s:
+            now = server_now(s)
             row = _trial_row(s, study_id, number)
             row.label, row.params, row.optuna_trial = label, dict(params or {}), optuna_trial
             row.run_id, row.value, row.note, row.ended_at = None, None, None, None
             row.started_at = row.heartbeat_at = now
 
+    @_patient
     def reclaim_slot(self, study_id: str, worker: str | None = None,
                      statuses: tuple[str, ...] = ("cancelled", "interrupted")) -> int | None:
         """Take back the lowest-numbered trial that ended ``statuses`` (to run it again), or None.
@@ -127,7 +166,7 @@ class StudyRepository:
                     .order_by(StudyTrialRow.number).limit(1))
                 if number is None:
                     return None
-                now = datetime.now(timezone.utc)
+                now = server_now(s)
                 got = s.execute(sa.update(StudyTrialRow).where(
                     StudyTrialRow.study_id == full, StudyTrialRow.number == number,
                     StudyTrialRow.status.in_(statuses))
@@ -137,19 +176,25 @@ class StudyRepository:
                     return got
         return None
 
+    @_patient
     def beat(self, study_id: str, numbers: list[int] | tuple[int, ...]) -> None:
-        """The worker running these trials is alive (stamps ``heartbeat_at``)."""
+        """The worker running these trials is alive (stamps ``heartbeat_at`` with the server's clock)."""
         if not numbers:
             return
         with self.db.session() as s:
             s.execute(sa.update(StudyTrialRow).where(
                 StudyTrialRow.study_id == _resolve(s, study_id), StudyTrialRow.number.in_(list(numbers)),
-                StudyTrialRow.status == "running").values(heartbeat_at=datetime.now(timezone.utc)))
+                StudyTrialRow.status == "running").values(heartbeat_at=server_now(s)))
 
+    @_patient
     def stale_trials(self, study_id: str, grace_s: float) -> list[StudyTrialRecord]:
-        """Running trials whose worker has been silent for more than ``grace_s`` seconds."""
-        limit = datetime.now(timezone.utc) - timedelta(seconds=grace_s)
+        """Running trials whose worker has been silent for more than ``grace_s`` seconds of the server's clock.
+
+        Never this machine's clock (:mod:`core.db.clock`): a worker whose clock runs minutes ahead would
+        otherwise reap every other worker's live trial.
+        """
         with self.db.session() as s:
+            limit = server_now(s) - timedelta(seconds=grace_s)
             full = _resolve(s, study_id)
             rows = s.scalars(sa.select(StudyTrialRow).where(
                 StudyTrialRow.study_id == full, StudyTrialRow.status == "running",
@@ -157,6 +202,7 @@ class StudyRepository:
                 .order_by(StudyTrialRow.number))
             return [_trial(r) for r in rows]
 
+    @_patient
     def reopen(self, study_id: str, extra_trials: int = 0) -> None:
         """Set a stopped study running again (resume); ``extra_trials`` widens its trial budget."""
         with self.db.session() as s:
@@ -165,6 +211,7 @@ class StudyRepository:
             if extra_trials and row.max_trials is not None:
                 row.max_trials += extra_trials
 
+    @_patient
     def link_run(self, study_id: str, number: int, run_id: str) -> bool:
         """Point the trial at its run; False while the run row does not exist yet."""
         with self.db.session() as s:
@@ -173,6 +220,7 @@ class StudyRepository:
             _trial_row(s, study_id, number).run_id = run_id
             return True
 
+    @_patient
     def end_trial(self, study_id: str, number: int, status: str, *, value: float | None = None,
                   note: str | None = None) -> None:
         with self.db.session() as s:
@@ -181,15 +229,16 @@ class StudyRepository:
             row.value = None if value is None or math.isnan(value) else float(value)
             if note is not None:
                 row.note = note
-            row.ended_at = datetime.now(timezone.utc)
+            row.ended_at = server_now(s)
 
+    @_patient
     def interrupt_trial(self, study_id: str, number: int, note: str = INTERRUPTED_TRIAL) -> None:
         """Mark a trial whose worker died, and its run if that still reads 'running'."""
         with self.db.session() as s:
             row = _trial_row(s, study_id, number)
             if row.status != "running":
                 return
-            row.status, row.note, row.ended_at = "interrupted", note, datetime.now(timezone.utc)
+            row.status, row.note, row.ended_at = "interrupted", note, server_now(s)
             run = s.get(RunRow, row.run_id) if row.run_id else None
             if run is not None and run.status == "running":
                 run.status, run.error, run.ended_at = "interrupted", note, row.ended_at

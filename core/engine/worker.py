@@ -3,6 +3,13 @@
 The worker imports the libraries a run needs once, then takes jobs from a
 pipe one after another and sends every event its engine publishes back
 through another pipe (events are frozen, picklable dataclasses).
+
+Signals: a Ctrl-C in the terminal reaches the whole process group, this worker
+included; whether the run stops is its parent's decision (it cancels through the
+run's control), so SIGINT is ignored here. SIGTERM sent to the worker itself
+(``kill PID``, a system shutting down) cancels the run at its next batch, so the
+run ends recorded as cancelled rather than failed by a killed worker, and the
+worker then exits; an idle worker exits at once.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import signal
 import threading
 from dataclasses import dataclass
 
@@ -86,14 +94,18 @@ def worker_main(jobs, events, control: RunControl, modules: tuple[str, ...], nic
             except (BrokenPipeError, EOFError, OSError):  # the studio is gone: stop working for it
                 control.cancel()
 
+    stopping = _obey_signals(control)
     events.send(Ready(os.getpid()))
     from core.engine.runner import Engine
 
-    while True:
+    while not stopping.is_set():
         try:
+            stopping.idle = True
             job: Job = jobs.recv()
         except (EOFError, OSError):
             return
+        finally:
+            stopping.idle = False
         if job is None:
             return
         os.environ.update(job.env)
@@ -112,3 +124,23 @@ def worker_main(jobs, events, control: RunControl, modules: tuple[str, ...], nic
         Engine(bus, job.workdir_root, cache=cache).run(recipe, run_id=job.run_id, control=control)
         del bus, recipe
         gc.collect()
+
+
+class _Stopping(threading.Event):
+    idle = False  # waiting for a job: a SIGTERM then ends the worker at once
+
+
+def _obey_signals(control: RunControl) -> _Stopping:
+    """SIGINT ignored (the parent decides), SIGTERM cancels the run and ends the worker after it (module doc)."""
+    stopping = _Stopping()
+
+    def on_sigterm(_signum, _frame) -> None:
+        stopping.set()
+        if stopping.idle:
+            raise SystemExit(0)
+        control.cancel()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, on_sigterm)
+    return stopping

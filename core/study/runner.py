@@ -67,13 +67,17 @@ running trials to end (or go silent), then marks the study ``finished``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core import events as ev
+from core.db import pending
+from core.db.outage import PATIENCE_S, DatabaseUnreachable, is_outage, outage_of
 from core.events import StudyEnded, StudyEvent, StudyStarted, TrialFinished, TrialStarted  # noqa: F401 (public API)
 from core.study.trial_sources import trial_kind
 from core.study.objective import Objective
@@ -102,8 +106,10 @@ def prune_metric(task) -> tuple[str, float]:
 @dataclass
 class StudyOutcome:
     study_id: str
-    status: str  # the study's status when this worker left
+    status: str  # the study's status when this worker left ("unreachable": its database went away)
     trials: list[int] = field(default_factory=list)  # the slots this worker ran
+    error: str | None = None  # why the worker stopped early (its database stayed unreachable)
+    kept: list[Path] = field(default_factory=list)  # runs kept in files for the database (core.db.pending)
 
 
 # -- a worker ----------------------------------------------------------------------------------------
@@ -113,7 +119,7 @@ class StudyRunner:
     def __init__(self, db_url: str | None, study_id: str, *, bus: ev.EventBus | None = None, cache: Any = DEFAULT,
                  engine=None, record: bool = True, resume: bool = False, heartbeat_s: float = 10.0,
                  grace_s: float = 120.0, poll_s: float = 2.0, worker: str | None = None,
-                 workdir_root=None, task=None):
+                 workdir_root=None, task=None, patience_s: float = PATIENCE_S):
         self.db_url = db_url
         self.study_id = study_id
         self.bus = engine.bus if engine is not None else (bus or ev.EventBus())
@@ -124,11 +130,15 @@ class StudyRunner:
         self.record = record
         self.resume = resume
         self.heartbeat_s, self.grace_s, self.poll_s = heartbeat_s, grace_s, poll_s
+        self.patience_s = patience_s  # how long a database that went away is waited for (core.db.outage)
         self.worker = worker or worker_name()
         self._stop = threading.Event()
         self._stop_study = False
         self._handle = None
         self._current: list[int] = []
+        self._run_ids: dict[int, tuple[str, str]] = {}  # slot -> (run id, label) of a trial this worker runs
+        self._recorder = None
+        self.kept: list[Path] = []  # runs kept in files while the database was unreachable
         self._lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.outcome: StudyOutcome | None = None
@@ -158,14 +168,38 @@ class StudyRunner:
         if handle is not None:
             handle.cancel()
 
+    def abandon(self, reason: str) -> list[int]:
+        """Leave now, without waiting for the worker's thread (a second Ctrl-C); returns the trials cancelled.
+
+        The trials this worker is running, and their runs, are recorded ``cancelled`` (so a resume runs them
+        again), and the study's events say so, as if the thread had stopped them; the caller then exits.
+        """
+        self.stop()
+        with self._lock:
+            running = dict(self._run_ids)
+        for slot, (run_id, label) in running.items():
+            try:
+                self.bus.publish(ev.RunCancelled(run_id=run_id, reason=reason))  # the recorder writes the run
+                self.studies.end_trial(self.study_id, slot, "cancelled", note=reason)
+            except Exception:  # noqa: BLE001 - the database went away too: the trial is reaped as interrupted later
+                log.warning("study %s: could not record trial %d as cancelled", self.study_id[:8], slot + 1)
+            self.bus.publish(TrialFinished(self.study_id, number=slot, label=label, run_id=run_id, status="cancelled",
+                                           value=float("nan"), figures={}, note=reason))
+        if self._recorder is not None:
+            self._recorder.close()
+        self.bus.publish(StudyEnded(self.study_id, status="running", worker=self.worker, trials_run=len(running)))
+        return sorted(running)
+
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> StudyOutcome:
         from core.db import Recorder, StudyRepository, open_database
 
         db = open_database(self.db_url)
-        self.studies = StudyRepository(db)
+        self.studies = StudyRepository(db, patience_s=self.patience_s, stop=self._stop)
+        self.studies.doing = f"working on study {self.study_id[:8]}"
+        self._quick = StudyRepository(db)  # for what must not wait for a database that went away
         self.db = db
-        recorder = Recorder(db, self.bus) if self.record else None
+        recorder = self._recorder = Recorder(db, self.bus) if self.record else None
         beater = threading.Thread(target=self._beat, name=f"study-beat-{self.study_id[:8]}", daemon=True)
         outcome = StudyOutcome(self.study_id, "running")
         try:
@@ -200,6 +234,12 @@ class StudyRunner:
                 self._run_trial(slot, fresh)
                 outcome.trials.append(slot)
             outcome.status = self._leave()
+        except Exception as exc:
+            if not (isinstance(exc, DatabaseUnreachable) or is_outage(exc)):
+                raise
+            # Said once, not as a traceback: the trial's run is kept in a file (self.kept), recorded (and its trial
+            # ended) by the next command that opens the database; a trial left 'running' is reaped as interrupted.
+            outcome.status, outcome.error = "unreachable", str(exc)
         finally:
             self._stop.set()
             if getattr(self, "kind", None) is not None:
@@ -209,6 +249,7 @@ class StudyRunner:
             if recorder is not None:
                 recorder.close()
             db.close()
+        outcome.kept = list(self.kept)
         self.bus.publish(StudyEnded(self.study_id, status=outcome.status, worker=self.worker,
                                     trials_run=len(outcome.trials)))
         self.outcome = outcome
@@ -284,8 +325,10 @@ class StudyRunner:
                 numbers = list(self._current)
             try:
                 self.studies.beat(self.study_id, numbers)
-            except Exception:  # a lost connection: the next beat tries again
-                log.warning("study %s: heartbeat failed", self.study_id[:8], exc_info=True)
+            except DatabaseUnreachable:  # said once by core.db.outage; the next beat tries again
+                pass
+            except Exception as exc:  # noqa: BLE001 - a heartbeat must never end the worker
+                log.warning("study %s: heartbeat failed (%s: %s)", self.study_id[:8], type(exc).__name__, exc)
 
     # -- one trial -----------------------------------------------------------------------------------
     def _run_trial(self, slot: int, fresh: bool) -> None:
@@ -311,14 +354,32 @@ class StudyRunner:
         run_id = new_run_id()
         with self._lock:
             self._current.append(slot)
-        unsubscribe = [self.bus.subscribe(ev.RunStarted, lambda e: self.studies.link_run(self.study_id, slot, run_id),
-                                          filter=lambda e: e.run_id == run_id)]
+            self._run_ids[slot] = (run_id, prepared.label)
+        artifacts: list[dict] = []  # kept for a run the database cannot record live
+        started_at = time.time()
+
+        def on_started(e: ev.RunStarted) -> None:
+            try:  # on the engine's thread: never waits for a database that went away (linked again at the end)
+                self._quick.link_run(self.study_id, slot, run_id)
+            except DatabaseUnreachable:
+                pass
+
+        unsubscribe = [self.bus.subscribe(ev.RunStarted, on_started, filter=lambda e: e.run_id == run_id),
+                       self.bus.subscribe(ev.Checkpoint, lambda e: artifacts.append(
+                           {"kind": e.kind, "path": e.path, "step_index": e.index}),
+                           filter=lambda e: e.run_id == run_id)]
         pruned = threading.Event()
         if self.kind.prunes:
             metric, sign = prune_metric(prepared.recipe.task)
 
             def on_metric(e: ev.Metric) -> None:
-                if self.kind.report(prepared, sign * e.value, e.step):
+                try:
+                    losing = self.kind.report(prepared, sign * e.value, e.step)
+                except Exception as exc:  # Optuna's storage is the same database: when it is away, no pruning
+                    if is_outage(exc):
+                        return
+                    raise
+                if losing:
                     pruned.set()
                     with self._lock:
                         handle = self._handle
@@ -347,7 +408,6 @@ class StudyRunner:
                 self._handle = None
             for unsub in unsubscribe:
                 unsub()
-        self.studies.link_run(self.study_id, slot, run_id)
         figures = dict(result.results or {}) if result is not None else {}
         if result is None:
             status, note = "failed", "the run ended without a result"
@@ -359,12 +419,42 @@ class StudyRunner:
         else:
             status, note = "failed", result.error or "the run failed"
         value = self.objective.score(figures) if status == "finished" else float("nan")
-        self.kind.finished(prepared, status, figures)
-        self.studies.end_trial(self.study_id, slot, status, value=value, note=note)
+        trial = {"study_id": self.study_id, "number": slot, "status": status, "value": value, "note": note}
+        try:
+            if self.record and result is not None:  # the recorder lost it if the server went away meanwhile
+                self.studies.call(pending.record, self.db, self._pending_data(prepared, result, artifacts, started_at))
+            self.studies.link_run(self.study_id, slot, run_id)
+            self.kind.finished(prepared, status, figures)
+            self.studies.end_trial(self.study_id, slot, status, value=value, note=note)
+        except Exception as exc:
+            if result is None or not (isinstance(exc, DatabaseUnreachable) or is_outage(exc)):
+                raise
+            self.kept.append(self._keep(prepared, result, artifacts, started_at, trial))
+            raise DatabaseUnreachable(f"{exc}; trial {slot + 1}'s run {result.status}, and its results are kept "
+                                      f"in {self.kept[-1]}: the next bert-studio command that opens this database "
+                                      f"records them") from None
         with self._lock:
             self._current.remove(slot)
+            self._run_ids.pop(slot, None)
         self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                        status=status, value=value, figures=figures, note=note or ""))
+
+    def _pending_data(self, prepared: Prepared, result, artifacts: list[dict], started_at: float,
+                      trial: dict | None = None) -> dict:
+        recipe = json.loads(json.dumps(prepared.recipe.to_dict(), default=str))
+        return pending.pending_data(
+            self.db.url, result.run_id, result.status, recipe=recipe, results=dict(result.results or {}),
+            error=result.error or "", device=prepared.recipe.device,
+            step_titles=tuple(step.title() for step in prepared.recipe.steps), artifacts=artifacts,
+            started_at=started_at, study=trial)
+
+    def _keep(self, prepared: Prepared, result, artifacts: list[dict], started_at: float, trial: dict) -> Path:
+        """The trial's run, kept in a file the next command opening the database records (its trial too)."""
+        data = self._pending_data(prepared, result, artifacts, started_at, trial)
+        return pending.keep(data["database"], data["run_id"], data["status"], recipe=data["recipe"],
+                            results=data["results"], error=data["error"], device=data["device"],
+                            step_titles=tuple(data["step_titles"]), artifacts=data["artifacts"],
+                            started_at=data["started_at"], study=trial)
 
     def _record_unrunnable(self, slot: int, prepared: Prepared, fresh: bool, status: str) -> None:
         note = "; ".join(prepared.problems)
@@ -383,10 +473,10 @@ class StudyRunner:
     def _study_stopped(self) -> bool:
         """Whether someone stopped the whole study (checked while a trial runs, at most every ``poll_s``)."""
         now = time.monotonic()
-        if now - getattr(self, "_last_status_check", 0.0) < self.poll_s:
-            return False
+        if now - getattr(self, "_last_status_check", 0.0) < self.poll_s or outage_of(self.db.url).down:
+            return False  # (while the server is away the trial goes on; it is not waited for here)
         self._last_status_check = now
         try:
-            return self.studies.get_study(self.study_id).status == "cancelled"
+            return self._quick.get_study(self.study_id).status == "cancelled"
         except Exception:
             return False

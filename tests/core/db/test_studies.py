@@ -102,3 +102,42 @@ def test_unknown_and_ambiguous_ids(studies):
     with pytest.raises(KeyError, match="no study with id 'zzz'"):
         studies.get_study("zzz")
     assert [s.name for s in studies.list_studies()] in (["b", "a"], ["a", "b"])
+
+
+class _ClockOff(datetime):
+    """``datetime`` on a machine whose clock is ``offset`` off (set per test)."""
+
+    offset = timedelta(0)
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + cls.offset
+
+
+@pytest.mark.parametrize("minutes", [10, -10], ids=["ahead", "behind"])
+def test_a_worker_whose_clock_is_off_neither_reaps_live_trials_nor_is_reaped(studies, monkeypatch, minutes):
+    """Liveness uses the server's clock: a worker minutes ahead (or behind) of the others changes nothing."""
+    import time
+
+    import core.db.studies as module
+
+    study = studies.create_study("skew", "grid", {}, max_trials=2)
+    assert studies.claim_slot(study.id) == 0
+    studies.add_trial(study.id, 0, label="A's", worker="a:1")  # worker A: a machine with a good clock
+    studies.beat(study.id, [0])
+
+    # worker B: the same database from a machine whose clock is ten minutes off
+    _ClockOff.offset = timedelta(minutes=minutes)
+    real = time.time
+    with monkeypatch.context() as m:
+        m.setattr(module, "datetime", _ClockOff)
+        m.setattr(time, "time", lambda: real() + 60 * minutes)
+        assert studies.claim_slot(study.id) == 1
+        studies.add_trial(study.id, 1, label="B's", worker="b:1")
+        studies.beat(study.id, [1])
+        assert studies.stale_trials(study.id, grace_s=120) == []  # B ahead: A's trial is not silent
+
+    assert studies.stale_trials(study.id, grace_s=120) == []  # B behind: its fresh beat is not old to A
+    beats = [t.heartbeat_at for t in studies.trials(study.id)]
+    assert abs((beats[1] - beats[0]).total_seconds()) < 60  # both stamped by the one server clock
+    assert [t.number for t in studies.stale_trials(study.id, grace_s=-1)] == [0, 1]  # a silent one is still found

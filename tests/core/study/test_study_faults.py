@@ -3,7 +3,9 @@
 Each is refused before anything is recorded: exit code 2, one ``error:`` line with what is wrong and where,
 no traceback, and the database (which already holds a study) byte-identical afterwards. Then the study's
 own fields: trial names that always fit, a search space's size said before the first trial, and a study
-whose every trial was skipped ending ``failed``, never ``finished``.
+whose every trial was skipped ending ``failed``, never ``finished``. Every test that touches a database
+runs on a SQLite file and on PostgreSQL (the server of tests/pg.py; CI sets STUDIO_REQUIRE_POSTGRES=1,
+so there they fail rather than skip when no server starts).
 """
 
 from __future__ import annotations
@@ -40,21 +42,39 @@ def cli(*args, db):
     return done
 
 
-@pytest.fixture
-def recorded(tmp_path):
-    """A database that already holds a study; ``(url, fingerprint)``: fingerprint() is its bytes' hash."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def recorded(request, tmp_path):
+    """A database that already holds a study, on a SQLite file and on PostgreSQL (tests/pg.py's server).
+
+    ``(url, fingerprint)``: fingerprint() is the SQLite file's bytes' hash, or every row of every table of the
+    PostgreSQL database, so "nothing was written" means the same on both.
+    """
     from core.study.runner import create_study
     from core.study.spec import StudySpec
 
     path = tmp_path / "studio.db"
-    url = f"sqlite:///{path}"
+    url = f"sqlite:///{path}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     create_study(StudySpec.from_dict(study(name="already here")), url)
 
     def fingerprint():
+        if request.param == "postgresql":
+            return _contents(url)
         files = sorted(p for p in tmp_path.iterdir() if p.name.startswith("studio.db"))
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
     return url, fingerprint
+
+
+def _contents(url: str) -> dict:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t: sorted(repr(tuple(r)) for r in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
+                    for t in sorted(sa.inspect(conn).get_table_names())}
+    finally:
+        engine.dispose()
 
 
 def _rows(url):
@@ -228,11 +248,11 @@ def test_search_names_fit_and_the_space_size_is_said_before_the_first_trial(tmp_
         trials.close()
 
 
-def test_a_study_whose_every_trial_is_skipped_ends_failed_not_finished(tmp_path):
+def test_a_study_whose_every_trial_is_skipped_ends_failed_not_finished(tmp_path, any_db_url):
     from core.study.runner import StudyRunner, create_study, study_report
     from core.study.spec import StudySpec
 
-    url = f"sqlite:///{tmp_path / 'studio.db'}"
+    url = any_db_url
     # int8 before both pruning steps: every order of them is refused by the stack's rules
     template = {**TEMPLATE, "steps": [TEMPLATE["steps"][0], TEMPLATE["steps"][3], TEMPLATE["steps"][1],
                                       TEMPLATE["steps"][2]]}
