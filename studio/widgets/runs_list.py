@@ -1,18 +1,30 @@
-"""Past runs from the database, newest first, with their headline results."""
+"""Past runs from the database, newest first, with their headline results.
+
+Every column sorts (figures by value, blanks last); a filter row narrows the rows by text, model and status,
+and by a least speedup and score. The score column is the one ``bert-studio runs --score`` prints, chosen in
+the view (geomean, fastest, smallest or a formula).
+"""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QMenu, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.db.domain import RunSummary
 from core.metrics import figures as fig
-from studio.runs_store import RunsStore, format_time
+from studio.compare import TOO_SMALL, UNRELIABLE_MARK
+from studio.runs_store import RunsStore, delete_folders, folder_bytes, format_time
 
-COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Size", "Params ratio",
-           "Run id")
-NAME_COLUMN, STACK_COLUMN, MODEL_COLUMN, FIRST_FIGURE = 1, 2, 4, 5
+COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Score", "Size",
+           "Params ratio", "Run id")
+NAME_COLUMN, STACK_COLUMN, STATUS_COLUMN, MODEL_COLUMN, FIRST_FIGURE = 1, 2, 3, 4, 5
+SPEEDUP_COLUMN, SCORE_COLUMN = COLUMNS.index("Speedup"), COLUMNS.index("Score")
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number (or text) a column sorts by
+SCORES = ("geomean", "fastest", "smallest")  # the built-ins; the box also takes a formula
+ALL = "all"
 # A model is often a long folder path, a stack a long chain: their columns fit the content up to these widths, then
 # elide (in full in the tooltip), so the spare width goes to the run's name, the column a user reads and renames.
 MODEL_MAX_WIDTH = 220
@@ -25,12 +37,36 @@ STACK_MAX_WIDTH = 320
 def _fmt(results: dict, key: str, kind: str) -> str:
     value = results.get(key)
     if value is None or value != value:  # missing or NaN
-        return ""
+        return TOO_SMALL if key == "speedup" and results.get("speed_note") else ""
     if kind == "pct":
         return f"{100 * value:.1f} %"
     if kind == "mb":
         return f"{value / 1e6:.1f} MB"
-    return f"{value:.2f}x"
+    text = f"{value:.2f}x"
+    if key == "speedup" and fig.unreliable(results, "speedup"):
+        text += " " + UNRELIABLE_MARK  # as `bert-studio runs` marks it: a wide interval, not a fact
+    return text
+
+
+def _number(results: dict, key: str) -> float | None:
+    try:
+        value = float(results.get(key))
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+class _Item(QTableWidgetItem):
+    """A cell that sorts by its :data:`SORT_ROLE` value: numbers as numbers, blanks (None) last either way."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return a < b
+        if a is None or b is None:  # blanks sort last in either order
+            descending = getattr(self.tableWidget(), "descending", False)
+            return (a is None and b is not None) if descending else (a is not None and b is None)
+        return str(a).lower() < str(b).lower()
 
 
 class RunsList(QWidget):
@@ -63,6 +99,46 @@ class RunsList(QWidget):
         header.setSectionResizeMode(MODEL_COLUMN, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(STACK_COLUMN, QHeaderView.ResizeMode.Interactive)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a path keeps its start and its folder name
+        # Sorted by a click on a header; the arrow is drawn in that header's text only (Qt's own indicator would
+        # reserve its width in every header and squeeze the name column).
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by)
+        self.sort_column, self.sort_order = 0, Qt.SortOrder.DescendingOrder  # newest first
+        self.score_box = QComboBox()
+        self.score_box.setEditable(True)
+        self.score_box.addItems(SCORES)
+        self.score_box.setToolTip("The score column, as `bert-studio runs --score` computes it: geomean (of accuracy "
+                                  "retained, speedup and size ratio), fastest, smallest, or a formula over the figures, "
+                                  "e.g. speedup * accuracy_retained ** 4 (Enter applies it)")
+        self.score = None
+        self.score_error = ""
+        self.filter_text = QLineEdit()
+        self.filter_text.setPlaceholderText("Filter by name, stack or model")
+        self.filter_text.setClearButtonEnabled(True)
+        self.model_filter = QComboBox()
+        self.model_filter.setToolTip("Only the runs of this model")
+        for box in (self.model_filter, self.score_box):  # a long model path or formula must not widen the window
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
+        self.status_filter = QComboBox()
+        self.status_filter.setToolTip("Only the runs with this status")
+        self.min_speedup = QDoubleSpinBox()
+        self.min_speedup.setRange(0.0, 1000.0)
+        self.min_speedup.setSingleStep(0.1)
+        self.min_speedup.setSpecialValueText("any")
+        self.min_speedup.setPrefix("\u2265 ")
+        self.min_speedup.setSuffix("x")
+        self.min_speedup.setToolTip("Only the runs at least this much faster than their baseline (any: no limit)")
+        self.min_score = QLineEdit()
+        self.min_score.setPlaceholderText("any")
+        self.min_score.setMaximumWidth(70)
+        self.min_score.setToolTip("Only the runs that score at least this much (blank: no limit)")
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_text, 2)
+        for label, widget in (("Model", self.model_filter), ("Status", self.status_filter),
+                              ("Speedup", self.min_speedup), ("Score", self.score_box), ("\u2265", self.min_score)):
+            filters.addWidget(QLabel(label))
+            filters.addWidget(widget)
         self.message = QLabel(store.error)
         self.message.setObjectName("hint")
         self.message.setVisible(bool(store.error))
@@ -76,15 +152,25 @@ class RunsList(QWidget):
         bar.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         layout.addLayout(bar)
+        self.bar = bar
         self.refresh_button.clicked.connect(self.refresh)
         self.delete_button.clicked.connect(self.delete_selected)
         self.rename_button.clicked.connect(lambda: self.rename_selected())
         self.table.itemSelectionChanged.connect(self._selected)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
+        self.filter_text.textChanged.connect(self.apply_filters)
+        self.model_filter.currentIndexChanged.connect(self.apply_filters)
+        self.status_filter.currentIndexChanged.connect(self.apply_filters)
+        self.min_speedup.valueChanged.connect(self.apply_filters)
+        self.min_score.textChanged.connect(self.apply_filters)
+        self.score_box.activated.connect(lambda _: self.set_score(self.score_box.currentText()))
+        self.score_box.lineEdit().returnPressed.connect(lambda: self.set_score(self.score_box.currentText()))
         self.rows: list[RunSummary] = []
+        self.set_score("geomean", refresh=False)
         self.refresh()
 
     def set_store(self, store: RunsStore) -> None:
@@ -94,7 +180,40 @@ class RunsList(QWidget):
         self.refresh()
 
     def run_ids(self) -> list[str]:
-        return [r.id for r in self.rows]
+        """The runs' ids in the order the table shows them (its sort), hidden (filtered) rows included."""
+        items = (self.table.item(i, 0) for i in range(self.table.rowCount()))
+        return [item.data(Qt.ItemDataRole.UserRole) for item in items if item is not None]
+
+    def visible_run_ids(self) -> list[str]:
+        """The ids of the rows the filters leave shown, in table order."""
+        return [run_id for i, run_id in enumerate(self.run_ids()) if not self.table.isRowHidden(i)]
+
+    def set_score(self, text: str, refresh: bool = True) -> bool:
+        """Score the runs by ``text`` (a built-in or a formula); a bad formula keeps the last score and says why."""
+        from core.errors import StudioError
+        from core.scoring import parse_score
+
+        try:
+            score = parse_score(text.strip() or "geomean")
+        except StudioError as exc:
+            self.score_error = str(exc)
+            self.score_box.setStyleSheet("QComboBox { border: 1px solid #dc2626; }")
+            self.score_box.lineEdit().setToolTip(f"Not a score: {exc}")
+            return False
+        self.score, self.score_error = score, ""
+        self.score_box.setStyleSheet("")
+        self.score_box.lineEdit().setToolTip("")
+        if self.score_box.currentText() != text:
+            self.score_box.setCurrentText(text)
+        self.table.horizontalHeaderItem(SCORE_COLUMN).setToolTip(
+            f"<b>Score</b><br>{score.describe()}<br>Higher is better; as <code>bert-studio runs --score</code> "
+            "computes it. Choose it below the table.")
+        if refresh:
+            self.refresh()
+        return True
+
+    def score_of(self, row: RunSummary) -> float:
+        return self.score(row.figures or {}) if self.score is not None else math.nan
 
     def refresh(self) -> None:
         keep = set(self.selected_run_ids()) if self.rows else set()
@@ -107,34 +226,112 @@ class RunsList(QWidget):
             self.message.show()
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
-            r = row.figures
+            r = row.figures or {}
+            score = self.score_of(row)
             cells = (format_time(row.started_at), row.name, row.stack, row.status, row.model_source,
                      _fmt(r, "accuracy", "pct"), _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"),
-                     _fmt(r, "size_bytes", "mb"), _fmt(r, "parameter_ratio", "x"), row.short_id)
-            for j, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+                     "" if score != score else f"{score:.4g}", _fmt(r, "size_bytes", "mb"),
+                     _fmt(r, "parameter_ratio", "x"), row.short_id)
+            keys = (row.started_at.timestamp() if row.started_at else None, row.name, row.stack, row.status,
+                    row.model_source, _number(r, "accuracy"), _number(r, "baseline_accuracy"),
+                    _number(r, "speedup"), None if score != score else score, _number(r, "size_bytes"),
+                    _number(r, "parameter_ratio"), row.id)
+            for j, (text, key) in enumerate(zip(cells, keys)):
+                item = _Item(text)
                 item.setData(Qt.ItemDataRole.UserRole, row.id)
+                item.setData(SORT_ROLE, key)
                 if j in (NAME_COLUMN, STACK_COLUMN, MODEL_COLUMN):
                     item.setToolTip(text)  # in full, where the column elides it
+                if j == SPEEDUP_COLUMN and UNRELIABLE_MARK in text:
+                    item.setToolTip("The speedup's interval is wide: the machine was busy while it was timed. "
+                                    "Measure side by side (select several runs) to time it again.")
                 if j >= FIRST_FIGURE:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)
+        self._sort()
         for column, widest in ((MODEL_COLUMN, MODEL_MAX_WIDTH), (STACK_COLUMN, STACK_MAX_WIDTH)):
             self.table.resizeColumnToContents(column)
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
+        self._fill_choices()
+        self.apply_filters()
         self.table.clearSelection()  # the selection is by row: a new run on top would shift it onto other runs
-        for i, row in enumerate(self.rows):
-            if row.id in keep:
+        for i, run_id in enumerate(self.run_ids()):
+            if run_id in keep:
                 self._add_row_to_selection(i)
         self.table.blockSignals(False)
         self._selected()
 
-    def _add_row_to_selection(self, row: int) -> None:
+    def sort_by(self, column: int) -> None:
+        """Sort by ``column``: a second click reverses; figures start best (highest) first, text A to Z."""
+        if column == self.sort_column:
+            descending = self.sort_order == Qt.SortOrder.AscendingOrder
+        else:
+            descending = column >= FIRST_FIGURE and column != len(COLUMNS) - 1 or column == 0
+        self.sort_column = column
+        self.sort_order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        keep = self.selected_run_ids()
+        self.table.blockSignals(True)
+        self._sort()
+        self.table.clearSelection()
+        for i, run_id in enumerate(self.run_ids()):
+            if run_id in keep:
+                self._add_row_to_selection(i)
+        self.table.blockSignals(False)
+
+    def _sort(self) -> None:
+        hidden = {run_id for i, run_id in enumerate(self.run_ids()) if self.table.isRowHidden(i)}
+        self.table.descending = self.sort_order == Qt.SortOrder.DescendingOrder
+        self.table.sortItems(self.sort_column, self.sort_order)
+        for i, run_id in enumerate(self.run_ids()):  # hidden rows stay hidden where they moved
+            self.table.setRowHidden(i, run_id in hidden)
+        arrow = " \u25be" if self.sort_order == Qt.SortOrder.DescendingOrder else " \u25b4"
+        for j, title in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(j).setText(title + (arrow if j == self.sort_column else ""))
+
+    def _fill_choices(self) -> None:
+        """The model and status filters offer the values the runs have (a choice made stays, if still there)."""
+        for box, values in ((self.model_filter, sorted({r.model_source for r in self.rows})),
+                            (self.status_filter, sorted({r.status for r in self.rows}))):
+            current = box.currentText() or ALL
+            box.blockSignals(True)
+            box.clear()
+            box.addItems([ALL, *values])
+            box.setCurrentIndex(max(0, box.findText(current)))
+            box.blockSignals(False)
+
+    def apply_filters(self) -> None:
+        """Hide the rows the filters leave out (a hidden selected row is unselected)."""
+        text = self.filter_text.text().strip().lower()
+        model, status = self.model_filter.currentText(), self.status_filter.currentText()
+        least = self.min_speedup.value()
+        try:
+            floor = float(self.min_score.text()) if self.min_score.text().strip() else None
+        except ValueError:
+            floor = None
+        by_id = {r.id: r for r in self.rows}
+        for i, run_id in enumerate(self.run_ids()):
+            row = by_id[run_id]
+            speedup = _number(row.figures or {}, "speedup")
+            score = self.score_of(row)
+            shown = ((not text or any(text in (v or "").lower() for v in (row.name, row.stack, row.model_source,
+                                                                          row.status, row.id)))
+                     and model in (ALL, "", row.model_source) and status in (ALL, "", row.status)
+                     and (least <= 0 or (speedup is not None and speedup >= least))
+                     and (floor is None or (score == score and score >= floor)))
+            self.table.setRowHidden(i, not shown)
+            if not shown and self.table.selectionModel().isRowSelected(i, self.table.rootIndex()):
+                self.table.selectionModel().select(self.table.model().index(i, 0),
+                                                   self._flags("Deselect"))
+
+    @staticmethod
+    def _flags(what: str):
         from PySide6.QtCore import QItemSelectionModel
 
+        return getattr(QItemSelectionModel.SelectionFlag, what) | QItemSelectionModel.SelectionFlag.Rows
+
+    def _add_row_to_selection(self, row: int) -> None:
         index = self.table.model().index(row, 0)
-        self.table.selectionModel().select(index, QItemSelectionModel.SelectionFlag.Select
-                                           | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.selectionModel().select(index, self._flags("Select"))
 
     def select_runs(self, run_ids: list[str]) -> None:
         """Select exactly these runs (as a user would by clicking with Ctrl)."""
@@ -145,7 +342,8 @@ class RunsList(QWidget):
 
     def selected_run_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.rows[r].id for r in rows if r < len(self.rows)]
+        ids = self.run_ids()
+        return [ids[r] for r in rows if r < len(ids)]
 
     def selected_run_id(self) -> str | None:
         ids = self.selected_run_ids()
@@ -187,20 +385,34 @@ class RunsList(QWidget):
         menu.deleteLater()
 
     def delete_selected(self) -> None:
+        """Delete the selected runs from the database; then offer to delete their files on disk too."""
         from studio.dialogs import errors
 
         ids = self.selected_run_ids()
         if not ids:
             return
         what = f"run {ids[0][:8]}" if len(ids) == 1 else f"{len(ids)} runs"
-        if errors.ask_yes_no(self, "Delete runs", f"Delete {what} and their metrics? Files on disk stay."):
-            for run_id in ids:
-                try:
-                    self.store.delete_run(run_id)
-                except Exception as exc:
-                    errors.report_exception(self, "Could not delete the run", exc)
-                    break
-            self.refresh()
+        if not errors.ask_yes_no(self, "Delete runs", f"Delete {what} and their metrics from the runs database?"):
+            return
+        folders = [f for run_id in ids for f in self.store.run_folders(run_id)]  # read before the rows go
+        for run_id in ids:
+            try:
+                self.store.delete_run(run_id)
+            except Exception as exc:
+                errors.report_exception(self, "Could not delete the run", exc)
+                break
+        self.refresh()
+        if folders:
+            size = folder_bytes(folders)
+            where = str(folders[0]) if len(folders) == 1 else f"{len(folders)} folders under {folders[0].parent}"
+            if errors.ask_yes_no(self, "Delete the run files too?",
+                                 f"Also delete the deleted runs' files on disk ({size / 1e6:.1f} MB in {where}): "
+                                 "their checkpoints? Exports are kept either way; No keeps the files."):
+                freed = delete_folders(folders)
+                self.message.setText(f"Deleted {what}; {freed / 1e6:.1f} MB of run files freed.")
+            else:
+                self.message.setText(f"Deleted {what}; its files stay in {where}.")
+            self.message.show()
 
     def rename_selected(self, name: str | None = None) -> None:
         """Rename the (first) selected run; asks for the name when ``name`` is None."""
