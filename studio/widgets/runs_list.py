@@ -142,11 +142,18 @@ class RunsList(QWidget):
         self.message = QLabel(store.error)
         self.message.setObjectName("hint")
         self.message.setVisible(bool(store.error))
+        self.cache_label = QLabel("")
+        self.cache_label.setObjectName("hint")
+        self.clear_cache_button = QPushButton("Clear step cache\u2026")
+        self.clear_cache_button.setToolTip("Remove every step-cache entry: later runs compute their leading steps "
+                                           "again. Runs and their figures stay.")
         self.refresh_button = QPushButton("Refresh")
         self.delete_button = QPushButton("Delete")
         self.rename_button = QPushButton("Rename")
         bar = QHBoxLayout()
         bar.addWidget(self.message, 1)
+        bar.addWidget(self.cache_label)
+        bar.addWidget(self.clear_cache_button)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.rename_button)
         bar.addWidget(self.delete_button)
@@ -157,6 +164,7 @@ class RunsList(QWidget):
         layout.addLayout(bar)
         self.bar = bar
         self.refresh_button.clicked.connect(self.refresh)
+        self.clear_cache_button.clicked.connect(self.clear_cache)
         self.delete_button.clicked.connect(self.delete_selected)
         self.rename_button.clicked.connect(lambda: self.rename_selected())
         self.table.itemSelectionChanged.connect(self._selected)
@@ -254,6 +262,7 @@ class RunsList(QWidget):
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
         self._fill_choices()
         self.apply_filters()
+        self.show_cache()
         self.table.clearSelection()  # the selection is by row: a new run on top would shift it onto other runs
         for i, run_id in enumerate(self.run_ids()):
             if run_id in keep:
@@ -287,6 +296,42 @@ class RunsList(QWidget):
         arrow = " \u25be" if self.sort_order == Qt.SortOrder.DescendingOrder else " \u25b4"
         for j, title in enumerate(COLUMNS):
             self.table.horizontalHeaderItem(j).setText(title + (arrow if j == self.sort_column else ""))
+
+    def show_cache(self) -> None:
+        """The step cache's size against its cap, beside the buttons (hidden without a database)."""
+        try:
+            cache = self.store.step_cache()
+            size = cache.size_bytes() if cache is not None else 0
+        except OSError:
+            cache = None
+        self.cache_label.setVisible(cache is not None)
+        self.clear_cache_button.setVisible(cache is not None)
+        if cache is None:
+            return
+        from core.engine.cache import CAP_ENV
+
+        self.cache_label.setText(f"Step cache: {size / 1e6:.1f} MB of {cache.cap_bytes / 1e9:.1f} GB")
+        self.cache_label.setToolTip(f"Finished runs leave their stack's leading steps in {cache.root}; later runs "
+                                    f"with the same leading steps start from there. The least recently used entries "
+                                    f"go first once the cap is reached (${CAP_ENV} sets it, in GiB).")
+        self.clear_cache_button.setEnabled(size > 0)
+
+    def clear_cache(self) -> None:
+        """Empty the step cache, after asking; says how much it freed."""
+        from studio.dialogs import errors
+
+        cache = self.store.step_cache()
+        if cache is None:
+            return
+        size = cache.size_bytes()
+        if not errors.ask_yes_no(self, "Clear the step cache?",
+                                 f"Delete the step cache ({size / 1e6:.1f} MB in {cache.root})? Later runs compute "
+                                 "their leading steps again; runs and their figures stay."):
+            return
+        freed = cache.clear()
+        self.message.setText(f"Step cache cleared: {freed / 1e6:.1f} MB freed.")
+        self.message.show()
+        self.show_cache()
 
     def _fill_choices(self) -> None:
         """The model and status filters offer the values the runs have (a choice made stays, if still there)."""

@@ -173,3 +173,27 @@ def test_deleting_a_run_offers_to_delete_its_files(qtbot, db_url, tmp_path, monk
     assert (root / keep / "final" / "model.safetensors").exists()  # another run's files are never touched
     assert ("freed" if delete_files else "stay") in widget.message.text()
     store.close()
+
+
+def test_saved_runs_show_the_step_cache_size_and_cap_and_clear_it(qtbot, db_url, dialogs, monkeypatch):
+    from core.engine.cache import CAP_ENV, cache_root_for
+
+    monkeypatch.setenv(CAP_ENV, "2")
+    record(db_url, "fast", FAST)
+    entry = cache_root_for(db_url) / "0123abcd"
+    entry.mkdir(parents=True)
+    (entry / "model.safetensors").write_bytes(b"\0" * 300_000)
+    store = DatabaseRunsStore(db_url)
+    widget = RunsList(store)
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.cache_label.isVisible()
+    assert widget.cache_label.text() == "Step cache: 0.3 MB of 2.1 GB"
+    assert str(cache_root_for(db_url)) in widget.cache_label.toolTip()
+    dialogs.answer = True
+    qtbot.mouseClick(widget.clear_cache_button, Qt.MouseButton.LeftButton)
+    assert "0.3 MB" in dialogs.questions[-1]
+    assert not entry.exists() and widget.cache_label.text() == "Step cache: 0.0 MB of 2.1 GB"
+    assert "0.3 MB freed" in widget.message.text() and not widget.clear_cache_button.isEnabled()
+    assert widget.run_ids()  # the runs stay
+    store.close()
