@@ -7,24 +7,21 @@ the view (geomean, fastest, smallest or a formula).
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMenu, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.db.domain import RunSummary
 from core.metrics import figures as fig
 from studio.compare import TOO_SMALL, UNRELIABLE_MARK
 from studio.runs_store import RunsStore, delete_folders, folder_bytes, format_time
+from studio.widgets.runs_filter import RunsFilter, number as _number
 
 COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Score", "Size",
            "Params ratio", "Run id")
 NAME_COLUMN, STACK_COLUMN, STATUS_COLUMN, MODEL_COLUMN, FIRST_FIGURE = 1, 2, 3, 4, 5
 SPEEDUP_COLUMN, SCORE_COLUMN = COLUMNS.index("Speedup"), COLUMNS.index("Score")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number (or text) a column sorts by
-SCORES = ("geomean", "fastest", "smallest")  # the built-ins; the box also takes a formula
-ALL = "all"
 # A model is often a long folder path, a stack a long chain: their columns fit the content up to these widths, then
 # elide (in full in the tooltip), so the spare width goes to the run's name, the column a user reads and renames.
 MODEL_MAX_WIDTH = 220
@@ -46,14 +43,6 @@ def _fmt(results: dict, key: str, kind: str) -> str:
     if key == "speedup" and fig.unreliable(results, "speedup"):
         text += " " + UNRELIABLE_MARK  # as `bert-studio runs` marks it: a wide interval, not a fact
     return text
-
-
-def _number(results: dict, key: str) -> float | None:
-    try:
-        value = float(results.get(key))
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
 
 
 class _Item(QTableWidgetItem):
@@ -104,41 +93,7 @@ class RunsList(QWidget):
         header.setSectionsClickable(True)
         header.sectionClicked.connect(self.sort_by)
         self.sort_column, self.sort_order = 0, Qt.SortOrder.DescendingOrder  # newest first
-        self.score_box = QComboBox()
-        self.score_box.setEditable(True)
-        self.score_box.addItems(SCORES)
-        self.score_box.setToolTip("The score column, as `bert-studio runs --score` computes it: geomean (of accuracy "
-                                  "retained, speedup and size ratio), fastest, smallest, or a formula over the figures, "
-                                  "e.g. speedup * accuracy_retained ** 4 (Enter applies it)")
-        self.score = None
-        self.score_error = ""
-        self.filter_text = QLineEdit()
-        self.filter_text.setPlaceholderText("Filter by name, stack or model")
-        self.filter_text.setClearButtonEnabled(True)
-        self.model_filter = QComboBox()
-        self.model_filter.setToolTip("Only the runs of this model")
-        for box in (self.model_filter, self.score_box):  # a long model path or formula must not widen the window
-            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(12)
-        self.status_filter = QComboBox()
-        self.status_filter.setToolTip("Only the runs with this status")
-        self.min_speedup = QDoubleSpinBox()
-        self.min_speedup.setRange(0.0, 1000.0)
-        self.min_speedup.setSingleStep(0.1)
-        self.min_speedup.setSpecialValueText("any")
-        self.min_speedup.setPrefix("\u2265 ")
-        self.min_speedup.setSuffix("x")
-        self.min_speedup.setToolTip("Only the runs at least this much faster than their baseline (any: no limit)")
-        self.min_score = QLineEdit()
-        self.min_score.setPlaceholderText("any")
-        self.min_score.setMaximumWidth(70)
-        self.min_score.setToolTip("Only the runs that score at least this much (blank: no limit)")
-        filters = QHBoxLayout()
-        filters.addWidget(self.filter_text, 2)
-        for label, widget in (("Model", self.model_filter), ("Status", self.status_filter),
-                              ("Speedup", self.min_speedup), ("Score", self.score_box), ("\u2265", self.min_score)):
-            filters.addWidget(QLabel(label))
-            filters.addWidget(widget)
+        self.filters = RunsFilter()
         self.message = QLabel(store.error)
         self.message.setObjectName("hint")
         self.message.setVisible(bool(store.error))
@@ -159,7 +114,7 @@ class RunsList(QWidget):
         bar.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(filters)
+        layout.addWidget(self.filters)
         layout.addWidget(self.table, 1)
         layout.addLayout(bar)
         self.bar = bar
@@ -170,15 +125,10 @@ class RunsList(QWidget):
         self.table.itemSelectionChanged.connect(self._selected)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
-        self.filter_text.textChanged.connect(self.apply_filters)
-        self.model_filter.currentIndexChanged.connect(self.apply_filters)
-        self.status_filter.currentIndexChanged.connect(self.apply_filters)
-        self.min_speedup.valueChanged.connect(self.apply_filters)
-        self.min_score.textChanged.connect(self.apply_filters)
-        self.score_box.activated.connect(lambda _: self.set_score(self.score_box.currentText()))
-        self.score_box.lineEdit().returnPressed.connect(lambda: self.set_score(self.score_box.currentText()))
+        self.filters.filtersChanged.connect(self.apply_filters)
+        self.filters.scoreChanged.connect(self._score_changed)
         self.rows: list[RunSummary] = []
-        self.set_score("geomean", refresh=False)
+        self._score_changed(refresh=False)
         self.refresh()
 
     def set_store(self, store: RunsStore) -> None:
@@ -196,32 +146,13 @@ class RunsList(QWidget):
         """The ids of the rows the filters leave shown, in table order."""
         return [run_id for i, run_id in enumerate(self.run_ids()) if not self.table.isRowHidden(i)]
 
-    def set_score(self, text: str, refresh: bool = True) -> bool:
-        """Score the runs by ``text`` (a built-in or a formula); a bad formula keeps the last score and says why."""
-        from core.errors import StudioError
-        from core.scoring import parse_score
-
-        try:
-            score = parse_score(text.strip() or "geomean")
-        except StudioError as exc:
-            self.score_error = str(exc)
-            self.score_box.setStyleSheet("QComboBox { border: 1px solid #dc2626; }")
-            self.score_box.lineEdit().setToolTip(f"Not a score: {exc}")
-            return False
-        self.score, self.score_error = score, ""
-        self.score_box.setStyleSheet("")
-        self.score_box.lineEdit().setToolTip("")
-        if self.score_box.currentText() != text:
-            self.score_box.setCurrentText(text)
+    def _score_changed(self, refresh: bool = True) -> None:
+        score = self.filters.score
         self.table.horizontalHeaderItem(SCORE_COLUMN).setToolTip(
             f"<b>Score</b><br>{score.describe()}<br>Higher is better; as <code>bert-studio runs --score</code> "
-            "computes it. Choose it below the table.")
+            "computes it. Choose it above the table.")
         if refresh:
             self.refresh()
-        return True
-
-    def score_of(self, row: RunSummary) -> float:
-        return self.score(row.figures or {}) if self.score is not None else math.nan
 
     def refresh(self) -> None:
         keep = set(self.selected_run_ids()) if self.rows else set()
@@ -235,7 +166,7 @@ class RunsList(QWidget):
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             r = row.figures or {}
-            score = self.score_of(row)
+            score = self.filters.score_of(row)
             cells = (format_time(row.started_at), row.name, row.stack, row.status, row.model_source,
                      _fmt(r, "accuracy", "pct"), _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"),
                      "" if score != score else f"{score:.4g}", _fmt(r, "size_bytes", "mb"),
@@ -260,7 +191,7 @@ class RunsList(QWidget):
         for column, widest in ((MODEL_COLUMN, MODEL_MAX_WIDTH), (STACK_COLUMN, STACK_MAX_WIDTH)):
             self.table.resizeColumnToContents(column)
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
-        self._fill_choices()
+        self.filters.fill_choices(self.rows)
         self.apply_filters()
         self.show_cache()
         self.table.clearSelection()  # the selection is by row: a new run on top would shift it onto other runs
@@ -333,40 +264,14 @@ class RunsList(QWidget):
         self.message.show()
         self.show_cache()
 
-    def _fill_choices(self) -> None:
-        """The model and status filters offer the values the runs have (a choice made stays, if still there)."""
-        for box, values in ((self.model_filter, sorted({r.model_source for r in self.rows})),
-                            (self.status_filter, sorted({r.status for r in self.rows}))):
-            current = box.currentText() or ALL
-            box.blockSignals(True)
-            box.clear()
-            box.addItems([ALL, *values])
-            box.setCurrentIndex(max(0, box.findText(current)))
-            box.blockSignals(False)
-
     def apply_filters(self) -> None:
         """Hide the rows the filters leave out (a hidden selected row is unselected)."""
-        text = self.filter_text.text().strip().lower()
-        model, status = self.model_filter.currentText(), self.status_filter.currentText()
-        least = self.min_speedup.value()
-        try:
-            floor = float(self.min_score.text()) if self.min_score.text().strip() else None
-        except ValueError:
-            floor = None
         by_id = {r.id: r for r in self.rows}
         for i, run_id in enumerate(self.run_ids()):
-            row = by_id[run_id]
-            speedup = _number(row.figures or {}, "speedup")
-            score = self.score_of(row)
-            shown = ((not text or any(text in (v or "").lower() for v in (row.name, row.stack, row.model_source,
-                                                                          row.status, row.id)))
-                     and model in (ALL, "", row.model_source) and status in (ALL, "", row.status)
-                     and (least <= 0 or (speedup is not None and speedup >= least))
-                     and (floor is None or (score == score and score >= floor)))
+            shown = self.filters.accepts(by_id[run_id])
             self.table.setRowHidden(i, not shown)
             if not shown and self.table.selectionModel().isRowSelected(i, self.table.rootIndex()):
-                self.table.selectionModel().select(self.table.model().index(i, 0),
-                                                   self._flags("Deselect"))
+                self.table.selectionModel().select(self.table.model().index(i, 0), self._flags("Deselect"))
 
     @staticmethod
     def _flags(what: str):

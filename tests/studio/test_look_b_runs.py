@@ -77,13 +77,13 @@ def test_score_column_is_the_cli_score_and_the_view_chooses_it(qtbot, runs):
     geomean = parse_score("geomean")
     assert cell(widget, ids["fast"], "Score") == f"{geomean(FAST):.4g}"
     assert cell(widget, ids["failed"], "Score") == ""
-    widget.score_box.setCurrentText("speedup * accuracy_retained ** 4")
-    qtbot.keyClick(widget.score_box.lineEdit(), Qt.Key.Key_Return)
+    widget.filters.score_box.setCurrentText("speedup * accuracy_retained ** 4")
+    qtbot.keyClick(widget.filters.score_box.lineEdit(), Qt.Key.Key_Return)
     assert cell(widget, ids["fast"], "Score") == f"{3.0 * 0.99 ** 4:.4g}"
     assert "speedup" in widget.table.horizontalHeaderItem(COLUMNS.index("Score")).toolTip()
-    widget.score_box.setCurrentText("speedup * nonsense")  # a bad formula keeps the last score and says why
-    qtbot.keyClick(widget.score_box.lineEdit(), Qt.Key.Key_Return)
-    assert "nonsense" in widget.score_error
+    widget.filters.score_box.setCurrentText("speedup * nonsense")  # a bad formula keeps the last score and says why
+    qtbot.keyClick(widget.filters.score_box.lineEdit(), Qt.Key.Key_Return)
+    assert "nonsense" in widget.filters.score_error
     assert cell(widget, ids["fast"], "Score") == f"{3.0 * 0.99 ** 4:.4g}"
 
 
@@ -114,20 +114,20 @@ def _section_centre(header, column: int):
 def test_filters_narrow_the_rows_by_text_model_status_speedup_and_score(runs):
     widget, ids = runs
     assert widget.visible_run_ids() and len(widget.visible_run_ids()) == 4
-    widget.status_filter.setCurrentText("failed")
+    widget.filters.status.setCurrentText("failed")
     assert widget.visible_run_ids() == [ids["failed"]]
-    widget.status_filter.setCurrentText("all")
-    widget.model_filter.setCurrentText("zz-other-model")
+    widget.filters.status.setCurrentText("all")
+    widget.filters.model.setCurrentText("zz-other-model")
     assert widget.visible_run_ids() == [ids["noisy"]]
-    widget.model_filter.setCurrentText("all")
-    widget.min_speedup.setValue(2.5)
+    widget.filters.model.setCurrentText("all")
+    widget.filters.min_speedup.setValue(2.5)
     assert widget.visible_run_ids() == [ids["fast"]]
-    widget.min_speedup.setValue(0)
-    widget.filter_text.setText("NOIS")
+    widget.filters.min_speedup.setValue(0)
+    widget.filters.text.setText("NOIS")
     assert widget.visible_run_ids() == [ids["noisy"]]
-    widget.filter_text.clear()
+    widget.filters.text.clear()
     widget.select_runs([ids["noisy"]])
-    widget.min_score.setText(f"{parse_score('geomean')(FAST) - 1e-6}")
+    widget.filters.min_score.setText(f"{parse_score('geomean')(FAST) - 1e-6}")
     assert widget.visible_run_ids() == [ids["fast"]]
     assert widget.selected_run_ids() == []  # a row filtered out is no longer selected
 
