@@ -10,9 +10,9 @@ SCRIPT = ROOT / "docs" / "screenshots" / "make_screenshots.py"
 
 
 def test_the_script_retakes_every_readme_screenshot_at_1280x800():
-    readme = (ROOT / "README.md").read_text()
-    pictures = set(re.findall(r"docs/screenshots/([\w-]+\.png)", readme))
-    assert "study-view.png" in pictures
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pictures = {name for page in pages for name in re.findall(r"screenshots/([\w-]+\.png)", page.read_text())}
+    assert {"live-dashboard.png", "study-view.png"} <= pictures
     text = SCRIPT.read_text()
     for name in pictures:
         assert f'"{name}"' in text, f"{name} is in the README but the script does not take it"
