@@ -34,7 +34,7 @@ class QueuedRun:
 
 
 class RunQueue(QObject):
-    """FIFO of :class:`QueuedRun`; ``changed`` fires on every add, removal or pop."""
+    """FIFO of :class:`QueuedRun` that the user may reorder; ``changed`` fires on every add, move, removal or pop."""
 
     changed = Signal()
 
@@ -64,6 +64,29 @@ class RunQueue(QObject):
             self.changed.emit()
             return True
         return False
+
+    def move(self, key: int, offset: int) -> bool:
+        """Move a waiting run ``offset`` places (negative: sooner); returns whether it moved."""
+        keys = [i.key for i in self._items]
+        if key not in keys:
+            return False
+        old = keys.index(key)
+        new = min(max(old + offset, 0), len(keys) - 1)
+        if new == old:
+            return False
+        self._items.insert(new, self._items.pop(old))
+        self.changed.emit()
+        return True
+
+    def reorder(self, keys: list[int]) -> None:
+        """Put the waiting runs in the order of ``keys`` (runs not named keep their order, after those named)."""
+        by_key = {i.key: i for i in self._items}
+        named = [by_key[k] for k in dict.fromkeys(keys) if k in by_key]
+        rest = [i for i in self._items if i not in named]
+        order = named + rest
+        if [i.key for i in order] != [i.key for i in self._items]:
+            self._items = order
+            self.changed.emit()
 
     def pop(self) -> QueuedRun | None:
         if not self._items:

@@ -8,7 +8,9 @@ database degrades to an explanatory message instead of a crash.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
 
 from core.db.domain import RunSummary
 
@@ -22,6 +24,45 @@ def format_time(value: Any) -> str:
             value = value.astimezone()  # stored in UTC; shown in local time
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value or "")
+
+
+def run_folders(record: Any) -> list[Path]:
+    """The run's own folders: each artifact's nearest parent folder named after the run id (``runs/<id>``).
+
+    Exports the user wrote elsewhere are not the run's own files and are never listed; nor is a checkpoint
+    outside a folder named after the run (nothing else there is known to be the run's alone).
+    """
+    found: list[Path] = []
+    for art in getattr(record, "artifacts", ()) or ():
+        if art.kind == "export":
+            continue
+        path = Path(art.path)
+        folder = next((p for p in (path, *path.parents) if p.name == record.id), None)
+        if folder is not None and folder.is_dir() and folder not in found:
+            found.append(folder)
+    return found
+
+
+def folder_bytes(folders: Iterable[Path]) -> int:
+    """Bytes of the files under ``folders`` (links not followed)."""
+    total = 0
+    for folder in folders:
+        for f in Path(folder).rglob("*"):
+            try:
+                if f.is_file() and not f.is_symlink():
+                    total += f.stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def delete_folders(folders: Iterable[Path]) -> int:
+    """Remove ``folders``; returns the bytes freed."""
+    folders = list(folders)
+    size = folder_bytes(folders)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    return size - folder_bytes(f for f in folders if f.exists())
 
 
 class RunsStore:
@@ -40,6 +81,17 @@ class RunsStore:
 
     def rename_run(self, run_id: str, name: str) -> None:
         raise KeyError(run_id)
+
+    def run_folders(self, run_id: str) -> list[Path]:
+        """The folders on disk that hold only this run's files (its checkpoints), that exist now."""
+        try:
+            return run_folders(self.get_run(run_id))
+        except Exception:  # a run gone meanwhile, or a database that cannot be read: nothing to offer
+            return []
+
+    def step_cache(self) -> Any:
+        """The :class:`core.engine.cache.StepCache` beside this store's database, or None."""
+        return None
 
     def metric_keys(self, run_id: str) -> list[str]:
         return []
@@ -102,6 +154,13 @@ class DatabaseRunsStore(RunsStore):
     def rename_run(self, run_id: str, name: str) -> None:
         if self._repo is not None:
             self._repo.rename_run(run_id, name)
+
+    def step_cache(self) -> Any:
+        if self._repo is None:
+            return None
+        from core.engine.cache import StepCache
+
+        return StepCache.for_database(self.url)
 
     def metric_keys(self, run_id: str) -> list[str]:
         return [] if self._repo is None else list(self._repo.metric_keys(run_id))

@@ -97,6 +97,8 @@ class WindowActionsMixin:
         help_menu = bar.addMenu("&Help")
         self.help_action = self._action("&Figures and methods", self.show_help, QKeySequence.StandardKey.HelpContents,
                                         help_menu, "What each figure means and how it is measured; what each method does")
+        self.start_help_action = self._action("&Getting started", lambda: self.show_help().show_page("start"), None,
+                                              help_menu, "A first run in five steps, with pictures")
         self._action("&About", lambda: show_about(self, self.database_note()), None, help_menu)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")

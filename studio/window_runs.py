@@ -17,6 +17,26 @@ from core.recipe import Recipe
 from studio.dialogs import errors
 
 
+def weight_precision(model, quantized: bool) -> str:
+    """How the model stores its weights, in words: "float32", "int8 (dynamic quantization) ...", "4-bit ..."."""
+    int8, kbit = 0, {}
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        packed = getattr(module, "_packed_params", None)
+        if packed is not None or (callable(weight) and type(module).__module__.startswith("torch.ao.nn.quantized")):
+            int8 += 1  # torch's dynamic int8 Linear keeps its weight packed
+        elif hasattr(module, "codes") and isinstance(getattr(module, "bits", None), int):
+            kbit[module.bits] = kbit.get(module.bits, 0) + 1
+    parts = [f"int8 ({int8} linear layer{'s' if int8 != 1 else ''}, dynamic quantization)"] if int8 else []
+    parts += [f"{bits}-bit ({n} matri{'ces' if n != 1 else 'x'})" for bits, n in sorted(kbit.items())]
+    if parts:
+        return ", ".join(parts) + "; the rest float"
+    if quantized:
+        return "int8 / k-bit (as its checkpoint says)"
+    dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
+    return ", ".join(dtypes) or "float32"
+
+
 def describe_final_model(record) -> dict:
     """Load a saved run's final checkpoint and describe it as the inspector shows a model (off the GUI thread)."""
     from core.export.api import final_checkpoint
@@ -25,7 +45,8 @@ def describe_final_model(record) -> dict:
 
     path = final_checkpoint(record)
     state = load_model_folder(path)
-    return {**describe(state.model), "size_bytes": serialized_size(state.model), "source": str(path)}
+    return {**describe(state.model), "size_bytes": serialized_size(state.model), "source": str(path),
+            "quantized": bool(state.quantized), "precision": weight_precision(state.model, state.quantized)}
 
 
 def estimate_model(event) -> str | None:

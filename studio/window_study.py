@@ -29,7 +29,7 @@ class WindowStudyMixin:
 
     def open_study(self):
         """Show the Study tab (created on first use) set up from the current stack; returns the view."""
-        from studio.study.study_view import StudyView
+        from studio.study.study_view import StudyView, study_dock_text
 
         if self.study_view is None:
             self.study_view = StudyView(self.store_url(), self)
@@ -37,6 +37,8 @@ class WindowStudyMixin:
             self.study_view.openRunRequested.connect(self.show_study_run)
             self.study_view.openRecipeRequested.connect(self.open_run_recipe)
             self.study_view.runsChanged.connect(self.runs.refresh)
+            self.study_view.runningChanged.connect(  # the Run dock does not follow trials: it says so
+                lambda on: self.controller.running or self.dashboard.status.setText(study_dock_text(on)))
             self.main_tabs.addTab(self.study_view, "Study")
             self.main_tabs.currentChanged.connect(self._study_tab_changed)
         if not self.study_view.running:

@@ -107,6 +107,25 @@ def _load(record) -> _Loaded:
     return _Loaded(run_id, _field(record, "name") or run_id[:8], state, parsed)
 
 
+def _round_counter(models: int, check: Callable[[], None] | None, on_round: Callable[[int], None]) -> Callable[[], None]:
+    """A ``check`` for :func:`~core.metrics.latency.time_rounds` that also reports each round as it starts.
+
+    ``time_rounds`` calls ``check`` once before each model's block, ``models`` times a round, in order; the
+    first call of each round is the start of round ``calls // models``.
+    """
+    calls = 0
+
+    def counted() -> None:
+        nonlocal calls
+        if check:
+            check()
+        if calls % models == 0:
+            on_round(calls // models)
+        calls += 1
+
+    return counted
+
+
 def _cpu_eval(model):
     return model.to("cpu").eval()
 
@@ -128,6 +147,8 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
     here, so the studio can call this from a background thread. ``profiles`` defaults to the first run's
     ``evaluation.latency_profiles``; ``threads`` to its ``latency_threads`` (torch's default when unset).
     ``check`` is called between loads and timed blocks (raise to stop); ``timer`` is for tests.
+    ``progress(done, total, message)`` counts loads and timing rounds: it moves once per round, so a long
+    measurement shows it is going.
     """
     from core.data.task import prepare_task
     from core.export.api import name_labels
@@ -138,9 +159,11 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
     if not records:
         raise StudioError("name at least one run to measure")
     tell = progress or (lambda current, total, message: None)
+    rounds = max(1, int(rounds))
+    # One unit per run loaded, until the groups are known; then one per baseline loaded and per round timed.
     loaded: list[_Loaded] = []
     for n, record in enumerate(records):
-        tell(n, len(records), f"loading run {str(_field(record, 'id'))[:8]}")
+        tell(n, len(records) + 1, f"loading run {str(_field(record, 'id'))[:8]}")
         loaded.append(_load(record))
         if check:
             check()
@@ -154,8 +177,8 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
     result = SideBySide([])
     measurements = {item.run_id: item for item in loaded}
     out: dict[str, RunMeasurement] = {}
-    total = len(groups) * len(profiles)
-    done = 0
+    total = len(loaded) + len(groups) * (1 + len(profiles) * rounds)
+    done = len(loaded)
     for (source, num_labels), members in groups.items():
         recipe = members[0].recipe
         tokenizer = members[0].state.tokenizer or load_tokenizer(source)
@@ -166,6 +189,7 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
         for item in members:
             name_labels(item.state.model.config, task.label_names)
             models[item.run_id] = _cpu_eval(item.state.model)
+        done += 1
         base_size = serialized_size(base.model)
         for item in members:
             out[item.run_id] = RunMeasurement(item.run_id, item.name, source,
@@ -174,17 +198,21 @@ def measure_records(records: Sequence[Any], *, profiles: Sequence[str] | None = 
         group = f"{source} ({len(members)} run{'s' if len(members) != 1 else ''})"
         result.timings[group] = {}
         for profile in profiles:
-            tell(done, total, f"timing {profile} ({len(members)} run(s) and the baseline, {rounds} rounds)")
+            what = f"timing {profile} ({len(members)} run(s) and the baseline)"
+            tell(done, total, f"{what}: warming up")
             timing = measure_profile(models, task, recipe.evaluation.split, profile,
                                      throughput_batch=recipe.evaluation.latency_batch_size,
                                      max_length=recipe.data.max_length, rounds=rounds, warmup=warmup,
-                                     threads=threads, timer=timer, check=check)
+                                     threads=threads, timer=timer,
+                                     check=_round_counter(len(models), check,
+                                                          lambda r, d=done: tell(d + r, total,
+                                                                                 f"{what}: round {r + 1} of {rounds}")))
+            done += rounds
             result.timings[group][profile] = timing
             for item in members:
                 out[item.run_id].profiles.append(
                     ProfileResult(profile, speed_figures(timing, candidate=item.run_id, baseline=BASELINE),
                                   timing.protocol))
-            done += 1
     tell(total, total, "done")
     result.runs = [out[run_id] for run_id in measurements]
     return result

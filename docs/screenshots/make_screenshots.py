@@ -1,10 +1,15 @@
-"""Take the studio's documentation screenshots on a real X display (Xvfb), on the embedded default model.
+"""Retake the README's screenshots: the studio driven on a real X display (Xvfb) at 1280x800.
 
-    Xvfb :99 -screen 0 1400x900x24 -nolisten tcp &
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack | --only-compare]
+    python docs/screenshots/make_screenshots.py --xvfb          # starts its own Xvfb at 1280x800, then every shot
+    python docs/screenshots/make_screenshots.py --xvfb --quick  # every shot on the tiny model (a check, minutes)
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack | --only-compare |
+        --only-study]
 
-Each picture is taken by ImageMagick's ``import`` in a second process while the
-studio runs. Everything the runs write goes to a temporary studio home.
+It needs Xvfb, ImageMagick's ``import`` and Qt's xcb libraries (Debian: ``apt-get install xvfb imagemagick
+libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0``). Each picture is taken by ``import`` in a second
+process while the studio runs. Everything the runs write goes to a temporary studio home. The shots: the stack
+editor, a live run (dashboard with the processes field, the Study button and the run ETA), the model inspector, a
+comparison of four saved runs (ratios against their baselines), and the Study view on a real order study.
 """
 
 from __future__ import annotations
@@ -17,6 +22,26 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
+SCREEN = (1280, 800)  # the size a new user's laptop shows; every shot is of a window this size
+QUICK = "--quick" in sys.argv  # every run on the tiny model: a check that the script works, not the README's shots
+
+
+def start_xvfb() -> subprocess.Popen:
+    """An Xvfb of :data:`SCREEN` on the first free display from :140; sets DISPLAY and the xcb platform."""
+    import time
+
+    for n in range(140, 200):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+    server = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        time.sleep(0.1)
+    os.environ["DISPLAY"] = f":{n}"
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return server
 
 
 def shot(widget, name: str) -> None:
@@ -38,6 +63,16 @@ def raise_dock(window, title: str) -> None:
 
 
 def main() -> int:
+    server = start_xvfb() if "--xvfb" in sys.argv else None
+    try:
+        return take_all()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+
+
+def take_all() -> int:
     tmp = tempfile.mkdtemp(prefix="studio-shots-")
     os.environ["BERT_STUDIO_HOME"] = tmp
     os.environ["BERT_STUDIO_DB"] = f"sqlite:///{tmp}/runs.db"
@@ -56,7 +91,7 @@ def main() -> int:
     engine = studio_engine(workdir_root=f"{tmp}/runs")  # runs go to a worker process, as in the studio
     engine.warm_up()
     window = MainWindow(settings=StudioSettings(f"{tmp}/studio.ini"), engine=engine)
-    window.setGeometry(0, 0, 1400, 900)
+    window.setGeometry(0, 0, *SCREEN)
     window.show()
     window.start_warm_up()
     warmed = []
@@ -74,11 +109,14 @@ def main() -> int:
         inspector_shot(app, window)
     elif "--only-stack" in sys.argv:
         stack_shot(app, window, data, evaluation)
+    elif "--only-study" in sys.argv:
+        study_shot(app, window)
     else:
         if not only_compare:
             default_model_shots(app, window, data, evaluation)
             inspector_shot(app, window)
         compare_shot(app, window, evaluation)
+        study_shot(app, window)
     window.controller.shutdown(60)
     window.store.close()
     engine.close()
@@ -112,7 +150,10 @@ def default_model_shots(app, window, data, evaluation) -> None:
     stack_shot(app, window, data, evaluation)
 
     # 2. A live run with head pruning: the head mask fills in while the recovery fine-tuning goes.
-    live = Recipe(name="heads-half", data=data, evaluation=evaluation, steps=[
+    from core.recipe import ModelRef
+
+    live = Recipe(name="heads-half", model=ModelRef("tiny" if QUICK else "default"), data=data, evaluation=evaluation,
+                  steps=[
         Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
         Step("analyze.sensitivity", {"batches": 4, "batch_size": 16, "layers": False}),
         Step("prune.heads", {"amount": 0.5, "importance_source": "sensitivity"}),
@@ -143,7 +184,7 @@ def inspector_shot(app, window) -> None:
     # 3. The inspector on the default model, with the head importance of the run's analysis.
     window.data_panel.inspect_model()
     wait(app, 120, until=lambda: window.inspector is not None)
-    window.inspector.setGeometry(380, 20, 640, 860)
+    window.inspector.setGeometry(320, 10, 640, SCREEN[1] - 20)
     wait(app, 1.5)
     shot(window.inspector, "model-inspector.png")
     window.inspector.close()
@@ -155,7 +196,7 @@ def compare_shot(app, window, evaluation) -> None:
 
     # 4. Short variants queued one after another, then compared. With --real-compare they run on the
     # embedded MiniLM (about 10 minutes here), otherwise on the tiny model (quick, but the runs tie).
-    real = "--real-compare" in sys.argv
+    real = "--real-compare" in sys.argv and not QUICK
     model = "default" if real else "tiny"
     tiny_data = (DataRef(train_samples=1920, validation_samples=128, test_samples=400, max_length=64) if real
                  else DataRef(train_samples=480, validation_samples=128, test_samples=256, max_length=32))
@@ -178,9 +219,35 @@ def compare_shot(app, window, evaluation) -> None:
     wait(app, 1800, until=lambda: len(finished) >= len(variants) and not window.controller.running)
     window.main_tabs.setCurrentWidget(window.browser)
     window.runs.refresh()
-    window.runs.select_runs([r.run_id for r in window.runs.rows if r.model == model])
+    window.runs.select_runs([r.id for r in window.runs.rows if r.model_source == model][:len(variants)])
     wait(app, 1.5)
     shot(window, "compare-runs.png")
+
+
+
+def study_shot(app, window) -> None:
+    """5. The Study view on a real order study: a fine-tuned tiny teacher, then two steps tried alone and in both
+    orders (four trials), with the trials table, the Pareto plot and the interaction table filled in."""
+    from bench.gui_stall import wait
+    from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step
+
+    recipe = Recipe(name="order-heads-magnitude", model=ModelRef("tiny"),
+                    data=DataRef(train_samples=480, validation_samples=128, test_samples=256, max_length=32),
+                    evaluation=EvaluationSettings(max_samples=256, latency_repeats=3, latency_batch_size=16),
+                    steps=[Step("finetune", {"max_steps": 30, "batch_size": 16, "learning_rate": 1e-3}),
+                           Step("prune.magnitude", {"sparsity": 0.5}), Step("prune.heads", {})])
+    window.set_recipe(recipe)
+    view = window.open_study()
+    view.setup.set_kind("order")
+    view.setup.check_steps(view.setup.order_steps, [2, 3])
+    ended = []
+    view.session.ended.connect(ended.append)
+    if not view.start():
+        raise SystemExit(f"the study did not start: {view.setup.current_problems}")
+    wait(app, 1800, until=lambda: bool(ended))
+    view.refresh()
+    wait(app, 2.0)
+    shot(window, "study-view.png")
 
 
 if __name__ == "__main__":

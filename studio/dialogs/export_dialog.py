@@ -8,6 +8,7 @@ replaced after the user says so.
 from __future__ import annotations
 
 import html
+import re
 import threading
 from pathlib import Path
 
@@ -23,6 +24,25 @@ FORMATS = {
     "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantization)",
     "onnx-int4": "ONNX with 4-bit weights and embeddings (ONNX Runtime MatMulNBits): smallest, not fastest",
 }
+
+
+class ExportStopped(Exception):
+    """Stop was pressed: raised from the export's progress callback, so its staging folder is removed."""
+
+
+def default_folder_name(run_name: str, run_id: str) -> str:
+    """A folder name from the run's name: letters, digits, dots, dashes and underscores only (no arrows, no %)."""
+    name = re.sub(r"[^\w.]+", "-", run_name or "run", flags=re.ASCII).strip("-.") or "run"
+    return f"{name}-{run_id[:8]}"
+
+
+def agreement_text(report) -> tuple[str, str]:
+    """(row label, value) for the share that agreed, in the task's own measure (the export report's)."""
+    measure = getattr(report, "agreement_measure", "") or "predicted class agrees (share of rows)"
+    what, _, unit = measure.partition(" (share of ")
+    unit = unit.rstrip(")") or "rows"
+    return "Agreement", f"{what[:1].upper() + what[1:]}: {100 * report.argmax_agreement:.1f} % of {unit} " \
+                        f"({report.rows} sentences)"
 
 
 def folder_in_use(path: Path) -> bool:
@@ -47,7 +67,7 @@ def report_html(report) -> str:
         if report.speed_text():
             rows.append(("Against the original", report.speed_text()))
     rows += [("Max output difference", f"{report.max_abs_diff:.3g} (logits)"),
-             ("Same predicted class", f"{100 * report.argmax_agreement:.1f} % of {report.rows} sentences"),
+             agreement_text(report),
              ("Tolerance", report.tolerance), ("Verified", "yes" if report.verified else "no")]
     body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>&nbsp;{html.escape(str(v))}</td></tr>" for k, v in rows)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
@@ -63,7 +83,15 @@ class _ExportJob(QObject):
     def __init__(self, repo, run_id: str, fmt: str, folder: Path, overwrite: bool):
         super().__init__()
         self.args = (repo, run_id, fmt, folder, overwrite)
+        self.stop_requested = threading.Event()
         self.thread = threading.Thread(target=self._target, name="studio-export", daemon=True)
+
+    def _tell(self, step: int, total: int, message: str) -> None:
+        # The export calls this between its steps, inside its staging folder: raising here removes that folder.
+        # Once the last step is reported the export is in place, and stopping is too late.
+        if self.stop_requested.is_set() and step < total:
+            raise ExportStopped()
+        self.progress.emit(step, total, message)
 
     def _target(self) -> None:
         from core.export.api import export_run
@@ -71,7 +99,7 @@ class _ExportJob(QObject):
         repo, run_id, fmt, folder, overwrite = self.args
         try:
             report = export_run(repo, run_id, fmt, folder, overwrite=overwrite,
-                                progress=lambda step, total, message: self.progress.emit(step, total, message))
+                                progress=lambda step, total, message: self._tell(step, total, message))
         except BaseException as exc:  # shown in the dialog
             self.done.emit(False, exc)
         else:
@@ -93,7 +121,7 @@ class ExportDialog(QDialog):
             self.format_box.addItem(label, value)
         from core.env import studio_home
 
-        default = studio_home() / "exports" / f"{(run_name or 'run').replace(' ', '-')}-{run_id[:8]}"
+        default = studio_home() / "exports" / default_folder_name(run_name, run_id)
         self.folder = QLineEdit(str(default))
         browse = QPushButton("Folder\u2026")
         browse.clicked.connect(self._browse)
@@ -121,11 +149,16 @@ class ExportDialog(QDialog):
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         self.close_button = QPushButton("Close")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the export before its next step; nothing is left in the folder")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
         self.export_button.clicked.connect(self.start)
         self.close_button.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
+        buttons.addWidget(self.stop_button)
         buttons.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -173,6 +206,7 @@ class ExportDialog(QDialog):
         self.report.setText("")
         self.progress.setValue(0)
         self.export_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
         self.job = _ExportJob(self.repo, self.run_id, self.format_box.currentData(), folder, overwrite)
         self.job.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
         self.job.done.connect(self._done, Qt.ConnectionType.QueuedConnection)
@@ -180,16 +214,32 @@ class ExportDialog(QDialog):
         self.job.thread.start()
         return True
 
+    def stop(self) -> None:
+        """Ask the export to stop before its next step (a step under way, such as timing, finishes first)."""
+        if self.job is None:
+            return
+        self.job.stop_requested.set()
+        self.stop_button.setEnabled(False)
+        self.status.setText("Stopping after the current step\u2026")
+
     @Slot(int, int, str)
     def _progress(self, step: int, total: int, message: str) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(step)
-        self.status.setText(message[:1].upper() + message[1:] + "\u2026" if step < total else "Done.")
+        if self.job is not None and self.job.stop_requested.is_set():
+            return  # "Stopping…" stays until the export has stopped
+        text = message[:1].upper() + message[1:]
+        self.status.setText(f"Step {step + 1} of {total}: {text}\u2026" if step < total else "Done.")
 
     @Slot(bool, object)
     def _done(self, ok: bool, value: object) -> None:
         self.job = None
         self.export_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        if not ok and isinstance(value, ExportStopped):
+            self.progress.setValue(0)
+            self.status.setText("Export stopped; nothing was written to the folder.")
+            return
         if ok:
             self.progress.setValue(self.progress.maximum())
             self.status.setText("Exported and verified.")

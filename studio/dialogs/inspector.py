@@ -64,6 +64,7 @@ class ModelInspector(QDialog):
         summary = QLabel(
             f"<b>{info['model_type']}</b>, hidden size {info.get('hidden_size')}, vocabulary {info.get('vocab_size')}<br>"
             f"{total:,} parameters, {info.get('size_bytes', 0) / 1e6:.1f} MB as saved"
+            + (f"<br>Weights: {info['precision']}" if info.get("precision") else "")
         )
         # What the model predicts: the task and its head (class, outputs, label names), or no task head yet.
         head = info.get("head")

@@ -77,8 +77,10 @@ class InteractionTable(QTableWidget):
                     out.append(item.data(Qt.ItemDataRole.UserRole))
         return out
 
-    def show_pairs(self, pairs: list) -> None:
+    def show_pairs(self, pairs: list, reasons: dict[tuple[str, str], str] | None = None) -> None:
+        """``reasons[(first, second)]``: why the trial of that order has no figures (the trials table's note)."""
         self.pairs = list(pairs)
+        reasons = reasons or {}
         self.clearSpans()
         self.setRowCount(0)
         if not self.pairs:
@@ -93,9 +95,14 @@ class InteractionTable(QTableWidget):
                        _drop(pair.alone_a.drop)])
             self._row(["B alone", _ratio(pair.alone_b.speedup), _ratio(pair.alone_b.size_ratio),
                        _drop(pair.alone_b.drop)])
-            for name, stacked in (("A \u2192 B", pair.ab), ("B \u2192 A", pair.ba)):
+            for name, stacked, order in (("A \u2192 B", pair.ab, (pair.a, pair.b)),
+                                         ("B \u2192 A", pair.ba, (pair.b, pair.a))):
                 if stacked is None:
-                    self._row([name, "did not run", "", ""])
+                    why = reasons.get(order, "not in this study's plan")
+                    row = self._row([name, f"did not run: {why}"])
+                    self.setSpan(row, 1, 1, len(COLUMNS) - 1)  # the reason takes the figures' width
+                    self.item(row, 1).setToolTip(why)
+                    self.item(row, 1).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
                 else:
                     self._row([name, _ratio(stacked.speedup), _ratio(stacked.size_ratio), _drop(stacked.drop)])
             self._row(["No interaction predicts", _ratio(pair.null_speedup), _ratio(pair.null_size_ratio),
@@ -135,3 +142,19 @@ class InteractionTable(QTableWidget):
         if header:
             self.setSpan(row, 0, 1, len(COLUMNS))
         return row
+
+
+def order_reasons(report) -> dict[tuple[str, str], str]:
+    """Why each two-step order without figures has none, keyed by its steps' titles (as the pairs name them).
+
+    The reason is the one the trials table shows: the trial's note (a refusal, an error), else its status.
+    """
+    spec = report.spec
+    labels = {n: spec.recipe.steps[n - 1].title() for n in getattr(spec, "order_steps", ()) or ()}
+    out: dict[tuple[str, str], str] = {}
+    for t in report.trials:
+        order = tuple(t.params.get("order", ()))
+        if len(order) != 2 or not all(n in labels for n in order) or (t.status == "finished" and t.figures):
+            continue
+        out[(labels[order[0]], labels[order[1]])] = t.note or f"the trial {t.status}"
+    return out

@@ -7,9 +7,24 @@ its message (an unknown name, or the syntax error with its column) is shown unde
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QWidget
 
 from studio.study.spec_builder import SCORES, WEIGHTED, ScoreChoice, score_problem
+
+
+PLACEHOLDER = "#9ca3af"  # light grey: an example, never mistaken for typed text
+PLACEHOLDER_DISABLED = "#c4c8cf"  # lighter still while the study runs and the form is off
+
+
+def grey_placeholder(widget: QWidget) -> None:
+    """A placeholder in light grey in every state: some styles draw it in the disabled text colour, which reads
+    as typed text once the form is disabled (the study running)."""
+    palette = widget.palette()
+    for group, colour in ((QPalette.ColorGroup.Active, PLACEHOLDER), (QPalette.ColorGroup.Inactive, PLACEHOLDER),
+                          (QPalette.ColorGroup.Disabled, PLACEHOLDER_DISABLED)):
+        palette.setColor(group, QPalette.ColorRole.PlaceholderText, QColor(colour))
+    widget.setPalette(palette)
 
 
 class ScoreBox(QGroupBox):
@@ -20,6 +35,7 @@ class ScoreBox(QGroupBox):
         self.constraints = QPlainTextEdit()
         self.constraints.setPlaceholderText("one per line, e.g.\nspeedup >= 1.5\naccuracy_retained >= 98 %")
         self.constraints.setMaximumHeight(64)
+        grey_placeholder(self.constraints)
         self.score = QComboBox()
         # Long choices: the box elides them rather than widening the form past its column.
         self.score.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -29,6 +45,7 @@ class ScoreBox(QGroupBox):
             self.score.setItemData(self.score.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
         self.formula = QLineEdit()
         self.formula.setPlaceholderText("e.g. speedup * accuracy_retained ** 4 if accuracy_retained >= 0.98 else -inf")
+        grey_placeholder(self.formula)
         self.floor = QDoubleSpinBox()
         self.floor.setRange(1, 150)
         self.floor.setValue(98)

@@ -18,7 +18,7 @@ from core import events as ev
 from core.metrics.figures import format_figure
 from core.recipe import Recipe
 from studio.dialogs import errors
-from studio.study.interaction_table import InteractionTable
+from studio.study.interaction_table import InteractionTable, order_reasons
 from studio.study.pareto_plot import ParetoPlot
 from studio.study.session import StudySession
 from studio.study.study_setup import StudySetup
@@ -26,6 +26,13 @@ from studio.study.trials_table import TrialsTable, format_score
 
 IDLE = "No study yet: set one up on the left and press Start."
 REFRESH_MS = 250  # events arrive in bursts (a trial ends, the next starts): one report read per burst
+
+
+def study_dock_text(running: bool) -> str:
+    """What the Run dock says while a study runs and after: its trials do not go through the dock, so the dock's
+    last run ("Failed", "Finished") must not read as the study's."""
+    return ("Study running: its trials are followed in the Study tab" if running else
+            "Study stopped or done: its trials are in the Study tab and in Saved runs")
 
 
 class StudyView(QWidget):
@@ -164,11 +171,27 @@ class StudyView(QWidget):
         self.saved.clear()
         self.saved.addItem("\u2014 pick a recorded study \u2014", None)
         for st in studies:
-            budget = st.max_trials or "\u221e"
-            self.saved.addItem(f"{st.name} ({st.kind}, {st.status}, {st.claimed}/{budget}, {st.short_id})", st.id)
+            self.saved.addItem(self._saved_label(st), st.id)
         index = self.saved.findData(self.session.study_id) if self.session.study_id else 0
         self.saved.setCurrentIndex(max(0, index))
         self.saved.blockSignals(False)
+
+    def _saved_label(self, st) -> str:
+        """A saved study's line: the followed one from its report (trials done, running or not), the others from
+        the database's own count of trials started."""
+        budget = st.max_trials or "\u221e"
+        r = self.report
+        if r is not None and r.study.id == st.id:
+            status = "running" if self.session.running else r.study.status
+            done = sum(n for s, n in r.counts.items() if s != "running")
+            return f"{st.name} ({st.kind}, {status}, {done}/{budget} trials done, {st.short_id})"
+        return f"{st.name} ({st.kind}, {st.status}, {st.claimed}/{budget} trials started, {st.short_id})"
+
+    def _relabel_followed(self) -> None:
+        """Keep the followed study's line in the saved list in step with its report (trials end, Resume)."""
+        index = self.saved.findData(self.report.study.id) if self.report is not None else -1
+        if index > 0:
+            self.saved.setItemText(index, self._saved_label(self.report.study))
 
     def open_study(self, study_id: str) -> None:
         """Show a recorded study (Resume then restarts it if it was stopped)."""
@@ -229,6 +252,7 @@ class StudyView(QWidget):
     def _began(self) -> None:
         self._started_at = time.monotonic()
         self._clock.start()
+        self.fill_saved()  # a resumed study reads "running" in the list at once
         self.refresh()
         self._update_buttons()
         self.runningChanged.emit(True)
@@ -292,10 +316,11 @@ class StudyView(QWidget):
         r = self.report
         self.trials.show_trials(r.trials, r.best)
         self.pareto.show_report(r)
-        self.interaction.show_pairs(r.interaction)
+        self.interaction.show_pairs(r.interaction, order_reasons(r) if r.spec.kind == "order" else None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.interaction), r.spec.kind == "order")
         self._show_best()
         self._show_status()
+        self._relabel_followed()
         self._update_buttons()
 
     def _show_best(self) -> None:

@@ -1,7 +1,8 @@
 """The palette of registered methods, grouped by family, draggable into the stack.
 
 Methods the loaded model cannot take (its encoder family, int8 / k-bit weights, or the run's task kind) are
-greyed out, with the reason from :func:`core.applicability.applicability` as their tooltip.
+greyed out, with the reason from :func:`core.applicability.applicability` as their tooltip and, once clicked,
+in the description pane below the list.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ _USABLE = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag
 
 
 class _PaletteTree(QTreeWidget):
+    itemPressed = Signal(object)  # any item under a press, greyed (disabled) ones too, which Qt never makes current
+
+    def mousePressEvent(self, event) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if item is not None:
+            self.itemPressed.emit(item)
+        super().mousePressEvent(event)
+
     def mimeTypes(self) -> list[str]:
         return [METHOD_MIME]
 
@@ -51,6 +60,7 @@ class MethodPalette(QWidget):
         self._populate()
         self.tree.itemActivated.connect(self._activated)
         self.tree.currentItemChanged.connect(self._describe)
+        self.tree.itemPressed.connect(self._describe)  # a greyed method says why it is greyed when clicked
 
     def _populate(self) -> None:
         groups: dict[str, QTreeWidgetItem] = {}
@@ -131,4 +141,4 @@ class MethodPalette(QWidget):
             spec = get_method(name)
             reason = self._refusals.get(name)
             self.description.setText(f"<b>{spec.title}</b><br>{spec.description}"
-                                     + (f"<br><b>Not available:</b> {reason}" if reason else ""))
+                                     + (f"<br><b>Not available for this model:</b> {reason}" if reason else ""))

@@ -11,6 +11,7 @@ from studio.widgets.run_details import RunDetails
 from studio.widgets.runs_list import RunsList
 
 
+EXPORT_TIP = "Export the selected run's final model (Hugging Face folder or ONNX)"
 SELECT_HINT = "Select a run to see its details; select several (Ctrl or Shift) to compare them."
 EMPTY_HINT = ("No saved runs in this database yet.\n\nRun a recipe from the \u201cRecipe and live run\u201d tab "
               "(Run, Ctrl+R): every run is recorded here with its settings, curves and results, ready to compare "
@@ -27,8 +28,8 @@ class RunBrowser(QWidget):
         self.store = store
         self.list = RunsList(store)
         self.export_button = QPushButton("Export\u2026")
-        self.export_button.setToolTip("Export the selected run's final model (Hugging Face folder or ONNX)")
-        self.list.layout().itemAt(1).layout().addWidget(self.export_button)
+        self.export_button.setToolTip(EXPORT_TIP)
+        self.list.bar.addWidget(self.export_button)
         self.hint = QLabel(SELECT_HINT)
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
@@ -62,12 +63,17 @@ class RunBrowser(QWidget):
                 if not key.startswith("final/")}
 
     def show_selection(self, run_ids: list[str]) -> None:
-        self.export_button.setEnabled(len(run_ids) == 1)
+        self.export_button.setEnabled(False)
         try:
             records = [self.store.get_run(r) for r in run_ids]
         except KeyError:  # deleted by another process meanwhile
             self.list.refresh()
             return
+        # Only a finished run has a final model to export; the tooltip says why the button is off otherwise.
+        finished = len(records) == 1 and records[0].status == "finished"
+        self.export_button.setEnabled(finished)
+        self.export_button.setToolTip(EXPORT_TIP if finished or len(records) != 1 else
+                                      f"Only a finished run has a final model to export (this run: {records[0].status}).")
         if not records:
             self.hint.setText(SELECT_HINT if self.list.rows else EMPTY_HINT)
             self.pages.setCurrentWidget(self.hint)

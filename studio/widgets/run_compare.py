@@ -10,7 +10,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRectF, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (QFrame, QHeaderView, QLabel, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
@@ -19,7 +19,7 @@ from core.metrics import figures
 from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, SCATTER_AXES, accuracy_ties, group_reasons,
                             missing_reason, ratio_front, recipe_diff, results_row, scatter_points)
 from studio.widgets.live_plots import PlotHint, plot_for_key
-from studio.widgets.run_details import curve_plots
+from studio.widgets.run_details import curve_plots, reset_range
 from studio.widgets.side_by_side import SideBySidePanel, headline_of
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -131,7 +131,11 @@ class ScatterPlot(pg.PlotWidget):
                 item.addItem(label)
                 self.texts.append((label, x, y, text))
         self.front = ratio_front(xs, ys)
-        self._pad_ranges([x for x in xs if x == x] + ends, [y for y in ys if y == y])
+        shown = [(x, y) for x, y in zip(xs, ys) if x == x and y == y]
+        if shown:
+            self._pad_ranges([x for x, _ in shown] + ends, [y for _, y in shown])
+        else:
+            reset_range(self)
         if len(self.front) > 1:
             item.plot([xs[i] for i in self.front], [ys[i] for i in self.front],
                       pen=pg.mkPen("#6b7280", width=1.5, style=Qt.PenStyle.DashLine))
@@ -203,6 +207,35 @@ class ScatterPlot(pg.PlotWidget):
                 setter(max(floor, lo - pad), hi + pad, padding=0)
 
 
+def base_models(records) -> list[str]:
+    """The distinct model sources the runs' recipes start from, in first-seen order."""
+    return list(dict.fromkeys(str(((r.recipe or {}).get("model") or {}).get("source") or r.model_source or "?")
+                              for r in records))
+
+
+def baselines_warning(records) -> str:
+    """A warning when the runs start from different models: each ratio is against its own run's baseline."""
+    models = base_models(records)
+    if len(models) < 2:
+        return ""
+    return ("\u26a0 These runs start from different models (" + ", ".join(models) + "): each speedup and size "
+            "ratio is against its own run's baseline, so ratios of runs on different models do not compare.")
+
+
+class _WheelToScroll(QObject):
+    """Sends a wheel turned over a plot to the comparison's scroll bar: the pane scrolls, the plot does not zoom."""
+
+    def __init__(self, scroll: QScrollArea):
+        super().__init__(scroll)
+        self.scroll = scroll
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Wheel:
+            QCoreApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+            return True
+        return False
+
+
 def _column(*widgets: QWidget) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
@@ -255,9 +288,17 @@ class RunComparison(QWidget):
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setWidget(self.splitter)
+        self.wheel = _WheelToScroll(self.scroll)
+        for plot in (*self.curves.values(), *self.scatters.values()):
+            plot.viewport().installEventFilter(self.wheel)  # drag still pans; the wheel scrolls the pane
+        self.baselines = QLabel("")
+        self.baselines.setObjectName("problems")  # the amber box the window uses for what to read first
+        self.baselines.setWordWrap(True)
+        self.baselines.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
+        layout.addWidget(self.baselines)
         layout.addWidget(self.side_by_side)
         layout.addWidget(self.key)
         layout.addWidget(self.scroll, 1)
@@ -269,6 +310,9 @@ class RunComparison(QWidget):
         self.fresh = None
         self.side_by_side.set_records(self.records)
         self.title.setText(f"Comparing {len(records)} runs")
+        warning = baselines_warning(self.records)
+        self.baselines.setText(warning)
+        self.baselines.setVisible(bool(warning))
         self.key.setText(run_key([variant_name(r) for r in records]))
         self._draw_curves(records, series)
         self._draw_figures()
@@ -364,5 +408,7 @@ class RunComparison(QWidget):
             hint = self.curve_hints[name]
             if plot.getPlotItem().listDataItems():
                 hint.hide()
+                plot.getPlotItem().enableAutoRange()  # fit these runs, not the range a zoom left
             else:
+                reset_range(plot)
                 hint.reveal(f"No {name} was recorded for these runs.")

@@ -8,9 +8,31 @@ from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QPlainTextEdit,
 from PySide6.QtCore import Qt
 
 from core.metrics import figures as fig
-from studio.widgets.live_plots import plot_for_key
+from studio.widgets.live_plots import PlotHint, plot_for_key
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+EMPTY_RANGE = (0.0, 1.0)  # what an empty plot's axes read, instead of the range of the run shown before
+
+
+def reset_range(plot: pg.PlotWidget) -> None:
+    """An empty plot shows 0 to 1 on both axes, not the range of the runs it showed before; auto-range stays on."""
+    item = plot.getPlotItem()
+    item.setXRange(*EMPTY_RANGE, padding=0)
+    item.setYRange(*EMPTY_RANGE, padding=0)
+    item.enableAutoRange()
+
+
+def no_curve_text(name: str, record) -> str:
+    """Why a saved run has no ``name`` curve, in the words its status and steps allow."""
+    status = getattr(record, "status", "finished")
+    if status != "finished":
+        return f"No {name} was recorded: the run {status} before it recorded any."
+    from core.engine.cache import describe_reuse
+
+    reused = describe_reuse(getattr(record, "steps", ()) or ())
+    if reused:
+        return f"No {name} curve: this run reused {reused} from the step cache, so it trained nothing itself."
+    return f"No {name} was recorded for this run (its stack does not train, or it trained no steps)."
 
 
 def curve_plots() -> dict[str, pg.PlotWidget]:
@@ -55,6 +77,9 @@ class RunDetails(QWidget):
         info.addTab(self.artifacts, "Artifacts")
         self.info_tabs = info
         self.plots = curve_plots()
+        self.hints = {name: PlotHint(plot) for name, plot in self.plots.items()}
+        for hint in self.hints.values():
+            hint.hide()
         curves = QSplitter(Qt.Orientation.Vertical)
         for plot in self.plots.values():
             curves.addWidget(plot)
@@ -92,6 +117,13 @@ class RunDetails(QWidget):
         except Exception:  # a recipe from an older or newer studio: show it raw rather than nothing
             self.recipe_text.setPlainText(repr(record.recipe))
         self._draw(series)
+        for name, plot in self.plots.items():
+            if plot.getPlotItem().listDataItems():
+                self.hints[name].hide()
+                plot.getPlotItem().enableAutoRange()  # this run's range, not the one a zoom left
+            else:
+                reset_range(plot)
+                self.hints[name].reveal(no_curve_text(name, record))
 
     def _show_figures(self, results: dict) -> None:
         """The figures by group (accuracy, size, speed), labelled, each explained in its tooltip.

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.metrics import figures
 from core.services.side_by_side import BASELINE_WHAT, DEFAULT_ROUNDS, SideBySide, measure_records
@@ -23,8 +24,11 @@ IDLE = ("Each run's figures were measured when it ended. Measure side by side ti
         "model and the baseline now, in alternation, so the speedups compare with each other.")
 
 
+STOPPED = "Stopped: nothing was measured (the runs keep the figures they recorded)."
+
+
 class Superseded(Exception):
-    """The runs shown changed while a measurement was under way: its figures are no longer wanted."""
+    """The runs shown changed, or Stop was pressed, while a measurement was under way: its figures are not wanted."""
 
 
 class SideBySidePanel(QWidget):
@@ -41,6 +45,14 @@ class SideBySidePanel(QWidget):
         self.button = QPushButton("Measure side by side")
         self.button.setToolTip("Time every selected run's final model and the baseline now, in alternation, "
                                "in one process on this machine (takes a while for real models)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the measurement (it stops before the next round)")
+        self.stop_button.hide()
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("%v/%m")
+        self.bar.setMaximumWidth(160)
+        self.bar.hide()
         self.status = QLabel(IDLE)
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
@@ -57,6 +69,8 @@ class SideBySidePanel(QWidget):
         self.protocol.hide()
         row = QHBoxLayout()
         row.addWidget(self.button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.bar)
         row.addWidget(self.status, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -67,7 +81,9 @@ class SideBySidePanel(QWidget):
         self.result: SideBySide | None = None
         self._generation = 0
         self.running = False
+        self.call = None  # the measurement's BackgroundCall, while one runs
         self.button.clicked.connect(self.measure)
+        self.stop_button.clicked.connect(self.stop)
         self._progress.connect(self._show_progress)
 
     def set_records(self, records: list) -> None:
@@ -75,7 +91,7 @@ class SideBySidePanel(QWidget):
         self._generation += 1
         self.records = list(records)
         self.result = None
-        self.running = False
+        self._set_running(False)
         self.button.setEnabled(bool(self.records))
         self.status.setText(IDLE)
         self.table.hide()
@@ -93,23 +109,40 @@ class SideBySidePanel(QWidget):
 
         def job() -> SideBySide:
             return self.measure_fn(records, rounds=self.rounds, check=check,
-                                   progress=lambda n, total, message: self._progress.emit(n, total, message))
+                                   progress=lambda n, total, message: generation == self._generation and
+                                   self._progress.emit(n, total, message))
 
-        self.running = True
-        self.button.setEnabled(False)
+        self._set_running(True)
+        self.bar.setRange(0, 0)  # busy until the first count arrives
         self.status.setText(f"Measuring {len(records)} runs and their baseline now\u2026")
-        run_in_background(job, lambda result: self._done(generation, result),
-                          lambda exc: self._failed(generation, exc), self)
+        self.call = run_in_background(job, lambda result: self._done(generation, result),
+                                      lambda exc: self._failed(generation, exc), self)
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.button.setEnabled(not running and bool(self.records))
+        self.stop_button.setVisible(running)
+        self.stop_button.setEnabled(running)
+        self.bar.setVisible(running)
+
+    def stop(self) -> None:
+        """Stop a measurement under way: the thread stops at its next check (before the next round or load)."""
+        if not self.running:
+            return
+        self._generation += 1  # the job's check raises Superseded from now on; its result is dropped
+        self._set_running(False)
+        self.status.setText(STOPPED)
 
     def _show_progress(self, current: int, total: int, message: str) -> None:
         if self.running:
-            self.status.setText(f"Measuring now: {message} ({current}/{total})")
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(min(current, total))
+            self.status.setText(f"Measuring now: {message}")
 
     def _done(self, generation: int, result: SideBySide) -> None:
         if generation != self._generation:
             return
-        self.running = False
-        self.button.setEnabled(True)
+        self._set_running(False)
         self.result = result
         self._fill(result)
         self.measured.emit({m.run_id: m.headline() for m in result.runs})
@@ -117,8 +150,7 @@ class SideBySidePanel(QWidget):
     def _failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation or isinstance(exc, Superseded):
             return
-        self.running = False
-        self.button.setEnabled(True)
+        self._set_running(False)
         self.status.setText(f"Could not measure side by side: {exc}")
 
     def texts(self) -> list[list[str]]:

@@ -99,10 +99,11 @@ def test_bpe_families_and_tokenizers_are_refused_before_touching_the_model(tiny_
 
     from tests.core.methods.families import family_state
 
-    for family in ("roberta", "deberta", "modernbert"):
+    for family in ("roberta", "deberta"):
         why = applicability("prune.vocabulary", family)
         assert why and family in why and "BPE" in why
     assert applicability("prune.vocabulary", "bert") is None
+    assert applicability("prune.vocabulary", "modernbert") is None  # decided by its tokenizer (below)
     roberta = family_state("roberta", tiny_task.tokenizer)
     with pytest.raises(FamilyRefusal, match="BPE"):
         apply_method("prune.vocabulary", roberta, method_context(tmp_path, tiny_task, roberta))
@@ -215,3 +216,20 @@ def test_the_step_leaves_baseline_and_original_alone_and_gives_a_teacher_for_the
     for name in ("baseline", "original", "task", "teacher"):  # read-only to handlers
         with pytest.raises(AttributeError):
             setattr(ctx, name, out)
+
+
+def test_modernbert_is_refused_by_its_tokenizer_not_its_family(tiny_task, tmp_path):
+    """A ModernBERT folder with a WordPiece tokenizer is pruned; one with a BPE tokenizer is refused, saying BPE."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.core.methods.families import family_state
+
+    modern = family_state("modernbert", tiny_task.tokenizer)  # the default data's WordPiece tokenizer
+    out = apply_method("prune.vocabulary", modern, method_context(tmp_path / "wp", tiny_task, modern))
+    assert out.model.config.vocab_size < 30522
+    bpe = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.BPE({"a": 0, "<unk>": 1}, [], unk_token="<unk>")),
+                                  unk_token="<unk>")
+    state = family_state("modernbert", tiny_task.tokenizer).replace(tokenizer=bpe)
+    with pytest.raises(FamilyRefusal, match=r"\(modernbert\): its tokenizer is BPE"):
+        apply_method("prune.vocabulary", state, method_context(tmp_path / "bpe", tiny_task, state))

@@ -197,7 +197,9 @@ def _shrunk_copy(ref, kept: list[int], rows: int, tokenizer):
     "Outputs on sentences whose tokens are all kept do not change; the step reports the unknown-token rate on "
     "the validation split before and after. WordPiece and Unigram tokenizers.",
     config=VocabPruneSettings,
-    refuses=[Refusal(("roberta", "deberta", "modernbert"), BPE_VOCABULARY)],
+    # RoBERTa and DeBERTa (v1) always ship byte-level BPE; ModernBERT is not refused by its family: a ModernBERT
+    # folder may carry a WordPiece tokenizer, so the handler decides by the tokenizer the model has.
+    refuses=[Refusal(("roberta", "deberta"), BPE_VOCABULARY)],
     phrase="vocabulary",
     cacheable=False,  # the run's data is re-tokenized, and the step cache keeps models, not data
 )
