@@ -108,3 +108,22 @@ def record_run(url: str, recipe: Recipe, results: dict, losses: tuple[float, ...
         else:
             bus.publish(ev.RunFailed(run_id, error="the data file has no 'text' column", details="Traceback: ..."))
     return run_id
+
+
+class Clock:
+    """The dashboard's ``time.monotonic``, set by the test (``clock.now += 30``)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from studio.widgets import dashboard as dashboard_module
+
+    c = Clock()
+    monkeypatch.setattr(dashboard_module.time, "monotonic", c)
+    return c

@@ -10,7 +10,6 @@ import pytest
 
 from core import events as ev
 from studio.run_eta import measured_rate, measurement_seconds
-from studio.widgets import dashboard as dashboard_module
 from studio.widgets.dashboard import Dashboard
 from tests.studio.conftest import shown
 
@@ -21,18 +20,6 @@ RECIPE = {"model": {"source": "tiny"}, "data": {"train_samples": 320},
                     {"method": "finetune", "settings": {"epochs": 0.5, "batch_size": 32}}]}
 
 
-class Clock:
-    now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(dashboard_module.time, "monotonic", c)
-    return c
 
 
 def _step(index, seconds, reused=False, start=0.0):

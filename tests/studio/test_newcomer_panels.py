@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from core import events as ev
-from studio.widgets import dashboard as dashboard_module
 from studio.widgets.dashboard import Dashboard
 from studio.widgets.mask_heatmap import IDLE_CAPTION, MaskHeatmap
 from tests.studio.conftest import quick_recipe, shown
@@ -13,19 +12,6 @@ from tests.studio.conftest import quick_recipe, shown
 RUN_TIMEOUT_MS = 60_000
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(dashboard_module.time, "monotonic", c)
-    return c
 
 
 def _recipe(*steps):
