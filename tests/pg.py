@@ -90,3 +90,15 @@ def any_db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'studio.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+def rows(url: str, query: str) -> list[tuple]:
+    """The rows ``query`` returns from the database at ``url`` (SQLite or PostgreSQL), read on a fresh engine."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()

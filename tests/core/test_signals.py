@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step
 from tests.core.test_cli import ROOT
 from tests.core.test_cli_faults import cli, recipe_file, small_csv
+from tests.pg import rows
 
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -63,15 +64,6 @@ class Command:
 
 def clean(err: str) -> None:
     assert "Traceback" not in err and "terminate called" not in err, err
-
-
-def rows(db: str, query: str) -> list[tuple]:
-    engine = sa.create_engine(db)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(query))]
-    finally:
-        engine.dispose()
 
 
 def long_recipe(tmp_path: Path) -> Recipe:

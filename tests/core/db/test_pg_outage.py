@@ -23,21 +23,13 @@ from core.recipe import DataRef, EvaluationSettings, ModelRef, Recipe, Step
 from tests.core.test_cli import ROOT
 from tests.core.test_cli_dataloss import server  # noqa: F401 (a fixture: a private PostgreSQL server)
 from tests.core.test_cli_faults import small_csv
+from tests.pg import rows
 
 
 @pytest.fixture(autouse=True)
 def _outage_log_reaches_caplog(monkeypatch):
     """The CLI prints core.db.outage itself (and stops its propagation); here caplog must see it."""
     monkeypatch.setattr(logging.getLogger("core.db.outage"), "propagate", True)
-
-
-def rows(url: str, query: str) -> list[tuple]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(query))]
-    finally:
-        engine.dispose()
 
 
 # -- the pieces -------------------------------------------------------------------------------------------------
