@@ -150,6 +150,20 @@ def unreliable(results: Mapping[str, Any], key: str = "speedup") -> bool:
     return s is not None and _kind(key) == "ratio" and (not s.reliable or level(results, key) < MIN_LEVEL)
 
 
+def supported_value(results: Mapping[str, Any], key: str, op: str) -> float | None:
+    """The value a claim ``key op bound`` is judged on: the end of ``key``'s confidence interval least
+    favourable to the claim (the low end for ``>=`` and ``>``, the high end for ``<=`` and ``<``), so a claim
+    holds only when the whole interval supports it; the value itself for a figure without an interval (sizes
+    and parameter counts are exact). None when the run lacks the figure."""
+    value = _number(results.get(key))
+    if value is None or math.isnan(value):
+        return None
+    s = interval(results, key)
+    if s is None:
+        return value
+    return s.low if op in (">=", ">") else s.high
+
+
 def level(results: Mapping[str, Any], key: str) -> float:
     """The confidence level of ``key``'s interval: :data:`CONFIDENCE` unless the run stored a lower one."""
     stored = _number(results.get(f"{key}_level"))

@@ -173,3 +173,22 @@ def test_every_interval_is_labelled_in_the_cli():
     assert "too few rounds for 95 %" in figures.interval_label(speed_figures(five), "speedup")
     # An older run stored the IQR in the same keys: labelled as such, not as a confidence interval.
     assert "older run" in figures.interval_label({"speedup": 2.0, "speedup_low": 1.9, "speedup_high": 2.1}, "speedup")
+
+
+def test_a_study_constraint_holds_only_when_its_whole_confidence_interval_meets_it():
+    from core.study.spec_fields import Constraint
+
+    faster = Constraint("speedup", ">=", 3.0)
+    assert faster.holds({"speedup": 3.4, "speedup_low": 3.1, "speedup_high": 3.6})
+    straddles = {"speedup": 3.4, "speedup_low": 2.6, "speedup_high": 3.9}  # the median meets it, the data do not
+    assert not faster.holds(straddles) and faster.slack(straddles) == pytest.approx(0.4)
+    assert faster.holds({"speedup": 3.4})  # a figure without an interval: its value
+    quick = Constraint("latency_ms", "<", 20.0)
+    assert not quick.holds({"latency_ms": 18.0, "latency_ms_low": 16.0, "latency_ms_high": 21.0})
+    assert Constraint("size_ratio", ">=", 2.0).holds({"size_ratio": 2.0})  # exact: no interval
+    # Simulated, nine rounds on a busy machine: a true speedup of 4.5 meets "speedup >= 3" nearly always, a true
+    # 2.7 (which a lucky median could show above 3) almost never.
+    rng = np.random.default_rng(7)
+    shown = {true: sum(faster.holds(run_figures(rng, 0.010 / true, 9)) for _ in range(200)) / 200
+             for true in (2.7, 4.5)}
+    assert shown[2.7] <= 0.03 and shown[4.5] >= 0.9
