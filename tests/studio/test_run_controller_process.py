@@ -75,8 +75,8 @@ def test_pause_resume_and_cancel_reach_the_worker(qtbot, controller):
         controller.start(quick_recipe(max_steps=200, epochs=100.0))
     seen = []
     bridge.event.connect(seen.append)
-    with qtbot.waitSignals([controller.pausedChanged, (bridge.event, "RunPaused")], timeout=RUN_TIMEOUT_MS,
-                           check_params_cbs=[None, lambda e: isinstance(e, ev.RunPaused)]):
+    with qtbot.waitSignal(controller.pausedChanged, timeout=RUN_TIMEOUT_MS), \
+            qtbot.waitSignal(bridge.event, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda e: isinstance(e, ev.RunPaused)):
         controller.pause()  # the worker acknowledges: it holds between two batches
     frozen = len(losses)  # every step before the pause arrived before its acknowledgement
     assert frozen < 200
