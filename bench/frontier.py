@@ -139,6 +139,7 @@ def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, dat
                 fair = speed_figures(timing, candidate=label, baseline=TEACHER_ONNX)
                 row["artifacts"][label]["profiles"][profile] = {
                     **fig, **{FAIR + k[len("speedup"):]: v for k, v in fair.items() if k.startswith("speedup")},
+                    **({f"{FAIR}_note": fair["speed_note"]} if "speed_note" in fair else {}),
                     "mean_length": shape.get("mean_length"), "protocol": timing.protocol.describe(),
                     "timing": timing.to_dict()}
     speed = {label: a["profiles"][PRIMARY].get("speedup") or 0.0 for label, a in row["artifacts"].items()}
@@ -168,7 +169,9 @@ def teacher_onnx(teacher_state, task, threads: int | None):
 def _x(fig: dict, key: str = "speedup") -> str:
     """``"8.52x (6.70-8.90)"``: the median of per-round ratios and its 95 % confidence interval."""
     if fig.get(key) is None:
-        return fig.get("speed_note", "n/a")
+        return fig.get("speed_note" if key == "speedup" else f"{key}_note", "n/a")
+    if not fig.get(f"{key}_low") or fig[f"{key}_low"] != fig[f"{key}_low"]:  # one round: no interval
+        return f"{fig[key]:.2f}x (no interval: one round)"
     level = fig.get(f"{key}_level", 0.95)
     note = "" if level >= 0.95 else f"; {100 * level:.1f} % CI"
     return f"{fig[key]:.2f}x ({fig[f'{key}_low']:.2f}-{fig[f'{key}_high']:.2f}{note})"

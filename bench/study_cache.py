@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     on = [h for h in halves if h["cache"]]
     off = [h for h in halves if not h["cache"]]
     wall = median_interval([b["wall_s"] / a["wall_s"] for a, b in zip(on, off)])
-    cpu = median_interval([b["cpu_s"] / a["cpu_s"] for a, b in zip(on, off)])
+    cpu = median_interval([b["cpu_s"] / a["cpu_s"] for a, b in zip(on, off) if a["cpu_s"] > 0])
     report = study_report(url, on[0]["study_id"])
 
     figures = {
@@ -93,12 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                "recorded); cache on: a fresh step cache; off: none; halves in ABBA order",
         "pairs": args.pairs, "order": ["on" if h["cache"] else "off" for h in halves],
         "halves": halves,
-        "ratio": round(wall.value, 2), "ratio_ci95_low": round(wall.low, 2), "ratio_ci95_high": round(wall.high, 2),
+        "ratio": round(wall.value, 2), "ratio_ci_low": round(wall.low, 2), "ratio_ci_high": round(wall.high, 2),
         "ratio_ci_level": round(wall.level, 4),
         "ratio_range": [round(min(b["wall_s"] / a["wall_s"] for a, b in zip(on, off)), 2),
                         round(max(b["wall_s"] / a["wall_s"] for a, b in zip(on, off)), 2)],
-        "cpu_ratio": round(cpu.value, 2), "cpu_ratio_ci95_low": round(cpu.low, 2),
-        "cpu_ratio_ci95_high": round(cpu.high, 2),
+        "cpu_ratio": round(cpu.value, 2), "cpu_ratio_ci_low": round(cpu.low, 2),
+        "cpu_ratio_ci_high": round(cpu.high, 2),
         "target": TARGET, "folder": str(folder),
         "interaction": interaction_text(report.interaction),
         "trials_table": [[t.label, t.status, {k: t.figures.get(k) for k in ("accuracy_retained", "speedup",
