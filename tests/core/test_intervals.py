@@ -192,3 +192,15 @@ def test_a_study_constraint_holds_only_when_its_whole_confidence_interval_meets_
     shown = {true: sum(faster.holds(run_figures(rng, 0.010 / true, 9)) for _ in range(200)) / 200
              for true in (2.7, 4.5)}
     assert shown[2.7] <= 0.03 and shown[4.5] >= 0.9
+
+
+def test_result_tables_label_a_timed_figure_s_ci_and_iqr():
+    from bench.tables import ratio, ratio_keys
+
+    protocol = Protocol(profile="custom", batch_size=1, lengths="fixed", max_length=8, threads=1, rounds=9)
+    fig = speed_figures(Timing(protocol, {"baseline": [0.010] * 9, "final": [0.005] * 7 + [0.0025, 0.010]}))
+    assert ratio_keys(fig) == ["speedup"]  # its level and quartiles are not ratios of their own
+    assert ratio(fig) == "2.00x (95 % CI 2.00-2.00; IQR 2.00-2.00)"
+    five = speed_figures(Timing(Protocol(**{**protocol.to_dict(), "rounds": 5}),
+                                {"baseline": [0.010] * 5, "final": [0.005, 0.004, 0.005, 0.006, 0.005]}))
+    assert ratio(five).startswith("2.00x (93.8 % CI 1.67-2.50; IQR")
