@@ -13,8 +13,13 @@ process:
 - accuracy: every test sentence, tokenized by the artifact's own tokenizer (the
   vocabulary step rewrites it), with a 95 % paired bootstrap interval of the share retained;
 - speed: under all four latency profiles (batch 32 and batch 1, padded to 64 tokens
-  and at the real lengths), the teacher and both artifacts timed in alternation;
-  the speedup is the median of the per-round ratios, with their interquartile range.
+  and at the real lengths), the teacher in PyTorch, the same teacher exported to
+  ONNX Runtime fp32 and both artifacts timed in alternation, torch's and ONNX
+  Runtime's threads pinned to ``--threads`` and recorded with each protocol; the
+  speedup is the median of the per-round ratios with its 95 % confidence interval,
+  in two columns: against the teacher in PyTorch (the change of runtime and the
+  compression together) and against the teacher in ONNX Runtime fp32 (the
+  compression alone, the fair figure for an ONNX Runtime artifact).
 
 The deployable artifact of a run is the faster of the two at batch 32 x 64.
 Target: >= 98 % retained, >= 10x smaller and >= 8x faster (batch 32 x 64, 2 threads)
@@ -37,6 +42,8 @@ from bench.common import RESULTS, setup, write_result
 RECIPE = Path(__file__).resolve().parent.parent / "resources" / "recipes" / "frontier-10x.yaml"
 TARGET = {"accuracy_retained": 0.98, "size_ratio": 10.0, "speedup": 8.0}
 PRIMARY = "throughput-fixed"
+TEACHER_ONNX = "teacher_onnxruntime_fp32"  # the teacher exported to ONNX Runtime fp32: the fair baseline of an ORT artifact
+FAIR = "speedup_vs_onnxruntime_fp32"  # the speedup against it (with _low, _high, _level, _q1, _q3 like speedup's)
 
 
 def stacks(recipe) -> dict[str, list]:
@@ -63,9 +70,10 @@ def correctness(model, task, batch_size: int = 64) -> list[bool]:
     return right
 
 
-def timed(models: dict, tasks: dict, profile: str, rounds: int):
-    """Every model timed under ``profile`` in alternation, each on batches of its own tokenization."""
-    from core.metrics.latency import as_callable, profile_workload, time_rounds
+def timed(models: dict, tasks: dict, profile: str, rounds: int, threads: int | None = None):
+    """Every model timed under ``profile`` in alternation, each on batches of its own tokenization; torch's
+    threads pinned to ``threads`` and the ONNX Runtime sessions' recorded beside them."""
+    from core.metrics.latency import as_callable, onnxruntime_threads, profile_workload, time_rounds
     from core.metrics.protocol import Protocol, machine
 
     fns, counts, shape = {}, set(), None
@@ -74,13 +82,15 @@ def timed(models: dict, tasks: dict, profile: str, rounds: int):
         shape = shape or own
         fns[name] = as_callable(model, batches)
         counts.add(len(batches))
-    protocol = Protocol(**shape, warmup=1, rounds=rounds, **machine(None))
+    protocol = Protocol(**shape, warmup=1, rounds=rounds, **machine(threads),
+                        onnxruntime_threads=onnxruntime_threads(models))
     if len(counts) != 1:
         raise SystemExit(f"the workloads of {profile} differ in batches: {counts}")
     return time_rounds(fns, protocol, batches_per_call=counts.pop()), shape
 
 
-def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, data, rounds: int) -> dict:
+def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, data, rounds: int,
+            threads: int | None = None) -> dict:
     """Export the run's model twice, reload both artifacts, and measure them against the teacher."""
     from core.data.task import prepare_task
     from core.errors import ExportError
@@ -106,7 +116,7 @@ def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, dat
                 continue
             folder = Path(report.path)
             artifacts[label] = (load_export(folder).model.eval() if fmt == "hf"
-                                else OnnxRunner(folder / "model.onnx").eval())
+                                else OnnxRunner(folder / "model.onnx", threads=threads).eval())
             right = correctness(artifacts[label], task)
             retained = paired_retained(right, teacher_right)
             row["artifacts"][label] = {
@@ -120,13 +130,18 @@ def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, dat
         if not artifacts:
             row.update(deployable=None, meets_target=False)
             return row
-        models = {"baseline": teacher["model"], **artifacts}
-        tasks = {"baseline": teacher_task, **{label: task for label in artifacts}}
+        models = {"baseline": teacher["model"], TEACHER_ONNX: teacher["onnx"], **artifacts}
+        tasks = {"baseline": teacher_task, TEACHER_ONNX: teacher_task, **{label: task for label in artifacts}}
         for profile in ("throughput-fixed", "throughput-dynamic", "single-fixed", "single-dynamic"):
-            timing, shape = timed(models, tasks, profile, rounds)
+            timing, shape = timed(models, tasks, profile, rounds, threads)
             for label in artifacts:
                 fig = speed_figures(timing, candidate=label)
-                row["artifacts"][label]["profiles"][profile] = {**fig, "mean_length": shape.get("mean_length")}
+                fair = speed_figures(timing, candidate=label, baseline=TEACHER_ONNX)
+                row["artifacts"][label]["profiles"][profile] = {
+                    **fig, **{FAIR + k[len("speedup"):]: v for k, v in fair.items() if k.startswith("speedup")},
+                    **({f"{FAIR}_note": fair["speed_note"]} if "speed_note" in fair else {}),
+                    "mean_length": shape.get("mean_length"), "protocol": timing.protocol.describe(),
+                    "timing": timing.to_dict()}
     speed = {label: a["profiles"][PRIMARY].get("speedup") or 0.0 for label, a in row["artifacts"].items()}
     if not speed:
         row.update(deployable=None, meets_target=False)
@@ -139,24 +154,44 @@ def measure(name: str, seed: int, run, teacher, teacher_task, teacher_right, dat
     return row
 
 
-def _x(fig: dict) -> str:
-    if fig.get("speedup") is None:
-        return fig.get("speed_note", "n/a")
-    return f"{fig['speedup']:.2f}x ({fig['speedup_low']:.2f}-{fig['speedup_high']:.2f})"
+def teacher_onnx(teacher_state, task, threads: int | None):
+    """The teacher exported to ONNX Runtime fp32 (kept in a temporary folder for the process's life)."""
+    from core.export.api import export_model
+    from core.export.onnx_session import OnnxRunner
+    from core.metrics.latency import fixed_batch
+
+    folder = Path(tempfile.mkdtemp(prefix="frontier-teacher-onnx-"))
+    report = export_model(teacher_state, folder / "onnx", "onnx", batch=fixed_batch(task, "validation", 32, 64),
+                          latency_repeats=1)
+    return OnnxRunner(Path(report.path) / "model.onnx", threads=threads).eval()
+
+
+def _x(fig: dict, key: str = "speedup") -> str:
+    """``"8.52x (6.70-8.90)"``: the median of per-round ratios and its 95 % confidence interval."""
+    if fig.get(key) is None:
+        return fig.get("speed_note" if key == "speedup" else f"{key}_note", "n/a")
+    if not fig.get(f"{key}_low") or fig[f"{key}_low"] != fig[f"{key}_low"]:  # one round: no interval
+        return f"{fig[key]:.2f}x (no interval: one round)"
+    level = fig.get(f"{key}_level", 0.95)
+    note = "" if level >= 0.95 else f"; {100 * level:.1f} % CI"
+    return f"{fig[key]:.2f}x ({fig[f'{key}_low']:.2f}-{fig[f'{key}_high']:.2f}{note})"
 
 
 def markdown(rows: list[dict], teacher: dict) -> str:
     lines = [f"Teacher (fp32, PyTorch): {teacher['accuracy'] * 100:.2f} % on {teacher['n']} test sentences, "
              f"{teacher['weights_bytes'] / 1e6:.1f} MB of weights.", "",
+             "Speedups: the median of per-round ratios, in brackets its 95 % confidence interval; against the "
+             "teacher in PyTorch fp32, and (last two columns) against the same teacher in ONNX Runtime fp32.", "",
              "| stack | seed | artifact | accuracy | retained (95 % interval) | weights MB | smaller | "
-             "faster, 32 x 64 | 32 x real lengths | 1 x 64 | 1 x real lengths |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "faster, 32 x 64 | 32 x real lengths | 1 x 64 | 1 x real lengths | "
+             "vs ORT fp32 teacher, 32 x 64 | vs ORT fp32 teacher, 1 x 64 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("error"):
-            lines.append(f"| {r['stack']} | {r['seed']} | {r['error'][:80]} | | | | | | | | |")
+            lines.append(f"| {r['stack']} | {r['seed']} | {r['error'][:80]} | | | | | | | | | | |")
             continue
         for label, why in r.get("export_errors", {}).items():
-            lines.append(f"| {r['stack']} | {r['seed']} | {label}: export failed ({why[:80]}) | | | | | | | | |")
+            lines.append(f"| {r['stack']} | {r['seed']} | {label}: export failed ({why[:80]}) | | | | | | | | | | |")
         for label, a in r["artifacts"].items():
             p = a["profiles"]
             mark = " (deployable)" if label == r["deployable"] else ""
@@ -165,7 +200,7 @@ def markdown(rows: list[dict], teacher: dict) -> str:
                 f"{a['accuracy_retained'] * 100:.1f} % ({a['accuracy_retained_low'] * 100:.1f}-"
                 f"{a['accuracy_retained_high'] * 100:.1f}) | {a['weights_bytes'] / 1e6:.2f} | {a['size_ratio']:.1f}x | "
                 f"{_x(p['throughput-fixed'])} | {_x(p['throughput-dynamic'])} | {_x(p['single-fixed'])} | "
-                f"{_x(p['single-dynamic'])} |")
+                f"{_x(p['single-dynamic'])} | {_x(p['throughput-fixed'], FAIR)} | {_x(p['single-fixed'], FAIR)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -181,8 +216,9 @@ def main(argv=None) -> int:
                         "bench.methods: the same data and epochs reuse it)")
     parser.add_argument("--step-cache", help="folder of the step cache (default: a folder inside --baseline-cache)")
     parser.add_argument("--db", help="also record every run in this database (SQLAlchemy URL)")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads of torch and ONNX Runtime alike")
     args = parser.parse_args(argv)
-    setup()
+    setup(args.threads)
     import torch
 
     from bench.methods import fine_tuned_baseline
@@ -210,7 +246,8 @@ def main(argv=None) -> int:
     weights = teacher_folder / "model.safetensors"
     teacher_right = correctness(teacher_model, task)
     teacher = {"model": teacher_model, "weights_bytes": weights.stat().st_size,
-               "accuracy": sum(teacher_right) / len(teacher_right), "n": len(teacher_right)}
+               "accuracy": sum(teacher_right) / len(teacher_right), "n": len(teacher_right),
+               "onnx": teacher_onnx(load_export(teacher_folder), task, args.threads)}
     print(f"teacher: {teacher['accuracy']:.4f} on {teacher['n']} sentences, {teacher['weights_bytes'] / 1e6:.1f} MB",
           flush=True)
     shipped = Recipe.load(RECIPE)
@@ -231,11 +268,11 @@ def main(argv=None) -> int:
         if run.status != "finished":
             rows.append({"stack": name, "seed": seed, "error": f"{run.status}: {run.error}"})
             continue
-        row = measure(name, seed, run, teacher, task, teacher_right, data, args.rounds)
+        row = measure(name, seed, run, teacher, task, teacher_right, data, args.rounds, args.threads)
         row["run_seconds"] = seconds
         rows.append(row)
         print(markdown(rows, teacher), flush=True)
-    teacher_out = {k: v for k, v in teacher.items() if k != "model"}
+    teacher_out = {k: v for k, v in teacher.items() if k not in ("model", "onnx")}
     figures = {"teacher": teacher_out, "rows": rows, "target": TARGET, "recipe": str(RECIPE.name),
                "threads": torch.get_num_threads(), "load_average_before": load_before,
                "load_average_before_measuring": measured_from,

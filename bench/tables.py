@@ -88,14 +88,19 @@ def intervals(fig: dict, key: str, fmt) -> str:
         if any(low_key.startswith(f"{other}_") for other in ratio_keys(fig) if other != key and other.startswith(key)):
             continue  # speedup_onnx_low belongs to speedup_onnx, not to speedup
         label = INTERVAL_LABELS.get(infix, infix.rstrip("_").replace("_", " "))
+        if infix == "" and f"{key}_q1" in fig:  # core.metrics.timing: key_low/key_high the CI, key_q1/key_q3 the IQR
+            level = fig.get(f"{key}_level")
+            label = "95 % CI" if level is None or level >= 0.95 else f"{100 * level:.1f} % CI"
         parts.append(f"{label} {fmt(fig[low_key])}-{fmt(fig[high_key])}")
+    if f"{key}_q1" in fig and f"{key}_q3" in fig and fig[f"{key}_q1"] is not None:
+        parts.append(f"IQR {fmt(fig[f'{key}_q1'])}-{fmt(fig[f'{key}_q3'])}")
     return f" ({'; '.join(parts)})" if parts else ""
 
 
 def ratio_keys(fig: dict, stem: str = "speedup") -> list[str]:
     """``speedup`` and every other ratio named after it (``speedup_vs_onnx_fp32``), intervals excluded."""
     return [k for k, v in fig.items() if k.startswith(stem) and isinstance(v, (int, float)) and not isinstance(v, bool)
-            and not k.endswith(("low", "high"))]
+            and not k.endswith(("low", "high", "_level", "_q1", "_q3"))]
 
 
 def ratio(fig: dict | None, key: str = "speedup") -> str:

@@ -141,6 +141,24 @@ class RunCancelled(Event):
     reason: str = "cancelled by the user"
 
 
+@dataclass(frozen=True)
+class RunPaused(Event):
+    """A pause took hold: the run stopped between two batches (after ``step`` training steps) and holds there.
+
+    The acknowledgement of :meth:`~core.engine.control.RunControl.pause`: nothing of the run moves between this
+    event and :class:`RunResumed` (or the run's cancellation); a client waits for it rather than for time.
+    """
+
+    step: int
+
+
+@dataclass(frozen=True)
+class RunResumed(Event):
+    """The run goes on after a :class:`RunPaused`."""
+
+    step: int
+
+
 TERMINAL_EVENTS = (RunFinished, RunFailed, RunCancelled)
 
 

@@ -112,3 +112,29 @@ def worker_engine(tmp_path_factory):
     engine.warm_up()
     yield engine
     engine.close()
+
+
+def postgres_skips(reports) -> list:
+    """The skipped test reports whose reason is the missing PostgreSQL server (:data:`tests.pg.NO_SERVER`)."""
+    from tests.pg import NO_SERVER
+
+    return [r for r in reports if isinstance(r.longrepr, tuple) and NO_SERVER in str(r.longrepr[-1])]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say loudly, in the closing lines, when the PostgreSQL half of the database tests did not run.
+
+    A wrapper outside the terminal reporter's own: these lines come after its short summary, just above the
+    final counts.
+    """
+    from tests.pg import NO_SERVER
+
+    result = yield
+    skipped = postgres_skips(terminalreporter.stats.get("skipped", []))
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL tests SKIPPED", yellow=True, bold=True)
+        terminalreporter.write_line(f"{NO_SERVER}.", yellow=True, bold=True)
+        terminalreporter.write_line("Only SQLite was tested; set STUDIO_REQUIRE_POSTGRES=1 to make a missing server "
+                                    "fail the run instead.", yellow=True)
+    return result

@@ -14,12 +14,15 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def figures_table(results: Mapping[str, Any]) -> str:
-    """Grouped figures (accuracy, size, speed) with their intervals; the group is named on its first row."""
+    """Grouped figures (accuracy, size, speed) with their intervals, each interval labelled (a 95 % confidence
+    interval and how it was made; a timed figure's interquartile range beside it); the group is named on its
+    first row."""
     rows, last = [], None
     for row in figures.rows(results):
-        rows.append([figures.group_label(row.group, results) if row.group != last else "", row.label, row.text])
+        rows.append([figures.group_label(row.group, results) if row.group != last else "", row.label, row.text,
+                     row.interval])
         last = row.group
-    return table(rows, ["group", "figure", "value"])
+    return table(rows, ["group", "figure", "value", "in brackets"])
 
 
 def speed_table(results: Mapping[str, Any]) -> str:
@@ -32,6 +35,11 @@ def speed_table(results: Mapping[str, Any]) -> str:
              ("speedup" in f or "speed_note" in f) else "-"] for name, f, _ in per_profile]
     out = [table(rows, ["profile", "latency", "baseline latency", "speedup"]), ""]
     out += [f"  {name}: {how}" for name, _, how in per_profile]
+    labels = [f"  {name}, speedup: {figures.interval_label(f, 'speedup')}" for name, f, _ in per_profile
+              if figures.interval_label(f, "speedup")]
+    if labels:
+        out += ["in brackets: the confidence interval of the median (order statistics over the rounds); "
+                "IQR: how much one round differs from the next"] + labels
     return "\n".join(out)
 
 

@@ -106,7 +106,11 @@ class RunContext:
 
     # -- control -------------------------------------------------------
     def check(self) -> None:
-        self.control.check()
+        self.control.check(self.held)
+
+    def held(self, paused: bool) -> None:
+        """Say that a pause took hold (:class:`~core.events.RunPaused`) or let go (:class:`~core.events.RunResumed`)."""
+        self.emit(ev.RunPaused if paused else ev.RunResumed, step=self.global_step)
 
     # -- the run's data and references (read-only to handlers) -------------------------------
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from core.errors import RunCancelled
 
@@ -46,9 +47,20 @@ class RunControl:
     def paused(self) -> bool:
         return not self._running.is_set()
 
-    def check(self) -> None:
-        """Block while paused; raise :class:`RunCancelled` once cancelled."""
-        self._running.wait()
+    def check(self, on_hold: Callable[[bool], None] | None = None) -> None:
+        """Block while paused; raise :class:`RunCancelled` once cancelled.
+
+        ``on_hold(True)`` is called when this check starts holding the run, before it blocks, and
+        ``on_hold(False)`` when it lets the run go (the run context publishes them as
+        :class:`core.events.RunPaused` and :class:`core.events.RunResumed`). A pause that arrives after the
+        check looked takes hold at the next check: the run never blocks without saying so.
+        """
+        if not self._running.is_set():
+            if on_hold is not None:
+                on_hold(True)
+            self._running.wait()
+            if on_hold is not None:
+                on_hold(False)
         if self._cancel.is_set():
             raise RunCancelled()
 

@@ -209,13 +209,17 @@ def sync_check(ctx) -> None:
     import torch
     import torch.distributed as dist
 
+    held = False
     while True:
         control = ctx.control
         flags = torch.tensor([int(control.cancelled or bool(_state.terminated)), int(control.paused)])
         dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=_state.control_group)
         if flags[0]:
             raise RunCancelled()
-        if not flags[1]:
+        if bool(flags[1]) != held:  # every rank holds (or goes on) from here: acknowledged as one run
+            held = bool(flags[1])
+            ctx.held(held)
+        if not held:
             return
         time.sleep(0.2)
 

@@ -48,8 +48,10 @@ class OnnxRunner:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
+        # Pinned, and to torch's count by default: a session left to choose takes every core, and a comparison
+        # with the torch model would then compare thread counts too. Recorded with each timing (Protocol).
+        self.threads = int(threads or torch.get_num_threads())
+        options.intra_op_num_threads = self.threads
         # idle worker threads otherwise spin after each run and slow down the torch
         # model timed right after it (latency is measured in alternation)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

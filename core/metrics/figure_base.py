@@ -26,7 +26,9 @@ class Figure:
 
 _ACC_HOW = "on the recipe's evaluation split; in brackets the 95 % Wilson interval over the examples evaluated"
 _SPEED_HOW = ("timed in alternation with the baseline in the same process, under the protocol stated with it "
-              "(batch, lengths, threads, CPU); in brackets the interquartile range over the rounds")
+              "(batch, lengths, threads, CPU); the median over the rounds, in brackets its 95 % confidence interval "
+              "(order statistics of the rounds; under six rounds its own, lower level is stated), and the "
+              "interquartile range of the rounds beside it")
 
 FIGURES: tuple[Figure, ...] = (
     Figure("accuracy", "Accuracy", "accuracy", "fraction", f"Share of examples the final model classifies right, {_ACC_HOW}.", "%"),
@@ -48,12 +50,16 @@ FIGURES: tuple[Figure, ...] = (
            "Baseline parameters / final parameters (zeros included).", "x", ("fewer parameters", "same parameters", "more parameters")),
     Figure("size_bytes", "Size", "size", "bytes", "The final model's weights serialized as a state dict, in MB (10^6 bytes).", "MB"),
     Figure("baseline_size_bytes", "Baseline size", "size", "bytes", "The baseline's weights serialized the same way.", "MB"),
-    Figure("size_ratio", "Size vs baseline", "size", "ratio", "Baseline size / final size, both serialized the same way.",
+    Figure("size_ratio", "Size vs baseline", "size", "ratio", "Baseline size / final size, both serialized the same "
+           "way (weights against weights); exact, so it has no interval.",
            "x", ("smaller", "same size", "larger")),
     Figure("latency_ms", "Latency", "speed", "ms", f"Milliseconds per batch of the final model, {_SPEED_HOW}.", "ms"),
     Figure("baseline_latency_ms", "Baseline latency", "speed", "ms", f"Milliseconds per batch of the baseline, {_SPEED_HOW}.", "ms"),
     Figure("speedup", "Speedup", "speed", "ratio",
            "Baseline latency / final latency: the median of per-round ratios, each round timing both models back to "
-           f"back; in brackets the interquartile range of those ratios. Marked unreliable when that range is wider "
-           f"than {UNRELIABLE_WIDTH:.0%} of the median.", "x", ("faster", "same speed", "slower")),
+           "back; in brackets the 95 % confidence interval of that median (order statistics of the ratios, free of "
+           "any assumption on their distribution; under six rounds its own, lower level is stated), with the "
+           "interquartile range of the ratios beside it (how much one round differs from the next, not a "
+           f"confidence interval). Marked unreliable when the confidence interval is wider than "
+           f"{UNRELIABLE_WIDTH:.0%} of the median.", "x", ("faster", "same speed", "slower")),
 )

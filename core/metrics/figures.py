@@ -3,10 +3,20 @@
 The CLI (``core.cli.format``), the studio (run details, comparison, the end-of-run
 summary) and the model card show figures through this module, so a key means one
 thing everywhere and a new figure is added in one place. Results written by
-``core.engine.evaluation.final_results`` carry spreads beside some figures
-(``KEY_low`` / ``KEY_high``), a ``speed_note`` instead of a speedup for models
-too small to time, and the raw timings with their protocol under ``timing``;
-runs recorded before those existed lack them and still read.
+``core.engine.evaluation.final_results`` carry intervals beside some figures, a
+``speed_note`` instead of a speedup for models too small to time, and the raw
+timings with their protocol under ``timing``; runs recorded before those existed
+lack them and still read.
+
+One meaning for an interval: ``KEY_low`` / ``KEY_high`` is always a 95 %
+confidence interval (Wilson for an accuracy, a paired bootstrap for a retained
+figure, a bootstrap over examples for a task's figures, order statistics of the
+rounds for a timed figure, whose ``KEY_level`` states a lower level under six
+rounds). A timed figure also keeps the interquartile range of its rounds
+(``KEY_q1`` / ``KEY_q3``): how much the rounds differ, shown beside the
+confidence interval and never used for a verdict. Runs recorded before this
+stored the interquartile range as a timed figure's ``KEY_low`` / ``KEY_high``
+(they have no ``KEY_q1``); :func:`interval_label` says so.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from core.metrics.figure_base import FIGURES, Figure
-from core.metrics.intervals import UNRELIABLE_WIDTH, Spread
+from core.metrics.intervals import CONFIDENCE, MIN_LEVEL, UNRELIABLE_WIDTH, Spread
 from core.metrics.protocol import Protocol
 from core.metrics.timing import speed_figures
 
@@ -63,8 +73,9 @@ _BY_KEY = {f.key: f for f in FIGURES}
 ORDER = tuple(f.key for f in FIGURES)
 # Figures where a smaller value is better (the score and constraints invert them).
 LOWER_IS_BETTER = frozenset({"mse", "baseline_mse", "loss"})
-# Keys kept with the results that are not figures of their own: spreads, notes, raw timings.
-COMPANIONS = ("_low", "_high")
+# Keys kept with the results that are not figures of their own: intervals, notes, raw timings.
+COMPANIONS = ("_low", "_high", "_q1", "_q3", "_level")
+TIMED = ("latency_ms", "baseline_latency_ms", "speedup")  # figures measured over timed rounds
 NOT_FIGURES = frozenset({"timing", "speed_note", "data_changes"})
 
 
@@ -133,19 +144,73 @@ def interval(results: Mapping[str, Any], key: str) -> Spread | None:
 
 
 def unreliable(results: Mapping[str, Any], key: str = "speedup") -> bool:
-    """A timed ratio whose interval is wider than :data:`UNRELIABLE_WIDTH` of its value."""
+    """A timed ratio whose confidence interval is wider than :data:`UNRELIABLE_WIDTH` of its value, or whose
+    rounds were too few for an interval at :data:`MIN_LEVEL`.
+
+    (An older run's interquartile range, stored in the same keys, is narrower than the confidence interval of
+    the same rounds: one already too wide says the same.)
+    """
     s = interval(results, key)
-    return s is not None and _kind(key) == "ratio" and not s.reliable
+    return s is not None and _kind(key) == "ratio" and (not s.reliable or level(results, key) < MIN_LEVEL)
 
 
-def with_interval(key: str, value: Any, low: Any = None, high: Any = None) -> str:
-    """``"83.45 % (80.12–86.30)"``, ``"5.10x (4.80–5.30)"``; the value alone without bounds."""
+def supported_value(results: Mapping[str, Any], key: str, op: str) -> float | None:
+    """The value a claim ``key op bound`` is judged on: the end of ``key``'s confidence interval least
+    favourable to the claim (the low end for ``>=`` and ``>``, the high end for ``<=`` and ``<``), so a claim
+    holds only when the whole interval supports it; the value itself for a figure without an interval (sizes
+    and parameter counts are exact). None when the run lacks the figure."""
+    value = _number(results.get(key))
+    if value is None or math.isnan(value):
+        return None
+    s = interval(results, key)
+    if s is None:
+        return value
+    return s.low if op in (">=", ">") else s.high
+
+
+def level(results: Mapping[str, Any], key: str) -> float:
+    """The confidence level of ``key``'s interval: :data:`CONFIDENCE` unless the run stored a lower one."""
+    stored = _number(results.get(f"{key}_level"))
+    return CONFIDENCE if stored is None or math.isnan(stored) else stored
+
+
+def legacy_iqr(results: Mapping[str, Any], key: str) -> bool:
+    """Whether ``key``'s bounds are an older run's interquartile range rather than a confidence interval."""
+    return key in TIMED and f"{key}_low" in results and f"{key}_q1" not in results
+
+
+def interval_label(results: Mapping[str, Any], key: str) -> str:
+    """What the brackets beside ``key`` are, for a person: ``"95 % CI (Wilson)"``, ``"95 % CI of the median over
+    the rounds; IQR 4.90–5.20"``; ``""`` when the figure has no interval."""
+    if interval(results, key) is None:
+        return ""
+    if legacy_iqr(results, key):
+        return "interquartile range of the rounds (an older run: no confidence interval)"
+    at = level(results, key)
+    ci = f"{100 * CONFIDENCE:.0f} % CI" if at >= CONFIDENCE else f"{100 * at:.1f} % CI (too few rounds for 95 %)"
+    if key in TIMED:
+        q1, q3 = _number(results.get(f"{key}_q1")), _number(results.get(f"{key}_q3"))
+        iqr = f"; IQR {_bare(_kind(key), q1)}\u2013{_bare(_kind(key), q3)}" if q1 is not None and q3 is not None else ""
+        return f"{ci} of the median over the rounds{iqr}"
+    if key == "accuracy" or key == "baseline_accuracy":
+        return f"{ci} (Wilson)"
+    if key.endswith("_retained"):
+        return f"{ci} (paired bootstrap)"
+    return f"{ci} (bootstrap over the examples)"
+
+
+def with_interval(key: str, value: Any, low: Any = None, high: Any = None, at: float = CONFIDENCE) -> str:
+    """``"83.45 % (80.12–86.30)"``, ``"5.10x (4.80–5.30)"``; the value alone without bounds.
+
+    The brackets hold a 95 % confidence interval; one at a lower level (``at``) says its level inside them.
+    """
     text = format_figure(key, value)
     lo, hi = _number(low), _number(high)
     if lo is None or hi is None or math.isnan(lo) or math.isnan(hi) or _number(value) is None:
         return text
     kind = _kind(key)
-    return f"{text} ({_bare(kind, lo)}\u2013{_bare(kind, hi)})"
+    note = "" if at >= CONFIDENCE else f"; {100 * at:.1f} % CI"
+    return f"{text} ({_bare(kind, lo)}\u2013{_bare(kind, hi)}{note})"
 
 
 def describe(results: Mapping[str, Any], key: str) -> str:
@@ -155,7 +220,8 @@ def describe(results: Mapping[str, Any], key: str) -> str:
     """
     if key == "speedup" and _number(results.get("speedup")) is None and results.get("speed_note"):
         return str(results["speed_note"])
-    text = with_interval(key, results.get(key), results.get(f"{key}_low"), results.get(f"{key}_high"))
+    text = with_interval(key, results.get(key), results.get(f"{key}_low"), results.get(f"{key}_high"),
+                         level(results, key))
     f = spec(key)
     if f is not None and f.words is not None:  # "1.00x" -> "same parameters", "5.10x (4.80-5.30)" -> "5.10x faster (...)"
         text = phrase(key, results.get(key)) + text[len(format_figure(key, results.get(key))):]
@@ -182,6 +248,7 @@ class FigureRow:
     label: str
     text: str
     help: str
+    interval: str = ""  # what the brackets in ``text`` are (:func:`interval_label`)
 
 
 def group_label(group: str, results: Mapping[str, Any]) -> str:
@@ -200,7 +267,8 @@ def rows(results: Mapping[str, Any]) -> list[FigureRow]:
     out = []
     for f in FIGURES:
         if f.key in results or (f.key == "speedup" and results.get("speed_note")):
-            out.append(FigureRow(f.key, f.group, f.label, describe(results, f.key), f.help))
+            out.append(FigureRow(f.key, f.group, f.label, describe(results, f.key), f.help,
+                                 interval_label(results, f.key)))
     for key in sorted(k for k in results if k not in _BY_KEY and not is_companion(k)):
         out.append(FigureRow(key, "other", key, format_figure(key, results[key]), ""))
     return out

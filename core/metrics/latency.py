@@ -16,6 +16,7 @@ so the figures can be re-derived from a stored run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable
 
@@ -119,10 +120,23 @@ def measure_profile(models: dict[str, Any], task, split: str, profile: str, *, t
     return measure_batches(models, batches, protocol, timer=timer, check=check)
 
 
+def onnxruntime_threads(models: dict[str, Any]) -> int | None:
+    """The intra-op threads of the ONNX Runtime sessions among ``models`` (None without one); sessions with
+    different counts are refused: one measurement, one thread count per runtime."""
+    counts = {int(m.threads) for m in models.values() if hasattr(m, "session") and hasattr(m, "threads")}
+    if len(counts) > 1:
+        raise ValueError(f"ONNX Runtime sessions with different thread counts in one measurement: {sorted(counts)}")
+    return counts.pop() if counts else None
+
+
 def measure_batches(models: dict[str, Any], batches: list[dict[str, torch.Tensor]], protocol: Protocol, *,
                     timer: BlockTimer | None = None, check: Callable[[], None] | None = None) -> Timing:
-    """Time ``models`` over ``batches`` under ``protocol`` (its shape fields describe the batches)."""
+    """Time ``models`` over ``batches`` under ``protocol`` (its shape fields describe the batches); the ONNX
+    Runtime sessions' thread count is recorded in the protocol beside torch's."""
     fns = {name: as_callable(m, batches) for name, m in models.items()}
+    ort = onnxruntime_threads(models)
+    if ort is not None:
+        protocol = dataclasses.replace(protocol, onnxruntime_threads=ort)
     return time_rounds(fns, protocol, batches_per_call=len(batches), timer=timer, check=check)
 
 
@@ -136,7 +150,11 @@ def batch_protocol(batch: dict[str, torch.Tensor], rounds: int, warmup: int = 1,
 
 @torch.no_grad()
 def compare_latency(models: dict, batch: dict, repeats: int = 5, warmup: int = 1, check=None) -> dict[str, float]:
-    """Median seconds per forward pass for each model, timed in alternation (the protocol's loop, one batch)."""
+    """Median seconds per forward pass for each model, timed in alternation (the protocol's loop, one batch).
+
+    Latencies only: a speedup is the median of per-round ratios (:func:`core.metrics.timing.speed_figures` on
+    :func:`measure_batches`' timing), never a ratio of these medians.
+    """
     protocol = batch_protocol(batch, repeats, warmup)
     timing = measure_batches(models, [batch], protocol, check=check)
     return {name: spread(ts).value for name, ts in timing.rounds.items()}

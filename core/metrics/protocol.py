@@ -49,6 +49,7 @@ class Protocol:
     cpu_capability: str = ""  # the kernels torch picked (torch.backends.cpu.get_cpu_capability)
     torch: str = ""
     mean_length: float | None = None  # tokens per sentence actually fed (dynamic lengths only)
+    onnxruntime_threads: int | None = None  # intra-op threads of the ONNX Runtime sessions timed (None: none timed)
 
     def describe(self) -> str:
         """One line a person reads next to a latency figure."""
@@ -63,6 +64,8 @@ class Protocol:
         if self.cpu_capability:
             machine += f" ({self.cpu_capability})"
         threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        if self.onnxruntime_threads is not None:
+            threads += f" (torch; ONNX Runtime {self.onnxruntime_threads})"
         return (f"{shape}; {threads}, {machine}; median of {self.rounds} alternating rounds "
                 f"after {self.warmup} warm-up")
 

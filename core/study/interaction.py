@@ -9,11 +9,17 @@ independent; below 1: they overlap) and ``d_AB - (d_A + d_B)`` (positive: the lo
 negative: the second method recovers some of the first's loss). The order effect compares
 A -> B with B -> A: ``s_AB / s_BA`` and ``d_AB - d_BA``.
 
-Each figure carries a spread: half its interval when the run reports ``NAME_low`` / ``NAME_high``,
-else a fallback (a Wilson interval on the ``evaluated`` examples for accuracy, the ``SPEEDUP_NOISE``
-measured on this kind of machine for speedup, nothing for the size ratio, which is exact). Spreads of
-independent runs combine in quadrature, relative for ratios and absolute for drops; an effect no
-larger than its combined spread is "inside the noise", and the table says so instead of ranking it.
+Each figure carries a spread: half its 95 % confidence interval. For accuracy that is the run's own
+(``accuracy_retained``'s paired bootstrap, else ``accuracy``'s Wilson interval, else a Wilson interval on the
+``evaluated`` examples). For a speedup it is the confidence interval of the median over the run's rounds
+(:func:`core.metrics.intervals.median_interval`) combined in quadrature with ``sitting_noise``: the rounds of
+one run share one sitting, and the same run measured in another sitting of the same afternoon moved more than
+its rounds did (issue 27: head pruning alone gave 1.23x, 1.26x and 1.13x; heads -> FFN 1.95x, 1.74x, 1.99x),
+so a within-sitting interval alone would call sitting-to-sitting drift an interaction. Without any interval
+the speedup's spread is ``sitting_noise`` alone. The size ratio is exact (a tolerance only). Spreads of
+independent runs combine in quadrature, relative for ratios and absolute for drops, into the effect's 95 %
+confidence interval; an effect whose interval holds the null (1 for ratios, 0 for differences) is "inside the
+noise", and the table says so instead of ranking it.
 """
 
 from __future__ import annotations
@@ -23,8 +29,12 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-# Repeated speedup measurements of one run on this kind of machine agree to about +-10 % (shared/ENV.md).
-SPEEDUP_NOISE = 0.10
+from core.metrics.intervals import MIN_LEVEL
+
+# Half the 95 % interval of one run's speedup between sittings, relative: repeated measurements of one run on
+# this kind of machine agree to about +-10 % (shared/ENV.md; issue 27's three sittings moved by 5-7 % of the median).
+SITTING_NOISE = 0.10
+SPEEDUP_NOISE = SITTING_NOISE  # the older name
 # Serialized sizes are exact; below this relative difference two sizes are the same size.
 SIZE_TOLERANCE = 1e-3
 Z95 = 1.959963984540054
@@ -48,19 +58,29 @@ class Measured:
 
 @dataclass(frozen=True)
 class Effect:
-    """An interaction or order effect: ``value`` against ``null`` (1 for ratios, 0 for differences)."""
+    """An interaction or order effect: ``value`` against ``null`` (1 for ratios, 0 for differences), with
+    ``spread`` half its 95 % confidence interval."""
 
     value: float
     spread: float
     null: float
 
     @property
+    def low(self) -> float:
+        return self.value - self.spread
+
+    @property
+    def high(self) -> float:
+        return self.value + self.spread
+
+    @property
     def verdict(self) -> str:
+        """:data:`INSIDE` when the confidence interval holds the null, :data:`MEASURABLE` when it does not."""
         if math.isnan(self.value):
             return UNKNOWN
         if math.isnan(self.spread):
             return UNKNOWN
-        return INSIDE if abs(self.value - self.null) <= self.spread else MEASURABLE
+        return INSIDE if self.low <= self.null <= self.high else MEASURABLE
 
     @property
     def inside_noise(self) -> bool:
@@ -76,8 +96,8 @@ class RunFigures:
     drop: Measured
 
     @classmethod
-    def from_figures(cls, figures: Mapping[str, float]) -> "RunFigures":
-        return cls(speedup_of(figures), size_ratio_of(figures), drop_of(figures))
+    def from_figures(cls, figures: Mapping[str, float], sitting_noise: float = SITTING_NOISE) -> "RunFigures":
+        return cls(speedup_of(figures, sitting_noise), size_ratio_of(figures), drop_of(figures))
 
 
 def _get(figures: Mapping[str, float], key: str) -> float:
@@ -93,12 +113,18 @@ def _half_interval(figures: Mapping[str, float], key: str) -> float:
     return (high - low) / 2 if not (math.isnan(low) or math.isnan(high)) else math.nan
 
 
-def speedup_of(figures: Mapping[str, float]) -> Measured:
+def speedup_of(figures: Mapping[str, float], sitting_noise: float = SITTING_NOISE) -> Measured:
+    """The speedup; spread: half its confidence interval over the rounds and the sitting's noise, in quadrature.
+
+    Rounds too few for an interval at :data:`~core.metrics.intervals.MIN_LEVEL` give no spread (NaN): the
+    effects they enter are "spread unknown", not a claim.
+    """
     value = _get(figures, "speedup")
-    spread = _half_interval(figures, "speedup")
-    if math.isnan(spread):
-        spread = SPEEDUP_NOISE * value
-    return Measured(value, spread)
+    if _get(figures, "speedup_level") < MIN_LEVEL:  # NaN (no level stored) compares False: a 95 % interval
+        return Measured(value, math.nan)
+    rounds = _half_interval(figures, "speedup")
+    sitting = sitting_noise * abs(value)
+    return Measured(value, sitting if math.isnan(rounds) else math.hypot(rounds, sitting))
 
 
 def size_ratio_of(figures: Mapping[str, float]) -> Measured:
@@ -179,16 +205,16 @@ class PairTable:
 
 
 def pair_tables(labels: Mapping[int, str], runs: Mapping[tuple[int, ...], Mapping[str, float]],
-                chosen: Sequence[int]) -> list[PairTable]:
+                chosen: Sequence[int], sitting_noise: float = SITTING_NOISE) -> list[PairTable]:
     """Every pair of ``chosen`` steps whose two single runs finished.
 
     ``runs`` maps an arrangement (step numbers in order, e.g. ``(2, 3)`` for step 2 then step 3)
-    to that run's final figures; ``labels`` names each step.
+    to that run's final figures; ``labels`` names each step; ``sitting_noise`` 0 trusts each run's rounds alone.
     """
     tables = []
     for a, b in itertools.combinations(chosen, 2):
         if (a,) not in runs or (b,) not in runs:
             continue
-        get = lambda key: RunFigures.from_figures(runs[key]) if key in runs else None  # noqa: E731
+        get = lambda key: RunFigures.from_figures(runs[key], sitting_noise) if key in runs else None  # noqa: E731
         tables.append(PairTable(labels[a], labels[b], get((a,)), get((b,)), get((a, b)), get((b, a))))
     return tables

@@ -292,17 +292,17 @@ class StudyRunner:
         """Whether some trial of the study is still going: running, or claimed by a worker not yet recorded.
 
         A worker records a trial right after claiming its slot; a slot claimed without a row for longer
-        than ``grace_s`` belongs to a worker that died in between, and is not waited for.
+        than ``grace_s`` belongs to a worker that died in between, and is not waited for. The wait is timed
+        per gap (claimed slots, recorded rows): a gap seen earlier, and filled since, must not lend its age to
+        a slot claimed just now (that made a worker finish the study under another worker's new trial).
         """
         record = self.studies.get_study(self.study_id)
+        gap = (record.claimed, len(record.trials)) if len(record.trials) < record.claimed else None
+        if gap != getattr(self, "_gap", None):
+            self._gap, self._gap_since = gap, time.monotonic()
         if any(t.status == "running" for t in record.trials):
             return True
-        if len(record.trials) < record.claimed:
-            now = time.monotonic()
-            since = self._gap_since = getattr(self, "_gap_since", None) or now
-            return now - since < self.grace_s
-        self._gap_since = None
-        return False
+        return gap is not None and time.monotonic() - self._gap_since < self.grace_s
 
     def _reap(self) -> None:
         """Mark the trials of workers that went silent as interrupted (and tell Optuna they failed)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import RecipeError, StudioError
+from core.metrics.figures import supported_value
 from core.recipe import Recipe
 from core.recipe_parts import resolve_data_source
 from core.registry import FieldInfo, brief, check_field, config_fields
@@ -54,15 +55,18 @@ class Constraint:
     bound: float
 
     def slack(self, figures: dict[str, float]) -> float:
-        """Optuna's convention: <= 0 when satisfied, the violation otherwise (NaN figure: violated by 1)."""
-        value = figures.get(self.figure)
-        if value is None or value != value:
+        """Optuna's convention: <= 0 when satisfied, the violation otherwise (NaN figure: violated by 1).
+
+        Judged on the end of the figure's 95 % confidence interval least favourable to the constraint
+        (:func:`core.metrics.figures.supported_value`): a constraint holds when the whole interval meets it."""
+        value = supported_value(figures, self.figure, self.op)
+        if value is None:
             return 1.0
         return self.bound - value if self.op in (">=", ">") else value - self.bound
 
     def holds(self, figures: dict[str, float]) -> bool:
-        value = figures.get(self.figure)
-        if value is None or value != value:
+        value = supported_value(figures, self.figure, self.op)
+        if value is None:
             return False
         return {">=": value >= self.bound, ">": value > self.bound, "<=": value <= self.bound,
                 "<": value < self.bound}[self.op]

@@ -79,12 +79,14 @@ def test_pause_blocks_until_resume(engine):
                 handle_box["h"].pause()
                 paused_at.set()
 
+    held, acknowledged = [], threading.Event()
     engine.bus.subscribe(ev.Metric, on_metric)
+    engine.bus.subscribe(ev.RunPaused, lambda e: (held.append((e.step, list(losses))), acknowledged.set()))
     handle = engine.start(recipe)
     handle_box["h"] = handle
-    assert paused_at.wait(60)
-    handle.join(1.0)
-    assert not handle.done and losses == [1, 2]
+    assert paused_at.wait(300)  # generous: loading the tiny model takes a minute on a loaded machine
+    assert acknowledged.wait(60), "the run never acknowledged the pause"
+    assert held == [(2, [1, 2])] and not handle.done  # it holds after step 2, acknowledged once
     handle.resume()
     result = handle.join(120)
     assert result.status == "finished" and losses == [1, 2, 3, 4, 5, 6]

@@ -65,12 +65,12 @@ def test_pause_holds_the_worker_and_cancel_ends_the_run(worker_engine, events):
     unsubscribe = worker_engine.bus.subscribe(ev.Metric, lambda e: losses.set(), filter=lambda e: e.key == "train/loss")
     handle = worker_engine.start(small_recipe(max_steps=40))
     assert losses.wait(180), "no training step arrived"
+    held = threading.Event()
+    unsubscribe_held = worker_engine.bus.subscribe(ev.RunPaused, lambda e: held.set())
     handle.pause()
-    count = sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events)
-    time.sleep(2.5)  # a running worker makes several steps meanwhile (over 1 s each on a loaded machine)
-    count_paused = sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events)
-    assert count_paused <= count + 1  # at most the batch in flight
-    count = count_paused
+    assert held.wait(180), "the worker never acknowledged the pause"  # it holds between two batches
+    is_loss = lambda e: isinstance(e, ev.Metric) and e.key == "train/loss"  # noqa: E731
+    count = sum(is_loss(e) for e in events)
     with pytest.raises(RuntimeError, match="busy"):
         worker_engine.start(small_recipe(max_steps=1))
     handle.resume()
@@ -83,6 +83,12 @@ def test_pause_holds_the_worker_and_cancel_ends_the_run(worker_engine, events):
     assert result.status == "cancelled"
     assert isinstance(events[-1], ev.RunCancelled)
     assert count < sum(isinstance(e, ev.Metric) and e.key == "train/loss" for e in events) < 40
+    # What the acknowledgement promises: no training step between RunPaused and RunResumed.
+    paused = next(i for i, e in enumerate(events) if isinstance(e, ev.RunPaused))
+    resumed = next(i for i, e in enumerate(events) if isinstance(e, ev.RunResumed))
+    assert paused < resumed and not any(is_loss(e) for e in events[paused:resumed])
+    assert events[paused].step == events[resumed].step
+    unsubscribe_held()
     unsubscribe()
     handle.cancel()  # too late: must not leak into the worker's next run
     following = worker_engine.start(small_recipe(max_steps=1))

@@ -53,21 +53,26 @@ def test_pause_and_cancel_reach_both_processes(tmp_path, monkeypatch):
     import time
 
     db, recipe, engine = _two_process_launch(tmp_path, monkeypatch, {"epochs": 100})
-    losses, training = [], threading.Event()
+    losses, training, acknowledged = [], threading.Event(), threading.Event()
     engine.bus.subscribe(ev.Metric, lambda e: (losses.append(e.step), training.set()) if e.key == "train/loss" else None)
+    engine.bus.subscribe(ev.RunPaused, lambda e: acknowledged.set())
+    seen = []
+    engine.bus.subscribe(ev.Event, seen.append)
     handle = engine.start(recipe)
     try:
         assert training.wait(LAUNCH_TIMEOUT), (handle.folder / "output.log").read_text()[-3000:]
         handle.pause()
-        time.sleep(1.5)  # the pause reaches rank 0 within 0.2 s; a step already begun may still end
+        assert acknowledged.wait(LAUNCH_TIMEOUT), "the ranks never acknowledged the pause"  # every rank holds
         held = len(losses)
-        time.sleep(2.0)
-        assert len(losses) == held, "the run went on training while paused"
         handle.resume()
         deadline = time.monotonic() + 30
         while len(losses) == held and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(losses) > held, "the run did not resume"
+        paused = next(i for i, e in enumerate(seen) if isinstance(e, ev.RunPaused))
+        resumed = next(i for i, e in enumerate(seen) if isinstance(e, ev.RunResumed))
+        assert paused < resumed and not any(isinstance(e, ev.Metric) and e.key == "train/loss"
+                                            for e in seen[paused:resumed]), "it trained while paused"
         handle.cancel()
         result = handle.join(30)
     finally:

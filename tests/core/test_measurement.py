@@ -121,3 +121,28 @@ def test_torch_models_are_timed_through_torch_utils_benchmark(tiny_state, tiny_t
     timing = measure_batches({"final": tiny_state.model, "baseline": tiny_state.model}, batches, protocol(rounds=3))
     assert len(timing.rounds["final"]) == 3 and all(t > 0 for t in itertools.chain(*timing.rounds.values()))
     assert "3 alternating rounds" in timing.protocol.describe()
+
+
+def test_onnxruntime_threads_are_recorded_beside_torchs_and_must_agree():
+    import torch
+
+    from core.metrics.latency import batch_protocol
+
+    class FakeSession:  # what measure_batches reads of an OnnxRunner: its session and its pinned threads
+        def __init__(self, threads):
+            self.session, self.threads = object(), threads
+
+        def __call__(self, **batch):
+            return None
+
+    batch = {"input_ids": torch.ones(2, 8, dtype=torch.long), "attention_mask": torch.ones(2, 8, dtype=torch.long)}
+    protocol = batch_protocol(batch, rounds=3, threads=2)
+    timer = lambda fn, number, threads: 0.005  # noqa: E731
+    timing = measure_batches({"int8": FakeSession(2), "fp32": FakeSession(2)}, [batch], protocol, timer=timer)
+    assert timing.protocol.onnxruntime_threads == 2 and timing.protocol.threads == 2
+    assert "2 threads (torch; ONNX Runtime 2)" in timing.protocol.describe()
+    assert Timing.from_dict(timing.to_dict()).protocol.onnxruntime_threads == 2  # stored with the run
+    with pytest.raises(ValueError, match="different thread counts"):
+        measure_batches({"int8": FakeSession(2), "fp32": FakeSession(4)}, [batch], protocol, timer=timer)
+    torch_only = measure_batches({"model": lambda **b: None}, [batch], protocol, timer=timer)
+    assert torch_only.protocol.onnxruntime_threads is None and "ONNX" not in torch_only.protocol.describe()

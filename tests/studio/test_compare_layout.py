@@ -27,11 +27,14 @@ def test_plots_keep_a_readable_height_with_many_runs_and_the_comparison_scrolls_
     view = shown(qtbot, RunComparison(), WIDTH, HEIGHT)
     runs = _runs(8)
     view.show_runs(runs, {r.id: _series(r.results["accuracy"]) for r in runs})
-    qtbot.wait(20)
-    for name, box in _view_boxes(view).items():
-        assert box.sceneBoundingRect().height() >= 200, name
-        assert not box.parentItem().legend or not box.parentItem().legend.isVisible(), name  # no rows eat the height
-    assert view.scroll.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
+
+    def readable() -> None:  # retried until the layout has settled, the last failure reported
+        for name, box in _view_boxes(view).items():
+            assert box.sceneBoundingRect().height() >= 200, name
+            assert not box.parentItem().legend or not box.parentItem().legend.isVisible(), name  # no rows eat it
+        assert view.scroll.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
+
+    qtbot.waitUntil(readable, timeout=2000)
     # One colour key names every run once, in its plot colour.
     key = view.key.text()
     for n, run in enumerate(runs):
@@ -44,14 +47,17 @@ def test_point_labels_stay_inside_the_view_at_any_width(qtbot):
     view.show_runs(runs, {})
     for width in (WIDTH, 620):
         view.resize(width, HEIGHT)
-        qtbot.wait(20)
-        for axis, scatter in view.scatters.items():
-            box = scatter.getPlotItem().getViewBox().sceneBoundingRect()
-            labels = [item for item in scatter.getPlotItem().items if isinstance(item, pg.TextItem)]
-            assert len(labels) == len(runs), axis
-            for label in labels:
-                assert box.contains(label.sceneBoundingRect()), (axis, width, label.toPlainText())
-                assert label.toolTip().startswith("fine-tune")  # the whole name, even where the label is elided
+
+        def inside() -> None:  # retried until the layout has settled, the last failure reported
+            for axis, scatter in view.scatters.items():
+                box = scatter.getPlotItem().getViewBox().sceneBoundingRect()
+                labels = [item for item in scatter.getPlotItem().items if isinstance(item, pg.TextItem)]
+                assert len(labels) == len(runs), axis
+                for label in labels:
+                    assert box.contains(label.sceneBoundingRect()), (axis, width, label.toPlainText())
+                    assert label.toolTip().startswith("fine-tune")  # the whole name, even where it is elided
+
+        qtbot.waitUntil(inside, timeout=2000)
         if width == WIDTH:  # the fastest run's dot sits at the right edge: its label turned to the left of it
             scatter = view.scatters["speedup"]
             label, x, y, _ = scatter.texts[-1]
@@ -65,9 +71,12 @@ def test_labels_of_tied_runs_do_not_print_over_each_other(qtbot):
     runs = [_run(f"tied-{n}", dict(NO_BASELINE, accuracy=0.64, speedup=1.0 + n / 1000, size_ratio=1.0))
             for n in range(4)]
     view.show_runs(runs, {})
-    qtbot.wait(20)
-    for axis, scatter in view.scatters.items():
-        box = scatter.getPlotItem().getViewBox().sceneBoundingRect()
-        rects = [label.sceneBoundingRect() for label, *_ in scatter.texts]
-        assert len(rects) == 4 and all(box.contains(r) for r in rects), axis
-        assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), axis
+
+    def apart() -> None:  # retried until the layout has settled, the last failure reported
+        for axis, scatter in view.scatters.items():
+            box = scatter.getPlotItem().getViewBox().sceneBoundingRect()
+            rects = [label.sceneBoundingRect() for label, *_ in scatter.texts]
+            assert len(rects) == 4 and all(box.contains(r) for r in rects), axis
+            assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), axis
+
+    qtbot.waitUntil(apart, timeout=2000)

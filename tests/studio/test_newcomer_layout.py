@@ -25,21 +25,24 @@ def test_the_step_form_shows_every_fine_tuning_field_at_the_default_size(qtbot, 
     window.resize(1380, 860)
     qtbot.waitUntil(lambda: window.width() == 1380, timeout=2000)
     window.form.set_step(window.stack.steps()[0])
-    qtbot.wait(50)
     assert window.form.step.method == "finetune"
-    editor = window.form.editors["eval_every"]
-    assert _in_view(window.form, editor), "the 'Eval every' field is cut"
-    assert _in_view(window.form, window.form.editors["epochs"])
+
+    def laid_out() -> None:  # retried until the layout has settled, the last failure reported
+        assert _in_view(window.form, window.form.editors["eval_every"]), "the 'Eval every' field is cut"
+        assert _in_view(window.form, window.form.editors["epochs"])
+
+    qtbot.waitUntil(laid_out, timeout=2000)
 
 
 def test_a_warning_does_not_move_the_stack_buttons(qtbot, window):
     window.resize(1380, 860)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: window.size().toTuple() == (1380, 860), timeout=2000)
+    QApplication.processEvents()  # the layout requests the resize posted
     before = window.stack.up_button.mapTo(window, QPoint(0, 0))
     window.stack.add_method("finetune")
     window.form.set_value("epochs", "-3")  # a problem: the banner shows
-    qtbot.wait(50)
-    assert window.problems_label.isVisible()
+    qtbot.waitUntil(window.problems_label.isVisible, timeout=2000)
+    QApplication.processEvents()  # and the layout it asked for
     assert window.stack.up_button.mapTo(window, QPoint(0, 0)) == before
 
 
@@ -73,8 +76,8 @@ def test_tab_from_a_field_with_an_error_keeps_the_field_and_its_error_in_view(qt
     QApplication.processEvents()
     form.focusNextChild()  # what Tab does
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not amount, timeout=1000)
-    qtbot.wait(20)
     focused = QApplication.focusWidget()
     assert focused is form.editors[names[names.index("amount") + 1]]
     error = form._error_labels["amount"]
-    assert _in_view(form, focused) and _in_view(form, amount) and _in_view(form, error)
+    qtbot.waitUntil(lambda: _in_view(form, focused) and _in_view(form, amount) and _in_view(form, error),
+                    timeout=2000)  # the form scrolls them into view

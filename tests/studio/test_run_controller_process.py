@@ -11,6 +11,7 @@ import signal
 import pytest
 from PySide6.QtWidgets import QWidget
 
+from core import events as ev
 from core.db import Repository, open_database
 from core.engine.process import ProcessEngine
 from studio.run_controller import RunController
@@ -72,13 +73,18 @@ def test_pause_resume_and_cancel_reach_the_worker(qtbot, controller):
     bridge.metric.connect(lambda e: losses.append(e.step) if e.key == "train/loss" else None)
     with qtbot.waitSignal(bridge.metric, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda e: e.key == "train/loss"):
         controller.start(quick_recipe(max_steps=200, epochs=100.0))
-    with qtbot.waitSignal(controller.pausedChanged):
-        controller.pause()
-    frozen = len(losses)
-    qtbot.wait(2500)  # a running worker makes several steps meanwhile (over 1 s each on a loaded machine)
-    assert len(losses) <= frozen + 1 < 200  # at most the batch in flight
+    seen = []
+    bridge.event.connect(seen.append)
+    with qtbot.waitSignal(controller.pausedChanged, timeout=RUN_TIMEOUT_MS), \
+            qtbot.waitSignal(bridge.event, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda e: isinstance(e, ev.RunPaused)):
+        controller.pause()  # the worker acknowledges: it holds between two batches
+    frozen = len(losses)  # every step before the pause arrived before its acknowledgement
+    assert frozen < 200
     controller.resume()
-    qtbot.waitUntil(lambda: len(losses) > frozen + 1, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(losses) > frozen, timeout=RUN_TIMEOUT_MS)
+    held = next(i for i, e in enumerate(seen) if isinstance(e, ev.RunPaused))
+    went_on = next(i for i, e in enumerate(seen) if isinstance(e, ev.RunResumed))
+    assert not any(isinstance(e, ev.Metric) and e.key == "train/loss" for e in seen[held:went_on])
     with qtbot.waitSignal(bridge.runCancelled, timeout=RUN_TIMEOUT_MS):
         controller.cancel()
     qtbot.waitUntil(lambda: not controller.running, timeout=5000)

@@ -20,7 +20,7 @@ def test_interaction_and_order_effects_by_hand():
         (2, 3): figs(2.4, 1.8, 0.70, speedup_low=2.3, speedup_high=2.5, accuracy_low=0.69, accuracy_high=0.71),
         (3, 2): figs(2.9, 1.8, 0.74, speedup_low=2.8, speedup_high=3.0, accuracy_low=0.73, accuracy_high=0.75),
     }
-    (table,) = pair_tables({2: "heads", 3: "ffn"}, runs, [2, 3])
+    (table,) = pair_tables({2: "heads", 3: "ffn"}, runs, [2, 3], sitting_noise=0)  # the rounds' intervals alone
     assert (table.a, table.b) == ("heads", "ffn")
     # Null: speedups and sizes multiply, drops add.
     assert table.null_speedup == pytest.approx(3.0)
@@ -44,6 +44,11 @@ def test_interaction_and_order_effects_by_hand():
     assert table.order_drop().value == pytest.approx(0.04)
     assert table.order_drop().spread == pytest.approx(math.sqrt(2) * 0.01)
     assert table.order_size().inside_noise
+    # With the sitting-to-sitting noise (10 % of each speedup) in quadrature, the spreads widen.
+    (noisy,) = pair_tables({2: "heads", 3: "ffn"}, runs, [2, 3])
+    wide = noisy.speed_interaction(noisy.ab)
+    assert wide.spread == pytest.approx(0.8 * math.sqrt(rel ** 2 + 3 * 0.10 ** 2))
+    assert wide.low <= 0.8 <= wide.high and wide.verdict == MEASURABLE  # 0.2 from 1 against about 0.15
 
 
 def test_effects_inside_the_noise_are_called_so():
