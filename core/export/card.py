@@ -43,7 +43,7 @@ def _figure(value: Any, unit: str = "", digits: int = 2) -> str:
 
 
 def _latency(report: ExportReport, key: str) -> str:
-    """A latency with its interquartile range, from the raw rounds the report keeps (the value alone without them)."""
+    """A latency with the 95 % CI of its median, from the raw rounds the report keeps (the value alone without them)."""
     value = report.latency_ms if key == "latency_ms" else report.original_latency_ms
     if value is None:
         return "not measured"
@@ -114,7 +114,8 @@ def write_card(folder: Path, report: ExportReport, manifest: dict[str, Any] | No
         "",
         f"Size ratio {_figure(report.size_ratio, 'x')}, speedup {report.speed_text() or 'not measured'} "
         "(median of per-round ratios, export and original timed back to back in one process on this machine, "
-        "interquartile range in brackets; ratios are what carries over).", "",
+        "95 % confidence interval of the median in brackets, its level stated where the rounds are too few for "
+        "95 %; ratios are what carries over).", "",
         f"Latency measured: {report.protocol or 'protocol not recorded'}.", "",
         "## Verification", "",
         f"The folder was reloaded as a user would and compared with the in-memory model on {report.rows} rows: "

@@ -90,7 +90,7 @@ class ExportReport:
     latency_ms: float | None = None
     original_latency_ms: float | None = None
     speedup: float | None = None  # None when not measured, or the original is too small to time (speed_note)
-    speedup_low: float | None = None  # interquartile range of the per-round ratios
+    speedup_low: float | None = None  # 95 % CI of the median per-round ratio (its level from the rounds in timing)
     speedup_high: float | None = None
     speed_note: str | None = None
     latency_batch: str = ""
