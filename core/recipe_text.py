@@ -110,11 +110,12 @@ def parse_json(text: str) -> Any:
     return json.loads(text, object_pairs_hook=mapping)
 
 
-def parse_document(text: str, fmt: str = "yaml", what: str = "recipe") -> Any:
+def parse_document(text: str, fmt: str = "yaml", what: str = "recipe", max_bytes: int = MAX_FILE_BYTES) -> Any:
     """The YAML (``fmt`` "yaml") or JSON document in ``text``, bounded (see the module's docstring)."""
-    if len(text) > MAX_FILE_BYTES:
-        raise RecipeError(f"the {what} is {len(text):,} characters long; a {what} is a few kilobytes and at most "
-                          f"{MAX_FILE_BYTES:,} are read (is it the right file?)")
+    if len(text) > max_bytes:
+        size = f"a {what} is a few kilobytes and " if max_bytes == MAX_FILE_BYTES else ""
+        raise RecipeError(f"the {what} is {len(text):,} characters long; {size}at most {max_bytes:,} are read "
+                          f"(is it the right file?)")
     try:
         return parse_json(text) if fmt == "json" else parse_yaml(text, what)
     except (json.JSONDecodeError, yaml.YAMLError, ValueError, OverflowError) as exc:
@@ -125,19 +126,20 @@ def parse_document(text: str, fmt: str = "yaml", what: str = "recipe") -> Any:
         raise RecipeError(f"the {fmt.upper()} is nested too deeply to be a {what}") from None
 
 
-def read_text(path: str | Path, what: str = "recipe") -> str:
-    """The text of the file at ``path``: at most :data:`MAX_FILE_BYTES` read, UTF-8 (a BOM allowed) or refused."""
+def read_text(path: str | Path, what: str = "recipe", max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The text of the file at ``path``: at most ``max_bytes`` (:data:`MAX_FILE_BYTES`) read, UTF-8 (a BOM
+    allowed) or refused."""
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"no {what} at {path}")
     try:
         with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+            raw = f.read(max_bytes + 1)
     except OSError as exc:
         raise RecipeError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise RecipeError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; a {what} is a few kilobytes "
-                          f"(is it the right file?)")
+    if len(raw) > max_bytes:
+        size = f"a {what} is a few kilobytes" if max_bytes == MAX_FILE_BYTES else f"the most a {what} may be"
+        raise RecipeError(f"{path} is larger than {max_bytes // 1024} KiB; {size} (is it the right file?)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -150,9 +152,14 @@ def file_format(path: str | Path) -> str:
     return "json" if Path(path).suffix.lower() == ".json" else "yaml"
 
 
-def load_document(path: str | Path, what: str = "recipe", fmt: str | None = None) -> Any:
-    """The document in the file at ``path`` (YAML or JSON by its suffix, or ``fmt``), read and parsed bounded."""
-    return parse_document(read_text(path, what), fmt or file_format(path), what)
+def load_document(path: str | Path, what: str = "recipe", fmt: str | None = None,
+                  max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """The document in the file at ``path`` (YAML or JSON by its suffix, or ``fmt``), read and parsed bounded.
+
+    Every file the studio reads goes through here (recipes, studies, model configs and manifests, step-cache
+    entries, pending runs); ``max_bytes`` raises the size bound for a kind of file that is larger by nature.
+    """
+    return parse_document(read_text(path, what, max_bytes), fmt or file_format(path), what, max_bytes)
 
 
 def problems_of(error: RecipeError) -> list[str]:

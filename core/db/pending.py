@@ -126,10 +126,17 @@ def import_pending(db, only: str | None = None) -> list[Imported]:
     return done
 
 
+MAX_PENDING_BYTES = 512 << 20  # a pending run keeps its unwritten metrics (up to 200,000 rows)
+
+
 def _read(path: Path) -> dict[str, Any] | None:
+    from core.errors import RecipeError
+    from core.recipe_text import load_document  # the one guarded loader: bounded size, UTF-8, no key twice
+
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = load_document(path, "pending run file", "json", max_bytes=MAX_PENDING_BYTES)
+    except RecipeError as exc:
+        log.warning("ignoring the unreadable pending run file %s: %s", path, "; ".join(map(str, exc.problems)))
         return None
     ok = isinstance(data, dict) and data.get("format") == FORMAT and data.get("status") in _ENDED and \
         isinstance(data.get("run_id"), str) and isinstance(data.get("recipe"), dict)

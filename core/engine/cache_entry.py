@@ -18,6 +18,8 @@ class CacheRefused(Exception):
 
 
 
+MAX_ENTRY_BYTES = 64 << 20  # an entry's JSON (its extras hold, say, a pruned vocabulary's id map)
+
 @dataclass(frozen=True)
 class CacheEntry:
     """One stored prefix (read from its ``entry.json``)."""
@@ -40,7 +42,15 @@ class CacheEntry:
 
     @classmethod
     def read(cls, folder: Path) -> "CacheEntry":
-        meta = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8"))
+        from core.errors import RecipeError
+        from core.recipe_text import load_document  # the one guarded loader: bounded size, UTF-8, no key twice
+
+        try:
+            meta = load_document(folder / ENTRY_FILE, "step-cache entry", "json", max_bytes=MAX_ENTRY_BYTES)
+        except RecipeError as exc:
+            raise ValueError("; ".join(map(str, exc.problems))) from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{folder / ENTRY_FILE} is not a JSON object")
         if meta.get("format") != CACHE_FORMAT:
             raise ValueError(f"cache entry format {meta.get('format')!r}")
         return cls(key=meta["key"], path=folder, steps=int(meta["steps"]), methods=tuple(meta["methods"]),

@@ -36,3 +36,30 @@ def test_the_loader_names_the_kind_of_file(tmp_path):
         load_document(file, "settings file")
     with pytest.raises(RecipeError, match="no study file at"):
         load_document(tmp_path / "missing.yaml", "study file")
+
+
+def test_pending_run_files_go_through_the_guarded_loader(tmp_path, monkeypatch, caplog):
+    from core.db import pending
+
+    monkeypatch.setenv("BERT_STUDIO_HOME", str(tmp_path))
+    good = pending.keep("sqlite:///x.db", "run1", "finished", recipe={"name": "r"}, results={"accuracy": 0.9})
+    assert pending.pending_for("sqlite:///x.db") == [good]
+    twice = good.with_name("run2.json")
+    twice.write_text(good.read_text().replace('"run_id": "run1"', '"run_id": "run2", "run_id": "run3"'))
+    latin = good.with_name("run4.json")
+    latin.write_bytes(good.read_bytes().replace(b'"name": "r"', b'"name": "caf\xe9"'))
+    with caplog.at_level("WARNING", logger="core.db.pending"):
+        assert pending.pending_for("sqlite:///x.db") == [good]  # the damaged files are named, not read
+    said = caplog.text
+    assert "run_id: given twice" in said and "run4.json is not UTF-8 text" in said
+
+
+def test_step_cache_entries_go_through_the_guarded_loader(tmp_path):
+    from core.engine.cache_entry import ENTRY_FILE, CacheEntry
+
+    (tmp_path / ENTRY_FILE).write_text('{"format": 1, "format": 2}')
+    with pytest.raises(ValueError, match="format: given twice"):
+        CacheEntry.read(tmp_path)
+    (tmp_path / ENTRY_FILE).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="is not a JSON object"):
+        CacheEntry.read(tmp_path)
