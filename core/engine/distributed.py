@@ -269,10 +269,14 @@ def _key(kind: str, r: int) -> str:
 
 
 def _heartbeat() -> None:
+    # A beat count, not a timestamp: the ranks' machines may disagree about the time (clock skew), so a peer is
+    # judged silent by its count not moving while the judging rank waits on its own monotonic clock.
     me = f"{os.getpid()}@{socket.gethostname()}"
+    beat = 0
     while not _state.stop.is_set() and _state.store is not None:
+        beat += 1
         try:
-            _state.store.set(_key("alive", _state.rank), f"{time.time()}|{me}")
+            _state.store.set(_key("alive", _state.rank), f"{beat}|{me}")
         except Exception:  # the store went away with the launcher
             return
         _state.stop.wait(HEARTBEAT)
@@ -303,19 +307,32 @@ def failure(cause: str) -> str:
     """A failure message that names the rank that died and why, seen from this rank (``cause``: what it saw)."""
     if not _state.active:
         return cause
-    time.sleep(SILENT_AFTER + HEARTBEAT)  # let a dead rank's heartbeat go stale, its report arrive
+    peers = [r for r in range(_state.world) if r != _state.rank]
+    before = {r: _beat(r) for r in peers}
+    began = time.monotonic()
+    time.sleep(SILENT_AFTER + HEARTBEAT)  # a live rank beats meanwhile; a dead one's report arrives
+    waited = time.monotonic() - began
     found = []
-    for r in range(_state.world):
-        if r == _state.rank:
-            continue
-        found += _peer_state(r)
+    for r in peers:
+        found += _peer_state(r, before[r], waited)
     me = f"process rank {_state.rank} of {_state.world}"
     if not found:
         return f"{me}: {cause}"
     return f"{'; '.join(found)} (seen from {me}: {cause})"
 
 
-def _peer_state(r: int) -> list[str]:
+def _beat(r: int) -> str | None:
+    """Rank ``r``'s last heartbeat count (None: none yet, or the store is unreachable)."""
+    try:
+        if _state.store is None or not _state.store.check([_key("alive", r)]):
+            return None
+        return _state.store.get(_key("alive", r)).decode().split("|", 1)[0]
+    except Exception:
+        return None
+
+
+def _peer_state(r: int, before: str | None, age: float) -> list[str]:
+    """What became of rank ``r``, whose heartbeat count was ``before`` ``age`` seconds ago (this rank's clock)."""
     store = _state.store
     if store is None:
         return []
@@ -324,11 +341,10 @@ def _peer_state(r: int) -> list[str]:
             return [f"process rank {r} of {_state.world} failed: {store.get(_key('failed', r)).decode()}"]
         if not store.check([_key("alive", r)]):
             return [f"process rank {r} of {_state.world} never started its heartbeat"]
-        stamp, who = store.get(_key("alive", r)).decode().split("|", 1)
+        beat, who = store.get(_key("alive", r)).decode().split("|", 1)
     except Exception as exc:
         return [f"the launcher's store is unreachable ({exc}); rank 0 or the launcher may be gone"]
-    age = time.time() - float(stamp)
-    if age < SILENT_AFTER:
+    if beat != before or age < SILENT_AFTER:
         return []
     pid, host = who.split("@", 1)
     name = f"process rank {r} of {_state.world} (pid {pid} on {host})"
