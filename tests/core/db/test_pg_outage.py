@@ -119,7 +119,8 @@ def _study_file(tmp_path: Path, variants: int, steps: int) -> Path:
 # Each batch of the study's runs takes at least 50 ms, however fast the machine: a trial then lasts long enough
 # for the server to be stopped while it trains (the batch check is where a run looks for pause and cancel).
 SLOW_BATCHES = ("import time\nimport core.engine.control as control\n_check = control.RunControl.check\n"
-                "def check(self):\n    time.sleep(0.05)\n    _check(self)\ncontrol.RunControl.check = check\n")
+                "def check(self, *args, **kwargs):\n    time.sleep(0.05)\n    _check(self, *args, **kwargs)\n"
+                "control.RunControl.check = check\n")
 
 
 def _study_run(tmp_path: Path, url: str, study: Path, *extra: str) -> subprocess.Popen:
