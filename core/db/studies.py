@@ -63,10 +63,16 @@ class StudyRepository:
     # -- studies ---------------------------------------------------------------
     @_patient
     def create_study(self, name: str, kind: str, spec: Mapping[str, Any], *, max_trials: int | None,
-                     deadline: datetime | None = None, study_id: str | None = None) -> StudyRecord:
+                     deadline: datetime | None = None, seconds: float | None = None,
+                     study_id: str | None = None) -> StudyRecord:
+        """``seconds``: the study's time budget, its deadline counted on the server's clock (like every liveness
+        decision), not this machine's; ``deadline``: an absolute one instead."""
         with self.db.session() as s:
+            now = server_now(s)
+            if seconds:
+                deadline = now + timedelta(seconds=seconds)
             row = StudyRow(id=study_id or uuid.uuid4().hex, name=name, kind=kind, spec=dict(spec), status="running",
-                           created_at=server_now(s), max_trials=max_trials, deadline=deadline, claimed=0)
+                           created_at=now, max_trials=max_trials, deadline=deadline, claimed=0)
             s.add(row)
         return self.get_study(row.id)
 

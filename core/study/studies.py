@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
 
 from core import events as ev
 from core.study.trial_sources import trial_kind
@@ -31,10 +30,9 @@ def create_study(spec: StudySpec, db_url: str | None = None, study_id: str | Non
         slots = len(plan(spec))
         if spec.max_trials is not None:
             slots = min(slots, spec.max_trials)
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=spec.seconds) if spec.seconds else None
     with open_database(db_url) as db:
         record = StudyRepository(db).create_study(spec.name, spec.kind, spec.to_dict(), max_trials=slots,
-                                                  deadline=deadline, study_id=study_id)
+                                                  seconds=spec.seconds, study_id=study_id)
         url = db.engine.url.render_as_string(hide_password=False)
     if spec.kind == "search":
         from core.study.search import create_optuna_study

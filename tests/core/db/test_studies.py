@@ -141,3 +141,20 @@ def test_a_worker_whose_clock_is_off_neither_reaps_live_trials_nor_is_reaped(stu
     beats = [t.heartbeat_at for t in studies.trials(study.id)]
     assert abs((beats[1] - beats[0]).total_seconds()) < 60  # both stamped by the one server clock
     assert [t.number for t in studies.stale_trials(study.id, grace_s=-1)] == [0, 1]  # a silent one is still found
+
+
+@pytest.mark.parametrize("minutes", [10, -10], ids=["ahead", "behind"])
+def test_a_study_budget_counts_on_the_servers_clock(studies, monkeypatch, minutes):
+    """A time budget given by a machine whose clock is off still ends when the server says it does."""
+    import time
+
+    import core.study.studies as creating
+
+    _ClockOff.offset = timedelta(minutes=minutes)
+    real = time.time
+    with monkeypatch.context() as m:
+        m.setattr(time, "time", lambda: real() + 60 * minutes)
+        m.setattr(creating, "datetime", _ClockOff, raising=False)
+        study = studies.create_study("budget", "grid", {}, max_trials=3, seconds=300)
+    assert (study.deadline - study.created_at).total_seconds() == pytest.approx(300, abs=1)
+    assert studies.claim_slot(study.id) == 0  # 300 s left on the server's clock, whatever the creator's said
