@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from core.metrics import figures
 from core.metrics.intervals import accuracy_differs, overlaps
+from core.metrics.task_figures import headline_key
 from core.recipe_diff import recipe_diff  # noqa: F401  (the diff of effective settings lives in core)
 
 MISSING = "\u2014"
@@ -68,13 +69,19 @@ def results_row(name: str, results: dict) -> list[str]:
     Accuracy and speedup carry their intervals when the run recorded them; a speedup whose interval is wide
     is marked unreliable, and a run too small to time reads "too small to time" instead of a speedup.
     """
-    acc, kept, params = _num(results, "accuracy"), _num(results, "accuracy_retained"), _num(results, "parameters")
+    key = headline_key(results)  # accuracy, or a task run's own headline (entity F1, answer F1, Pearson ...)
+    acc, kept, params = _num(results, key), _num(results, f"{key}_retained"), _num(results, "parameters")
     size, speed = _num(results, "size_bytes"), _num(results, "speedup")
 
     def fmt(x: float, pattern: str) -> str:
         return "" if math.isnan(x) else pattern.format(x)
 
-    accuracy = fmt(100 * acc, "{:.1f} %") + (_interval(results, "accuracy", "{:.1f}", 100) if acc == acc else "")
+    if key == "accuracy" or figures.spec(key) is None or figures.spec(key).kind == "fraction":
+        accuracy = fmt(100 * acc, "{:.1f} %") + (_interval(results, key, "{:.1f}", 100) if acc == acc else "")
+    else:  # a correlation or an error, not a share
+        accuracy = fmt(acc, "{:.3f}") + (_interval(results, key, "{:.3f}") if acc == acc else "")
+    if accuracy and key != "accuracy":
+        accuracy = f"{figures.label(key)} {accuracy}"
     speedup = fmt(speed, "{:.2f}x") + (_interval(results, "speedup", "{:.2f}") if speed == speed else "")
     if speedup and figures.unreliable(results, "speedup"):
         speedup += " " + UNRELIABLE_MARK
@@ -106,7 +113,17 @@ def scatter_points(results: Sequence[dict], axis: str) -> tuple[list[float], lis
     and explained, never placed by an absolute latency.
     """
     xs = [size_ratio(r) if axis == "size" else _num(r, SCATTER_AXES[axis][0]) for r in results]
-    return xs, [_num(r, "accuracy") for r in results]
+    return xs, [_num(r, headline_key(r)) for r in results]
+
+
+def headline_axis(results: Sequence[dict]) -> str:
+    """The scatters' vertical axis: the runs' headline figure's label (``accuracy``, ``Entity F1`` ...), or
+    "headline figure (runs of different tasks)" when the runs do not share one."""
+    keys = {headline_key(r) for r in results if r}
+    if len(keys) > 1:
+        return "headline figure (runs of different tasks)"
+    key = keys.pop() if keys else "accuracy"
+    return "accuracy" if key == "accuracy" else figures.label(key)
 
 
 def ratio_front(ratios: Sequence[float], scores: Sequence[float]) -> list[int]:

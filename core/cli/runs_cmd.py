@@ -20,9 +20,9 @@ def _with_spread(res: dict, key: str) -> str:
 
 def _headline(res: dict) -> str:
     """The run's own headline figure (accuracy, entity F1, answer F1, Pearson, micro F1), named where not accuracy."""
-    from core.metrics.task_figures import HEADLINES
+    from core.metrics.task_figures import headline_key
 
-    key = next((k for k in dict.fromkeys(HEADLINES.values()) if res.get(k) is not None), "accuracy")
+    key = headline_key(res)
     cell = _with_spread(res, key)
     return cell if key == "accuracy" or cell == "-" else f"{figures.label(key)} {cell}"
 

@@ -62,3 +62,13 @@ HEADLINES: dict[str, str] = {
     "multi-label": "micro_f1",
 }
 LOWER_IS_BETTER = frozenset({"mse"})
+
+
+def headline_key(figures) -> str:
+    """The headline figure a run's ``figures`` (a mapping) hold: ``entity_f1``, ``answer_f1``, ``pearson``,
+    ``micro_f1`` or ``accuracy`` (also when none is there). The task headlines are looked for first, so a task
+    whose figures include some accuracy is still named by its own."""
+    for key in (*[k for k in HEADLINES.values() if k != "accuracy"], "accuracy"):
+        if (figures or {}).get(key) is not None:
+            return key
+    return "accuracy"

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (QFrame, QHeaderView, QLabel, QScrollArea, QSplitt
                                QVBoxLayout, QWidget)
 
 from core.metrics import figures
+from core.metrics.task_figures import headline_key
 from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, SCATTER_AXES, accuracy_ties, group_reasons,
-                            missing_reason, ratio_front, recipe_diff, results_row, scatter_points)
+                            headline_axis, missing_reason, ratio_front, recipe_diff, results_row, scatter_points)
 from studio.widgets.live_plots import PlotHint, plot_for_key
 from studio.widgets.run_details import curve_plots, reset_range
 from studio.widgets.side_by_side import SideBySidePanel, headline_of
@@ -80,6 +81,7 @@ class ScatterPlot(pg.PlotWidget):
         self.axis = axis
         self.cost = "speedup" if axis == "speedup" else "size ratio"  # the word the notes use
         self.fresh = False  # plotting figures measured side by side now, not the runs' own
+        self.headline = "accuracy"  # the vertical axis: the runs' headline figure (headline_axis)
         item = self.getPlotItem()
         item.setTitle(self._title())
         item.setLabel("bottom", SCATTER_AXES[axis][1])
@@ -99,7 +101,8 @@ class ScatterPlot(pg.PlotWidget):
 
     def _title(self) -> str:
         what = "speedup" if self.axis == "speedup" else "size ratio"
-        return f"Accuracy vs {what}" + (" (measured now, side by side)" if self.fresh else "")
+        return f"{self.headline[0].upper()}{self.headline[1:]} vs {what}" + \
+            (" (measured now, side by side)" if self.fresh else "")
 
     def show_points(self, names: list[str], results: list[dict], missing: list[tuple[str, str]] = (),
                     fresh: bool = False) -> None:
@@ -107,6 +110,9 @@ class ScatterPlot(pg.PlotWidget):
         item = self.getPlotItem()
         item.clear()
         self.fresh = fresh
+        self.headline = headline_axis(results)
+        item.setTitle(self._title())
+        item.setLabel("left", self.headline)
         self._explain(names, missing)
         xs, ys = scatter_points(results, self.axis)
         self.xs, self.labels, self.texts = xs, [], []
@@ -349,7 +355,7 @@ class RunComparison(QWidget):
             xs, _ = scatter_points(results, axis)
             missing = []
             for n, name in enumerate(names):
-                reason = (why[n](_AXIS_KEYS[axis]) if xs[n] != xs[n] else None) or why[n]("accuracy")
+                reason = (why[n](_AXIS_KEYS[axis]) if xs[n] != xs[n] else None) or why[n](headline_key(results[n]))
                 if reason:
                     missing.append((name, reason))
             scatter.show_points(names, results, missing, fresh=self.fresh is not None)
