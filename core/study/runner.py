@@ -9,35 +9,7 @@ shared prefixes are computed once), record it as an ordinary run linked to the t
 its score back. No scheduler of our own: a search study's sampler state lives in Optuna's
 relational storage beside the runs (:mod:`core.study.storage`).
 
-Public API (stable; later changes only add)::
-
-    from core.study.spec import StudySpec
-    from core.study.runner import (StudyRunner, create_study, stop_study, study_report,
-                                   StudyStarted, TrialStarted, TrialFinished, StudyEnded)
-
-    spec = StudySpec.load("resources/studies/order-heads-ffn-int8.yaml")   # or StudySpec.from_dict(mapping)
-    study_id = create_study(spec, db_url)          # records the study (and Optuna's study for a search)
-
-    bus = EventBus()                               # core.events.EventBus; None: the runner makes one
-    bus.subscribe(TrialFinished, on_trial)         # callbacks run on the worker's thread (hop to the GUI's)
-    runner = StudyRunner(db_url, study_id, bus=bus)
-    outcome = runner.run()                         # blocks: trial after trial until the budget is spent
-    handle = runner.start()                        # the same loop in a background thread; handle.join()
-    runner.stop()                                  # this worker: its current trial is cancelled ('cancelled'),
-                                                   #   the study stays 'running' for the other workers
-    runner.stop(study=True)  /  stop_study(db_url, study_id)
-                                                   # the whole study: status 'cancelled', every worker
-                                                   #   stops after (stop: during) its current trial
-    StudyRunner(db_url, study_id, resume=True).run()
-                                                   # resume: the study runs again; its cancelled and
-                                                   #   interrupted trials are run again first
-
-    report = study_report(db_url, study_id)        # -> core.study.report.StudyReport, read any time
-    report.study        # StudyRecord (status, claimed, max_trials, spec) from core.db
-    report.trials       # list[TrialView]: number, label, status, params, run_id, value (score), figures, feasible
-    report.best         # TrialView | None: best feasible finished trial by the study's score
-    report.pareto       # list[TrialView]: the non-dominated feasible trials (report.pareto_axes says on what)
-    report.interaction  # list[core.study.interaction.PairTable] (order studies; [] otherwise)
+The public API, with an example of each call, is in ``docs/studies.md`` ("From Python").
 
 Events (frozen dataclasses of :mod:`core.events`, re-exported here; published on ``runner.bus`` beside the
 engine's own run events, which carry the trial's ``run_id``; :mod:`core.engine.event_stream` carries both out
@@ -67,7 +39,6 @@ running trials to end (or go silent), then marks the study ``finished``.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -79,6 +50,8 @@ from core import events as ev
 from core.db import pending
 from core.db.outage import PATIENCE_S, DatabaseUnreachable, is_outage, outage_of
 from core.events import StudyEnded, StudyEvent, StudyStarted, TrialFinished, TrialStarted  # noqa: F401 (public API)
+from core.study.trial_outcome import PRUNE_METRIC, STOPPED_TRIAL, keep, pending_data, prune_metric  # noqa: F401
+from core.study.trial_outcome import record_unrunnable, trial_status, watch_pruning
 from core.study.trial_sources import trial_kind
 from core.study.objective import Objective
 from core.study.plan import Prepared
@@ -88,19 +61,6 @@ from core.study.studies import create_study, interrupt_worker, stop_study, study
 log = logging.getLogger(__name__)
 
 DEFAULT = object()  # StudyRunner(cache=DEFAULT): the step cache beside the database
-STOPPED_TRIAL = "stopped by the user"
-PRUNE_METRIC = "val/accuracy"  # the validation curve the pruner watches in a sequence-classification study
-
-
-def prune_metric(task) -> tuple[str, float]:
-    """(the validation curve the pruner watches for ``task``, the sign that makes it higher-is-better): the task's
-    headline (:func:`core.engine.training.validation_metric`); Optuna's study maximises, so a curve where smaller
-    is better (:data:`core.metrics.figures.LOWER_IS_BETTER`) is reported negated."""
-    from core.engine.training import validation_metric
-    from core.metrics.figures import LOWER_IS_BETTER
-
-    key = validation_metric(task or "sequence-classification")
-    return key, (-1.0 if key.removeprefix("val/") in LOWER_IS_BETTER else 1.0)
 
 
 @dataclass
@@ -370,23 +330,8 @@ class StudyRunner:
                            filter=lambda e: e.run_id == run_id)]
         pruned = threading.Event()
         if self.kind.prunes:
-            metric, sign = prune_metric(prepared.recipe.task)
-
-            def on_metric(e: ev.Metric) -> None:
-                try:
-                    losing = self.kind.report(prepared, sign * e.value, e.step)
-                except Exception as exc:  # Optuna's storage is the same database: when it is away, no pruning
-                    if is_outage(exc):
-                        return
-                    raise
-                if losing:
-                    pruned.set()
-                    with self._lock:
-                        handle = self._handle
-                    if handle is not None:
-                        handle.cancel()
-            unsubscribe.append(self.bus.subscribe(ev.Metric, on_metric,
-                                                  filter=lambda e: e.run_id == run_id and e.key == metric))
+            unwatch, pruned = watch_pruning(self.bus, self.kind, prepared, run_id, self._cancel_current)
+            unsubscribe.append(unwatch)
         self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                       params=prepared.params))
         try:
@@ -409,27 +354,20 @@ class StudyRunner:
             for unsub in unsubscribe:
                 unsub()
         figures = dict(result.results or {}) if result is not None else {}
-        if result is None:
-            status, note = "failed", "the run ended without a result"
-        elif result.status == "finished":
-            status, note = "finished", None
-        elif result.status == "cancelled":
-            status, note = ("pruned", "stopped early: losing on its validation curve") if pruned.is_set() \
-                else ("cancelled", STOPPED_TRIAL)
-        else:
-            status, note = "failed", result.error or "the run failed"
+        status, note = trial_status(result, pruned.is_set())
         value = self.objective.score(figures) if status == "finished" else float("nan")
         trial = {"study_id": self.study_id, "number": slot, "status": status, "value": value, "note": note}
         try:
             if self.record and result is not None:  # the recorder lost it if the server went away meanwhile
-                self.studies.call(pending.record, self.db, self._pending_data(prepared, result, artifacts, started_at))
+                self.studies.call(pending.record, self.db,
+                                  pending_data(self.db.url, prepared, result, artifacts, started_at))
             self.studies.link_run(self.study_id, slot, run_id)
             self.kind.finished(prepared, status, figures)
             self.studies.end_trial(self.study_id, slot, status, value=value, note=note)
         except Exception as exc:
             if result is None or not (isinstance(exc, DatabaseUnreachable) or is_outage(exc)):
                 raise
-            self.kept.append(self._keep(prepared, result, artifacts, started_at, trial))
+            self.kept.append(keep(self.db.url, prepared, result, artifacts, started_at, trial))
             raise DatabaseUnreachable(f"{exc}; trial {slot + 1}'s run {result.status}, and its results are kept "
                                       f"in {self.kept[-1]}: the next bert-studio command that opens this database "
                                       f"records them") from None
@@ -439,36 +377,14 @@ class StudyRunner:
         self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=run_id,
                                        status=status, value=value, figures=figures, note=note or ""))
 
-    def _pending_data(self, prepared: Prepared, result, artifacts: list[dict], started_at: float,
-                      trial: dict | None = None) -> dict:
-        recipe = json.loads(json.dumps(prepared.recipe.to_dict(), default=str))
-        return pending.pending_data(
-            self.db.url, result.run_id, result.status, recipe=recipe, results=dict(result.results or {}),
-            error=result.error or "", device=prepared.recipe.device,
-            step_titles=tuple(step.title() for step in prepared.recipe.steps), artifacts=artifacts,
-            started_at=started_at, study=trial)
-
-    def _keep(self, prepared: Prepared, result, artifacts: list[dict], started_at: float, trial: dict) -> Path:
-        """The trial's run, kept in a file the next command opening the database records (its trial too)."""
-        data = self._pending_data(prepared, result, artifacts, started_at, trial)
-        return pending.keep(data["database"], data["run_id"], data["status"], recipe=data["recipe"],
-                            results=data["results"], error=data["error"], device=data["device"],
-                            step_titles=tuple(data["step_titles"]), artifacts=data["artifacts"],
-                            started_at=data["started_at"], study=trial)
+    def _cancel_current(self) -> None:
+        with self._lock:
+            handle = self._handle
+        if handle is not None:
+            handle.cancel()
 
     def _record_unrunnable(self, slot: int, prepared: Prepared, fresh: bool, status: str) -> None:
-        note = "; ".join(prepared.problems)
-        if fresh:
-            self.studies.add_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
-                                   worker=self.worker, status=status, note=note, optuna_trial=prepared.optuna_trial)
-        else:
-            self.studies.restart_trial(self.study_id, slot, label=prepared.label, params=prepared.params,
-                                       optuna_trial=prepared.optuna_trial)
-            self.studies.end_trial(self.study_id, slot, status, note=note)
-        self.bus.publish(TrialStarted(self.study_id, number=slot, label=prepared.label, run_id=None,
-                                      params=prepared.params))
-        self.bus.publish(TrialFinished(self.study_id, number=slot, label=prepared.label, run_id=None, status=status,
-                                       value=float("nan"), figures={}, note=note))
+        record_unrunnable(self.studies, self.bus, self.study_id, self.worker, slot, prepared, fresh, status)
 
     def _study_stopped(self) -> bool:
         """Whether someone stopped the whole study (checked while a trial runs, at most every ``poll_s``)."""
