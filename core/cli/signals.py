@@ -97,7 +97,9 @@ def handling() -> Iterator[Interrupts]:
         yield _state
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # After a signal the command is on its way out with its exit code: a late signal (the user's second
+            # one, while the interpreter exits) must not kill it with the default handler instead.
+            signal.signal(signum, signal.SIG_IGN if _state.count else handler)
 
 
 def _handle(signum: int, _frame) -> None:
