@@ -189,7 +189,9 @@ def test_a_second_signal_leaves_a_study_at_once_and_still_records_the_trial(tmp_
     code, out, err, took = command.finish()
     assert code == 130, out + err
     clean(err)
-    assert took < 15 and "stopped at once" in out
+    # The second signal stops the trial at once, unless the first had already stopped it at its next batch (then
+    # the command is on its way out and the late signal is ignored): either way it leaves quickly, recorded.
+    assert took < 15 and ("stopped at once" in out or "this worker stopped" in out), out
     assert rows(db, "SELECT number, status, run_id FROM study_trials") == [(0, "cancelled", run_id)]
     assert rows(db, "SELECT status FROM runs") == [("cancelled",)]
 
