@@ -49,6 +49,13 @@ class Command:
                                      timeout)
         assert ok and any(text in line for line in self.err), "".join(self.err)
 
+    def signal_twice(self, signum: int, gap: float = 0.1) -> tuple[int, str, str, float]:
+        """Send ``signum``, then again ``gap`` seconds later, and wait for the command to end (see :meth:`finish`)."""
+        self.proc.send_signal(signum)
+        time.sleep(gap)
+        self.proc.send_signal(signum)
+        return self.finish()
+
     def finish(self, timeout: float = 120) -> tuple[int, str, str, float]:
         began = time.monotonic()
         try:
@@ -111,10 +118,7 @@ def test_a_second_sigterm_leaves_at_once_and_still_records_the_run(tmp_path, db)
     command = Command([sys.executable, "-m", "core.cli", "run", path], db)
     command.wait_for_line("[1/1] Fine-tune")
     time.sleep(0.5)
-    command.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.1)
-    command.proc.send_signal(signal.SIGTERM)
-    code, out, err, took = command.finish()
+    code, out, err, took = command.signal_twice(signal.SIGTERM)
     assert code == 143, out + err
     clean(err)
     assert took < 15
@@ -183,10 +187,7 @@ def test_a_study_worker_cancels_its_trial_records_it_and_exits_with_the_signals_
 def test_a_second_signal_leaves_a_study_at_once_and_still_records_the_trial(tmp_path, db):
     command = Command([sys.executable, "-m", "core.cli", "study", "run", str(_long_study(tmp_path)), "--quiet"], db)
     _, run_id = _training_trial(db, command)
-    command.proc.send_signal(signal.SIGINT)
-    time.sleep(0.1)
-    command.proc.send_signal(signal.SIGINT)
-    code, out, err, took = command.finish()
+    code, out, err, took = command.signal_twice(signal.SIGINT)
     assert code == 130, out + err
     clean(err)
     # The second signal stops the trial at once, unless the first had already stopped it at its next batch (then
