@@ -35,7 +35,6 @@ class SideBySidePanel(QWidget):
     """A button, a progress line and the fresh figures; ``measured`` carries ``{run_id: headline figures}``."""
 
     measured = Signal(object)
-    _progress = Signal(int, int, str)  # emitted from the measuring thread, delivered on the GUI thread
 
     def __init__(self, parent: QWidget | None = None,
                  measure: Callable[..., SideBySide] = measure_records, rounds: int = DEFAULT_ROUNDS):
@@ -84,7 +83,6 @@ class SideBySidePanel(QWidget):
         self.call = None  # the measurement's BackgroundCall, while one runs
         self.button.clicked.connect(self.measure)
         self.stop_button.clicked.connect(self.stop)
-        self._progress.connect(self._show_progress)
 
     def set_records(self, records: list) -> None:
         """New runs to compare: any measurement under way is dropped, the old figures cleared."""
@@ -107,16 +105,16 @@ class SideBySidePanel(QWidget):
             if generation != self._generation:
                 raise Superseded()
 
-        def job() -> SideBySide:
+        def job(tell) -> SideBySide:
             return self.measure_fn(records, rounds=self.rounds, check=check,
-                                   progress=lambda n, total, message: generation == self._generation and
-                                   self._progress.emit(n, total, message))
+                                   progress=lambda n, total, message: tell((generation, n, total, message)))
 
         self._set_running(True)
         self.bar.setRange(0, 0)  # busy until the first count arrives
         self.status.setText(f"Measuring {len(records)} runs and their baseline now\u2026")
         self.call = run_in_background(job, lambda result: self._done(generation, result),
-                                      lambda exc: self._failed(generation, exc), self)
+                                      lambda exc: self._failed(generation, exc), self,
+                                      on_told=lambda told: told[0] == self._generation and self._show_progress(*told[1:]))
 
     def _set_running(self, running: bool) -> None:
         self.running = running
