@@ -13,6 +13,7 @@ class WindowStudyMixin:
     study_view = None
     _study_shown = False
     _study_hidden: list = []
+    _study_raised: list = []  # the docks in front of their tab groups when the study hid them
 
     def _build_study(self) -> None:
         """Add Run \u25b8 Study\u2026 and its toolbar button (after the window's own actions exist)."""
@@ -64,6 +65,7 @@ class WindowStudyMixin:
         widget = self.main_tabs.widget(index)
         shown = widget is self.study_view
         if shown and not self._study_shown:
+            self._study_raised = self.raised_docks()
             self._study_hidden = [d for d in self.findChildren(QDockWidget) if d.isVisible()]
             for dock in self._study_hidden:
                 dock.hide()
@@ -75,5 +77,8 @@ class WindowStudyMixin:
                         self._hidden_docks.append(dock)
                 else:
                     dock.show()
-            self._study_hidden = []
+            # Shown again, a group of tabbed docks puts its last shown in front (the Head mask instead of the Log):
+            # the user's own choice comes back.
+            self.raise_docks(self._study_raised)
+            self._study_hidden, self._study_raised = [], []
         self._study_shown = shown

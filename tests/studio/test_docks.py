@@ -1,0 +1,71 @@
+"""Issue 23, the docks: the tab the user had in front comes back after the Study tab, and at 1280 x 800 every dock
+tab's title is drawn whole (before: "Head m…", "Predicti…")."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QScreen
+from PySide6.QtWidgets import QApplication, QTabBar
+
+FREE = QRect(0, 24, 1280, 776)  # a 1280 x 800 screen less a 24 px top panel
+
+
+@pytest.fixture
+def laptop(monkeypatch):
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(FREE))
+
+
+def _settle(qtbot) -> None:
+    QApplication.processEvents()
+    qtbot.wait(30)
+
+
+def _dock_tab_bars(window) -> list[QTabBar]:
+    """The tab bars QMainWindow draws under its groups of tabbed docks (not the central page's tabs)."""
+    return [b for b in window.findChildren(QTabBar) if b.parent() is window and b.isVisible() and b.count()]
+
+
+def _in_front(window) -> str:
+    """The title of the tab in front in the Log's group, read from the bar the user sees."""
+    bar = next(b for b in _dock_tab_bars(window) if "Log" in [b.tabText(i) for i in range(b.count())])
+    return bar.tabText(bar.currentIndex())
+
+
+def _predictions_dock(window):
+    return window.dockWidget_for(window.predictions)
+
+
+def test_the_log_is_in_front_again_after_the_study_tab(qtbot, window):
+    qtbot.waitExposed(window)
+    assert _in_front(window) == "Log"
+    window.open_study()
+    _settle(qtbot)
+    window.main_tabs.setCurrentIndex(0)
+    _settle(qtbot)
+    assert _in_front(window) == "Log"  # before: "Head mask"
+    assert not window.log_dock.visibleRegion().isEmpty()
+    assert window.head_mask_dock.visibleRegion().isEmpty()
+
+
+def test_the_users_own_choice_of_tab_is_kept_across_the_study_and_saved_runs(qtbot, window):
+    qtbot.waitExposed(window)
+    _predictions_dock(window).raise_()  # what a click on the Predictions tab does
+    _settle(qtbot)
+    assert _in_front(window) == "Predictions"
+    window.open_study()
+    _settle(qtbot)
+    window.main_tabs.setCurrentWidget(window.browser)  # from the study straight to the saved runs
+    _settle(qtbot)
+    assert _in_front(window) == "Predictions"
+    window.main_tabs.setCurrentIndex(0)
+    _settle(qtbot)
+    assert _in_front(window) == "Predictions"
+    window.head_mask_dock.raise_()  # a new choice, kept the same way
+    _settle(qtbot)
+    window.open_study()
+    _settle(qtbot)
+    window.main_tabs.setCurrentIndex(0)
+    _settle(qtbot)
+    assert _in_front(window) == "Head mask"
+    assert not window.head_mask_dock.visibleRegion().isEmpty()
