@@ -11,7 +11,6 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDockWidget, QLabel, QScrollArea, QSplitter, QTabBar, QTabWidget, QVBoxLayout,
                                QWidget)
-from shiboken6 import getCppPointer
 
 PREFERRED_SIZE = QSize(1380, 860)  # the size the docks and the step form were laid out for
 SCREEN_SHARE = 0.95  # of the screen's free area, at most: the rest is for the window frame and the desktop's edges
@@ -159,19 +158,6 @@ class WindowLayoutMixin:
         """The tab bars under this window's groups of tabbed docks (Log / Head mask / Predictions), in use now."""
         # QMainWindow keeps the bars of groups that were taken apart hidden for reuse: only those it shows count.
         return [b for b in self.findChildren(QTabBar) if b.parent() is self and b.count() and b.isVisibleTo(self)]
-
-    def raised_docks(self) -> list[QDockWidget]:
-        """The dock in front in each group of tabbed docks (the one whose tab is current)."""
-        # Each tab's data is the address of its dock (QDockAreaLayoutInfo::updateTabBar).
-        docks = {getCppPointer(d)[0]: d for d in self.findChildren(QDockWidget)}
-        raised = (docks.get(bar.tabData(bar.currentIndex())) for bar in self.dock_tab_bars())
-        return [d for d in raised if d is not None]
-
-    def raise_docks(self, docks: list[QDockWidget]) -> None:
-        """Bring ``docks`` (from :meth:`raised_docks`) to the front of their groups again, those still shown."""
-        for dock in docks:
-            if dock.isVisibleTo(self) and self.tabifiedDockWidgets(dock):
-                dock.raise_()
 
     def dockWidget_for(self, widget: QWidget) -> QDockWidget | None:
         """The dock that holds ``widget``."""

@@ -13,7 +13,7 @@ class WindowStudyMixin:
     study_view = None
     _study_shown = False
     _study_hidden: list = []
-    _study_raised: list = []  # the docks in front of their tab groups when the study hid them
+    _study_layout = None  # the docks' state (sizes, tabs in front) when the study hid them
 
     def _build_study(self) -> None:
         """Add Run \u25b8 Study\u2026 and its toolbar button (after the window's own actions exist)."""
@@ -65,20 +65,20 @@ class WindowStudyMixin:
         widget = self.main_tabs.widget(index)
         shown = widget is self.study_view
         if shown and not self._study_shown:
-            self._study_raised = self.raised_docks()
+            self._study_layout = self.saveState()
             self._study_hidden = [d for d in self.findChildren(QDockWidget) if d.isVisible()]
             for dock in self._study_hidden:
                 dock.hide()
         elif not shown and self._study_shown:
-            to_browser = widget is self.browser and hasattr(self, "_hidden_docks")
-            for dock in self._study_hidden:
-                if to_browser and dock.widget() in (self.data_panel, self.palette):
-                    if dock not in self._hidden_docks:
-                        self._hidden_docks.append(dock)
-                else:
+            # Shown one by one, the docks came back with another height each and the last shown of a tab group in
+            # front (the Head mask, not the Log): the layout the user left comes back whole, tabs in front included.
+            if self._study_layout is None or not self.restoreState(self._study_layout):
+                for dock in self._study_hidden:
                     dock.show()
-            # Shown again, a group of tabbed docks puts its last shown in front (the Head mask instead of the Log):
-            # the user's own choice comes back.
-            self.raise_docks(self._study_raised)
-            self._study_hidden, self._study_raised = [], []
+            if widget is self.browser and hasattr(self, "_hidden_docks"):
+                for dock in self._study_hidden:
+                    if dock.widget() in (self.data_panel, self.palette) and dock not in self._hidden_docks:
+                        dock.hide()
+                        self._hidden_docks.append(dock)
+            self._study_hidden, self._study_layout = [], None
         self._study_shown = shown

@@ -69,3 +69,15 @@ def test_the_users_own_choice_of_tab_is_kept_across_the_study_and_saved_runs(qtb
     _settle(qtbot)
     assert _in_front(window) == "Head mask"
     assert not window.head_mask_dock.visibleRegion().isEmpty()
+
+
+def test_the_docks_keep_their_sizes_across_the_study_tab(qtbot, laptop, window):
+    qtbot.waitExposed(window)
+    _settle(qtbot)
+    docks = [window.dockWidget_for(w) for w in (window.data_panel, window.palette, window.dashboard, window.log)]
+    before = [d.size() for d in docks]
+    window.open_study()
+    _settle(qtbot)
+    window.main_tabs.setCurrentIndex(0)
+    _settle(qtbot)
+    assert [d.size() for d in docks] == before
