@@ -11,6 +11,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDockWidget, QLabel, QScrollArea, QSplitter, QTabBar, QTabWidget, QVBoxLayout,
                                QWidget)
+from shiboken6 import getCppPointer
 
 PREFERRED_SIZE = QSize(1380, 860)  # the size the docks and the step form were laid out for
 SCREEN_SHARE = 0.95  # of the screen's free area, at most: the rest is for the window frame and the desktop's edges
@@ -139,7 +140,17 @@ class WindowLayoutMixin:
         # A window narrower than preferred takes the width from the Run column before the recipe page: the step
         # form sits in the middle and is the first to become unusable.
         narrower = max(0, PREFERRED_SIZE.width() - self.width())
-        self.resizeDocks([left, right], [400, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
+        # Never narrower than the tabs under the Log need, or their titles are cut ("Head m…", "Predicti…" at 1280 px).
+        run_width = max(RUN_COLUMN_MIN, 290 - narrower, self._dock_tabs_width(Qt.DockWidgetArea.RightDockWidgetArea))
+        self.resizeDocks([left, right], [400, run_width], Qt.Orientation.Horizontal)
+
+    def _dock_tabs_width(self, area: Qt.DockWidgetArea) -> int:
+        """The width the widest row of dock tabs in ``area`` needs for every title whole (the font's own measure)."""
+        docks = {getCppPointer(d)[0]: d for d in self.findChildren(QDockWidget)}
+        widths = [sum(bar.tabSizeHint(i).width() for i in range(bar.count())) for bar in self.dock_tab_bars()
+                  if any(self.dockWidgetArea(docks[bar.tabData(i)]) == area
+                         for i in range(bar.count()) if bar.tabData(i) in docks)]
+        return max(widths, default=0)
 
     def _main_tab_changed(self, index: int) -> None:
         # The model, data and methods docks serve the recipe page: the saved runs take their width. The Run, Log and

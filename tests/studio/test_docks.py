@@ -71,6 +71,46 @@ def test_the_users_own_choice_of_tab_is_kept_across_the_study_and_saved_runs(qtb
     assert not window.head_mask_dock.visibleRegion().isEmpty()
 
 
+def _cut_titles(window) -> list[str]:
+    """Dock tabs whose title is not drawn whole: the tab is narrower than the one its full text asks for."""
+    cut = []
+    for bar in _dock_tab_bars(window):
+        for i in range(bar.count()):
+            text, width = bar.tabText(i), bar.tabRect(i).width()
+            # The style's padding is what the first tab adds to its text; every tab gets the same.
+            needed = max(bar.tabSizeHint(i).width(), bar.fontMetrics().horizontalAdvance(text))
+            if width < needed:
+                cut.append(f"{text} ({width} < {needed} px)")
+    return cut
+
+
+def test_every_dock_tab_title_is_whole_at_1280_by_800(qtbot, laptop, tmp_path, db_url, dialogs, worker_engine):
+    from studio.main_window import MainWindow
+    from studio.settings import StudioSettings
+
+    window = MainWindow(settings=StudioSettings(str(tmp_path / "studio.ini")), engine=worker_engine)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        _settle(qtbot)
+        assert FREE.contains(window.geometry()), window.geometry()  # the window still fits the screen
+        assert _dock_tab_bars(window), "the Log, Head mask and Predictions docks are tabbed"
+        assert _cut_titles(window) == []  # before: Head mask (83 < 92 px), Predictions (81 < 90 px)
+        for bar in _dock_tab_bars(window):  # and the full name is a tooltip away
+            assert [bar.tabToolTip(i) for i in range(bar.count())] == [bar.tabText(i) for i in range(bar.count())]
+        window.open_study()
+        _settle(qtbot)
+        window.main_tabs.setCurrentIndex(0)
+        _settle(qtbot)
+        assert _cut_titles(window) == []
+        assert FREE.contains(window.geometry()), window.geometry()
+        assert window.form.width() >= 260, window.form.width()  # the step form keeps its readable width
+    finally:
+        window.controller.shutdown(30)
+        window.store.close()
+
+
 def test_the_docks_keep_their_sizes_across_the_study_tab(qtbot, laptop, window):
     qtbot.waitExposed(window)
     _settle(qtbot)
