@@ -170,6 +170,39 @@ class WindowLayoutMixin:
         # QMainWindow keeps the bars of groups that were taken apart hidden for reuse: only those it shows count.
         return [b for b in self.findChildren(QTabBar) if b.parent() is self and b.count() and b.isVisibleTo(self)]
 
+    def _dock_tab_bar(self, dock: QDockWidget) -> QTabBar | None:
+        """The tab bar under ``dock``'s group of tabbed docks (None for a dock alone)."""
+        # Each tab's data is the address of its dock (QDockAreaLayoutInfo::updateTabBar).
+        address = getCppPointer(dock)[0]
+        return next((b for b in self.dock_tab_bars() if address in [b.tabData(i) for i in range(b.count())]), None)
+
+    def raised_docks(self) -> list[QDockWidget]:
+        """The dock in front in each group of tabbed docks (the one whose tab is current)."""
+        docks = {getCppPointer(d)[0]: d for d in self.findChildren(QDockWidget)}
+        raised = (docks.get(bar.tabData(bar.currentIndex())) for bar in self.dock_tab_bars())
+        return [d for d in raised if d is not None]
+
+    def dock_sizes(self) -> dict[QDockWidget, QSize]:
+        """The place each dock shown takes (a tab group's with its tab bar), to give back with :meth:`restore_docks`."""
+        sizes = {}
+        for dock in self.findChildren(QDockWidget):
+            if dock.isVisible() and not dock.isFloating():
+                bar = self._dock_tab_bar(dock)
+                sizes[dock] = (dock.geometry() if bar is None else dock.geometry().united(bar.geometry())).size()
+        return sizes
+
+    def restore_docks(self, front: list[QDockWidget], sizes: dict[QDockWidget, QSize]) -> None:
+        """Bring ``front`` (from :meth:`raised_docks`) to the front of their tab groups and the docks shown back to
+        ``sizes`` (from :meth:`dock_sizes`), as far as the window allows."""
+        for dock in front:
+            if dock.isVisibleTo(self) and self.tabifiedDockWidgets(dock):
+                dock.raise_()
+        # A tab group is sized once, through the dock in front (resizeDocks sizes the group, tab bar included).
+        shown = [d for d in sizes if d.isVisibleTo(self) and (d in front or not self.tabifiedDockWidgets(d))]
+        for orientation, measure in ((Qt.Orientation.Horizontal, QSize.width), (Qt.Orientation.Vertical, QSize.height)):
+            if shown:
+                self.resizeDocks(shown, [measure(sizes[d]) for d in shown], orientation)
+
     def dockWidget_for(self, widget: QWidget) -> QDockWidget | None:
         """The dock that holds ``widget``."""
         return next((d for d in self.findChildren(QDockWidget) if d.widget() is widget), None)

@@ -121,3 +121,22 @@ def test_the_docks_keep_their_sizes_across_the_study_tab(qtbot, laptop, window):
     window.main_tabs.setCurrentIndex(0)
     _settle(qtbot)
     assert [d.size() for d in docks] == before
+
+
+def test_from_the_study_to_the_saved_runs_the_run_column_keeps_its_place(qtbot, laptop, window):
+    qtbot.waitExposed(window)
+    _settle(qtbot)
+    width = window.width()
+    right = [window.dockWidget_for(window.dashboard), window.log_dock]
+    docks = [window.dockWidget_for(w) for w in (window.data_panel, window.palette)] + right
+    before = [d.size() for d in docks]
+    window.open_study()
+    _settle(qtbot)
+    window.main_tabs.setCurrentWidget(window.browser)
+    _settle(qtbot)
+    assert window.width() == width  # before: the editing docks restored beside the saved runs widened the window
+    assert [d.size() for d in right] == before[2:]
+    assert _in_front(window) == "Log"
+    window.main_tabs.setCurrentIndex(0)
+    _settle(qtbot)
+    assert window.width() == width and [d.size() for d in docks] == before
