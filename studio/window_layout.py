@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QLabel, QScrollArea, QSplitter, QTabBar, QTabWidget, QVBoxLayout,
+                               QWidget)
+from shiboken6 import getCppPointer
 
 PREFERRED_SIZE = QSize(1380, 860)  # the size the docks and the step form were laid out for
 SCREEN_SHARE = 0.95  # of the screen's free area, at most: the rest is for the window frame and the desktop's edges
@@ -138,7 +140,17 @@ class WindowLayoutMixin:
         # A window narrower than preferred takes the width from the Run column before the recipe page: the step
         # form sits in the middle and is the first to become unusable.
         narrower = max(0, PREFERRED_SIZE.width() - self.width())
-        self.resizeDocks([left, right], [400, max(RUN_COLUMN_MIN, 290 - narrower)], Qt.Orientation.Horizontal)
+        # Never narrower than the tabs under the Log need, or their titles are cut ("Head m…", "Predicti…" at 1280 px).
+        run_width = max(RUN_COLUMN_MIN, 290 - narrower, self._dock_tabs_width(Qt.DockWidgetArea.RightDockWidgetArea))
+        self.resizeDocks([left, right], [400, run_width], Qt.Orientation.Horizontal)
+
+    def _dock_tabs_width(self, area: Qt.DockWidgetArea) -> int:
+        """The width the widest row of dock tabs in ``area`` needs for every title whole (the font's own measure)."""
+        docks = {getCppPointer(d)[0]: d for d in self.findChildren(QDockWidget)}
+        widths = [sum(bar.tabSizeHint(i).width() for i in range(bar.count())) for bar in self.dock_tab_bars()
+                  if any(self.dockWidgetArea(docks[bar.tabData(i)]) == area
+                         for i in range(bar.count()) if bar.tabData(i) in docks)]
+        return max(widths, default=0)
 
     def _main_tab_changed(self, index: int) -> None:
         # The model, data and methods docks serve the recipe page: the saved runs take their width. The Run, Log and
@@ -152,6 +164,44 @@ class WindowLayoutMixin:
             for dock in self._hidden_docks:
                 dock.show()
             self._hidden_docks = []
+
+    def dock_tab_bars(self) -> list[QTabBar]:
+        """The tab bars under this window's groups of tabbed docks (Log / Head mask / Predictions), in use now."""
+        # QMainWindow keeps the bars of groups that were taken apart hidden for reuse: only those it shows count.
+        return [b for b in self.findChildren(QTabBar) if b.parent() is self and b.count() and b.isVisibleTo(self)]
+
+    def _dock_tab_bar(self, dock: QDockWidget) -> QTabBar | None:
+        """The tab bar under ``dock``'s group of tabbed docks (None for a dock alone)."""
+        # Each tab's data is the address of its dock (QDockAreaLayoutInfo::updateTabBar).
+        address = getCppPointer(dock)[0]
+        return next((b for b in self.dock_tab_bars() if address in [b.tabData(i) for i in range(b.count())]), None)
+
+    def raised_docks(self) -> list[QDockWidget]:
+        """The dock in front in each group of tabbed docks (the one whose tab is current)."""
+        docks = {getCppPointer(d)[0]: d for d in self.findChildren(QDockWidget)}
+        raised = (docks.get(bar.tabData(bar.currentIndex())) for bar in self.dock_tab_bars())
+        return [d for d in raised if d is not None]
+
+    def dock_sizes(self) -> dict[QDockWidget, QSize]:
+        """The place each dock shown takes (a tab group's with its tab bar), to give back with :meth:`restore_docks`."""
+        sizes = {}
+        for dock in self.findChildren(QDockWidget):
+            if dock.isVisible() and not dock.isFloating():
+                bar = self._dock_tab_bar(dock)
+                sizes[dock] = (dock.geometry() if bar is None else dock.geometry().united(bar.geometry())).size()
+        return sizes
+
+    def restore_docks(self, front: list[QDockWidget], sizes: dict[QDockWidget, QSize]) -> None:
+        """Bring ``front`` (from :meth:`raised_docks`) to the front of their tab groups and the docks shown back to
+        ``sizes`` (from :meth:`dock_sizes`), as far as the window allows."""
+        for dock in front:
+            if dock.isVisibleTo(self) and self.tabifiedDockWidgets(dock):
+                dock.raise_()
+        # A tab group is sized once, through the dock in front (resizeDocks sizes the group, tab bar included).
+        shown = [d for d in sizes if d.isVisibleTo(self) and (d in front or not self.tabifiedDockWidgets(d))]
+        for orientation, measure in ((Qt.Orientation.Horizontal, QSize.width), (Qt.Orientation.Vertical, QSize.height)):
+            if shown:
+                self.resizeDocks(shown, [measure(sizes[d]) for d in shown], orientation)
 
     def dockWidget_for(self, widget: QWidget) -> QDockWidget | None:
         """The dock that holds ``widget``."""

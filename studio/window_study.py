@@ -13,6 +13,7 @@ class WindowStudyMixin:
     study_view = None
     _study_shown = False
     _study_hidden: list = []
+    _study_layout = None  # the docks' state (sizes, tabs in front) when the study hid them
 
     def _build_study(self) -> None:
         """Add Run \u25b8 Study\u2026 and its toolbar button (after the window's own actions exist)."""
@@ -64,16 +65,24 @@ class WindowStudyMixin:
         widget = self.main_tabs.widget(index)
         shown = widget is self.study_view
         if shown and not self._study_shown:
+            self._study_layout = (self.saveState(), self.raised_docks(), self.dock_sizes())
             self._study_hidden = [d for d in self.findChildren(QDockWidget) if d.isVisible()]
             for dock in self._study_hidden:
                 dock.hide()
         elif not shown and self._study_shown:
+            # Shown one by one, the docks came back with another height each and the last shown of a tab group in
+            # front (the Head mask, not the Log): the layout the user left comes back, tabs in front included.
+            state, front, sizes = self._study_layout or (None, [], {})
             to_browser = widget is self.browser and hasattr(self, "_hidden_docks")
-            for dock in self._study_hidden:
-                if to_browser and dock.widget() in (self.data_panel, self.palette):
-                    if dock not in self._hidden_docks:
-                        self._hidden_docks.append(dock)
-                else:
-                    dock.show()
-            self._study_hidden = []
+            # Whole on the recipe page; not on the saved runs, whose page is wider than the recipe's: with the editing
+            # docks restored there too, the window grew past the screen and squeezed the Run column to 125 px.
+            if to_browser or state is None or not self.restoreState(state):
+                for dock in self._study_hidden:
+                    if to_browser and dock.widget() in (self.data_panel, self.palette):
+                        if dock not in self._hidden_docks:
+                            self._hidden_docks.append(dock)
+                    else:
+                        dock.show()
+                self.restore_docks(front, sizes)
+            self._study_hidden, self._study_layout = [], None
         self._study_shown = shown

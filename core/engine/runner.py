@@ -6,7 +6,9 @@ same thing in a background thread and returns a :class:`RunHandle`.
 
 Given a :class:`~core.engine.cache.StepCache`, a run starts from the longest
 prefix of its stack that an earlier finished run left in the cache, and leaves
-its own prefixes there when it finishes (see :mod:`core.engine.prefixes`).
+its own prefixes there when it finishes (see :mod:`core.engine.prefixes`). A
+finished run's folder keeps only what the run recorded (see
+:mod:`core.engine.housekeeping`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.engine.cache import StepCache
 from core.engine.context import RunContext
 from core.engine.control import RunControl
 from core.engine.device import resolve_device
+from core.engine.housekeeping import tidy_run_folder
 from core.engine.prefixes import Prefixes
 from core.errors import RunCancelled, StudioError
 from core.recipe import Recipe
@@ -81,6 +84,9 @@ class Engine:
         result = RunResult(run_id, "failed", workdir=workdir)
         ctx: RunContext | None = None
         prefixes: Prefixes | None = None
+        artifacts: list[str] = []  # what the run records (Checkpoint events): all its folder keeps once finished
+        unsubscribe = self.bus.subscribe(ev.Checkpoint, lambda e: artifacts.append(e.path),
+                                         filter=lambda e: e.run_id == result.run_id)  # the id ranks agree on
         try:
             recipe.validate()
             if initial_state is None:  # a model the recipe's source names: refuse steps its family cannot take
@@ -117,6 +123,8 @@ class Engine:
             results = distributed.broadcast_object(results)
             if prefixes:
                 prefixes.commit()
+            # Another rank's folder is nobody's record: it keeps nothing (rank 0 records the run).
+            tidy_run_folder(workdir, artifacts if distributed.is_main() else ())
             result.status, result.results, result.state = "finished", results, state
             self.bus.publish(ev.RunFinished(run_id=run_id, results=results))
         except RunCancelled:
@@ -138,6 +146,7 @@ class Engine:
                 result.error = distributed.failure(result.error)
             self.bus.publish(ev.RunFailed(run_id=run_id, error=result.error, details=traceback.format_exc()))
         finally:
+            unsubscribe()
             if prefixes:
                 prefixes.discard()  # what a run that did not finish staged (nothing after a commit)
         return result
