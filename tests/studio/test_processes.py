@@ -151,3 +151,8 @@ def test_a_queued_recipe_keeps_its_processes_and_starts_as_a_launch(qtbot, windo
     qtbot.waitUntil(lambda: len(launches) == 2, timeout=5000)
     assert launches[1].processes == 3 and not window.queue.items()
     window.controller.cancel()
+    second = launches[1]
+    assert second.calls == ["cancel"]
+    with qtbot.waitSignal(window.controller.runningChanged, timeout=5000):  # the launch ends as a real one would
+        second.handle._finish(ev.RunCancelled(run_id="multi-run"))
+        second.bus.publish(ev.RunCancelled(run_id="multi-run"))
