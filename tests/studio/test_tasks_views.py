@@ -1,0 +1,133 @@
+"""The studio's views of runs of every task (issue 21 part 6): the prediction preview shows the teacher and the
+compressed model side by side, and nothing names accuracy for a task that has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from core.recipe import DataRef, ModelRef, Recipe, Step
+from core.services.predictions import Example
+from studio.widgets.prediction_preview import PredictionPreview, example_html
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples" / "tasks"
+WAIT_MS = 60_000
+NER = DataRef(source=str(EXAMPLES / "ner.conll"), train_samples=12, validation_samples=6, test_samples=6)
+
+
+def _tagger(task, tag: str):
+    """The tiny token tagger with a head that says ``tag`` for every word."""
+    from core.models.loading import load_model
+
+    state = load_model("tiny", task.num_labels, label_names=task.label_names, task="token-classification")
+    with torch.no_grad():
+        state.model.classifier.weight.zero_()
+        state.model.classifier.bias.copy_(torch.tensor([9.0 if n == tag else 0.0 for n in task.label_names]))
+    return state
+
+
+@pytest.fixture(scope="module")
+def ner_task():
+    from core.data.task import prepare_task
+    from core.models.loading import load_tokenizer
+
+    return prepare_task(NER, load_tokenizer("tiny"), "token-classification")
+
+
+@pytest.fixture(scope="module")
+def compressed_folder(tmp_path_factory, ner_task):
+    """A run's final checkpoint: the tiny tagger saying O for every word."""
+    from core.models.checkpoint import save_checkpoint
+
+    return save_checkpoint(_tagger(ner_task, "O"), tmp_path_factory.mktemp("run") / "final")
+
+
+def _record(folder, recipe: Recipe, name: str = "ner-tiny"):
+    return SimpleNamespace(id="abcdef0123", name=name, recipe=recipe.to_dict(), results={}, device="cpu",
+                           artifacts=[SimpleNamespace(kind="final", path=str(folder))])
+
+
+def _show(qtbot, record):
+    preview = PredictionPreview(lambda run_id: record)
+    qtbot.addWidget(preview)
+    preview.set_run(record.id)
+    qtbot.mouseClick(preview.show_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(preview.examples or preview.error), timeout=WAIT_MS)
+    assert not preview.error
+    return preview
+
+
+def _rows(preview) -> list[str]:
+    return [line.split("\t")[0].strip() for line in preview.view.toPlainText().splitlines() if line.strip()]
+
+
+def test_the_preview_shows_the_teacher_and_the_compressed_model_side_by_side(qtbot, compressed_folder, ner_task):
+    """No training before compression: the teacher is the recipe's model as loaded (same seed, same head)."""
+    from core.models.loading import load_model
+    from core.services.predictions import examples_of
+
+    record = _record(compressed_folder, Recipe(task="token-classification", model=ModelRef("tiny"), data=NER))
+    preview = _show(qtbot, record)
+    teacher = load_model("tiny", ner_task.num_labels, seed=0, label_names=ner_task.label_names,
+                         task="token-classification")
+    expected = examples_of(teacher.model, ner_task, NER, count=5)
+    assert [e.predicted_tags for e in preview.teacher] == [e.predicted_tags for e in expected]
+    assert [e.text for e in preview.teacher] == [e.text for e in preview.examples]
+    right_t, right_c = sum(e.correct for e in expected), sum(e.correct for e in preview.examples)
+    assert f"teacher {right_t}/5 right, compressed {right_c}/5" in preview.title.text()
+    rows = _rows(preview)
+    assert {"word", "gold", "teacher", "compressed"} <= set(rows)
+    assert rows.index("gold") < rows.index("teacher") < rows.index("compressed")
+
+
+def test_a_teacher_whose_folder_is_gone_leaves_the_compressed_side_alone_with_the_reason(
+        qtbot, compressed_folder, tmp_path):
+    gone = tmp_path / "teacher-folder"
+    record = _record(compressed_folder, Recipe(task="token-classification", model=ModelRef(str(gone)), data=NER))
+    preview = _show(qtbot, record)
+    assert len(preview.examples) == 5 and preview.teacher is None
+    title = preview.title.text()
+    assert "the teacher is not shown" in title and str(gone) in title and "teacher" not in _rows(preview)
+
+
+def test_a_fine_tuned_teacher_comes_from_the_step_cache(qtbot, compressed_folder, ner_task, db_url):
+    """Fine-tuning before compression makes the teacher; only the step cache keeps it, under the run's key."""
+    from core.engine.cache import StepCache
+
+    recipe = Recipe(task="token-classification", model=ModelRef("tiny"), data=NER,
+                    steps=[Step("finetune", {"max_steps": 1}), Step("prune.magnitude", {"sparsity": 0.5})])
+    record = _record(compressed_folder, recipe)
+    preview = _show(qtbot, record)  # nothing cached yet: the compressed model alone, and why
+    assert preview.teacher is None and "after step 1" in preview.title.text()
+    cache = StepCache.for_database(db_url)
+    key = cache.key_for(recipe, 1, "cpu")
+    meta = {"steps": 1, "methods": ["finetune"], "origins": ["r1"], "baseline_steps": 1, "baseline_key": key,
+            "global_step": 1, "summaries": [{}]}
+    state = _tagger(ner_task, "B-LOC")
+    assert cache.store(key, state, meta, {"cpu": torch.random.get_rng_state()}) is not None
+    preview.load()
+    qtbot.waitUntil(lambda: preview.teacher is not None or bool(preview.error), timeout=WAIT_MS)
+    assert all(set(e.predicted_tags) == {"B-LOC"} for e in preview.teacher)
+    assert all(set(e.predicted_tags) == {"O"} for e in preview.examples)
+
+
+def test_both_answers_are_highlighted_in_their_context_in_different_colours():
+    context = "Ana was born in Porto. Rui lives in Lisbon."
+    compressed = Example("question-answering", "Where was Ana born?", "Porto", "Lisbon", False, context=context,
+                         span=(36, 42), gold_spans=((16, 21),))
+    teacher = Example("question-answering", "Where was Ana born?", "Porto", "Porto", True, context=context,
+                      span=(16, 21), gold_spans=((16, 21),))
+    html = example_html(compressed, teacher)
+    assert 'background:#fde68a">Lisbon</span>' in html  # the compressed model's answer
+    assert 'background:#bfdbfe"><u style="color:#2563eb">Porto</u></span>' in html  # the teacher's, on the gold
+    assert "<b>teacher:</b> Porto" in html and "<b>compressed:</b> Lisbon" in html
+    scores = example_html(Example("regression", "Bland.", "2.2", "2.6", True, score=2.6, target=2.2),
+                          Example("regression", "Bland.", "2.2", "2.3", True, score=2.3, target=2.2))
+    assert "<b>teacher:</b> 2.3" in scores and "<b>compressed</b> 2.6" in scores and "<b>target</b> 2.2" in scores
+    labels = example_html(Example("multi-label", "The band played.", "music", "music, food", False),
+                          Example("multi-label", "The band played.", "music", "music", True))
+    assert "<b>teacher:</b> music &nbsp;" in labels and "<b>compressed:</b> music, food" in labels
