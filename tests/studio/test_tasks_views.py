@@ -131,3 +131,30 @@ def test_both_answers_are_highlighted_in_their_context_in_different_colours():
     labels = example_html(Example("multi-label", "The band played.", "music", "music, food", False),
                           Example("multi-label", "The band played.", "music", "music", True))
     assert "<b>teacher:</b> music &nbsp;" in labels and "<b>compressed:</b> music, food" in labels
+
+
+# -- the Study view of a token-classification study names entity F1, not accuracy ---------------------------------
+def test_the_study_views_of_a_token_study_name_entity_f1(qtbot):
+    from studio.study.interaction_table import InteractionTable
+    from studio.study.pareto_plot import ParetoPlot
+    from studio.study.trials_table import TrialsTable
+    from tests.core.test_tasks_study_headline import token_order_report
+
+    report = token_order_report()
+    table = InteractionTable()
+    qtbot.addWidget(table)
+    table.show_pairs([], headline=report.headline)  # before any pair has run: already the study's figure
+    assert table.horizontalHeaderItem(3).text() == "Entity F1 drop" and "baseline Entity F1" in table.toolTip()
+    table.show_pairs(report.interaction, headline=report.headline)
+    alone = [table.item(r, 3).text() for r in range(table.rowCount()) if table.item(r, 0).text() == "A alone"]
+    assert alone == ["+2.0 pts \u00b1 1.0"]
+    plot = ParetoPlot()
+    qtbot.addWidget(plot)
+    plot.show_report(report)
+    item = plot.getPlotItem()
+    assert item.getAxis("left").labelText == "Entity F1 retained" and "Entity F1 retained" in item.titleLabel.text
+    trials = TrialsTable()
+    qtbot.addWidget(trials)
+    trials.show_trials(report.trials, report.best, report.retained)
+    assert trials.horizontalHeaderItem(4).text() == "Entity F1 retained"
+    assert trials.item(0, 4).text() == "97.50 %"  # read from entity_f1_retained, not an empty accuracy_retained
