@@ -138,3 +138,8 @@ def difference_text(value: float, spread: float, key: str) -> str:
     if is_fraction(key):
         return f"{100 * value:+.1f} pts" + (f" \u00b1 {100 * spread:.1f}" if known else "")
     return f"{value:+.3f}" + (f" \u00b1 {spread:.3f}" if known else "")
+
+
+def headlines_help() -> str:
+    """Which figure heads each task, in words: ``Accuracy (sequence classification), Entity F1 (token ...)``."""
+    return ", ".join(f"{headline_label(key)} ({task.replace('-', ' ')})" for task, key in HEADLINES.items())

@@ -158,3 +158,98 @@ def test_the_study_views_of_a_token_study_name_entity_f1(qtbot):
     trials.show_trials(report.trials, report.best, report.retained)
     assert trials.horizontalHeaderItem(4).text() == "Entity F1 retained"
     assert trials.item(0, 4).text() == "97.50 %"  # read from entity_f1_retained, not an empty accuracy_retained
+
+
+# -- saved runs of a token-classification recipe: the list, the details and the comparison name entity F1 ---------
+TOKEN_RESULTS = {"entity_f1": 0.712, "entity_f1_low": 0.69, "entity_f1_high": 0.73, "baseline_entity_f1": 0.74,
+                 "entity_f1_retained": 0.962, "token_accuracy": 0.93, "speedup": 1.8, "size_bytes": 8e6}
+
+
+def record_token_run(url: str, results: dict, f1_curve: tuple[float, ...] = (), name: str = "ner") -> str:
+    """A token-classification run written through the real recorder, with its validation entity F1 curve."""
+    import uuid
+
+    from core import events as ev
+    from core.db import Recorder, open_database
+
+    run_id = uuid.uuid4().hex
+    recipe = Recipe(name=name, task="token-classification", model=ModelRef("tiny"), data=NER,
+                    steps=[Step("finetune", {"max_steps": 4})])
+    bus = ev.EventBus()
+    with open_database(url) as db, Recorder(db, bus):
+        bus.publish(ev.RunStarted(run_id, recipe=recipe.to_dict(), device="cpu", step_titles=("fine-tune",)))
+        for step, value in enumerate(f1_curve, start=1):
+            bus.publish(ev.Metric(run_id, key="val/entity_f1", value=value, step=step, index=0))
+        bus.publish(ev.RunFinished(run_id, results=results))
+    return run_id
+
+
+def _stored(url, *ids):
+    from studio.runs_store import DatabaseRunsStore
+
+    store = DatabaseRunsStore(url)
+    try:
+        return [store.get_run(i) for i in ids], {i: {k: store.metric_series(i, k) for k in store.metric_keys(i)}
+                                                 for i in ids}
+    finally:
+        store.close()
+
+
+def test_the_saved_runs_list_names_each_runs_headline_figure_and_sorts_by_it(qtbot, db_url):
+    from studio.runs_store import DatabaseRunsStore
+    from studio.widgets.runs_list import COLUMNS, RunsList
+    from tests.studio.conftest import quick_recipe, record_run
+
+    token = record_token_run(db_url, TOKEN_RESULTS)
+    weaker = record_token_run(db_url, {**TOKEN_RESULTS, "entity_f1": 0.5, "baseline_entity_f1": 0.6}, name="weak")
+    sentences = record_run(db_url, quick_recipe(), {"accuracy": 0.8, "baseline_accuracy": 0.82, "speedup": 2.0})
+    store = DatabaseRunsStore(db_url)
+    runs = RunsList(store)
+    qtbot.addWidget(runs)
+    runs.refresh()
+    headline, baseline = COLUMNS.index("Headline"), COLUMNS.index("Baseline")
+    header = runs.table.horizontalHeaderItem(headline)
+    assert header.text() == "Headline" and "Entity F1 (token classification)" in header.toolTip()
+    cell = lambda run_id, column: runs.table.item(runs.run_ids().index(run_id), column).text()  # noqa: E731
+    # Runs of several tasks: each cell names its figure.
+    assert cell(token, headline) == "Entity F1 71.2 %" and cell(token, baseline) == "74.0 %"
+    assert cell(sentences, headline) == "Accuracy 80.0 %" and cell(sentences, baseline) == "82.0 %"
+    runs.sort_by(headline)  # highest first
+    assert runs.run_ids() == [sentences, token, weaker]
+    runs.sort_by(headline)
+    assert runs.run_ids() == [weaker, token, sentences]
+    store.delete_run(sentences)
+    runs.refresh()  # token runs only: the header names the figure, the cells hold its values
+    assert header.text() == "Entity F1 \u25b4" and cell(token, headline) == "71.2 %"  # still sorted by it
+    store.close()
+
+
+def test_a_saved_token_runs_curve_and_figures_are_named_after_entity_f1(qtbot, db_url):
+    from studio.widgets.run_details import RunDetails
+
+    curved = record_token_run(db_url, TOKEN_RESULTS, f1_curve=(0.2, 0.5, 0.7))
+    bare = record_token_run(db_url, TOKEN_RESULTS, name="bare")
+    (record, without), series = _stored(db_url, curved, bare)
+    details = RunDetails()
+    qtbot.addWidget(details)
+    details.show_run(record, series[curved])
+    item = details.plots["accuracy"].getPlotItem()
+    assert item.titleLabel.text == "Entity F1" and item.getAxis("left").labelText == "Entity F1"
+    assert [c.name() for c in item.listDataItems()] == ["validation Entity F1"]
+    groups = [details.results.item(r, 0).text() for r in range(details.results.rowCount())
+              if details.results.columnSpan(r, 0) == 2]
+    assert groups[0] == "Quality" and "Accuracy" not in groups
+    details.show_run(without, {})
+    assert "No Entity F1 was recorded" in details.hints["accuracy"].text()
+
+
+def test_comparing_token_runs_names_entity_f1(qtbot, db_url):
+    from studio.widgets.run_compare import RunComparison
+
+    ids = [record_token_run(db_url, TOKEN_RESULTS, f1_curve=(0.3, 0.6), name=n) for n in ("a", "b")]
+    records, series = _stored(db_url, *ids)
+    comparison = RunComparison()
+    qtbot.addWidget(comparison)
+    comparison.show_runs(records, series)
+    assert comparison.curves["accuracy"].getPlotItem().titleLabel.text == "Entity F1"
+    assert comparison.results.horizontalHeaderItem(1).text() == "Entity F1"
