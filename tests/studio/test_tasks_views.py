@@ -253,3 +253,17 @@ def test_comparing_token_runs_names_entity_f1(qtbot, db_url):
     comparison.show_runs(records, series)
     assert comparison.curves["accuracy"].getPlotItem().titleLabel.text == "Entity F1"
     assert comparison.results.horizontalHeaderItem(1).text() == "Entity F1"
+
+
+def test_the_export_report_shows_the_tasks_headline_for_export_model_and_original():
+    from core.export.verify import ExportReport, agreement_measure
+    from core.models.heads import TOKEN
+    from studio.dialogs.export_dialog import report_html
+
+    report = ExportReport(format="onnx-int8", path="/x", verified=True, tolerance="t", max_abs_diff=0.1,
+                          argmax_agreement=0.95, rows=32, size_bytes=1, weights_bytes=1, task=TOKEN,
+                          agreement_measure=agreement_measure(TOKEN), headline="entity_f1", headline_export=0.81,
+                          headline_model=0.81, headline_original=0.83, headline_examples=24)
+    html = report_html(report)
+    assert "<b>Entity F1</b></td><td>&nbsp;export 81.00 %, model 81.00 %, original 83.00 % (24 validation" in html
+    assert "sentences" not in html and "accuracy" not in html.lower()
