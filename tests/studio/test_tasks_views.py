@@ -267,3 +267,30 @@ def test_the_export_report_shows_the_tasks_headline_for_export_model_and_origina
     html = report_html(report)
     assert "<b>Entity F1</b></td><td>&nbsp;export 81.00 %, model 81.00 %, original 83.00 % (24 validation" in html
     assert "sentences" not in html and "accuracy" not in html.lower()
+
+
+def test_a_study_set_up_on_a_token_recipe_scores_entity_f1_retained(qtbot):
+    """The Study form's default score (and every built-in) reads the template's retained figure: on a token recipe
+    "accuracy_retained" was refused as another task's figure, and a geomean weighed a figure its runs lack."""
+    from studio.study.spec_builder import SCORES
+    from studio.study.study_setup import StudySetup
+
+    recipe = Recipe(task="token-classification", model=ModelRef("tiny"), data=NER,
+                    steps=[Step("finetune", {"max_steps": 1}), Step("prune.magnitude", {"sparsity": 0.5}),
+                           Step("prune.heads", {})])
+    setup = StudySetup()
+    qtbot.addWidget(setup)
+    setup.set_template(recipe)
+    setup.set_kind("order")
+    setup.check_steps(setup.order_steps, [2, 3])
+    labels = [setup.score.itemText(i) for i in range(setup.score.count())]
+    assert labels[0] == "Entity F1 retained" and not any("ccuracy" in label for label in labels)
+    assert "entity_f1_retained >= 98 %" in setup.score_box.constraints.placeholderText()
+    for kind in [value for _, value in SCORES if value != "formula"]:
+        setup.set_score(kind)
+        assert setup.problem_list() == [], kind
+        objective = setup.spec().objective
+        # (the floor's key is spelled min_accuracy_retained in every task; it applies to the task's retained figure)
+        assert "accuracy_retained" not in str(objective).replace("min_accuracy_retained", ""), (kind, objective)
+    setup.set_score("geomean")
+    assert setup.spec().objective["weights"]["entity_f1_retained"] == 1.0
