@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QScr
 from core import events as ev
 from core.metrics.figures import format_figure, label as figure_label
 from core.recipe import Recipe
+from core.scoring import retained_figure
 from studio.dialogs import errors
 from studio.study.interaction_table import InteractionTable, order_reasons
 from studio.study.pareto_plot import ParetoPlot
@@ -157,6 +158,9 @@ class StudyView(QWidget):
     def set_template(self, recipe: Recipe) -> None:
         """Set the study up from ``recipe`` (the current stack)."""
         self.setup.set_template(recipe)
+        if self.report is None:  # no study drawn: the plot and the table name this recipe's task's figure
+            self.pareto.set_task(recipe.task)
+            self.trials.set_retained(retained_figure(recipe.task))
         self._update_buttons()
 
     def set_database(self, db_url: str) -> None:

@@ -49,12 +49,16 @@ class TrialsTable(QTableWidget):
         self.doubleClicked.connect(lambda _: self._emit_open(self.openRunRequested))
         self.trials: list = []
 
+    def set_retained(self, retained: str) -> None:
+        """Column 4 shows the study task's retained figure (``entity_f1_retained`` for a token study)."""
+        self.retained = retained
+        self.setHorizontalHeaderItem(4, QTableWidgetItem(figure_label(retained)))
+
     def show_trials(self, trials: list, best=None, retained: str = "accuracy_retained") -> None:
         """``retained``: the study task's retained figure (``entity_f1_retained`` for a token study), column 4."""
         selected = self.selected_run_id()
         self.trials = list(trials)
-        self.retained = retained
-        self.setHorizontalHeaderItem(4, QTableWidgetItem(figure_label(retained)))
+        self.set_retained(retained)
         self.setRowCount(len(self.trials))
         for row, t in enumerate(self.trials):
             cells = [str(t.number + 1), t.label, t.status, format_score(t.value)]

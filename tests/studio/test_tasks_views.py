@@ -134,9 +134,22 @@ def test_both_answers_are_highlighted_in_their_context_in_different_colours():
 
 
 # -- the Study view of a token-classification study names entity F1, not accuracy ---------------------------------
-def test_the_study_views_of_a_token_study_name_entity_f1(qtbot):
-    from studio.study.interaction_table import InteractionTable
+@pytest.fixture
+def pareto(qtbot):
+    """A Pareto plot kept alive until the test's events are processed, then deleted from the C++ side first: a
+    plot dropped with the test's locals is freed by the cycle collector, which clears its labels' attributes
+    while Qt still lays them out (pyqtgraph's LabelItem then fails in sizeHint)."""
     from studio.study.pareto_plot import ParetoPlot
+
+    plot = ParetoPlot()
+    yield plot
+    plot.close()
+    plot.deleteLater()
+    qtbot.wait(10)
+
+
+def test_the_study_views_of_a_token_study_name_entity_f1(qtbot, pareto):
+    from studio.study.interaction_table import InteractionTable
     from studio.study.trials_table import TrialsTable
     from tests.core.test_tasks_study_headline import token_order_report
 
@@ -148,10 +161,8 @@ def test_the_study_views_of_a_token_study_name_entity_f1(qtbot):
     table.show_pairs(report.interaction, headline=report.headline)
     alone = [table.item(r, 3).text() for r in range(table.rowCount()) if table.item(r, 0).text() == "A alone"]
     assert alone == ["+2.0 pts \u00b1 1.0"]
-    plot = ParetoPlot()
-    qtbot.addWidget(plot)
-    plot.show_report(report)
-    item = plot.getPlotItem()
+    pareto.show_report(report)
+    item = pareto.getPlotItem()
     assert item.getAxis("left").labelText == "Entity F1 retained" and "Entity F1 retained" in item.titleLabel.text
     trials = TrialsTable()
     qtbot.addWidget(trials)
@@ -294,3 +305,15 @@ def test_a_study_set_up_on_a_token_recipe_scores_entity_f1_retained(qtbot):
         assert "accuracy_retained" not in str(objective).replace("min_accuracy_retained", ""), (kind, objective)
     setup.set_score("geomean")
     assert setup.spec().objective["weights"]["entity_f1_retained"] == 1.0
+
+
+def test_the_study_view_names_a_token_templates_figure_before_any_trial(qtbot, tmp_path, db_url, dialogs):
+    from studio.study.study_view import StudyView
+
+    view = StudyView(db_url, workdir_root=tmp_path / "runs")
+    qtbot.addWidget(view)
+    view.set_template(Recipe(task="token-classification", model=ModelRef("tiny"), data=NER,
+                             steps=[Step("finetune", {"max_steps": 1}), Step("prune.heads", {})]))
+    assert view.pareto.getPlotItem().getAxis("left").labelText == "Entity F1 retained"
+    assert view.trials.horizontalHeaderItem(4).text() == "Entity F1 retained"
+    view.shutdown(10)
