@@ -264,6 +264,19 @@ def test_comparing_token_runs_names_entity_f1(qtbot, db_url):
     comparison.show_runs(records, series)
     assert comparison.curves["accuracy"].getPlotItem().titleLabel.text == "Entity F1"
     assert comparison.results.horizontalHeaderItem(1).text() == "Entity F1"
+    # Two entity F1s whose bootstrap intervals overlap differ by less than the noise, in entity F1's words.
+    note = comparison.noise_note.text()
+    assert note.startswith("a (") and note.endswith("differ in Entity F1 by less than the noise (71.2 % and 71.2 %).")
+
+
+def test_token_runs_whose_entity_f1_intervals_part_are_not_called_ties():
+    from studio.compare import accuracy_ties
+
+    far = {**TOKEN_RESULTS, "entity_f1": 0.5, "entity_f1_low": 0.45, "entity_f1_high": 0.55}
+    assert accuracy_ties(["a", "b"], [TOKEN_RESULTS, far]) == []
+    regression = {"pearson": 0.80, "pearson_low": 0.7, "pearson_high": 0.9}
+    assert accuracy_ties(["r", "s"], [regression, dict(regression, pearson=0.82)]) == [
+        "r and s differ in Pearson r by less than the noise (0.800 and 0.820)"]
 
 
 def test_the_export_report_shows_the_tasks_headline_for_export_model_and_original():
