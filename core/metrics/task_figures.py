@@ -143,3 +143,10 @@ def difference_text(value: float, spread: float, key: str) -> str:
 def headlines_help() -> str:
     """Which figure heads each task, in words: ``Accuracy (sequence classification), Entity F1 (token ...)``."""
     return ", ".join(f"{headline_label(key)} ({task.replace('-', ' ')})" for task, key in HEADLINES.items())
+
+
+def task_of_figures(figures) -> str:
+    """The task a run's figures come from, read off its headline figure (``entity_f1`` -> token classification);
+    ``sequence-classification`` when they hold none of the other tasks' headlines."""
+    key = headline_key(figures)
+    return next(task for task, headline in HEADLINES.items() if headline == key)

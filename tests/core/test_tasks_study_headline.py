@@ -85,3 +85,17 @@ def test_study_show_names_the_headline_figure_for_a_token_study(monkeypatch):
     assert "Entity F1 retained" in text and "entity F1 drop" in text
     assert "+2.0 pts \u00b1 1.0" in text  # heads alone lose 2 points of entity F1
     assert "accuracy" not in text.lower().replace("token_accuracy", "")
+
+
+def test_a_built_in_score_reads_each_runs_own_retained_figure():
+    """`bert-studio runs --score geomean` and the Saved runs' score column: a token run is scored on its entity F1
+    retained (it has no accuracy_retained, and scored NaN), a sentence run on its accuracy retained."""
+    from core.scoring import run_scorer
+
+    token = {"entity_f1": 0.7, "entity_f1_retained": 0.9, "speedup": 2.0, "size_ratio": 1.5}
+    sentences = {"accuracy": 0.8, "accuracy_retained": 0.9, "speedup": 2.0, "size_ratio": 1.5}
+    geomean = run_scorer("geomean")
+    assert geomean(token) == pytest.approx((0.9 * 2.0 * 1.5) ** (1 / 3)) == pytest.approx(geomean(sentences))
+    assert "geometric mean" in geomean.describe()
+    assert run_scorer("fastest")({**token, "entity_f1_retained": 0.99}) == 2.0
+    assert math.isnan(run_scorer("speedup * accuracy_retained")(token))  # a formula is taken as written

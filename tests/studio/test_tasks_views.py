@@ -173,7 +173,8 @@ def test_the_study_views_of_a_token_study_name_entity_f1(qtbot, pareto):
 
 # -- saved runs of a token-classification recipe: the list, the details and the comparison name entity F1 ---------
 TOKEN_RESULTS = {"entity_f1": 0.712, "entity_f1_low": 0.69, "entity_f1_high": 0.73, "baseline_entity_f1": 0.74,
-                 "entity_f1_retained": 0.962, "token_accuracy": 0.93, "speedup": 1.8, "size_bytes": 8e6}
+                 "entity_f1_retained": 0.962, "token_accuracy": 0.93, "speedup": 1.8, "size_ratio": 2.0,
+                 "size_bytes": 8e6}
 
 
 def record_token_run(url: str, results: dict, f1_curve: tuple[float, ...] = (), name: str = "ner") -> str:
@@ -225,6 +226,8 @@ def test_the_saved_runs_list_names_each_runs_headline_figure_and_sorts_by_it(qtb
     # Runs of several tasks: each cell names its figure.
     assert cell(token, headline) == "Entity F1 71.2 %" and cell(token, baseline) == "74.0 %"
     assert cell(sentences, headline) == "Accuracy 80.0 %" and cell(sentences, baseline) == "82.0 %"
+    # The score column's geomean reads the token run's entity F1 retained (it has no accuracy_retained).
+    assert cell(token, COLUMNS.index("Score")) == f"{(0.962 * 1.8 * 2.0) ** (1 / 3):.4g}"
     runs.sort_by(headline)  # highest first
     assert runs.run_ids() == [sentences, token, weaker]
     runs.sort_by(headline)
