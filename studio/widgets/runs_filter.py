@@ -49,8 +49,9 @@ class RunsFilter(QWidget):
         self.score_box = QComboBox()
         self.score_box.setEditable(True)
         self.score_box.addItems(SCORES)
-        self.score_box.setToolTip("The score column, as `bert-studio runs --score` computes it: geomean (of accuracy "
-                                  "retained, speedup and size ratio), fastest, smallest, or a formula over the figures, "
+        self.score_box.setToolTip("The score column, as `bert-studio runs --score` computes it: geomean (of the run's "
+                                  "retained figure: accuracy retained, or its task's, e.g. entity F1 retained; speedup "
+                                  "and size ratio), fastest, smallest, or a formula over the figures, "
                                   "e.g. speedup * accuracy_retained ** 4 (Enter applies it)")
         for box in (self.model, self.score_box):  # a long model path or formula must not widen the window
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
