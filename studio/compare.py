@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from core.metrics import figures
 from core.metrics.intervals import accuracy_differs, overlaps
-from core.metrics.task_figures import headline_key
+from core.metrics.task_figures import headline_key, headline_value_text
 from core.recipe_diff import recipe_diff  # noqa: F401  (the diff of effective settings lives in core)
 
 MISSING = "\u2014"
@@ -132,29 +132,32 @@ def ratio_front(ratios: Sequence[float], scores: Sequence[float]) -> list[int]:
 
 
 def accuracy_ties(names: Sequence[str], results: Sequence[dict]) -> list[str]:
-    """One sentence per pair of runs whose accuracies differ by less than the noise of their test sets.
+    """One sentence per pair of runs whose headline figures (accuracy, or a task's: entity F1, SQuAD F1...)
+    differ by less than the noise of their test sets.
 
-    With the example counts recorded (``evaluated``) a two-proportion test decides; otherwise overlapping
-    95 % intervals do; without either nothing is said. Runs without an accuracy are left out.
+    For accuracy with the example counts recorded (``evaluated``) a two-proportion test decides; otherwise
+    overlapping 95 % intervals do; without either nothing is said. Runs without the figure are left out.
     """
     out = []
     for i in range(len(results)):
         for j in range(i + 1, len(results)):
             a, b = results[i], results[j]
-            acc_a, acc_b = _num(a, "accuracy"), _num(b, "accuracy")
+            key = headline_key(a)
+            acc_a, acc_b = _num(a, key), _num(b, key)
             if math.isnan(acc_a) or math.isnan(acc_b):
                 continue
             n_a, n_b = _num(a, "evaluated"), _num(b, "evaluated")
-            if n_a > 0 and n_b > 0:  # NaN compares false
+            if key == "accuracy" and n_a > 0 and n_b > 0:  # NaN compares false
                 tie = not accuracy_differs(acc_a, int(n_a), acc_b, int(n_b))
             else:
-                sa, sb = figures.interval(a, "accuracy"), figures.interval(b, "accuracy")
+                sa, sb = figures.interval(a, key), figures.interval(b, key)
                 if sa is None or sb is None:
                     continue
                 tie = overlaps(sa, sb)
             if tie:
-                out.append(f"{names[i]} and {names[j]} differ in accuracy by less than the noise "
-                           f"({100 * acc_a:.1f} % and {100 * acc_b:.1f} %)")
+                name = "accuracy" if key == "accuracy" else figures.label(key)  # Entity F1, Pearson r
+                out.append(f"{names[i]} and {names[j]} differ in {name} by less than the "
+                           f"noise ({headline_value_text(key, acc_a)} and {headline_value_text(key, acc_b)})")
     return out
 
 

@@ -72,11 +72,12 @@ def _when(ts) -> str:
 def list_runs(args) -> int:
     from core.cli.database import open_repository
 
-    from core.scoring import parse_score, rank
+    from core.scoring import rank, run_scorer
 
     from core.db import DatabaseMissingError
 
-    score = parse_score(args.score)  # a bad formula: a StudioError naming the unknown name or the syntax error
+    # a bad formula: a StudioError naming the unknown name or the syntax error; a built-in reads each run's task's
+    score = run_scorer(args.score)
     by = sort_score(args.sort) if args.sort != "score" else score  # None: newest first
     try:
         _, repo = open_repository(args.db, for_reading=True)

@@ -9,7 +9,8 @@ import sys
 
 from core.cli import signals
 from core.cli.format import table
-from core.metrics.figures import format_figure as figure
+from core.metrics.figures import format_figure as figure, label as figure_label
+from core.metrics.task_figures import difference_text, drop_label
 
 
 def add_parser(sub) -> None:
@@ -320,7 +321,8 @@ def _report_text(db, study_id: str) -> str:
                      figure("speedup", f.get("speedup")) if f else "-",
                      figure("size_ratio", f.get("size_ratio")) if f else "-",
                      (t.run_id or "-")[:8], "" if t.feasible or not f else "constraint not met"])
-    out += ["", table(rows, ["trial", "what", "status", "score", "retained", "speedup", "size ratio", "run", ""])]
+    out += ["", table(rows, ["trial", "what", "status", "score", figure_label(retained), "speedup", "size ratio",
+                             "run", ""])]
     notes = [(t.number + 1, t.note) for t in rep.trials if t.note and t.status not in ("finished",)]
     out += [f"  trial {n}: {note}" for n, note in notes]
     if rep.interaction:
@@ -341,44 +343,45 @@ def _report_text(db, study_id: str) -> str:
     return "\n".join(out)
 
 
-def _effect(effect, kind: str) -> str:
+def _effect(effect, kind: str, headline: str = "accuracy") -> str:
     if effect is None:
         return "-"
     if kind == "ratio":
         text = f"x{effect.value:.2f} \u00b1 {effect.spread:.2f}"
     else:
-        text = f"{100 * effect.value:+.1f} \u00b1 {100 * effect.spread:.1f} pt"
+        text = difference_text(effect.value, effect.spread, headline)
     return f"{text} ({effect.verdict})"
 
 
 def interaction_text(tables) -> str:
     """For each pair: A alone, B alone, A->B, B->A and the no-interaction prediction; then the effects."""
+    drop = drop_label(tables[0].headline if tables else "accuracy")
     out = ["interaction (against the same teacher; no interaction: speedups and size ratios multiply, "
-           "accuracy drops add):"]
+           f"{drop[:1].lower() + drop[1:]}s add):"]
     for p in tables:
-        rows = [[f"{p.a} alone", *_cells(p.alone_a)], [f"{p.b} alone", *_cells(p.alone_b)],
-                [f"{p.a} -> {p.b}", *_cells(p.ab)], [f"{p.b} -> {p.a}", *_cells(p.ba)],
+        rows = [[f"{p.a} alone", *_cells(p.alone_a, p.headline)], [f"{p.b} alone", *_cells(p.alone_b, p.headline)],
+                [f"{p.a} -> {p.b}", *_cells(p.ab, p.headline)], [f"{p.b} -> {p.a}", *_cells(p.ba, p.headline)],
                 ["no interaction predicts", f"{p.null_speedup:.2f}x", f"{p.null_size_ratio:.2f}x",
-                 f"{100 * p.null_drop:.1f} pt"]]
-        out += ["", table(rows, ["", "speedup", "size ratio", "accuracy drop"])]
+                 difference_text(p.null_drop, math.nan, p.headline)]]
+        out += ["", table(rows, ["", "speedup", "size ratio", drop[:1].lower() + drop[1:]])]
         for name, stacked in ((f"{p.a} -> {p.b}", p.ab), (f"{p.b} -> {p.a}", p.ba)):
             if stacked is None:
                 out.append(f"  {name}: did not run")
                 continue
             out.append(f"  {name} against the null: speed {_effect(p.speed_interaction(stacked), 'ratio')}, "
                        f"size {_effect(p.size_interaction(stacked), 'ratio')}, "
-                       f"drop {_effect(p.drop_interaction(stacked), 'diff')}")
+                       f"drop {_effect(p.drop_interaction(stacked), 'diff', p.headline)}")
         if p.ab and p.ba:
             out.append(f"  order ({p.a} first against {p.b} first): speed {_effect(p.order_speed(), 'ratio')}, "
-                       f"size {_effect(p.order_size(), 'ratio')}, drop {_effect(p.order_drop(), 'diff')}")
+                       f"size {_effect(p.order_size(), 'ratio')}, drop {_effect(p.order_drop(), 'diff', p.headline)}")
     return "\n".join(out)
 
 
-def _cells(run) -> list[str]:
+def _cells(run, headline: str = "accuracy") -> list[str]:
     if run is None:
         return ["-", "-", "-"]
     return [f"{run.speedup.value:.2f}x \u00b1 {run.speedup.spread:.2f}", f"{run.size_ratio.value:.2f}x",
-            f"{100 * run.drop.value:.1f} \u00b1 {100 * run.drop.spread:.1f} pt"]
+            difference_text(run.drop.value, run.drop.spread, headline)]
 
 
 def _db_option(p) -> None:

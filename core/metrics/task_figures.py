@@ -72,3 +72,81 @@ def headline_key(figures) -> str:
         if (figures or {}).get(key) is not None:
             return key
     return "accuracy"
+
+
+# -- naming a run's headline figure (the studio's lists, plots and tables, the study report) -----------------------
+SEQUENCE = "sequence-classification"
+_BY_KEY = {f.key: f for figures in BY_TASK.values() for f in figures}
+
+
+def task_of(recipe) -> str:
+    """The task spelling of a recipe (a :class:`~core.recipe.Recipe`, its dict, or a run record holding one);
+    ``sequence-classification`` for a recipe written before recipes named their task, or an unknown task."""
+    if recipe is not None and not isinstance(recipe, dict) and not hasattr(recipe, "task"):
+        recipe = getattr(recipe, "recipe", None)
+    task = recipe.get("task") if isinstance(recipe, dict) else getattr(recipe, "task", None)
+    task = getattr(task, "value", task)  # a TaskKind
+    return task if task in HEADLINES else SEQUENCE
+
+
+def headline_of(task) -> str:
+    """The headline figure's key of ``task`` (a spelling, a recipe or a record): ``accuracy``, ``entity_f1``..."""
+    return HEADLINES[task if isinstance(task, str) and task in HEADLINES else task_of(task)]
+
+
+def headline_label(key: str) -> str:
+    """``entity_f1`` -> ``Entity F1``; ``accuracy`` -> ``Accuracy``."""
+    figure = _BY_KEY.get(key)
+    return figure.label if figure is not None else key.replace("_", " ").capitalize()
+
+
+def is_fraction(key: str) -> bool:
+    """Whether ``key`` reads as a percentage (accuracy, F1s) rather than a plain number (correlations, MSE)."""
+    figure = _BY_KEY.get(key)
+    return figure is None or figure.kind == "fraction"
+
+
+def headline_value_text(key: str, value) -> str:
+    """``0.712`` as ``71.2 %`` for a fraction, ``0.812`` as ``0.812`` for a correlation; ``""`` when missing."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if value != value:
+        return ""
+    return f"{100 * value:.1f} %" if is_fraction(key) else f"{value:.3f}"
+
+
+def headline_text(figures) -> str:
+    """A run's headline figure, named: ``Entity F1 71.2 %``, ``Pearson r 0.812``, ``Accuracy 85.0 %``."""
+    key = headline_key(figures)
+    value = headline_value_text(key, (figures or {}).get(key))
+    return f"{headline_label(key)} {value}" if value else ""
+
+
+def drop_label(key: str) -> str:
+    """What a study's interaction table calls the baseline's ``key`` minus a run's: ``Entity F1 drop``."""
+    return f"{headline_label(key)} drop"
+
+
+def difference_text(value: float, spread: float, key: str) -> str:
+    """A difference of figure ``key`` with its spread: ``+1.2 pts ± 0.4`` (percentage points) for a share,
+    ``+0.012 ± 0.004`` for a correlation; ``-`` when unknown, no spread when it is unknown."""
+    if value != value:
+        return "-"
+    known = spread == spread
+    if is_fraction(key):
+        return f"{100 * value:+.1f} pts" + (f" \u00b1 {100 * spread:.1f}" if known else "")
+    return f"{value:+.3f}" + (f" \u00b1 {spread:.3f}" if known else "")
+
+
+def headlines_help() -> str:
+    """Which figure heads each task, in words: ``Accuracy (sequence classification), Entity F1 (token ...)``."""
+    return ", ".join(f"{headline_label(key)} ({task.replace('-', ' ')})" for task, key in HEADLINES.items())
+
+
+def task_of_figures(figures) -> str:
+    """The task a run's figures come from, read off its headline figure (``entity_f1`` -> token classification);
+    ``sequence-classification`` when they hold none of the other tasks' headlines."""
+    key = headline_key(figures)
+    return next(task for task, headline in HEADLINES.items() if headline == key)

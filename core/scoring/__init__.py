@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
+from core.metrics.task_figures import task_of_figures
 from core.scoring.base import (CONSTANTS, FIGURES, MAX_DEPTH, MAX_LENGTH, MAX_NODES, MAX_WEIGHT,  # noqa: F401 (API)
                                MIN_WEIGHT, RETAINED, BestWithFloor, GeometricMean, Score, ScoreError, _number,
                                as_number, check_figure, figure_problem, retained_figure,
@@ -128,3 +129,28 @@ def rank(items: Sequence[T], score: Score, figures_of: Callable[[T], Mapping[str
     """``items`` with their scores, best first (ties keep the given order)."""
     scored = [(item, score(figures_of(item) or {})) for item in items]
     return sorted(scored, key=lambda pair: sort_key(pair[1]))
+
+
+class RunScore:
+    """A score for runs of any task (:func:`run_scorer`); reads like the :class:`Score` it wraps."""
+
+    def __init__(self, spec: str):
+        self.base = parse_score(spec)
+        self._spec = spec
+        self._per_task: dict[str, Score] = {}
+
+    def __call__(self, figures: Mapping[str, Any]) -> float:
+        task = task_of_figures(figures)
+        return self._per_task.setdefault(task, parse_score(self._spec, task=task))(figures)
+
+    def __getattr__(self, name: str) -> Any:  # describe, spec, names: the sentence-classification score's
+        return getattr(self.base, name)
+
+
+def run_scorer(spec: Any) -> Score | RunScore:
+    """A score for runs of any task: a built-in (``geomean``, ``fastest``, ``smallest``) reads each run's own
+    task's retained figure (read off its figures: ``entity_f1_retained`` for a token run), a formula is taken as
+    written. Raises :class:`ScoreError` like :func:`parse_score`."""
+    if isinstance(spec, str) and spec.strip() in BUILTINS:
+        return RunScore(spec.strip())
+    return parse_score(spec)

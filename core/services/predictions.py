@@ -11,7 +11,9 @@ What the studio's prediction preview shows after a run: for a handful of example
 - multi-label: the text, the gold label set and the labels whose probability reaches the recipe's threshold.
 
 The model's outputs come from :mod:`core.engine.task_metrics` (the evaluation's own code path), so the preview
-shows what the figures counted. Qt-free: the studio calls :func:`preview_run` from a background thread.
+shows what the figures counted. :func:`preview_run` previews a recorded run's final (compressed) model and its
+teacher (the baseline its figures were measured against) on the same examples. Qt-free: the studio calls it from
+a background thread.
 """
 
 from __future__ import annotations
@@ -138,13 +140,96 @@ def preview_model(source: str, recipe, count: int = DEFAULT_COUNT, split: str = 
     return examples_of(state.model, task, recipe.data, split, count, null_threshold=null_threshold)
 
 
-def preview_run(record, count: int = DEFAULT_COUNT, split: str = "validation") -> list[Example]:
-    """The prediction preview of a recorded run: its final checkpoint on its recipe's data."""
+@dataclass(frozen=True)
+class RunPreview:
+    """A run's preview: its final (compressed) model's examples and, on the same examples, its teacher's.
+
+    ``teacher`` is None when the teacher could not be loaded; ``teacher_note`` then says why, else which model
+    the teacher is (the original as loaded, or the fine-tuned teacher kept in the step cache)."""
+
+    name: str
+    examples: list[Example]
+    teacher: list[Example] | None = None
+    teacher_note: str = ""
+
+
+class TeacherUnavailable(Exception):
+    """The run's teacher cannot be loaded; the message says why."""
+
+
+def baseline_steps(recipe) -> int:
+    """How many leading steps make the run's baseline, as the runner decides: the last training step before any
+    step that compresses (0: the model as loaded is the baseline)."""
+    from core.engine.runner import is_compressed
+
+    out = 0
+    for index, step in enumerate(recipe.steps):
+        if is_compressed(recipe.steps[:index]):
+            break
+        if step.spec().family == "training":  # the runner's _BASELINE_FAMILIES
+            out = index + 1
+    return out
+
+
+def load_teacher(recipe, device: str = "cpu", cache=None):
+    """The run's teacher (its baseline) as ``(state, task, what)``; raises :class:`TeacherUnavailable`.
+
+    With no training before the first compressing step the teacher is the recipe's model as loaded (same seed,
+    so a new head is the run's own). Otherwise it is the fine-tuned model, which only the step cache keeps
+    (``cache``: a :class:`~core.engine.cache.StepCache`, by default the one beside the studio's database);
+    ``device`` is the device type the run's cache keys were made on."""
+    from core.data.task import prepare_task
+    from core.errors import StudioError
+    from core.models.loading import load_model, load_tokenizer
+
+    source, n = recipe.model.source, baseline_steps(recipe)
+    try:
+        tokenizer = load_tokenizer(source)
+        task = prepare_task(recipe.data, tokenizer, recipe.task)
+        if n == 0:
+            state = load_model(source, task.num_labels, seed=recipe.seed, label_names=task.label_names,
+                               task=recipe.task)
+            return state, task, f"the original model ({source})"
+    except (StudioError, OSError, ValueError) as exc:
+        raise TeacherUnavailable(f"its model {source} cannot be loaded ({exc})") from None
+    from core.engine.cache import StepCache
+
+    cache = cache if cache is not None else StepCache.for_database()
+    entry = cache.entry(cache.key_for(recipe, n, device))
+    if entry is None:
+        raise TeacherUnavailable(f"the fine-tuned teacher (the model after step {n}) is no longer in the step "
+                                 f"cache ({cache.root})")
+    try:
+        state = entry.load_state(tokenizer, "cpu")
+    except (StudioError, OSError, ValueError) as exc:
+        raise TeacherUnavailable(f"the step cache's fine-tuned teacher cannot be read ({exc})") from None
+    return state, task, f"the fine-tuned teacher (after step {n}, from the step cache)"
+
+
+def _field(record, name: str, default=None):
+    return record.get(name, default) if isinstance(record, dict) else getattr(record, name, default)
+
+
+def preview_run(record, count: int = DEFAULT_COUNT, split: str = "validation", teacher: bool = True,
+                cache=None) -> RunPreview:
+    """The prediction preview of a recorded run: its final checkpoint on its recipe's data and, with
+    ``teacher``, its teacher on the same examples (:func:`load_teacher`; when it cannot be loaded the preview
+    keeps the final model's examples and says why)."""
     from core.export.api import final_checkpoint
     from core.recipe import Recipe
 
-    recipe = Recipe.from_dict(record.recipe if not isinstance(record, dict) else record["recipe"])
-    figures = (record.get("figures") if isinstance(record, dict) else getattr(record, "figures", None)) or {}
+    recipe = Recipe.from_dict(_field(record, "recipe"))
+    figures = _field(record, "results") or _field(record, "figures") or {}
     chosen = figures.get("null_threshold")  # the threshold the run's recorded figures used
-    return preview_model(str(final_checkpoint(record)), recipe, count, split,
-                         null_threshold=float(chosen) if isinstance(chosen, (int, float)) else None)
+    threshold = float(chosen) if isinstance(chosen, (int, float)) else None
+    name = _field(record, "name", "") or str(_field(record, "id", ""))[:8]
+    examples = preview_model(str(final_checkpoint(record)), recipe, count, split, null_threshold=threshold)
+    if not teacher:
+        return RunPreview(name, examples)
+    device = str(_field(record, "device", "") or "cpu").split(":")[0]
+    try:
+        state, task, what = load_teacher(recipe, device, cache)
+    except TeacherUnavailable as exc:
+        return RunPreview(name, examples, None, f"the teacher is not shown: {exc}")
+    taught = examples_of(state.model, task, recipe.data, split, count, null_threshold=threshold)
+    return RunPreview(name, examples, taught, what)

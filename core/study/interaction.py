@@ -1,7 +1,9 @@
 """Interaction and order effects of compression methods, against a null model of independence.
 
 For a method A applied after the common teacher, each run measures against that teacher
-in one sitting: speedup ``s_A``, size ratio ``z_A`` and accuracy drop ``d_A = acc(T) - acc(A)``.
+in one sitting: speedup ``s_A``, size ratio ``z_A`` and the drop of the task's headline figure
+``d_A = h(T) - h(A)`` (accuracy for sentence classification, entity F1 for token classification, SQuAD F1 for
+question answering, Pearson r for regression, micro F1 for multi-label: :data:`core.metrics.task_figures.HEADLINES`).
 If A and B did not interact, stacking them would give ``s_AB = s_A * s_B``,
 ``z_AB = z_A * z_B`` (gains multiply) and ``d_AB = d_A + d_B`` (losses add). The interaction
 is the distance from that null: ``s_AB / (s_A * s_B)`` (above 1: the gains compound better than
@@ -9,9 +11,9 @@ independent; below 1: they overlap) and ``d_AB - (d_A + d_B)`` (positive: the lo
 negative: the second method recovers some of the first's loss). The order effect compares
 A -> B with B -> A: ``s_AB / s_BA`` and ``d_AB - d_BA``.
 
-Each figure carries a spread: half its 95 % confidence interval. For accuracy that is the run's own
-(``accuracy_retained``'s paired bootstrap, else ``accuracy``'s Wilson interval, else a Wilson interval on the
-``evaluated`` examples). For a speedup it is the confidence interval of the median over the run's rounds
+Each figure carries a spread: half its 95 % confidence interval. For the headline that is the run's own
+(its retained figure's paired bootstrap, e.g. ``accuracy_retained``, else the figure's own interval: Wilson for
+accuracy, a bootstrap for a task's figure; else, for accuracy only, a Wilson interval on the ``evaluated`` examples). For a speedup it is the confidence interval of the median over the run's rounds
 (:func:`core.metrics.intervals.median_interval`) combined in quadrature with ``sitting_noise``: the rounds of
 one run share one sitting, and the same run measured in another sitting of the same afternoon moved more than
 its rounds did (issue 27: head pruning alone gave 1.23x, 1.26x and 1.13x; heads -> FFN 1.95x, 1.74x, 1.99x),
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from core.metrics.intervals import MIN_LEVEL
+from core.metrics.task_figures import headline_key
 
 # Half the 95 % interval of one run's speedup between sittings, relative: repeated measurements of one run on
 # this kind of machine agree to about +-10 % (shared/ENV.md; issue 27's three sittings moved by 5-7 % of the median).
@@ -89,15 +92,16 @@ class Effect:
 
 @dataclass(frozen=True)
 class RunFigures:
-    """What the null model needs from one run: speedup, size ratio and accuracy drop, each with its spread."""
+    """What the null model needs from one run: speedup, size ratio and headline drop, each with its spread."""
 
     speedup: Measured
     size_ratio: Measured
     drop: Measured
 
     @classmethod
-    def from_figures(cls, figures: Mapping[str, float], sitting_noise: float = SITTING_NOISE) -> "RunFigures":
-        return cls(speedup_of(figures, sitting_noise), size_ratio_of(figures), drop_of(figures))
+    def from_figures(cls, figures: Mapping[str, float], sitting_noise: float = SITTING_NOISE,
+                     headline: str = "accuracy") -> "RunFigures":
+        return cls(speedup_of(figures, sitting_noise), size_ratio_of(figures), drop_of(figures, headline))
 
 
 def _get(figures: Mapping[str, float], key: str) -> float:
@@ -133,13 +137,14 @@ def size_ratio_of(figures: Mapping[str, float]) -> Measured:
     return Measured(value, SIZE_TOLERANCE * value if math.isnan(spread) else spread)
 
 
-def drop_of(figures: Mapping[str, float]) -> Measured:
-    """``baseline_accuracy - accuracy``; spread from the paired retained interval, else accuracy's own."""
-    base, acc = _get(figures, "baseline_accuracy"), _get(figures, "accuracy")
-    spread = _half_interval(figures, "accuracy_retained") * base  # paired: the honest one
+def drop_of(figures: Mapping[str, float], headline: str = "accuracy") -> Measured:
+    """``baseline_H - H`` for the headline figure ``H`` (``accuracy``, ``entity_f1``...); spread from the paired
+    retained interval, else the figure's own."""
+    base, acc = _get(figures, f"baseline_{headline}"), _get(figures, headline)
+    spread = _half_interval(figures, f"{headline}_retained") * base  # paired: the honest one
     if math.isnan(spread):
-        spread = _half_interval(figures, "accuracy")
-    if math.isnan(spread):
+        spread = _half_interval(figures, headline)
+    if math.isnan(spread) and headline == "accuracy":  # Wilson: a share of examples classified right
         n = _get(figures, "evaluated")
         if n > 0 and not math.isnan(acc):
             spread = Z95 * math.sqrt(max(acc * (1 - acc), 0.25 / n) / n)
@@ -163,7 +168,7 @@ class PairTable:
     """One pair's row group: A alone, B alone, A -> B, B -> A, the null prediction, the effects.
 
     ``ab`` / ``ba`` are None where that order did not run (refused by the stack validator,
-    failed, or not asked for).
+    failed, or not asked for). ``headline``: the figure whose drop the table reads (``accuracy``, ``entity_f1``...).
     """
 
     a: str
@@ -172,6 +177,7 @@ class PairTable:
     alone_b: RunFigures
     ab: RunFigures | None
     ba: RunFigures | None
+    headline: str = "accuracy"
 
     @property
     def null_speedup(self) -> float:
@@ -205,16 +211,21 @@ class PairTable:
 
 
 def pair_tables(labels: Mapping[int, str], runs: Mapping[tuple[int, ...], Mapping[str, float]],
-                chosen: Sequence[int], sitting_noise: float = SITTING_NOISE) -> list[PairTable]:
+                chosen: Sequence[int], sitting_noise: float = SITTING_NOISE,
+                headline: str | None = None) -> list[PairTable]:
     """Every pair of ``chosen`` steps whose two single runs finished.
 
     ``runs`` maps an arrangement (step numbers in order, e.g. ``(2, 3)`` for step 2 then step 3)
     to that run's final figures; ``labels`` names each step; ``sitting_noise`` 0 trusts each run's rounds alone.
+    ``headline``: the study task's headline figure (by default the one the runs' figures hold).
     """
+    if headline is None:
+        headline = headline_key(next(iter(runs.values()), {}))
     tables = []
     for a, b in itertools.combinations(chosen, 2):
         if (a,) not in runs or (b,) not in runs:
             continue
-        get = lambda key: RunFigures.from_figures(runs[key], sitting_noise) if key in runs else None  # noqa: E731
-        tables.append(PairTable(labels[a], labels[b], get((a,)), get((b,)), get((a, b)), get((b, a))))
+        get = lambda key: (RunFigures.from_figures(runs[key], sitting_noise, headline)  # noqa: E731
+                           if key in runs else None)
+        tables.append(PairTable(labels[a], labels[b], get((a,)), get((b,)), get((a, b)), get((b, a)), headline))
     return tables

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from core.metrics.task_figures import headline_label, headline_of
 from core.scoring import as_number, retained_figure, sort_key
 from core.study.interaction import PairTable, pair_tables
 from core.study.objective import Objective
@@ -43,6 +44,22 @@ class StudyReport:
     pareto: list[TrialView]
     pareto_axes: tuple[tuple[str, str], ...]
     interaction: list[PairTable]
+
+    @property
+    def headline(self) -> str:
+        """The study task's headline figure (``accuracy``, ``entity_f1``, ``answer_f1``, ``pearson``, ``micro_f1``):
+        the one its retained figure, Pareto axis and interaction drops are measured on."""
+        return headline_of(self.spec.recipe.task)
+
+    @property
+    def headline_label(self) -> str:
+        """``Accuracy``, ``Entity F1``..., as the CLI and the Study view name it."""
+        return headline_label(self.headline)
+
+    @property
+    def retained(self) -> str:
+        """The study task's retained figure (``accuracy_retained``, ``entity_f1_retained``...)."""
+        return retained_figure(self.spec.recipe.task)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -119,5 +136,5 @@ def assemble(record, spec: StudySpec, figures: Mapping[int, Mapping[str, Any]]) 
     if spec.kind == "order":
         labels = {n: spec.recipe.steps[n - 1].title() for n in spec.order_steps}
         by_order = {tuple(t.params.get("order", ())): t.figures for t in trials if t.status == "finished" and t.figures}
-        interaction = pair_tables(labels, by_order, spec.order_steps)
+        interaction = pair_tables(labels, by_order, spec.order_steps, headline=headline_of(spec.recipe.task))
     return StudyReport(record, spec, trials, best, pareto_front(done, axes), axes, interaction)

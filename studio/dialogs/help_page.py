@@ -26,12 +26,13 @@ FIRST_RUN = (
      "stack, each explained in its tooltip; a greyed method says why when clicked.", "stack-editor.png"),
     ("Run it",
      "Press <b>Run</b> (Ctrl+R). The Run dock shows each step, its progress and an estimate; the plots fill with "
-     "loss and accuracy, the head mask with what was pruned. Pause and Cancel are beside Run; Queue "
+     "loss and the task's figure (accuracy, entity F1, SQuAD F1, Pearson r or micro F1), the head mask with what "
+     "was pruned. Pause and Cancel are beside Run; Queue "
      "(Ctrl+Shift+R) lines up more recipes.", "live-dashboard.png"),
     ("Read the results",
      "The run ends with its figures in words (\u201c2.10x faster\u201d, \u201c98.7 % of the accuracy "
      "kept\u201d). The <b>Saved runs</b> tab keeps every run: select one for its details, several (Ctrl or Shift) "
-     "to compare them: accuracy against speedup and size, the Pareto front, the recipe fields that differ.",
+     "to compare them: the headline figure against speedup and size, the Pareto front, the recipe fields that differ.",
      "compare-runs.png"),
     ("Export the model",
      "In Saved runs, select a finished run and press <b>Export\u2026</b>: a Hugging Face folder or ONNX (float, "
@@ -42,7 +43,8 @@ FIRST_RUN = (
 _INTRO = (
     "<p>A run applies its stack of steps to the model in order, then measures the final model against a "
     "<i>baseline</i>: the model after the training steps that come before any compression (the fine-tuned, "
-    "uncompressed model), otherwise the model as loaded. Accuracy is measured on the recipe's evaluation split; latency is timed in the same process, "
+    "uncompressed model), otherwise the model as loaded. Accuracy (or the task's own figures) is measured on the "
+    "recipe's evaluation split; latency is timed in the same process, "
     "alternating the two models, so a ratio compares like with like. Ratios read in words: "
     "&ldquo;2.10x faster&rdquo;, &ldquo;same parameters&rdquo;.</p>")
 

@@ -1,7 +1,8 @@
 """The interaction table of an order study: for each pair, A alone, B alone, A -> B, B -> A, and what
-"no interaction" predicts (speedups and size ratios multiply, accuracy drops add), then the interaction
-and order effects, each called "inside the noise" when no larger than its spread
-(:mod:`core.study.interaction` does the arithmetic; this widget only shows it)."""
+"no interaction" predicts (speedups and size ratios multiply, drops of the study task's headline figure add:
+accuracy, entity F1, SQuAD F1, Pearson r or micro F1), then the interaction and order effects, each called
+"inside the noise" when no larger than its spread (:mod:`core.study.interaction` does the arithmetic; this widget
+only shows it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
+from core.metrics.task_figures import difference_text, drop_label, headline_label, is_fraction
 from core.study.interaction import INSIDE, MEASURABLE, Effect, Measured
 
 COLUMNS = ("", "Speedup", "Size ratio", "Accuracy drop")
@@ -27,23 +29,37 @@ def _ratio(m: Measured | float) -> str:
     return f"{value:.2f}x" + (f" \u00b1 {spread:.2f}" if not math.isnan(spread) else "")
 
 
-def _drop(m: Measured | float) -> str:
+def _difference(value: float, spread: float, headline: str) -> str:
+    """A drop of the headline figure: in percentage points for a share (accuracy, F1), plain for a correlation."""
+    return difference_text(value, spread, headline)
+
+
+def _drop(m: Measured | float, headline: str = "accuracy") -> str:
     value, spread = (m.value, m.spread) if isinstance(m, Measured) else (m, math.nan)
-    if math.isnan(value):
-        return "-"
-    return f"{100 * value:+.1f} pts" + (f" \u00b1 {100 * spread:.1f}" if not math.isnan(spread) else "")
+    return _difference(value, spread, headline)
 
 
-def _effect(effect: Effect | None, ratio: bool) -> tuple[str, str]:
+def _effect(effect: Effect | None, ratio: bool, headline: str = "accuracy") -> tuple[str, str]:
     """The effect as text, and its verdict."""
     if effect is None:
         return "-", ""
     if math.isnan(effect.value):
         return "-", effect.verdict
-    text = f"{effect.value:.2f}x" if ratio else f"{100 * effect.value:+.1f} pts"
+    if not ratio:
+        return f"{_difference(effect.value, effect.spread, headline)} ({effect.verdict})", effect.verdict
+    text = f"{effect.value:.2f}x"
     if not math.isnan(effect.spread):
-        text += f" \u00b1 {effect.spread:.2f}" if ratio else f" \u00b1 {100 * effect.spread:.1f}"
+        text += f" \u00b1 {effect.spread:.2f}"
     return f"{text} ({effect.verdict})", effect.verdict
+
+
+def tooltip(headline: str) -> str:
+    """The table's tooltip, naming the drop's figure and unit."""
+    unit = "in percentage points" if is_fraction(headline) else "in its own units"
+    none = "+0.0 pts" if is_fraction(headline) else "+0.000"
+    return (f"Drop: baseline {headline_label(headline)} minus the run's, {unit} (higher: more lost). "
+            f"Interaction: the stack against the no-interaction prediction (1.00x / {none}: none). "
+            "Order: A \u2192 B against B \u2192 A.")
 
 
 class InteractionTable(QTableWidget):
@@ -58,11 +74,16 @@ class InteractionTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.setToolTip("Drop: baseline accuracy minus the run's, in percentage points (higher: more lost). "
-                        "Interaction: the stack against the no-interaction prediction (1.00x / +0.0 pts: none). "
-                        "Order: A \u2192 B against B \u2192 A.")
+        self.headline = "accuracy"  # the figure whose drop the last column reads (the study task's headline)
+        self.set_headline("accuracy")
         self.pairs: list = []
         self.show_pairs([])
+
+    def set_headline(self, headline: str) -> None:
+        """Name the last column and the tooltip after ``headline`` (``accuracy``, ``entity_f1``...)."""
+        self.headline = headline
+        self.setHorizontalHeaderLabels((*COLUMNS[:-1], drop_label(headline)))
+        self.setToolTip(tooltip(headline))
 
     def rows_text(self) -> list[str]:
         return [self.item(r, 0).text() if self.item(r, 0) else "" for r in range(self.rowCount())]
@@ -77,9 +98,15 @@ class InteractionTable(QTableWidget):
                     out.append(item.data(Qt.ItemDataRole.UserRole))
         return out
 
-    def show_pairs(self, pairs: list, reasons: dict[tuple[str, str], str] | None = None) -> None:
-        """``reasons[(first, second)]``: why the trial of that order has no figures (the trials table's note)."""
+    def show_pairs(self, pairs: list, reasons: dict[tuple[str, str], str] | None = None,
+                   headline: str | None = None) -> None:
+        """``reasons[(first, second)]``: why the trial of that order has no figures (the trials table's note);
+        ``headline``: the study task's headline figure (by default the pairs' own, else the last one shown)."""
         self.pairs = list(pairs)
+        headline = headline or (self.pairs[0].headline if self.pairs else self.headline)
+        if headline != self.headline:
+            self.set_headline(headline)
+        drop = lambda m: _drop(m, self.headline)  # noqa: E731
         reasons = reasons or {}
         self.clearSpans()
         self.setRowCount(0)
@@ -92,9 +119,9 @@ class InteractionTable(QTableWidget):
             row = self._row([f"A = {pair.a},  B = {pair.b}"], header=True)
             self.item(row, 0).setToolTip(f"A: {pair.a}\nB: {pair.b}")
             self._row(["A alone", _ratio(pair.alone_a.speedup), _ratio(pair.alone_a.size_ratio),
-                       _drop(pair.alone_a.drop)])
+                       drop(pair.alone_a.drop)])
             self._row(["B alone", _ratio(pair.alone_b.speedup), _ratio(pair.alone_b.size_ratio),
-                       _drop(pair.alone_b.drop)])
+                       drop(pair.alone_b.drop)])
             for name, stacked, order in (("A \u2192 B", pair.ab, (pair.a, pair.b)),
                                          ("B \u2192 A", pair.ba, (pair.b, pair.a))):
                 if stacked is None:
@@ -104,9 +131,9 @@ class InteractionTable(QTableWidget):
                     self.item(row, 1).setToolTip(why)
                     self.item(row, 1).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
                 else:
-                    self._row([name, _ratio(stacked.speedup), _ratio(stacked.size_ratio), _drop(stacked.drop)])
+                    self._row([name, _ratio(stacked.speedup), _ratio(stacked.size_ratio), drop(stacked.drop)])
             self._row(["No interaction predicts", _ratio(pair.null_speedup), _ratio(pair.null_size_ratio),
-                       _drop(pair.null_drop)], italic=True)
+                       drop(pair.null_drop)], italic=True)
             for name, stacked in (("A \u2192 B against the prediction", pair.ab),
                                   ("B \u2192 A against the prediction", pair.ba)):
                 if stacked is not None:
@@ -117,7 +144,7 @@ class InteractionTable(QTableWidget):
                               pair.order_drop())
 
     def _effects(self, name: str, speed: Effect | None, size: Effect | None, drop: Effect | None) -> None:
-        cells = [_effect(speed, True), _effect(size, True), _effect(drop, False)]
+        cells = [_effect(speed, True), _effect(size, True), _effect(drop, False, self.headline)]
         row = self._row([name] + [text for text, _ in cells])
         for col, (_, verdict) in enumerate(cells, start=1):
             item = self.item(row, col)

@@ -58,6 +58,12 @@ class ParetoPlot(pg.PlotWidget):
         item.setLabel("bottom", figure_label(x_key) + (" (lower is better)" if x_dir == "minimize" else ""))
         item.setTitle(f"{figure_label(y_key)} against {figure_label(x_key).lower()}")
 
+    def set_task(self, task: str | None) -> None:
+        """Before any trial: the axes of a study on ``task`` (its retained figure against speedup)."""
+        from core.scoring import retained_figure
+
+        self._set_axes(((retained_figure(task), "maximize"), ("speedup", "maximize")))
+
     def show_report(self, report) -> None:
         """Draw ``report`` (:class:`core.study.report.StudyReport`): its finished trials, front and best."""
         if tuple(report.pareto_axes) != self.axes:

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPlainTextEdit, QWidget
 
-from studio.study.spec_builder import SCORES, WEIGHTED, ScoreChoice, score_problem
+from studio.study.spec_builder import SCORES, WEIGHTED, ScoreChoice, score_labels, score_problem
 
 
 PLACEHOLDER = "#9ca3af"  # light grey: an example, never mistaken for typed text
@@ -32,6 +32,7 @@ class ScoreBox(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Score and constraints", parent)
+        self.task: str | None = None  # the template recipe's task (set_task)
         self.constraints = QPlainTextEdit()
         self.constraints.setPlaceholderText("one per line, e.g.\nspeedup >= 1.5\naccuracy_retained >= 98 %")
         self.constraints.setMaximumHeight(64)
@@ -61,6 +62,7 @@ class ScoreBox(QGroupBox):
             weights_rows.addRow(key.replace("_", " ").capitalize(), spin)
         self.weights_box = QWidget()
         self.weights_box.setLayout(weights_rows)
+        self._weights_rows = weights_rows
         weights_rows.setContentsMargins(0, 0, 0, 0)
         self.score_error = QLabel("")
         self.score_error.setObjectName("score_error")
@@ -82,13 +84,28 @@ class ScoreBox(QGroupBox):
             signal.connect(lambda *_: self.changed.emit())
         self._score_changed()
 
+    def set_task(self, task: str | None) -> None:
+        """The template recipe's task: the choices and examples name its retained figure instead of accuracy's."""
+        from core.metrics.figures import label as figure_label
+        from core.scoring import retained_figure
+
+        self.task = task
+        for i, label in enumerate(score_labels(task)):
+            self.score.setItemText(i, label)
+            self.score.setItemData(i, label, Qt.ItemDataRole.ToolTipRole)
+        retained = retained_figure(task)
+        self._weights_rows.labelForField(self.weights["accuracy_retained"]).setText(figure_label(retained))
+        self.constraints.setPlaceholderText(f"one per line, e.g.\nspeedup >= 1.5\n{retained} >= 98 %")
+        self.formula.setPlaceholderText(f"e.g. speedup * {retained} ** 4 if {retained} >= 0.98 else -inf")
+        self.changed.emit()
+
     def set_score(self, kind: str, formula: str = "") -> None:
         self.score.setCurrentIndex(next(i for i, (_, v) in enumerate(SCORES) if v == kind))
         self.formula.setText(formula)
 
     def choice(self) -> ScoreChoice:
         return ScoreChoice(kind=self.score.currentData(), formula=self.formula.text(), floor_percent=self.floor.value(),
-                           weights={k: s.value() for k, s in self.weights.items()})
+                           weights={k: s.value() for k, s in self.weights.items()}, task=self.task)
 
     def constraint_lines(self) -> list[str]:
         return self.constraints.toPlainText().splitlines()

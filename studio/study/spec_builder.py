@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import StudioError
+from core.metrics.task_figures import headline_label, headline_of
 from core.recipe import Recipe
 from core.registry import get_method
+from core.scoring import retained_figure
 
 # (label, what the objective is); "formula" and the floors take a value from the form.
 SCORES = (
@@ -26,23 +28,37 @@ SCORES = (
 WEIGHTED = ("accuracy_retained", "speedup", "size_ratio")
 
 
+def score_labels(task: str | None = None) -> list[str]:
+    """The score choices' labels, naming ``task``'s headline figure where they say accuracy (``Entity F1 retained``,
+    ``Fastest run keeping at least X % of its entity F1``)."""
+    if not task or headline_of(task) == "accuracy":
+        return [label for label, _ in SCORES]
+    name = headline_label(headline_of(task))
+    lower = name[:1].lower() + name[1:]
+    return [label.replace("Accuracy retained", f"{name} retained").replace("accuracy retained", f"{lower} retained")
+            .replace("X % accuracy", f"X % of its {lower}") for label, _ in SCORES]
+
+
 @dataclass
 class ScoreChoice:
-    kind: str = "accuracy_retained"  # a value of SCORES
+    kind: str = "accuracy_retained"  # a value of SCORES ("accuracy_retained": the task's retained figure)
     formula: str = ""
     floor_percent: float = 98.0
     weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(WEIGHTED, 1.0))
+    task: str | None = None  # the template recipe's task: its retained figure stands in for accuracy_retained
 
     def objective(self) -> Any:
         if self.kind == "formula":
             return self.formula
-        if self.kind == "geomean":
-            return {"kind": "geomean", "weights": dict(self.weights)}
+        if self.kind == "geomean":  # the weight on accuracy retained is the task's retained figure's
+            retained = retained_figure(self.task)
+            return {"kind": "geomean", "weights": {retained if k == "accuracy_retained" else k: v
+                                                   for k, v in self.weights.items()}}
         if self.kind in ("fastest", "smallest"):
             return {"kind": self.kind, "min_accuracy_retained": self.floor_percent / 100}
         if self.kind == "pareto":
-            return [{"figure": "accuracy_retained"}, {"figure": "speedup"}]
-        return self.kind
+            return [{"figure": retained_figure(self.task)}, {"figure": "speedup"}]
+        return retained_figure(self.task) if self.kind == "accuracy_retained" else self.kind
 
 
 def score_problem(choice: ScoreChoice) -> str | None:
@@ -52,7 +68,7 @@ def score_problem(choice: ScoreChoice) -> str | None:
     from core.scoring import parse_score
 
     try:
-        parse_score(choice.objective())
+        parse_score(choice.objective(), task=choice.task)
     except StudioError as exc:
         return str(exc)
     return None

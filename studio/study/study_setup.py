@@ -98,6 +98,7 @@ class StudySetup(QWidget):
         self.recipe = recipe.copy()
         for page in (self.order_page, self.search_page, self.grid_page):
             page.set_template(self.recipe)
+        self.score_box.set_task(self.recipe.task)  # its retained figure, not accuracy's
         self._emit_changed()
 
     def step_numbers(self) -> list[int]:

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QScr
                                QVBoxLayout, QWidget)
 
 from core import events as ev
-from core.metrics.figures import format_figure
+from core.metrics.figures import format_figure, label as figure_label
 from core.recipe import Recipe
+from core.scoring import retained_figure
 from studio.dialogs import errors
 from studio.study.interaction_table import InteractionTable, order_reasons
 from studio.study.pareto_plot import ParetoPlot
@@ -33,6 +34,11 @@ def study_dock_text(running: bool) -> str:
     last run ("Failed", "Finished") must not read as the study's."""
     return ("Study running: its trials are followed in the Study tab" if running else
             "Study stopped or done: its trials are in the Study tab and in Saved runs")
+
+
+def _lower_first(text: str) -> str:
+    """``Entity F1 retained`` -> ``entity F1 retained`` (inside a sentence; acronyms kept)."""
+    return text[:1].lower() + text[1:]
 
 
 class StudyView(QWidget):
@@ -152,6 +158,9 @@ class StudyView(QWidget):
     def set_template(self, recipe: Recipe) -> None:
         """Set the study up from ``recipe`` (the current stack)."""
         self.setup.set_template(recipe)
+        if self.report is None:  # no study drawn: the plot and the table name this recipe's task's figure
+            self.pareto.set_task(recipe.task)
+            self.trials.set_retained(retained_figure(recipe.task))
         self._update_buttons()
 
     def set_database(self, db_url: str) -> None:
@@ -314,9 +323,9 @@ class StudyView(QWidget):
         if self.report is None:
             return
         r = self.report
-        self.trials.show_trials(r.trials, r.best)
+        self.trials.show_trials(r.trials, r.best, r.retained)
         self.pareto.show_report(r)
-        self.interaction.show_pairs(r.interaction, order_reasons(r) if r.spec.kind == "order" else None)
+        self.interaction.show_pairs(r.interaction, order_reasons(r) if r.spec.kind == "order" else None, r.headline)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.interaction), r.spec.kind == "order")
         self._show_best()
         self._show_status()
@@ -330,7 +339,7 @@ class StudyView(QWidget):
             return
         b = r.best
         parts = ", ".join(f"{name} {format_figure(key, b.figures.get(key))}" for key, name in
-                          (("accuracy_retained", "accuracy retained"), ("speedup", "speedup"),
+                          ((r.retained, _lower_first(figure_label(r.retained))), ("speedup", "speedup"),
                            ("size_ratio", "size ratio")))
         self.best.setText(f"<b>Best so far</b>: trial {b.number + 1}, {b.label} \u2014 score "
                           f"{format_score(b.value)} ({parts}); {len(r.pareto)} on the Pareto front")

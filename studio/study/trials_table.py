@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
-from core.metrics.figures import format_figure
+from core.metrics.figures import format_figure, label as figure_label
 
 COLUMNS = ("#", "Trial", "Status", "Score", "Accuracy retained", "Speedup", "Size ratio", "Run", "Note")
 FIGURE_COLUMNS = {4: "accuracy_retained", 5: "speedup", 6: "size_ratio"}
@@ -49,13 +49,21 @@ class TrialsTable(QTableWidget):
         self.doubleClicked.connect(lambda _: self._emit_open(self.openRunRequested))
         self.trials: list = []
 
-    def show_trials(self, trials: list, best=None) -> None:
+    def set_retained(self, retained: str) -> None:
+        """Column 4 shows the study task's retained figure (``entity_f1_retained`` for a token study)."""
+        self.retained = retained
+        self.setHorizontalHeaderItem(4, QTableWidgetItem(figure_label(retained)))
+
+    def show_trials(self, trials: list, best=None, retained: str = "accuracy_retained") -> None:
+        """``retained``: the study task's retained figure (``entity_f1_retained`` for a token study), column 4."""
         selected = self.selected_run_id()
         self.trials = list(trials)
+        self.set_retained(retained)
         self.setRowCount(len(self.trials))
         for row, t in enumerate(self.trials):
             cells = [str(t.number + 1), t.label, t.status, format_score(t.value)]
-            cells += [format_figure(key, t.figures.get(key)) if t.figures else "-" for key in FIGURE_COLUMNS.values()]
+            keys = (retained, *list(FIGURE_COLUMNS.values())[1:])
+            cells += [format_figure(key, t.figures.get(key)) if t.figures else "-" for key in keys]
             cells += [t.run_id[:8] if t.run_id else "-", t.note or ("" if t.feasible or not t.figures
                                                                      else "fails a constraint")]
             for col, text in enumerate(cells):

@@ -120,8 +120,9 @@ class ModelDataPanel(TaskChoiceMixin, SourceChecksMixin, RecentDataMixin, QWidge
             self.label_column: "The column holding the class of each row (names or integers)",
             self.max_length: "Sentences are cut to this many tokens; shorter is faster",
             self.train_cap: "Use at most this many training rows (\u201call\u201d: every row)",
-            self.val_cap: "Validation rows, used for the accuracy curve during training (\u201call\u201d: every row)",
-            self.test_cap: "Test rows, used for the final accuracy and speed (\u201call\u201d: every row)",
+            self.val_cap: "Validation rows, used for the validation curve during training (accuracy, or the task's "
+                           "headline figure; \u201call\u201d: every row)",
+            self.test_cap: "Test rows, used for the final figures and speed (\u201call\u201d: every row)",
         }
         for widget, tip in tips.items():
             widget.setToolTip(tip)

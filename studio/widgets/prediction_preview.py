@@ -1,10 +1,14 @@
 """A few validation examples with a run's predictions beside the gold, drawn in each task's own terms.
 
 For the run that just finished, or a saved run selected in the list, **Show predictions** loads the run's final
-model and its recipe's data off the GUI thread (:func:`core.services.predictions.preview_run`) and shows:
-tags per word for token classification (predicted above gold, a wrong tag in red), the answer span highlighted
-in its context for question answering (the gold answer underlined), the score beside its target for regression,
-the label set beside the gold set for multi-label, and the class beside the gold class for sentences.
+(compressed) model, its teacher (the baseline its figures were measured against) and its recipe's data off the GUI
+thread (:func:`core.services.predictions.preview_run`) and shows both models' predictions of the same examples:
+rows word / gold / teacher / compressed for token classification (a wrong tag in red), both answer spans
+highlighted in their context in different colours for question answering (the gold answer underlined), both
+scores beside the target for regression, both label sets beside the gold set for multi-label, and both classes
+beside the gold class for sentences. The title counts each model's right answers; where the teacher cannot be
+loaded (its folder gone, the fine-tuned teacher evicted from the step cache) the compressed model is shown alone
+with the reason.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QV
 from studio.workers import run_in_background
 
 HINT = ("Finish a run, or select a saved run, then press Show predictions: a few validation examples appear here "
-        "with the model's prediction beside the gold answer.")
+        "with the teacher's and the compressed model's predictions beside the gold answer.")
 _RIGHT, _WRONG = "#15803d", "#b91c1c"
-_SPAN, _GOLD = "#fde68a", "#2563eb"
+_SPAN, _GOLD = "#fde68a", "#2563eb"  # the compressed model's answer, the gold answer
+_TEACHER_SPAN, _BOTH_SPAN = "#bfdbfe", "#bbf7d0"  # the teacher's answer, both models' answers
 
 
 def _mark(correct: bool) -> str:
@@ -27,60 +32,86 @@ def _mark(correct: bool) -> str:
     return f'<span style="color:{colour}">{sign}</span>'
 
 
-def _tags_html(example) -> str:
-    cells_word, cells_pred, cells_gold = [], [], []
+def _tags_html(example, teacher=None) -> str:
+    """Rows word / gold / teacher / compressed (the teacher's row only with ``teacher``); a tag in green when it
+    is the gold tag, in red when not."""
+    rows: list[tuple[str, tuple[str, ...]]] = [("gold", example.gold_tags)]
+    if teacher is not None:
+        rows.append(("teacher", teacher.predicted_tags))
+    rows.append(("compressed" if teacher is not None else "predicted", example.predicted_tags))
+    cells = []
     for word, gold, predicted in zip(example.words, example.gold_tags, example.predicted_tags):
-        colour = _RIGHT if gold == predicted else _WRONG
         weight = "bold" if predicted != "O" or gold != "O" else "normal"
-        cells_word.append(f'<td style="font-weight:{weight}">{html.escape(word)}</td>')
-        cells_pred.append(f'<td style="color:{colour}">{html.escape(predicted)}</td>')
-        cells_gold.append(f'<td style="color:#6b7280">{html.escape(gold)}</td>')
-    rows = (f"<tr><td><i>word</i></td>{''.join(cells_word)}</tr>"
-            f"<tr><td><i>predicted</i></td>{''.join(cells_pred)}</tr>"
-            f"<tr><td><i>gold</i></td>{''.join(cells_gold)}</tr>")
-    return f'<table cellspacing="0" cellpadding="3">{rows}</table>'
+        cells.append(f'<td style="font-weight:{weight}">{html.escape(word)}</td>')
+    out = [f"<tr><td><i>word</i></td>{''.join(cells)}</tr>"]
+    for name, tags in rows:
+        row = []
+        for gold, tag in zip(example.gold_tags, tags):
+            colour = "#6b7280" if name == "gold" else (_RIGHT if tag == gold else _WRONG)
+            row.append(f'<td style="color:{colour}">{html.escape(tag)}</td>')
+        out.append(f"<tr><td><i>{name}</i></td>{''.join(row)}</tr>")
+    return f'<table cellspacing="0" cellpadding="3">{"".join(out)}</table>'
 
 
-def _context_html(context: str, span: tuple[int, int] | None, gold: Sequence[tuple[int, int]]) -> str:
-    """The context with the predicted span highlighted and the gold spans underlined."""
-    marks: list[tuple[int, int, str]] = []  # (position, order, tag): closing tags sort before opening ones
-    if span is not None:
-        marks += [(span[0], 1, f'<span style="background:{_SPAN}">'), (span[1], 0, "</span>")]
-    for start, end in gold:
-        marks += [(start, 2, f'<u style="color:{_GOLD}">'), (end, 0, "</u>")]
-    out, last = [], 0
-    for position, _, tag in sorted(marks):
-        out.append(html.escape(context[last:position]))
-        out.append(tag)
-        last = position
-    out.append(html.escape(context[last:]))
+def _inside(position: int, span: tuple[int, int] | None) -> bool:
+    return span is not None and span[0] <= position < span[1]
+
+
+def _context_html(context: str, span: tuple[int, int] | None, gold: Sequence[tuple[int, int]],
+                  teacher_span: tuple[int, int] | None = None) -> str:
+    """The context with the compressed model's span highlighted in yellow, the teacher's in blue (green where
+    both chose it) and the gold spans underlined; drawn piece by piece, so overlapping spans nest correctly."""
+    cuts = {0, len(context)}
+    for start, end in [s for s in (span, teacher_span) if s is not None] + list(gold):
+        cuts.update((max(0, min(start, len(context))), max(0, min(end, len(context)))))
+    points = sorted(cuts)
+    out = []
+    for start, end in zip(points, points[1:]):
+        piece = html.escape(context[start:end])
+        if any(_inside(start, g) for g in gold):
+            piece = f'<u style="color:{_GOLD}">{piece}</u>'
+        ours, theirs = _inside(start, span), _inside(start, teacher_span)
+        if ours or theirs:
+            colour = _BOTH_SPAN if ours and theirs else (_SPAN if ours else _TEACHER_SPAN)
+            piece = f'<span style="background:{colour}">{piece}</span>'
+        out.append(piece)
     return "".join(out)
 
 
-def example_html(example) -> str:
-    """One example as HTML, in its task's terms."""
+def example_html(example, teacher=None) -> str:
+    """One example as HTML, in its task's terms; with ``teacher`` (the teacher's prediction of the same example)
+    the teacher's answer is shown beside the compressed model's."""
     text = html.escape(example.text)
     if example.text_pair:
         text += f" <i>/</i> {html.escape(example.text_pair)}"
     mark = _mark(example.correct)
+    if teacher is not None:
+        mark = f"teacher {_mark(teacher.correct)} compressed {_mark(example.correct)}"
     kind = example.kind
     if kind == "token-classification":
-        return f"<p>{mark} {_tags_html(example)}</p>"
+        return f"<p>{mark} {_tags_html(example, teacher)}</p>"
+    ours = "compressed" if teacher is not None else "answer"
+    theirs = "" if teacher is None else f"<b>teacher:</b> {html.escape(teacher.predicted)} &nbsp; "
     if kind == "question-answering":
-        return (f"<p>{mark} <b>Q:</b> {text}<br>{_context_html(example.context, example.span, example.gold_spans)}"
-                f"<br><b>answer:</b> {html.escape(example.predicted)} &nbsp; <b>gold:</b> "
-                f"{html.escape(example.gold)}</p>")
+        context = _context_html(example.context, example.span, example.gold_spans,
+                                teacher.span if teacher is not None else None)
+        return (f"<p>{mark} <b>Q:</b> {text}<br>{context}<br>{theirs}<b>{ours}:</b> "
+                f"{html.escape(example.predicted)} &nbsp; <b>gold:</b> {html.escape(example.gold)}</p>")
     if kind == "regression":
-        return (f"<p>{mark} {text}<br><b>score</b> {html.escape(example.predicted)} &nbsp; <b>target</b> "
+        ours = "compressed" if teacher is not None else "score"
+        return (f"<p>{mark} {text}<br>{theirs}<b>{ours}</b> {html.escape(example.predicted)} &nbsp; <b>target</b> "
                 f"{html.escape(example.gold)}</p>")
     what = "labels" if kind == "multi-label" else "class"
-    return (f"<p>{mark} {text}<br><b>predicted {what}:</b> {html.escape(example.predicted)} &nbsp; "
+    ours = "compressed" if teacher is not None else f"predicted {what}"
+    return (f"<p>{mark} {text}<br>{theirs}<b>{ours}:</b> {html.escape(example.predicted)} &nbsp; "
             f"<b>gold:</b> {html.escape(example.gold)}</p>")
 
 
 LEGEND = {
-    "token-classification": "Each word's predicted tag (green: right, red: wrong) above its gold tag.",
-    "question-answering": f'<span style="background:{_SPAN}">predicted answer</span>, '
+    "token-classification": "Each word's gold tag, then the predicted tags (green: right, red: wrong).",
+    "question-answering": f'<span style="background:{_SPAN}">compressed model\'s answer</span>, '
+                          f'<span style="background:{_TEACHER_SPAN}">teacher\'s answer</span> '
+                          f'(<span style="background:{_BOTH_SPAN}">both</span>), '
                           f'<u style="color:{_GOLD}">gold answer</u>.',
     "regression": "The predicted score beside its target (\u2714: within 0.5).",
     "multi-label": "The labels above the threshold beside the gold labels.",
@@ -98,14 +129,15 @@ class PredictionPreview(QWidget):
         self.count = count
         self.run_id: str | None = None
         self.examples: list = []
+        self.teacher: list | None = None  # the teacher's predictions of the same examples, when it could be loaded
         self.error = ""
         self._generation = 0
         self.title = QLabel(HINT)
         self.title.setObjectName("hint")
         self.title.setWordWrap(True)
         self.show_button = QPushButton("Show predictions")
-        self.show_button.setToolTip("Load the run's final model and its recipe's data, and predict a few "
-                                    "validation examples")
+        self.show_button.setToolTip("Load the run's final model, its teacher and its recipe's data, and "
+                                    "predict a few validation examples with both")
         self.show_button.setEnabled(False)
         self.view = QTextBrowser()
         self.view.setOpenLinks(False)
@@ -142,32 +174,40 @@ class PredictionPreview(QWidget):
             self._failed(generation, exc)
             return
         self.show_button.setEnabled(False)
-        self.title.setText(f"Run {run_id[:8]}: loading its final model and data\u2026")
-        run_in_background(lambda: (getattr(record, "name", "") or run_id[:8], preview_run(record, count)),
-                          lambda result: self._loaded(generation, *result), lambda exc: self._failed(generation, exc),
-                          self)
+        self.title.setText(f"Run {run_id[:8]}: loading its final model, its teacher and data\u2026")
+        run_in_background(lambda: preview_run(record, count), lambda preview: self._loaded(generation, preview),
+                          lambda exc: self._failed(generation, exc), self)
 
-    def show_examples(self, examples: list, name: str = "") -> None:
-        """Draw ``examples`` (from :func:`core.services.predictions.examples_of`)."""
+    def show_examples(self, examples: list, name: str = "", teacher: list | None = None,
+                      teacher_note: str = "") -> None:
+        """Draw ``examples`` (from :func:`core.services.predictions.examples_of`) and, when given, the teacher's
+        predictions of the same examples beside them; ``teacher_note`` says why the teacher is missing."""
         self.examples = list(examples)
+        self.teacher = list(teacher) if teacher is not None else None
         self.error = ""
         kind = examples[0].kind if examples else ""
-        right = sum(e.correct for e in examples)
+        right, n = sum(e.correct for e in examples), len(examples)
         where = f"{name}: " if name else ""
-        self.title.setText(f"{where}{len(examples)} validation examples, {right} right. {LEGEND.get(kind, '')}")
-        self.view.setHtml("".join(example_html(e) for e in examples) or "<p>No validation examples.</p>")
+        if self.teacher is not None:
+            taught = sum(e.correct for e in self.teacher)
+            counts = f"teacher {taught}/{n} right, compressed {right}/{n}."
+        else:
+            counts = f"{right} right." + (f" ({teacher_note})" if teacher_note else "")
+        self.title.setText(f"{where}{n} validation examples, {counts} {LEGEND.get(kind, '')}")
+        pairs = zip(examples, self.teacher if self.teacher is not None else [None] * n)
+        self.view.setHtml("".join(example_html(e, t) for e, t in pairs) or "<p>No validation examples.</p>")
 
-    def _loaded(self, generation: int, name: str, examples: list) -> None:
+    def _loaded(self, generation: int, preview) -> None:
         if generation != self._generation:
             return
         self.show_button.setEnabled(True)
-        self.show_examples(examples, name)
+        self.show_examples(preview.examples, preview.name, preview.teacher, preview.teacher_note)
 
     def _failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
         self.show_button.setEnabled(self.run_id is not None)
         self.error = str(exc)
-        self.examples = []
+        self.examples, self.teacher = [], None
         self.title.setText(f"The predictions cannot be shown: {exc}")
         self.view.clear()

@@ -13,10 +13,10 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtWidgets import (QFrame, QHeaderView, QLabel, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from core.metrics.task_figures import headline_key
+from core.metrics.task_figures import SEQUENCE, headline_key, task_of
 from studio.compare import (COLUMN_KEYS, MISSING, RESULT_COLUMNS, SCATTER_AXES, accuracy_ties, group_reasons,
                             missing_reason, recipe_diff, results_row, scatter_points)
-from studio.widgets.live_plots import PlotHint, plot_for_key
+from studio.widgets.live_plots import PlotHint, figure_title, plot_for_key
 from studio.widgets.ratio_scatter import PALETTE, PLOT_MIN_HEIGHT, ScatterPlot
 from studio.widgets.run_details import curve_plots, reset_range
 from studio.widgets.side_by_side import SideBySidePanel, headline_of
@@ -160,6 +160,7 @@ class RunComparison(QWidget):
         layout.addWidget(self.scroll, 1)
         self.records: list = []
         self.fresh: dict[str, dict] | None = None  # run id -> figures measured side by side, once measured
+        self.headline_title = figure_title(SEQUENCE)  # the figure plot's title: the runs' headline figure
 
     def show_runs(self, records: list, series: dict[str, dict[str, list]]) -> None:
         self.records = list(records)
@@ -170,8 +171,18 @@ class RunComparison(QWidget):
         self.baselines.setText(warning)
         self.baselines.setVisible(bool(warning))
         self.key.setText(run_key([variant_name(r) for r in records]))
+        self._name_headline(records)
         self._draw_curves(records, series)
         self._draw_figures()
+
+    def _name_headline(self, records) -> None:
+        """The figure plot and the results' second column after the runs' task's headline figure (``Entity F1``);
+        runs of several tasks: "Headline figure", each cell naming its own."""
+        tasks = {task_of(r) for r in records}
+        title = figure_title(tasks.pop()) if len(tasks) == 1 else "Headline figure"
+        self.headline_title = title
+        self.curves["accuracy"].getPlotItem().setTitle(title)
+        self.results.setHorizontalHeaderItem(1, QTableWidgetItem(title))
 
     def _measured(self, fresh: dict[str, dict]) -> None:
         self.fresh = fresh
@@ -267,4 +278,6 @@ class RunComparison(QWidget):
                 plot.getPlotItem().enableAutoRange()  # fit these runs, not the range a zoom left
             else:
                 reset_range(plot)
-                hint.reveal(f"No {name} was recorded for these runs.")
+                what = name if name == "loss" or self.headline_title == figure_title(SEQUENCE) \
+                    else self.headline_title
+                hint.reveal(f"No {what} was recorded for these runs.")

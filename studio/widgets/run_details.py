@@ -8,7 +8,8 @@ from PySide6.QtWidgets import (QHeaderView, QLabel, QListWidget, QPlainTextEdit,
 from PySide6.QtCore import Qt
 
 from core.metrics import figures as fig
-from studio.widgets.live_plots import PlotHint, plot_for_key
+from core.metrics.task_figures import SEQUENCE, task_of
+from studio.widgets.live_plots import PlotHint, curve_name, figure_title, plot_for_key
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 EMPTY_RANGE = (0.0, 1.0)  # what an empty plot's axes read, instead of the range of the run shown before
@@ -33,6 +34,11 @@ def no_curve_text(name: str, record) -> str:
     if reused:
         return f"No {name} curve: this run reused {reused} from the step cache, so it trained nothing itself."
     return f"No {name} was recorded for this run (its stack does not train, or it trained no steps)."
+
+
+def group_title(group: str, task: str) -> str:
+    """A results-table group's title: a task without an accuracy calls its figures' group "Quality"."""
+    return "Quality" if group == "accuracy" and task != SEQUENCE else group.capitalize()
 
 
 def curve_plots() -> dict[str, pg.PlotWidget]:
@@ -94,11 +100,21 @@ class RunDetails(QWidget):
         layout.addWidget(split, 1)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.record = None
+        self.task = SEQUENCE
+
+    def set_task(self, task: str) -> None:
+        """Title the figure plot after ``task``'s headline figure (``Entity F1``...), as the live plots do."""
+        self.task = task
+        title = figure_title(task)
+        item = self.plots["accuracy"].getPlotItem()
+        item.setTitle(title)
+        item.setLabel("left", title.lower() if task == SEQUENCE else title)
 
     def show_run(self, record, series: dict[str, list]) -> None:
         from core.recipe import Recipe
 
         self.record = record
+        self.set_task(task_of(record))
         duration = f", {record.duration:.0f} s" if record.duration is not None else ""
         started = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M") if record.started_at else ""
         self.header.setText(f"<b>{record.name or '(unnamed)'}</b> &nbsp; {record.status} &nbsp; "
@@ -123,7 +139,8 @@ class RunDetails(QWidget):
                 plot.getPlotItem().enableAutoRange()  # this run's range, not the one a zoom left
             else:
                 reset_range(plot)
-                self.hints[name].reveal(no_curve_text(name, record))
+                title = name if name == "loss" or self.task == SEQUENCE else figure_title(self.task)
+                self.hints[name].reveal(no_curve_text(title, record))
 
     def _show_figures(self, results: dict) -> None:
         """The figures by group (accuracy, size, speed), labelled, each explained in its tooltip.
@@ -137,7 +154,7 @@ class RunDetails(QWidget):
         for row in fig.rows(results):
             if row.group != group:
                 group = row.group
-                self._group_row(group.capitalize())
+                self._group_row(group_title(group, self.task))
             self._figure_row(row.label, row.text, row.help, row.key)
             if row.key == "baseline_latency_ms" or (row.key == "latency_ms" and "baseline_latency_ms" not in results):
                 try:
@@ -190,10 +207,11 @@ class RunDetails(QWidget):
                 item.legend.clear()
         self.curves = {}
         for n, (key, points) in enumerate(sorted(series.items())):
-            target = plot_for_key(key)
+            target = plot_for_key(key, None if self.task == SEQUENCE else self.task)
             if target is None or not points:
                 continue
             colour = _COLOURS[n % len(_COLOURS)]
             self.curves[key] = self.plots[target].plot(
-                [p.step for p in points], [p.value for p in points], name=key, pen=pg.mkPen(colour, width=2),
+                [p.step for p in points], [p.value for p in points], name=curve_name(key),
+                pen=pg.mkPen(colour, width=2),
                 symbol="o" if key.startswith("val/") else None, symbolSize=5, symbolBrush=colour)

@@ -49,8 +49,9 @@ class RunsFilter(QWidget):
         self.score_box = QComboBox()
         self.score_box.setEditable(True)
         self.score_box.addItems(SCORES)
-        self.score_box.setToolTip("The score column, as `bert-studio runs --score` computes it: geomean (of accuracy "
-                                  "retained, speedup and size ratio), fastest, smallest, or a formula over the figures, "
+        self.score_box.setToolTip("The score column, as `bert-studio runs --score` computes it: geomean (of the run's "
+                                  "retained figure: accuracy retained, or its task's, e.g. entity F1 retained; speedup "
+                                  "and size ratio), fastest, smallest, or a formula over the figures, "
                                   "e.g. speedup * accuracy_retained ** 4 (Enter applies it)")
         for box in (self.model, self.score_box):  # a long model path or formula must not widen the window
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -78,10 +79,10 @@ class RunsFilter(QWidget):
     def set_score(self, text: str) -> bool:
         """Score the runs by ``text`` (a built-in or a formula); a bad formula keeps the last score and says why."""
         from core.errors import StudioError
-        from core.scoring import parse_score
+        from core.scoring import run_scorer
 
         try:
-            score = parse_score(text.strip() or "geomean")
+            score = run_scorer(text.strip() or "geomean")
         except StudioError as exc:
             self.score_error = str(exc)
             self.score_box.setStyleSheet("QComboBox { border: 1px solid #dc2626; }")
@@ -96,6 +97,7 @@ class RunsFilter(QWidget):
         return True
 
     def score_of(self, row: RunSummary) -> float:
+        """The run's score; a built-in one (geomean, fastest, smallest) reads the run's task's retained figure."""
         return self.score(row.figures or {}) if self.score is not None else math.nan
 
     def fill_choices(self, rows: list[RunSummary]) -> None:

@@ -13,21 +13,23 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from core.db.domain import RunSummary
 from core.metrics import figures as fig
+from core.metrics.task_figures import headline_key, headline_label, headline_text, headline_value_text, headlines_help
 from studio.compare import TOO_SMALL, UNRELIABLE_MARK
 from studio.runs_store import RunsStore, delete_folders, folder_bytes, format_time
 from studio.widgets.runs_filter import RunsFilter, number as _number
 
-COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Accuracy", "Baseline", "Speedup", "Score", "Size",
+COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Headline", "Baseline", "Speedup", "Score", "Size",
            "Params ratio", "Run id")
-NAME_COLUMN, STACK_COLUMN, STATUS_COLUMN, MODEL_COLUMN, FIRST_FIGURE = 1, 2, 3, 4, 5
+NAME_COLUMN, STACK_COLUMN, STATUS_COLUMN, MODEL_COLUMN, FIRST_FIGURE, HEADLINE_COLUMN = 1, 2, 3, 4, 5, 5
 SPEEDUP_COLUMN, SCORE_COLUMN = COLUMNS.index("Speedup"), COLUMNS.index("Score")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number (or text) a column sorts by
 # A model is often a long folder path, a stack a long chain: their columns fit the content up to these widths, then
 # elide (in full in the tooltip), so the spare width goes to the run's name, the column a user reads and renames.
 MODEL_MAX_WIDTH = 220
 # The figure behind each figure column: its header's tooltip is that figure's help (core.metrics.figures).
-FIGURE_KEYS = {"Accuracy": "accuracy", "Baseline": "baseline_accuracy", "Speedup": "speedup", "Size": "size_bytes",
-               "Params ratio": "parameter_ratio"}
+FIGURE_KEYS = {"Speedup": "speedup", "Size": "size_bytes", "Params ratio": "parameter_ratio"}
+HEADLINE_TIPS = {"Headline": f"<b>Headline figure</b><br>Each run's task's own: {headlines_help()}.",
+                 "Baseline": "<b>Baseline</b><br>The same figure of the run's baseline (before compression)."}
 STACK_MAX_WIDTH = 320
 
 
@@ -35,8 +37,6 @@ def _fmt(results: dict, key: str, kind: str) -> str:
     value = results.get(key)
     if value is None or value != value:  # missing or NaN
         return TOO_SMALL if key == "speedup" and results.get("speed_note") else ""
-    if kind == "pct":
-        return f"{100 * value:.1f} %"
     if kind == "mb":
         return f"{value / 1e6:.1f} MB"
     text = f"{value:.2f}x"
@@ -73,11 +73,14 @@ class RunsList(QWidget):
         super().__init__(parent)
         self.store = store
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.titles = list(COLUMNS)  # the headers' texts: the headline's names the runs' figure (refresh)
+        self.table.setHorizontalHeaderLabels(self.titles)
         for column, key in FIGURE_KEYS.items():
             spec = fig.spec(key)
             if spec is not None:
                 self.table.horizontalHeaderItem(COLUMNS.index(column)).setToolTip(f"<b>{spec.label}</b><br>{spec.help}")
+        for column, tip in HEADLINE_TIPS.items():
+            self.table.horizontalHeaderItem(COLUMNS.index(column)).setToolTip(tip)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -164,15 +167,20 @@ class RunsList(QWidget):
             self.message.setText(f"Could not read the runs database: {exc}")
             self.message.show()
         self.table.setRowCount(len(self.rows))
+        # Runs with one headline figure: the header names it (Accuracy, Entity F1); with several, each cell does.
+        heads = {headline_key(row.figures) for row in self.rows if headline_text(row.figures)}
+        shared = heads.pop() if len(heads) == 1 else None if heads else "accuracy"
+        self.titles[HEADLINE_COLUMN] = headline_label(shared) if shared else "Headline"
         for i, row in enumerate(self.rows):
             r = row.figures or {}
-            score = self.filters.score_of(row)
+            score, head = self.filters.score_of(row), headline_key(r)
             cells = (format_time(row.started_at), row.name, row.stack, row.status, row.model_source,
-                     _fmt(r, "accuracy", "pct"), _fmt(r, "baseline_accuracy", "pct"), _fmt(r, "speedup", "x"),
+                     headline_value_text(head, r.get(head)) if shared else headline_text(r),
+                     headline_value_text(head, r.get(f"baseline_{head}")), _fmt(r, "speedup", "x"),
                      "" if score != score else f"{score:.4g}", _fmt(r, "size_bytes", "mb"),
                      _fmt(r, "parameter_ratio", "x"), row.short_id)
             keys = (row.started_at.timestamp() if row.started_at else None, row.name, row.stack, row.status,
-                    row.model_source, _number(r, "accuracy"), _number(r, "baseline_accuracy"),
+                    row.model_source, _number(r, head), _number(r, f"baseline_{head}"),
                     _number(r, "speedup"), None if score != score else score, _number(r, "size_bytes"),
                     _number(r, "parameter_ratio"), row.id)
             for j, (text, key) in enumerate(zip(cells, keys)):
@@ -225,7 +233,7 @@ class RunsList(QWidget):
         for i, run_id in enumerate(self.run_ids()):  # hidden rows stay hidden where they moved
             self.table.setRowHidden(i, run_id in hidden)
         arrow = " \u25be" if self.sort_order == Qt.SortOrder.DescendingOrder else " \u25b4"
-        for j, title in enumerate(COLUMNS):
+        for j, title in enumerate(self.titles):
             self.table.horizontalHeaderItem(j).setText(title + (arrow if j == self.sort_column else ""))
 
     def show_cache(self) -> None:

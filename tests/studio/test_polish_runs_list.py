@@ -39,6 +39,6 @@ def test_name_takes_the_spare_width_and_the_model_path_is_capped_with_a_tooltip(
     # The short columns fit their content (nothing there is cut).
     assert table.item(runs.run_ids().index("b" * 32), COLUMNS.index("Size")).text() == "23.0 MB"
     assert table.item(runs.run_ids().index("b" * 32), COLUMNS.index("Stack")).toolTip().endswith("int8")
-    for column in ("Started", "Status", "Accuracy", "Speedup", "Size", "Run id"):
+    for column in ("Started", "Status", "Headline", "Speedup", "Size", "Run id"):
         c = COLUMNS.index(column)
         assert widths[c] >= max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) - 1, column

@@ -23,7 +23,7 @@ def test_tiny_run_reaches_the_end_feeds_the_plot_and_the_runs_list(qtbot, window
     qtbot.waitUntil(lambda: run_id in window.runs.run_ids(), timeout=5000)
     row = window.runs.run_ids().index(run_id)
     assert window.runs.table.item(row, COLUMNS.index("Status")).text() == "finished"
-    assert window.runs.table.item(row, COLUMNS.index("Accuracy")).text().endswith("%")
+    assert window.runs.table.item(row, COLUMNS.index("Headline")).text().endswith("%")
     assert "Finished" in window.dashboard.status.text()
     assert window.dashboard.done_steps == {0}
     qtbot.waitUntil(lambda: window.run_action.isEnabled(), timeout=2000)

@@ -23,7 +23,7 @@ def token_run(tmp_path_factory):
     from core.data.task import prepare_task
     from core.models.checkpoint import save_checkpoint
     from core.models.loading import load_model, load_tokenizer
-    from core.recipe import DataRef, Recipe
+    from core.recipe import DataRef, ModelRef, Recipe
 
     ref = DataRef(source=str(EXAMPLES / "ner.conll"), train_samples=12, validation_samples=6, test_samples=6)
     task = prepare_task(ref, load_tokenizer("tiny"), "token-classification")
@@ -32,7 +32,7 @@ def token_run(tmp_path_factory):
         state.model.classifier.weight.zero_()
         state.model.classifier.bias.copy_(torch.tensor([9.0 if n == "B-LOC" else 0.0 for n in task.label_names]))
     folder = save_checkpoint(state, tmp_path_factory.mktemp("run") / "final")
-    recipe = Recipe(task="token-classification", data=ref).to_dict()
+    recipe = Recipe(task="token-classification", model=ModelRef("tiny"), data=ref).to_dict()
     return SimpleNamespace(id="abcdef0123", name="ner-tiny", recipe=recipe,
                            artifacts=[SimpleNamespace(kind="final", path=str(folder))]), task
 
@@ -50,8 +50,8 @@ def test_a_saved_token_run_shows_tags_per_word_beside_the_gold(qtbot, token_run)
     assert len(preview.examples) == 5 and all(set(e.predicted_tags) == {"B-LOC"} for e in preview.examples)
     first = task.raw["validation"][0]
     text = preview.view.toPlainText()
-    assert first["tokens"][0] in text and "predicted" in text and "gold" in text
-    assert "ner-tiny: 5 validation examples" in preview.title.text() and "above its gold tag" in preview.title.text()
+    assert first["tokens"][0] in text and "compressed" in text and "gold" in text
+    assert "ner-tiny: 5 validation examples" in preview.title.text() and "Each word's gold tag" in preview.title.text()
 
 
 def test_a_run_that_cannot_be_previewed_says_why(qtbot):
