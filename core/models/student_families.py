@@ -12,6 +12,8 @@ from typing import Any
 # family (the student config's model_type) -> its title in messages
 STUDENT_FAMILIES = {"bilstm": "BiLSTM student", "cnn": "CNN student"}
 STUDENT_FILE = "studio_student.json"  # a student's folder holds this instead of config.json
+STUDENT_NOTE = ("a BiLSTM / CNN student: no transformers class builds it, so the folder holds studio_student.json "
+                "instead of config.json; load it with the studio (core.models.reload.load_model_folder)")
 
 NEEDS_TRANSFORMER = ("it works on a transformer encoder's structure (its layers, attention heads, feed-forward "
                      "blocks or hidden states), which this student does not have")

@@ -75,6 +75,7 @@ def quantize_embeddings(model: nn.Module, bits: int, group_size: int = 128) -> l
     "embedding tables to k-bit rows. CPU only; no training is possible afterwards.",
     config=DynamicInt8Settings,
     freezes=True,
+    needs_adapter=False,  # every nn.Linear, whatever holds it: a BiLSTM or CNN student too
     phrase=lambda s: "int8" if s.embedding_bits is None else f"int8 + {s.embedding_bits}-bit embeddings",
 )
 def dynamic_int8(state, cfg: DynamicInt8Settings, ctx):
