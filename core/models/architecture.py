@@ -50,6 +50,17 @@ def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
     return adapter_for(model).layer_shapes(model)
 
 
+def adapted(model: nn.Module) -> bool:
+    """Whether an architecture adapter knows ``model`` (a BiLSTM or CNN student: no)."""
+    from core.models.adapters import FamilyRefusal, adapter_for
+
+    try:
+        adapter_for(model)
+    except FamilyRefusal:
+        return False
+    return True
+
+
 COMPONENTS = ("embeddings", "attention", "ffn", "head", "other")
 
 
@@ -162,7 +173,7 @@ def describe(model: nn.Module) -> dict[str, Any]:
     components = weights_by_component(model)
     return {
         "model_type": getattr(cfg, "model_type", type(model).__name__),
-        "layers": layer_shapes(model),
+        "layers": layer_shapes(model) if adapted(model) else [],  # a BiLSTM / CNN student has no encoder layers
         "hidden_size": getattr(cfg, "hidden_size", None),
         "vocab_size": getattr(cfg, "vocab_size", None),
         "parameters": sum(entry["parameters"] for entry in components.values()),

@@ -1,0 +1,123 @@
+"""BiLSTM and CNN students (#24) through the rest of the studio: their folder, ONNX, dynamic int8, a whole recipe,
+the inspector's description."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from core.export.api import export_model
+from core.models.adapters import source_profile
+from core.models.architecture import count_parameters, describe
+from core.models.checkpoint import save_checkpoint
+from core.models.reload import ExportLoadError, load_model_folder
+from core.models.student_families import STUDENT_FILE
+from core.recipe import Step
+from tests.conftest import apply_method, method_context, tiny_recipe
+from tests.core.methods.test_distillation_support import fixed_batch, tiny_bert
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SMALL = {"embedding_size": 16, "lstm_hidden_size": 12, "cnn_filters": 6, "cnn_widths": [2, 3], "mlp_size": 10}
+
+
+@pytest.fixture(scope="module")
+def students(tmp_path_factory, tiny_task):
+    """A BiLSTM and a CNN student of a tiny teacher, each also after dynamic int8."""
+    teacher = tiny_bert(layers=2)
+    ctx = method_context(tmp_path_factory.mktemp("students"), tiny_task, teacher)
+    out = {}
+    for arch in ("bilstm", "cnn"):
+        student = apply_method("distill.student_init", teacher, ctx, architecture=arch, **SMALL)
+        out[arch] = student
+        out[f"{arch}-int8"] = apply_method("quant.dynamic_int8", student, ctx, include_classifier=True)
+    return out
+
+
+def _inputs(task):
+    return {k: v for k, v in fixed_batch(task, 8).items() if k != "labels"}
+
+
+@pytest.mark.parametrize("name", ["bilstm", "cnn", "bilstm-int8", "cnn-int8"])
+def test_a_student_folder_reloads_through_the_studios_loader(tmp_path, tiny_task, students, name):
+    state = students[name]
+    folder = save_checkpoint(state, tmp_path / name)
+    assert (folder / STUDENT_FILE).is_file() and (folder / "model.safetensors").is_file()
+    assert not (folder / "config.json").exists()  # no transformers class builds it: nothing may pretend one does
+    reloaded = load_model_folder(folder)
+    assert type(reloaded.model) is type(state.model) and reloaded.quantized == name.endswith("int8")
+    assert count_parameters(reloaded.model) == count_parameters(state.model)
+    batch = _inputs(tiny_task)
+    assert torch.equal(reloaded.model(**batch).logits, state.model(**batch).logits)
+    assert source_profile(str(folder)) == (name.split("-")[0], name.endswith("int8"))
+    manifest = json.loads((folder / STUDENT_FILE).read_text())
+    assert manifest["config"]["architectures"] == [type(state.model).__name__]
+    if name.endswith("int8"):
+        assert {e["path"] for e in manifest["modules"]} == {"mlp", "classifier"}  # the linears, as int8
+
+
+def test_a_damaged_student_folder_is_refused_with_the_reason(tmp_path, students):
+    folder = save_checkpoint(students["cnn"], tmp_path / "cnn")
+    manifest = json.loads((folder / STUDENT_FILE).read_text())
+    (folder / STUDENT_FILE).write_text(json.dumps({**manifest, "weights": "model.bin"}))
+    with pytest.raises(ExportLoadError, match="only model.safetensors"):
+        load_model_folder(folder)
+    (folder / STUDENT_FILE).write_text(json.dumps({**manifest, "config": {**manifest["config"], "model_type": "gru"}}))
+    with pytest.raises(ExportLoadError, match="unknown student architecture 'gru'"):
+        load_model_folder(folder)
+
+
+@pytest.mark.parametrize("name,fmt", [("bilstm", "hf"), ("bilstm", "onnx"), ("bilstm", "onnx-int8"),
+                                      ("cnn", "onnx"), ("cnn", "onnx-int8"), ("bilstm-int8", "onnx")])
+def test_student_exports_are_verified_after_reload(tmp_path, tiny_task, students, name, fmt):
+    state = students[name]
+    report = export_model(state, tmp_path / f"{name}-{fmt}", fmt, batch=_inputs(tiny_task), latency_repeats=1)
+    assert report.verified and report.argmax_agreement == 1.0
+    if fmt == "onnx" and not state.quantized:
+        assert report.max_abs_diff < 1e-4
+    if fmt == "hf":
+        assert report.max_abs_diff == 0.0 and any("studio_student.json" in n for n in report.notes)
+        assert load_model_folder(tmp_path / f"{name}-{fmt}").model.config.model_type == "bilstm"
+    else:
+        from core.export.onnx_session import OnnxRunner
+
+        runner = OnnxRunner(tmp_path / f"{name}-{fmt}" / "model.onnx")
+        longer = {k: torch.cat([v, v], 0) for k, v in _inputs(tiny_task).items()}  # another batch size
+        assert tuple(runner(**longer).shape) == (16, 2)
+
+
+def test_the_inspectors_description_lists_a_students_parameters(students):
+    for name in ("bilstm", "cnn-int8"):
+        info = describe(students[name].model)
+        assert info["model_type"] == name.split("-")[0] and info["layers"] == []
+        assert info["parameters"] == count_parameters(students[name].model)
+        assert info["by_component"]["embeddings"] > 0 and info["by_component"]["head"] > 0
+        assert info["head"]["task"] == "sequence-classification"
+
+
+def test_a_whole_recipe_builds_distils_and_quantizes_a_bilstm_student(engine):
+    recipe = tiny_recipe(
+        Step("finetune", {"max_steps": 3, "learning_rate": 5e-3}),
+        Step("distill.student_init", {"architecture": "bilstm", **SMALL}),
+        Step("distill.train", {"soft_loss": "mse", "alpha": 0.0, "max_steps": 4, "batch_size": 16,
+                               "learning_rate": 5e-3, "augment_copies": 1}),
+        Step("quant.dynamic_int8"),
+    )
+    result = engine.run(recipe)
+    assert result.status == "finished", result.error
+    assert type(result.state.model).__name__ == "BiLSTMForSequenceClassification" and result.state.quantized
+    res = result.results
+    assert res["parameters"] < res["baseline_parameters"]
+    assert 0.0 <= res["accuracy"] <= 1.0
+    final = load_model_folder(result.workdir / "final")
+    assert final.quantized and final.model.config.model_type == "bilstm"
+
+
+def test_the_engine_refuses_a_transformer_method_after_a_student_step_before_running(engine):
+    recipe = tiny_recipe(Step("distill.student_init", {"architecture": "cnn"}), Step("prune.heads"))
+    result = engine.run(recipe)
+    assert result.status == "failed"
+    assert "prune.heads cannot apply to a CNN student (cnn)" in result.error
+    assert not (result.workdir / "final").exists()
