@@ -134,6 +134,11 @@ def _holdings(model: nn.Module, nonzero: bool = False):
             if bias is not None:
                 count += _count(bias, nonzero)
                 size += _tensor_bytes(bias)
+        lstm = getattr(module, "_weight_bias", None)
+        if callable(lstm) and hasattr(module, "_all_weight_values"):  # torch.ao dynamic int8 LSTM (a student's)
+            for t in (t for group in lstm().values() for t in group.values() if t is not None):
+                count += _count(t, nonzero)
+                size += _tensor_bytes(t)
         if count or size:
             yield name, count, size
 

@@ -42,14 +42,15 @@ def describe(state: ModelState) -> tuple[Any, dict[str, Any], bool]:
 def write_model_folder(state: ModelState, folder: Path) -> dict[str, Any]:
     """Write the checkpoint files into an existing, empty ``folder``; returns the manifest (with ``standard``)."""
     if student_family(state.model):  # a BiLSTM / CNN student: its own manifest instead of config.json
-        from core.models.students.folder import student_manifest, write_student_manifest
+        from core.models.students.folder import student_manifest, student_tensors, write_student_manifest
 
         manifest, standard = student_manifest(state.model, state.quantized, state.source), False
         write_student_manifest(folder, manifest)
+        tensors = student_tensors(state.model, manifest)
     else:
         config, manifest, standard = describe(state)
         config.save_pretrained(folder)
-    tensors = model_tensors(state.model, manifest)
+        tensors = model_tensors(state.model, manifest)
     try:
         _save_file(tensors, str(folder / manifest["weights"]), metadata={"format": "pt"})
     except SafetensorError as exc:  # an I/O failure in its Rust writer; the staging folder speaks for OSErrors

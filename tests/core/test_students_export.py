@@ -55,7 +55,10 @@ def test_a_student_folder_reloads_through_the_studios_loader(tmp_path, tiny_task
     manifest = json.loads((folder / STUDENT_FILE).read_text())
     assert manifest["config"]["architectures"] == [type(state.model).__name__]
     if name.endswith("int8"):
-        assert {e["path"] for e in manifest["modules"]} == {"mlp", "classifier"}  # the linears, as int8
+        kinds = {e["path"]: e["kind"] for e in manifest["modules"]}
+        assert kinds["mlp"] == kinds["classifier"] == "dynamic_int8"  # the linears, as int8
+        if name.startswith("bilstm"):  # and the LSTMs, as int8 codes and scales (no pickled packed weights)
+            assert kinds["forward_lstm"] == kinds["backward_lstm"] == "dynamic_int8_lstm"
 
 
 def test_a_damaged_student_folder_is_refused_with_the_reason(tmp_path, students):
@@ -121,3 +124,13 @@ def test_the_engine_refuses_a_transformer_method_after_a_student_step_before_run
     assert result.status == "failed"
     assert "prune.heads cannot apply to a CNN student (cnn)" in result.error
     assert not (result.workdir / "final").exists()
+
+
+def test_dynamic_int8_quantizes_the_lstms_and_still_counts_their_weights(students):
+    from core.models.quantized_lstm import is_quantized_lstm
+
+    float_model, int8 = students["bilstm"].model, students["bilstm-int8"].model
+    assert is_quantized_lstm(int8.forward_lstm) and is_quantized_lstm(int8.backward_lstm)
+    assert count_parameters(int8) == count_parameters(float_model)
+    # int8 codes (a quarter of the float bytes) plus per-channel scales, large beside a tiny LSTM
+    assert describe(int8)["bytes_by_component"]["other"] < describe(float_model)["bytes_by_component"]["other"] * 0.7
