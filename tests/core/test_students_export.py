@@ -134,3 +134,24 @@ def test_dynamic_int8_quantizes_the_lstms_and_still_counts_their_weights(student
     assert count_parameters(int8) == count_parameters(float_model)
     # int8 codes (a quarter of the float bytes) plus per-channel scales, large beside a tiny LSTM
     assert describe(int8)["bytes_by_component"]["other"] < describe(float_model)["bytes_by_component"]["other"] * 0.7
+
+
+def test_a_student_folder_is_a_recipe_source_and_refuses_transformer_methods_before_loading(tmp_path, students,
+                                                                                           engine):
+    import dataclasses
+
+    from core.applicability import recipe_problems
+    from core.models.loading import load_model
+    from core.errors import ModelLoadError
+    from core.recipe import ModelRef
+
+    folder = save_checkpoint(students["cnn"], tmp_path / "cnn")
+    recipe = dataclasses.replace(tiny_recipe(Step("prune.ffn"), Step("finetune", {"max_steps": 2})),
+                                 model=ModelRef(str(folder)))
+    problems = recipe_problems(recipe)
+    assert [p.step for p in problems] == [0] and "CNN student (cnn)" in str(problems[0])
+    with pytest.raises(ModelLoadError, match="has 2 outputs but the data has 3 labels"):
+        load_model(str(folder), 3)
+    run = engine.run(dataclasses.replace(recipe, steps=[Step("finetune", {"max_steps": 2, "learning_rate": 1e-3})]))
+    assert run.status == "finished", run.error
+    assert type(run.state.model).__name__ == "CNNForSequenceClassification"
