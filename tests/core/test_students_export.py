@@ -155,3 +155,25 @@ def test_a_student_folder_is_a_recipe_source_and_refuses_transformer_methods_bef
     run = engine.run(dataclasses.replace(recipe, steps=[Step("finetune", {"max_steps": 2, "learning_rate": 1e-3})]))
     assert run.status == "finished", run.error
     assert type(run.state.model).__name__ == "CNNForSequenceClassification"
+
+
+@pytest.mark.parametrize("family", ["bilstm", "cnn"])
+def test_siamese_pair_students_export_to_onnx_and_onnx_int8(tmp_path, family):
+    from core.export.onnx_session import OnnxRunner
+    from core.models.loading import load_tokenizer
+    from core.models.state import ModelState
+    from core.models.students import BiLSTMConfig, CNNConfig, build_student
+
+    tok = load_tokenizer("tiny")
+    common = dict(vocab_size=30522, embedding_size=16, mlp_size=8, pair=True)
+    config = BiLSTMConfig(hidden_size=8, **common) if family == "bilstm" else CNNConfig(filters=4, widths=[2, 3], **common)
+    state = ModelState(model=build_student(config).eval(), tokenizer=tok)
+    batch = dict(tok(["a good film", "bad", "the plot drags on and on"], ["very good", "not bad at all", "no"],
+                     padding=True, return_tensors="pt"))
+    alone = dict(tok("bad", "not bad at all", return_tensors="pt"))
+    for fmt in ("onnx", "onnx-int8"):
+        report = export_model(state, tmp_path / fmt, fmt, batch=batch, latency_repeats=1)
+        assert report.verified
+        runner = OnnxRunner(tmp_path / fmt / "model.onnx")
+        got = torch.as_tensor(runner(**alone))[0]
+        assert torch.allclose(got, state.model(**alone).logits[0], atol=1e-5 if fmt == "onnx" else 0.05)

@@ -54,7 +54,10 @@ class StudentModel(nn.Module):
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None, **ignored):
         # ``ignored``: output_hidden_states, output_attentions, return_dict... (there are none to give)
         x = self.embeddings(input_ids)
-        parts = [self.encode(x, keep) for keep in segments(input_ids, attention_mask, token_type_ids, self.config.pair)]
-        features = self.dropout(combine(parts))
+        keeps = segments(input_ids, attention_mask, token_type_ids, self.config.pair)
+        # both texts of a pair in one pass, stacked on the batch axis: one encoder node in the ONNX graph (ONNX
+        # Runtime's int8 quantizer rewrites an LSTM's weights in place, so it cannot share them between two nodes)
+        pooled = self.encode(torch.cat([x] * len(keeps)), torch.cat(keeps))
+        features = self.dropout(combine(list(pooled.chunk(len(keeps)))))
         logits = self.classifier(self.dropout(F.relu(self.mlp(features))))
         return output(self.config, logits, labels)
