@@ -177,3 +177,25 @@ def test_siamese_pair_students_export_to_onnx_and_onnx_int8(tmp_path, family):
         runner = OnnxRunner(tmp_path / fmt / "model.onnx")
         got = torch.as_tensor(runner(**alone))[0]
         assert torch.allclose(got, state.model(**alone).logits[0], atol=1e-5 if fmt == "onnx" else 0.05)
+
+
+def test_the_step_cache_keeps_and_resumes_a_student(tmp_path, tiny_task):
+    from core.engine import Engine
+    from core.engine.cache import StepCache
+
+    cache = StepCache(tmp_path / "cache")
+    engine = Engine(workdir_root=tmp_path / "runs", cache=cache)
+    recipe = tiny_recipe(Step("finetune", {"max_steps": 2, "learning_rate": 5e-3}),
+                         Step("distill.student_init", {"architecture": "bilstm", **SMALL}),
+                         Step("distill.train", {"soft_loss": "mse", "max_steps": 2, "batch_size": 16}),
+                         Step("quant.dynamic_int8"))
+    longer = tiny_recipe(*recipe.steps, Step("evaluate"))
+    assert cache.expect([recipe, longer]) == 4  # a study's plan: both share their first four steps
+    first = engine.run(recipe, task=tiny_task)
+    assert first.status == "finished", first.error
+    assert cache.lookup(recipe)[0] == 4  # every step's model stored, the students' (the int8 one too) included
+    assert cache.lookup(longer)[0] == 4  # the longer stack resumes from the stored int8 student
+    again = engine.run(longer, task=tiny_task)
+    assert again.status == "finished", again.error
+    assert again.results["accuracy"] == first.results["accuracy"]
+    assert type(again.state.model).__name__ == "BiLSTMForSequenceClassification" and again.state.quantized
