@@ -1,14 +1,13 @@
-"""What both students do around their encoder: read the segments, pool over time, combine a pair, classify.
+"""What both students do around their encoder: read the segments, pool over time, combine a pair, the loss.
 
 Everything here is independent of how much padding a batch carries (a sentence's logits are the same alone
-or in a padded batch of 32), and made of operations the ONNX exporter handles (gather, sort, cumulative sums):
-no packed sequences.
+or in a padded batch of 32), and made of operations the ONNX exporter handles (gather, sort, where): no
+packed sequences.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from transformers.modeling_outputs import SequenceClassifierOutput
 
