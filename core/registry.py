@@ -43,7 +43,10 @@ class Refusal:
 
     With ``setting`` only a step whose ``setting`` equals ``value`` (its default
     when the step leaves it out) is refused; without, the whole method is.
-    ``families`` are model types (the keys of ``core.models.adapters.ADAPTERS``).
+    ``families`` are model types (the keys of ``core.models.adapters.ADAPTERS``, or a non-transformer
+    student's family, ``core.models.student_families``). ``test`` replaces the equality with ``value`` by a
+    predicate of the setting's value (``value`` then words it); ``only_if`` (a predicate of the step's
+    :class:`SettingsView`) limits the refusal to steps it holds for.
     """
 
     families: tuple[str, ...]
@@ -51,6 +54,7 @@ class Refusal:
     setting: str | None = None
     value: Any = None
     test: Callable[[Any], bool] | None = None  # refuse when test(setting's value); ``value`` then words it ("above 0")
+    only_if: Callable[[Any], bool] | None = None  # and only when only_if(the step's SettingsView) holds
 
     def __post_init__(self):
         if isinstance(self.families, str):
@@ -148,7 +152,8 @@ class MethodSpec:
         defaults = self.config_cls()
         for refusal in self.refuses:
             if refusal.setting is not None and family in refusal.families and \
-                    refusal.matches(settings.get(refusal.setting, getattr(defaults, refusal.setting, None))):
+                    refusal.matches(settings.get(refusal.setting, getattr(defaults, refusal.setting, None))) and \
+                    (refusal.only_if is None or refusal.only_if(SettingsView(defaults, settings))):
                 return refusal
         return None
 

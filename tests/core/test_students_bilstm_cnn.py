@@ -187,3 +187,10 @@ def _token_kind():
     from core.tasks.kinds import TaskKind
 
     return TaskKind.TOKEN_CLASSIFICATION
+
+
+def test_the_transformer_modes_refusals_leave_a_bilstm_student_of_an_albert_teacher_alone():
+    assert "ALBERT" in applicability("distill.student_init", "albert", {})  # mode: layers by default
+    assert applicability("distill.student_init", "albert", {"architecture": "bilstm"}) is None
+    assert applicability("distill.student_init", "mobilebert", {"mode": "config", "architecture": "cnn"}) is None
+    assert "MobileBERT" in applicability("distill.student_init", "mobilebert", {"mode": "config"})

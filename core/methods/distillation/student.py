@@ -194,6 +194,11 @@ def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -
     return out
 
 
+def _transformer(settings) -> bool:
+    """Whether a step builds a transformer student (``mode`` says how only then)."""
+    return settings.architecture == "transformer"
+
+
 _PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, xlm-roberta, camembert, electra, "
              "distilbert); ")
 
@@ -207,9 +212,10 @@ _PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, x
     "Follow it with distill.train to teach it.",
     config=StudentInitSettings,
     refuses=[Refusal("albert", "ALBERT uses one set of layer weights at every depth, so keeping some teacher layers "
-                               "saves nothing; use mode: config for a smaller ALBERT", "mode", "layers"),
+                               "saves nothing; use mode: config for a smaller ALBERT", "mode", "layers",
+                     only_if=_transformer),
              Refusal("mobilebert", "MobileBERT's bottleneck sizes are tied to its hidden width; build the student "
-                                   "with mode: layers", "mode", "config"),
+                                   "with mode: layers", "mode", "config", only_if=_transformer),
              *(Refusal(family, _PROJECTS + why, "init_layers", True) for family, why in PROJECTION_REFUSALS.items())],
     phrase=lambda s: (f"student {s.architecture}" if s.architecture != "transformer" else
                       f"student {len(s.keep_layers) if s.keep_layers else s.num_layers} layers"),
