@@ -11,6 +11,7 @@ from typing import Any
 
 # family (the student config's model_type) -> its title in messages
 STUDENT_FAMILIES = {"bilstm": "BiLSTM student", "cnn": "CNN student"}
+ARCHITECTURES = ("transformer", *STUDENT_FAMILIES)  # distill.student_init's choices
 STUDENT_FILE = "studio_student.json"  # a student's folder holds this instead of config.json
 STUDENT_NOTE = ("a BiLSTM / CNN student: no transformers class builds it, so the folder holds studio_student.json "
                 "instead of config.json; load it with the studio (core.models.reload.load_model_folder)")

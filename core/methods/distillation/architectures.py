@@ -14,7 +14,6 @@ import torch.nn as nn
 from core.errors import StudioError
 from core.models.students import STUDENTS, StudentModel, build_student
 
-ARCHITECTURES = ("transformer", *STUDENTS)
 DEFAULT_WIDTHS = (3, 4, 5)  # Kim 2014
 
 

@@ -18,13 +18,12 @@ import torch.nn as nn
 
 from core.methods.family import report_cut
 from core.errors import StudioError
-from core.methods.distillation.architectures import ARCHITECTURES, build_from_teacher, sizes
-from core.methods.distillation.architectures import describe as describe_student
 from core.methods.distillation.matching import check_int_list
 from core.methods.distillation.projection import (PROJECTION_REFUSALS, kept_share, project_norm, project_student,
                                                   residual_basis)
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters, layers_of
+from core.models.student_families import ARCHITECTURES
 from core.registry import Refusal, register_method, setting
 
 STUDENT_KEY = "student"  # state.extras: how the student was made (plain data)
@@ -266,6 +265,9 @@ def student_init(state, cfg: StudentInitSettings, ctx):
 def _other_architecture(state, ref, cfg: StudentInitSettings, ctx, new):
     """A BiLSTM or CNN student on the teacher's tokenizer (:mod:`core.methods.distillation.architectures`)."""
     from core.applicability import task_of
+    # the students' configurations are transformers classes: imported when one is built, not with the registry
+    from core.methods.distillation.architectures import build_from_teacher, sizes
+    from core.methods.distillation.architectures import describe as describe_student
     from core.methods.sharing.layers import SHARED_KEY
 
     kind = task_of(ctx.task)
