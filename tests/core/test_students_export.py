@@ -199,3 +199,22 @@ def test_the_step_cache_keeps_and_resumes_a_student(tmp_path, tiny_task):
     assert again.status == "finished", again.error
     assert again.results["accuracy"] == first.results["accuracy"]
     assert type(again.state.model).__name__ == "BiLSTMForSequenceClassification" and again.state.quantized
+
+
+def test_a_sentence_pair_recipe_distils_a_siamese_bilstm_on_a_transfer_set(tmp_path, engine):
+    import dataclasses
+
+    from core.recipe import DataRef
+
+    words = ["good", "bad", "fine", "poor", "great", "awful"]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(json.dumps({"a": f"the film was {words[i % 6]} today", "b": f"a {words[(i * 5) % 6]} one",
+                                          "y": i % 2}) for i in range(60)))
+    recipe = dataclasses.replace(
+        tiny_recipe(Step("finetune", {"max_steps": 2, "learning_rate": 5e-3}),
+                    Step("distill.student_init", {"architecture": "bilstm", **SMALL}),
+                    Step("distill.train", {"max_steps": 3, "batch_size": 8, "augment_copies": 2})),
+        data=DataRef(source=str(path), text_column="a", text_pair_column="b", label_column="y", max_length=24))
+    run = engine.run(recipe)
+    assert run.status == "finished", run.error
+    assert run.state.model.config.pair and run.state.model.mlp.in_features == 4 * 2 * 12
