@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "study_cache": ("bench.study_cache", []),
     "methods": ("bench.methods", ["--baseline-cache", BASELINE_CACHE]),
     "frontier": ("bench.frontier", ["--baseline-cache", BASELINE_CACHE]),
+    "students": ("bench.students", ["--baseline-cache", BASELINE_CACHE]),
 }
 
 

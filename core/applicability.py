@@ -8,7 +8,9 @@ run, without Qt and without a loaded model (the recipe validator, ``validate``,
 ``run`` and the studio's palette use them); a spec's ``tasks`` say which task
 kinds it applies to (:func:`task_applicability`). :func:`apply_step` asks the same
 questions of the loaded model and the run's task, then runs the handler with the model's adapter on
-``ctx.adapter``, so no handler checks for itself.
+``ctx.adapter``, so no handler checks for itself. A non-transformer student (``bilstm``, ``cnn``: the family a
+step turns the model into, :meth:`~core.registry.MethodSpec.family_after`) has no adapter: only the methods that
+need none apply to it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from core.models.adapters import ADAPTERS, Adapter, FamilyRefusal, adapter_for, families, source_profile
+from core.models.student_families import NEEDS_TRANSFORMER, STUDENT_FAMILIES, is_student_family, student_family
 from core.registry import MethodSpec, get_method
 from core.settings import settings_dict
 from core.tasks.kinds import TaskKind
@@ -80,20 +83,22 @@ def family_applicability(method_name: str, family: str, settings: Mapping[str, A
                          quantized: bool = False) -> str | None:
     """:func:`applicability` for the encoder family and the model state alone."""
     adapter = ADAPTERS.get(family)
-    if adapter is None:
+    if adapter is None and not is_student_family(family):
         return f"{family!r} is not a supported encoder family ({', '.join(families())})"
+    title = f"{adapter.title} model" if adapter is not None else STUDENT_FAMILIES[family]
     spec = _spec(method_name)
     if spec is None:  # an unknown method is the recipe validator's to report
         return None
     if quantized and not spec.accepts_frozen:
-        return f"{method_name} cannot apply to this {adapter.title} model: {FROZEN_REASON}"
+        return f"{method_name} cannot apply to this {title}: {FROZEN_REASON}"
+    if adapter is None and spec.needs_adapter:  # a BiLSTM / CNN student: only methods that need no adapter
+        return f"{method_name} cannot apply to a {title} ({family}): {NEEDS_TRANSFORMER}"
     refusal = spec.refusal(family, None if settings is None else dict(settings))
     if refusal is None:
         return None
     if refusal.setting is None:
-        return f"{method_name} cannot apply to a {adapter.title} model ({family}): {refusal.reason}"
-    return (f"{method_name} with {refusal.setting}: {refusal.value} cannot apply to a {adapter.title} model "
-            f"({family}): {refusal.reason}")
+        return f"{method_name} cannot apply to a {title} ({family}): {refusal.reason}"
+    return f"{method_name} with {refusal.setting}: {refusal.value} cannot apply to a {title} ({family}): {refusal.reason}"
 
 
 def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str | None,
@@ -113,6 +118,7 @@ def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str |
             out.append((index, reason))
         spec = _spec(method)
         quantized = quantized or bool(spec and spec.freezes)
+        family = (spec.family_after(settings) if spec else None) or family  # a BiLSTM student from here on
     return out
 
 
@@ -154,13 +160,18 @@ def admit(spec: MethodSpec, state, cfg: Any = None, ctx=None) -> Adapter | None:
     """
     if ctx is not None and (reason := task_applicability(spec.name, getattr(ctx, "task", None))):
         raise TaskRefusal(reason)
+    settings = settings_dict(cfg)
+    student = student_family(state.model)
+    if student:  # no adapter: the spec says whether the method applies without one
+        if reason := applicability(spec.name, student, settings, bool(getattr(state, "quantized", False))):
+            raise FamilyRefusal(reason)
+        return None
     try:
         adapter = adapter_for(state.model)
     except FamilyRefusal:
         if spec.needs_adapter:
             raise
         return None
-    settings = settings_dict(cfg)
     reason = applicability(spec.name, adapter.family, settings, bool(getattr(state, "quantized", False)))
     if reason:
         raise FamilyRefusal(reason)

@@ -43,17 +43,31 @@ class Refusal:
 
     With ``setting`` only a step whose ``setting`` equals ``value`` (its default
     when the step leaves it out) is refused; without, the whole method is.
-    ``families`` are model types (the keys of ``core.models.adapters.ADAPTERS``).
+    ``families`` are model types (the keys of ``core.models.adapters.ADAPTERS``, or a non-transformer
+    student's family, ``core.models.student_families``). ``test`` replaces the equality with ``value`` by a
+    predicate of the setting's value (``value`` then words it); ``only_if`` (a predicate of the step's
+    :class:`SettingsView`) limits the refusal to steps it holds for.
     """
 
     families: tuple[str, ...]
     reason: str
     setting: str | None = None
     value: Any = None
+    test: Callable[[Any], bool] | None = None  # refuse when test(setting's value); ``value`` then words it ("above 0")
+    only_if: Callable[[Any], bool] | None = None  # and only when only_if(the step's SettingsView) holds
 
     def __post_init__(self):
         if isinstance(self.families, str):
             object.__setattr__(self, "families", (self.families,))
+
+    def matches(self, value: Any) -> bool:
+        """Whether a step whose setting holds ``value`` is refused."""
+        if self.test is not None:
+            try:
+                return bool(self.test(value))
+            except (TypeError, ValueError):  # a value being typed: the settings check reports it
+                return False
+        return value == self.value
 
 
 class SettingsView:
@@ -90,7 +104,8 @@ class MethodSpec:
     or after this step out of the step cache (the step changes something the
     cache does not store, such as the run's data). ``needs_adapter`` False lets
     the method run on a model no architecture adapter knows (it never touches
-    the model's structure). ``tasks`` are the task kinds the method applies to (all five by default), and
+    the model's structure): only such methods apply to a non-transformer student. ``becomes`` (a function of
+    the settings) names the family a step turns the model into (:meth:`family_after`). ``tasks`` are the task kinds the method applies to (all five by default), and
     ``task_reason`` says why not the others. :attr:`version` is derived from the handler's source
     (:mod:`core.code_version`), never set by hand.
 
@@ -114,6 +129,7 @@ class MethodSpec:
     needs_adapter: bool = True
     tasks: tuple[str, ...] = TASKS
     task_reason: str = ""
+    becomes: Callable[[Any], str | None] | None = None
 
     def fields(self) -> list[FieldInfo]:
         return config_fields(self.config_cls)
@@ -136,13 +152,24 @@ class MethodSpec:
         defaults = self.config_cls()
         for refusal in self.refuses:
             if refusal.setting is not None and family in refusal.families and \
-                    settings.get(refusal.setting, getattr(defaults, refusal.setting, None)) == refusal.value:
+                    refusal.matches(settings.get(refusal.setting, getattr(defaults, refusal.setting, None))) and \
+                    (refusal.only_if is None or refusal.only_if(SettingsView(defaults, settings))):
                 return refusal
         return None
 
     def task_refusal(self, task: str) -> str | None:
         """Why the method cannot apply to a ``task`` model (a :data:`TASKS` value), None when it can."""
         return None if task in self.tasks else self.task_reason
+
+    def family_after(self, settings: dict[str, Any] | None = None) -> str | None:
+        """The encoder family the model has after a step of this method (``becomes``, a function of the step's
+        :class:`SettingsView`); None when the step keeps the family (a BiLSTM student from a BERT teacher: ``bilstm``)."""
+        if self.becomes is None:
+            return None
+        try:
+            return self.becomes(SettingsView(self.config_cls(), dict(settings or {})))
+        except (TypeError, ValueError, AttributeError):
+            return None
 
     def is_structural(self, cfg: Any) -> bool:
         return bool(self.structural(cfg) if callable(self.structural) else self.structural)
@@ -178,6 +205,7 @@ def register_method(
     needs_adapter: bool = True,
     tasks: Iterable[str] = TASKS,
     task_reason: str = "",
+    becomes: Callable[[Any], str | None] | None = None,
 ) -> Callable:
     """Decorator registering ``fn(state, config, ctx) -> state`` as a method (see :class:`MethodSpec`)."""
     if family not in FAMILIES:
@@ -199,7 +227,8 @@ def register_method(
         if name in _REGISTRY and _REGISTRY[name].handler is not fn:
             raise ValueError(f"method {name!r} registered twice")
         _REGISTRY[name] = MethodSpec(name, family, title, description, config, fn, trains, freezes, accepts_frozen,
-                                     refuses, structural, phrase, cacheable, needs_adapter, tasks, task_reason)
+                                     refuses, structural, phrase, cacheable, needs_adapter, tasks, task_reason,
+                                     becomes)
         return fn
 
     return decorate

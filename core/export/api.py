@@ -26,6 +26,7 @@ from core.models.heads import kind_of, output_names
 from core.models.manifest import layer_description
 from core.models.staging import staged_folder
 from core.models.state import ModelState
+from core.models.student_families import STUDENT_NOTE, student_family
 
 FORMATS = ("hf", "onnx", "onnx-int8", "onnx-int4")
 HEADLINE_EXAMPLES = 256  # validation examples the headline figure is measured on, for each model
@@ -202,8 +203,8 @@ def _write(state: ModelState, tmp: Path, onnx_options, batch) -> tuple[Any, dict
         from core.models.reload import load_model_folder, load_plain
 
         manifest = write_model_folder(state, tmp)
-        notes = [] if manifest["standard"] else [
-            "architecture recorded in studio_model.json; plain transformers cannot rebuild it"]
+        notes = [] if manifest["standard"] else [STUDENT_NOTE if student_family(state.model) else
+                                                 "architecture recorded in studio_model.json; plain transformers cannot rebuild it"]
         # the promise of a standard folder is that plain transformers loads it: check exactly that
         reloaded = load_plain(tmp) if manifest["standard"] else load_model_folder(tmp)
         return reloaded.model, manifest, notes, manifest["weights"]

@@ -230,9 +230,9 @@ def fusion_shape(model: nn.Module) -> tuple[int, int] | str:
     """
     cfg = model.config
     layers = layer_description(model)
-    heads, hidden = int(cfg.num_attention_heads), int(cfg.hidden_size)
-    if not layers:
+    if not layers:  # a BiLSTM or CNN student too: its config names no heads
         return "fusion skipped: no encoder layers to fuse"
+    heads, hidden = int(cfg.num_attention_heads), int(cfg.hidden_size)
     size = hidden // heads if hidden % heads == 0 else None
     if any(layer["head_size"] != size for layer in layers):
         # MobileBERT: attention works in the bottleneck (true_hidden_size), which the BERT fusion does not model

@@ -26,6 +26,7 @@ from core.errors import ExportError
 from core.export.onnx_session import quiet_exporters
 from core.models.heads import kind_of, output_names, per_token
 from core.models.manifest import dynamic_linear_type, set_module
+from core.models.quantized_lstm import float_lstm, lstm_type
 from core.models.state import ModelState
 
 ONNX_FILE = "model.onnx"
@@ -64,7 +65,7 @@ def _kbit_types() -> tuple[type, type]:
 
 
 def _quantized_modules(model: nn.Module) -> bool:
-    return any(isinstance(m, (dynamic_linear_type(), *_kbit_types())) for m in model.modules())
+    return any(isinstance(m, (dynamic_linear_type(), lstm_type(), *_kbit_types())) for m in model.modules())
 
 
 def _float_kbit(module: nn.Module) -> nn.Module:
@@ -88,6 +89,8 @@ def dequantized_copy(model: nn.Module) -> nn.Module:
     for name, module in list(model.named_modules()):
         if isinstance(module, kbit):
             set_module(model, name, _float_kbit(module))
+        elif isinstance(module, lstm_type()):  # a BiLSTM student's int8 LSTM
+            set_module(model, name, float_lstm(module))
         elif isinstance(module, dynamic_linear_type()):
             weight = module.weight()
             weight = weight.dequantize() if weight.is_quantized else weight.float()

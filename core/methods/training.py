@@ -22,6 +22,7 @@ class FineTuneSettings(TrainSettings):
     config=FineTuneSettings,
     trains=True,
     phrase="fine-tune",
+    needs_adapter=False,  # trains the model as it is: a BiLSTM or CNN student too
 )
 def finetune(state, cfg: FineTuneSettings, ctx):
     model = train_model(ctx, state.model, cfg, ctx.task, masks=state.masks)

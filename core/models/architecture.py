@@ -50,6 +50,17 @@ def layer_shapes(model: nn.Module) -> list[dict[str, int]]:
     return adapter_for(model).layer_shapes(model)
 
 
+def adapted(model: nn.Module) -> bool:
+    """Whether an architecture adapter knows ``model`` (a BiLSTM or CNN student: no)."""
+    from core.models.adapters import FamilyRefusal, adapter_for
+
+    try:
+        adapter_for(model)
+    except FamilyRefusal:
+        return False
+    return True
+
+
 COMPONENTS = ("embeddings", "attention", "ffn", "head", "other")
 
 
@@ -123,6 +134,11 @@ def _holdings(model: nn.Module, nonzero: bool = False):
             if bias is not None:
                 count += _count(bias, nonzero)
                 size += _tensor_bytes(bias)
+        lstm = getattr(module, "_weight_bias", None)
+        if callable(lstm) and hasattr(module, "_all_weight_values"):  # torch.ao dynamic int8 LSTM (a student's)
+            for t in (t for group in lstm().values() for t in group.values() if t is not None):
+                count += _count(t, nonzero)
+                size += _tensor_bytes(t)
         if count or size:
             yield name, count, size
 
@@ -162,7 +178,7 @@ def describe(model: nn.Module) -> dict[str, Any]:
     components = weights_by_component(model)
     return {
         "model_type": getattr(cfg, "model_type", type(model).__name__),
-        "layers": layer_shapes(model),
+        "layers": layer_shapes(model) if adapted(model) else [],  # a BiLSTM / CNN student has no encoder layers
         "hidden_size": getattr(cfg, "hidden_size", None),
         "vocab_size": getattr(cfg, "vocab_size", None),
         "parameters": sum(entry["parameters"] for entry in components.values()),

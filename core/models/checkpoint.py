@@ -21,6 +21,7 @@ from core.errors import ExportError
 from core.models.folder import STUDIO_MANIFEST
 from core.models.manifest import build_manifest, export_config, is_standard
 from core.models.staging import staged_folder
+from core.models.student_families import student_family
 from core.models.state import ModelState
 from core.models.tensors import model_tensors
 
@@ -40,16 +41,23 @@ def describe(state: ModelState) -> tuple[Any, dict[str, Any], bool]:
 
 def write_model_folder(state: ModelState, folder: Path) -> dict[str, Any]:
     """Write the checkpoint files into an existing, empty ``folder``; returns the manifest (with ``standard``)."""
-    config, manifest, standard = describe(state)
-    config.save_pretrained(folder)
-    tensors = model_tensors(state.model, manifest)
+    if student_family(state.model):  # a BiLSTM / CNN student: its own manifest instead of config.json
+        from core.models.students.folder import student_manifest, student_tensors, write_student_manifest
+
+        manifest, standard = student_manifest(state.model, state.quantized, state.source), False
+        write_student_manifest(folder, manifest)
+        tensors = student_tensors(state.model, manifest)
+    else:
+        config, manifest, standard = describe(state)
+        config.save_pretrained(folder)
+        tensors = model_tensors(state.model, manifest)
     try:
         _save_file(tensors, str(folder / manifest["weights"]), metadata={"format": "pt"})
     except SafetensorError as exc:  # an I/O failure in its Rust writer; the staging folder speaks for OSErrors
         raise as_os_error(exc) from exc
     if state.tokenizer is not None:
         write_tokenizer(state.tokenizer, folder, state.source)
-    if not standard:
+    if not standard and not student_family(state.model):
         (folder / STUDIO_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return {**manifest, "standard": standard}
 

@@ -15,6 +15,7 @@ from typing import Sequence
 from core.errors import ModelLoadError
 from core.models.folder import BERT_FAMILY, STUDIO_MANIFEST, check_model_folder, check_tokenizer, read_config
 from core.models.state import ModelState
+from core.models.student_families import is_student_folder
 
 DEFAULT_SOURCE = "default"
 TINY_SOURCE = "tiny"
@@ -65,7 +66,8 @@ def load_tokenizer(source: str):
         return AutoTokenizer.from_pretrained(str(default_model_path()))
     path = Path(source).expanduser()
     if path.exists():
-        read_config(path)
+        if not is_student_folder(path):  # a BiLSTM / CNN student's folder has no config.json
+            read_config(path)
         check_tokenizer(path)
     else:
         _check_offline(source)
@@ -191,6 +193,9 @@ def check_model_source(source: str) -> None:
     if not path.exists():
         _check_offline(source)
         return
+    if is_student_folder(path):  # a BiLSTM / CNN student: its loader checks its own manifest
+        check_tokenizer(path)
+        return
     config = check_model_folder(path)
     check_tokenizer(path)
     check_vocabulary_fits(load_tokenizer(str(path)), config.get("vocab_size"), str(path))
@@ -224,6 +229,8 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
         return ModelState(model=model, tokenizer=load_tokenizer(source), source=source)
 
     path = Path(resolve_source(source)).expanduser()
+    if path.exists() and is_student_folder(path):
+        return _load_student(path, num_labels, labels)
     if path.exists():
         check_model_folder(path)
         if (path / STUDIO_MANIFEST).is_file():
@@ -252,6 +259,20 @@ def load_model(source: str, num_labels: int, seed: int = 0, label_names: Sequenc
     finally:
         hf_logging.set_verbosity(verbosity)
     return ModelState(model=model, tokenizer=tokenizer, source=source)
+
+
+def _load_student(path: Path, num_labels: int, labels: dict) -> ModelState:
+    """A BiLSTM / CNN student's folder (:mod:`core.models.students`): its head cannot be replaced, so it must
+    have the task's number of outputs."""
+    from core.models.reload import load_model_folder
+
+    state = load_model_folder(path)
+    outputs = int(state.model.config.num_labels)
+    if outputs != num_labels:
+        raise ModelLoadError(f"the student in {path} has {outputs} outputs but the data has {num_labels} labels; a "
+                             "BiLSTM / CNN student's head cannot be replaced: build the student for this data")
+    _rename_labels(state.model.config, labels)
+    return state
 
 
 def _rename_labels(config, labels: dict) -> None:

@@ -15,6 +15,7 @@ from core.errors import ExportError
 from core.models.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, apply_layers, build_entry, set_module, skeleton_from_config
 from core.models.folder import STUDIO_MANIFEST, ModelFolderError, has_vocabulary, read_config, read_json_object, refuse_pickles
 from core.models.state import ModelState
+from core.models.student_families import is_student_folder
 
 # An export folder that cannot (or must not) be loaded; caught as ModelLoadError or ExportError.
 ExportLoadError = ModelFolderError
@@ -74,6 +75,15 @@ def load_model_folder(path: str | Path) -> ModelState:
     if not path.is_dir():
         raise ExportLoadError(f"{path} is not a folder")
     refuse_pickles(path)  # the studio never writes one, so any pickle here is foreign
+    if is_student_folder(path):  # a BiLSTM / CNN student: no transformers class, its own manifest
+        from core.models.students.folder import load_student_folder
+
+        try:
+            return load_student_folder(path)
+        except ExportLoadError:
+            raise
+        except (ExportError, OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+            raise ExportLoadError(f"cannot load {path}: {exc}") from None
     if not (path / "config.json").is_file():
         raise ExportLoadError(f"{path} has no config.json")
     try:

@@ -31,15 +31,31 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     return F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean") * (t * t)
 
 
+def logit_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between the raw logits (Tang et al. 2019: no temperature, no softmax)."""
+    return F.mse_loss(student_logits.float(), teacher_logits.float())
+
+
+SOFT_LOSSES = ("kl", "mse")
+
+
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None,
-                      temperature: float, alpha: float) -> dict[str, torch.Tensor]:
+                      temperature: float, alpha: float, soft: str = "kl") -> dict[str, torch.Tensor]:
     """``alpha * CE(labels) + (1 - alpha) * KD``: alpha 0 is pure distillation, alpha 1 plain fine-tuning.
 
-    Returns ``{"loss", "kd", "ce"}``; without labels the CE term is zero and KD gets the full weight.
+    KD is the KL at ``temperature`` (``soft="kl"``) or the MSE between logits (``"mse"``). Returns
+    ``{"loss", "kd", "ce"}``; without labels the CE term is zero and KD gets the full weight. Rows labelled
+    -100 (a transfer set's augmented sentences, which only the teacher labels) are left out of CE.
     """
-    kd = kd_loss(student_logits, teacher_logits, temperature)
+    kd = logit_mse(student_logits, teacher_logits) if soft == "mse" else kd_loss(student_logits, teacher_logits,
+                                                                                  temperature)
     if labels is None:
         return {"loss": kd, "kd": kd, "ce": torch.zeros_like(kd)}
+    keep = labels != IGNORED
+    if not bool(keep.all()):
+        if not bool(keep.any()):
+            return {"loss": (1.0 - alpha) * kd, "kd": kd, "ce": torch.zeros_like(kd)}
+        student_logits, labels = student_logits[keep], labels[keep]
     ce = F.cross_entropy(student_logits.float(), labels)
     return {"loss": alpha * ce + (1.0 - alpha) * kd, "kd": kd, "ce": ce}
 
@@ -102,7 +118,7 @@ def span_ce(start: torch.Tensor, end: torch.Tensor, starts: torch.Tensor, ends: 
 
 
 def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, temperature: float,
-                           alpha: float) -> dict[str, torch.Tensor]:
+                           alpha: float, soft_loss: str = "kl") -> dict[str, torch.Tensor]:
     """``alpha * hard + (1 - alpha) * soft`` for a task ``kind``, from the student's and teacher's model outputs.
 
     - sequence classification: :func:`distillation_loss` (CE on the labels, KL at T x T^2);
@@ -115,6 +131,9 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
     - multi-label: per-label BCE of ``sigmoid(student / T)`` against ``sigmoid(teacher / T)`` (x T^2), and BCE
       against the 0/1 targets.
 
+    ``soft_loss="mse"`` (Tang et al.) matches the raw logits by MSE instead, for the sentence-level kinds
+    (classification, regression, multi-label).
+
     Returns ``{"loss", "kd", "ce"}`` (``ce``: the hard-label term, whatever its form); without targets the soft
     term gets the full weight.
     """
@@ -122,7 +141,9 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
     t = float(temperature)
     mask = batch.get("attention_mask")
     if kind is TaskKind.SEQUENCE_CLASSIFICATION:
-        return distillation_loss(student.logits, teacher.logits, batch.get("labels"), t, alpha)
+        return distillation_loss(student.logits, teacher.logits, batch.get("labels"), t, alpha, soft_loss)
+    if soft_loss == "mse" and kind in (TaskKind.TOKEN_CLASSIFICATION, TaskKind.QUESTION_ANSWERING):
+        raise ValueError(f"MSE on logits is for sentence-level tasks; a {kind.value} task distils with kl")
     hard = None
     if kind is TaskKind.TOKEN_CLASSIFICATION:
         labels = batch.get("labels")
@@ -144,6 +165,10 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
         soft = F.mse_loss(out, teacher.logits.float().reshape(out.shape))
         if batch.get("labels") is not None:
             hard = F.mse_loss(out, batch["labels"].float().reshape(out.shape))
+    elif soft_loss == "mse":  # multi-label, as Tang et al. match logits
+        soft = logit_mse(student.logits, teacher.logits)
+        if batch.get("labels") is not None:
+            hard = F.binary_cross_entropy_with_logits(student.logits.float(), batch["labels"].float())
     else:  # multi-label
         soft = F.binary_cross_entropy_with_logits(student.logits.float() / t, torch.sigmoid(teacher.logits.float() / t)
                                                   ) * (t * t)

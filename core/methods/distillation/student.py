@@ -23,14 +23,20 @@ from core.methods.distillation.projection import (PROJECTION_REFUSALS, kept_shar
                                                   residual_basis)
 from core.models.adapters import adapter_for
 from core.models.architecture import count_parameters, layers_of
+from core.models.student_families import ARCHITECTURES
 from core.registry import Refusal, register_method, setting
 
 STUDENT_KEY = "student"  # state.extras: how the student was made (plain data)
+SENTENCE_TASKS = ("sequence-classification", "regression", "multi-label")  # one output row per input: BiLSTM / CNN
 
 
 @dataclass
 class StudentInitSettings:
-    mode: str = setting("layers", "Keep chosen teacher layers, or build a smaller random configuration",
+    architecture: str = setting("transformer", "The student's kind: a smaller transformer like the teacher, a BiLSTM "
+                                "(Tang et al. 2019: one bidirectional LSTM layer, max-pooling, a small MLP) or a CNN "
+                                "(Kim 2014: convolutions of several widths, max over time); both read the teacher's "
+                                "tokens, sentence pairs encoded one text at a time", choices=ARCHITECTURES)
+    mode: str = setting("layers", "Transformer: keep chosen teacher layers, or build a smaller random configuration",
                         choices=("layers", "config"))
     source: str = setting("teacher", "Take the layers from the fine-tuned teacher, or from the model as it is at this "
                           "point of the stack (after pruning, say)", choices=("teacher", "current"))
@@ -46,9 +52,27 @@ class StudentInitSettings:
     layer_map: list[int] = setting([], "Config mode with init_layers: the teacher layer (0-based) each student layer "
                                    "starts from (empty: uniform, student layer i -> teacher layer round((i+1)*Lt/Ls)-1, "
                                    "as distill.train matches by default)")
+    embedding_size: int | None = setting(None, "BiLSTM / CNN: word embedding width (empty: the teacher's; smaller: "
+                                         "the teacher's embeddings projected onto their top principal directions by "
+                                         "SVD)", min=8, max=4096, optional=True)
+    lstm_hidden_size: int = setting(150, "BiLSTM: hidden units per direction (Tang et al.: 150)", min=8, max=4096)
+    cnn_widths: list[int] = setting([], "CNN: convolution widths in tokens (empty: 3, 4, 5 as Kim 2014)")
+    cnn_filters: int = setting(100, "CNN: filters per width (Kim 2014: 100)", min=1, max=4096)
+    mlp_size: int = setting(200, "BiLSTM / CNN: width of the ReLU layer before the output layer (Tang et al.: 200)",
+                            min=4, max=8192)
+    student_dropout: float = setting(0.1, "BiLSTM / CNN: dropout on the pooled features and the MLP", min=0.0, max=0.9)
 
     def validate(self):
         problems = check_int_list("keep_layers", self.keep_layers) + check_int_list("layer_map", self.layer_map)
+        problems += check_int_list("cnn_widths", self.cnn_widths)
+        if not problems and any(int(w) < 1 or int(w) > 64 for w in self.cnn_widths):
+            problems.append(("cnn_widths", f"convolution widths are between 1 and 64 tokens; got {self.cnn_widths}"))
+        if self.architecture != "transformer":
+            for name, value in (("keep_layers", self.keep_layers), ("init_layers", self.init_layers),
+                                ("layer_map", self.layer_map)):
+                if value:
+                    problems.append((name, f"{name} builds a transformer student; architecture {self.architecture} "
+                                           "has no encoder layers to take from the teacher"))
         if self.init_layers and self.mode != "config":
             problems.append(("init_layers", "init_layers applies to mode: config (mode: layers keeps the teacher's "
                                             "layers as they are)"))
@@ -169,6 +193,11 @@ def _remap_masks(masks: dict, keep: list[int], marker: str = "encoder.layer.") -
     return out
 
 
+def _transformer(settings) -> bool:
+    """Whether a step builds a transformer student (``mode`` says how only then)."""
+    return settings.architecture == "transformer"
+
+
 _PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, xlm-roberta, camembert, electra, "
              "distilbert); ")
 
@@ -182,11 +211,14 @@ _PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, x
     "Follow it with distill.train to teach it.",
     config=StudentInitSettings,
     refuses=[Refusal("albert", "ALBERT uses one set of layer weights at every depth, so keeping some teacher layers "
-                               "saves nothing; use mode: config for a smaller ALBERT", "mode", "layers"),
+                               "saves nothing; use mode: config for a smaller ALBERT", "mode", "layers",
+                     only_if=_transformer),
              Refusal("mobilebert", "MobileBERT's bottleneck sizes are tied to its hidden width; build the student "
-                                   "with mode: layers", "mode", "config"),
+                                   "with mode: layers", "mode", "config", only_if=_transformer),
              *(Refusal(family, _PROJECTS + why, "init_layers", True) for family, why in PROJECTION_REFUSALS.items())],
-    phrase=lambda s: f"student {len(s.keep_layers) if s.keep_layers else s.num_layers} layers",
+    phrase=lambda s: (f"student {s.architecture}" if s.architecture != "transformer" else
+                      f"student {len(s.keep_layers) if s.keep_layers else s.num_layers} layers"),
+    becomes=lambda s: None if s.architecture == "transformer" else s.architecture,
 )
 def student_init(state, cfg: StudentInitSettings, ctx):
     from core.methods.sharing.layers import SHARED_KEY, shared_groups
@@ -194,6 +226,8 @@ def student_init(state, cfg: StudentInitSettings, ctx):
     ref = state if cfg.source == "current" or ctx.teacher is None else ctx.teacher
     base = ref.model
     new = state.replace()
+    if cfg.architecture != "transformer":
+        return _other_architecture(state, ref, cfg, ctx, new)
     if cfg.mode == "layers":
         keep = [int(i) for i in cfg.keep_layers] or every_other_layer(len(layers_of(base)))
         student = student_from_layers(base, keep)
@@ -224,5 +258,30 @@ def student_init(state, cfg: StudentInitSettings, ctx):
     student.to(ctx.device).eval()
     report_cut(ctx, student, count_parameters(base), "student", f"{adapter_for(student).depth(student)} layers, "
                "against the model it was built from")
+    new.model = student
+    return new
+
+
+def _other_architecture(state, ref, cfg: StudentInitSettings, ctx, new):
+    """A BiLSTM or CNN student on the teacher's tokenizer (:mod:`core.methods.distillation.architectures`)."""
+    from core.applicability import task_of
+    # the students' configurations are transformers classes: imported when one is built, not with the registry
+    from core.methods.distillation.architectures import build_from_teacher, sizes
+    from core.methods.distillation.architectures import describe as describe_student
+    from core.methods.sharing.layers import SHARED_KEY
+
+    kind = task_of(ctx.task)
+    if kind not in SENTENCE_TASKS:
+        raise StudioError(f"a {cfg.architecture} student classifies whole sentences; a {kind} task needs one output "
+                          "per token or per answer position: build a transformer student")
+    pair = getattr(ctx.task, "text_pair_column", None) is not None
+    seed = ctx.recipe.seed if ctx.recipe else 0
+    student = build_from_teacher(cfg, ref.model, ref.tokenizer or state.tokenizer, pair, seed)
+    new.masks = None
+    new.extras[STUDENT_KEY] = describe_student(student)
+    new.extras.pop(SHARED_KEY, None)
+    student.to(ctx.device).eval()
+    report_cut(ctx, student, count_parameters(ref.model), "student", f"{sizes(student)}, against the model it was "
+               "built from")
     new.model = student
     return new

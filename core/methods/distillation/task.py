@@ -3,6 +3,8 @@
 Loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T) for sentence classification; each task
 kind has its own terms (:func:`core.methods.distillation.losses.task_distillation_loss`: per token, over start and
 end positions, MSE for regression, BCE for multi-label),
+or the MSE between logits (``soft_loss: mse``, as Tang et al. 2019 distil into a BiLSTM), optionally on a transfer set
+of augmented training sentences labelled by the teacher only (:mod:`core.methods.distillation.transfer`),
 plus optional intermediate terms: hidden-state matching (through a learned
 projection when widths differ) and attention-map matching (where head counts
 agree), with a layer map that defaults to uniform spacing.
@@ -15,12 +17,16 @@ from dataclasses import dataclass
 import torch
 
 from core.engine.training import TrainSettings, train_model
-from core.methods.distillation.losses import TARGETS, task_distillation_loss
+from core.data.augment import Augmentation
+from core.errors import StudioError
+from core.methods.distillation.losses import SOFT_LOSSES, TARGETS, task_distillation_loss
 from core.methods.distillation.matching import (
     Matcher, RunningMeans, attached, check_int_list, eager_attention, frozen_teacher, hidden_width, num_layers,
     resolve_layer_map,
 )
-from core.registry import register_method, setting
+from core.methods.distillation.transfer import with_transfer_set
+from core.models.student_families import STUDENT_FAMILIES
+from core.registry import Refusal, register_method, setting
 
 
 @dataclass
@@ -35,9 +41,29 @@ class DistillSettings(TrainSettings):
                                       min=0.0, max=1000.0)
     layer_map: list[int] = setting([], "Teacher layer (0-based) each student layer imitates (empty: uniform, "
                                    "student layer i -> teacher layer round((i+1)*Lt/Ls)-1)")
+    soft_loss: str = setting("kl", "How the teacher's outputs are matched: kl (KL at the temperature) or mse (mean "
+                             "squared error between logits, as Tang et al. 2019; sentence-level tasks)",
+                             choices=SOFT_LOSSES)
+    augment_copies: int = setting(0, "Transfer set (Tang et al. 2019; sentence classification): augmented copies "
+                                  "tried per training sentence, labelled by the teacher only (0: off)", min=0, max=100)
+    augment_mask_p: float = setting(0.1, "Transfer set: probability that a word becomes the mask token",
+                                    min=0.0, max=1.0)
+    augment_pos_p: float = setting(0.1, "Transfer set: probability that a word becomes another word of its kind (the "
+                                   "words most often seen after the same word stand in for a part-of-speech tag)",
+                                   min=0.0, max=1.0)
+    augment_ngram_p: float = setting(0.25, "Transfer set: probability that a copy is cut to a random n-gram of it "
+                                     "(n from 1 to 5)", min=0.0, max=1.0)
 
     def validate(self):
-        return check_int_list("layer_map", self.layer_map)
+        problems = check_int_list("layer_map", self.layer_map)
+        both = self.augment_mask_p + self.augment_pos_p
+        if both > 1.0:
+            problems.append(("augment_pos_p", f"augment_mask_p + augment_pos_p is {both:g}; a word takes one of the "
+                                              "two, so at most 1"))
+        return problems
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(self.augment_copies, self.augment_mask_p, self.augment_pos_p, self.augment_ngram_p)
 
 
 def build_matcher(student, teacher, cfg, hidden_kind: str = "mse") -> Matcher | None:
@@ -59,7 +85,7 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
         out = model(**inputs, **extra)
         with torch.no_grad():
             t_out = teacher(**inputs, **extra)
-        parts = task_distillation_loss(kind, out, t_out, batch, cfg.temperature, cfg.alpha)
+        parts = task_distillation_loss(kind, out, t_out, batch, cfg.temperature, cfg.alpha, cfg.soft_loss)
         loss = parts["loss"]
         report = {"kd_loss": parts["kd"], "ce_loss": parts["ce"]}
         if matcher is not None:
@@ -81,20 +107,36 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
     "optionally match hidden states and attention maps layer by layer.",
     config=DistillSettings,
     trains=True,
-    phrase="distil",
+    phrase=lambda s: "distil" + (" + transfer set" if s.augment_copies else ""),
+    needs_adapter=False,  # on logits alone any student applies (a BiLSTM, a CNN); matching needs layers, refused below
+    refuses=[Refusal(tuple(STUDENT_FAMILIES), f"{name} matches transformer layers; this student has none: distil on "
+                     "its logits (soft_loss kl or mse)", name, "above 0", test=lambda v: float(v) > 0)
+             for name in ("hidden_weight", "attention_weight")],
 )
 def distill_train(state, cfg: DistillSettings, ctx):
     from core.applicability import task_of
 
+    kind = task_of(ctx.task)
     student = state.model
     teacher = frozen_teacher(ctx, student, attentions=cfg.attention_weight > 0)
     matcher = build_matcher(student, teacher, cfg)
     if matcher is not None:
         ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
+    if cfg.soft_loss == "mse" and kind in ("token-classification", "question-answering"):
+        raise StudioError(f"soft_loss mse matches one row of logits per sentence; a {kind} task distils with kl")
+    data = ctx.task
+    if cfg.augment_copies:
+        if kind != "sequence-classification":
+            raise StudioError(f"the transfer set labels augmented sentences with the teacher's classes; a {kind} task "
+                              "distils on its own training split (augment_copies: 0)")
+        max_length = ctx.recipe.data.max_length if ctx.recipe else 128
+        data, added = with_transfer_set(ctx.task, cfg.augmentation(), ctx.recipe.seed if ctx.recipe else 0, max_length)
+        ctx.log(f"transfer set: {added:,} augmented sentences beside {len(ctx.task.train):,} training sentences, "
+                "labelled by the teacher only")
     means = RunningMeans(ctx, "distill")
     with eager_attention(student, cfg.attention_weight > 0), attached(student, matcher):
-        loss = make_loss(teacher, cfg, matcher, means, task_of(ctx.task))
-        student = train_model(ctx, student, cfg, ctx.task, compute_loss=loss,
+        loss = make_loss(teacher, cfg, matcher, means, kind)
+        student = train_model(ctx, student, cfg, data, compute_loss=loss,
                               masks=state.masks, prefix="distill")
     means.flush()
     if matcher is not None and matcher.skipped_attention:

@@ -1,6 +1,6 @@
 """Post-training dynamic int8 quantization of linear layers (CPU inference).
 
-Linear layers become torch's dynamic int8 linears (int8 weights, activations
+Linear layers (and a BiLSTM student's LSTMs) become torch's dynamic int8 modules (int8 weights, activations
 quantized on the fly); optionally the embedding tables, which hold half of a
 small BERT's weights and which torch's dynamic int8 leaves in float, are
 stored as k-bit rows too (:class:`KBitEmbedding`), so the file shrinks with them.
@@ -41,7 +41,7 @@ def is_task_head(name: str) -> bool:
 
 def quantize_dynamic_int8(model: nn.Module, include_classifier: bool = False, per_channel: bool = False) -> nn.Module:
     model = model.to("cpu").eval()
-    targets = {name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    targets = {name for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.LSTM))}  # LSTM: a student
     if not include_classifier:
         targets = {n for n in targets if not is_task_head(n)}
     with warnings.catch_warnings():
@@ -75,6 +75,7 @@ def quantize_embeddings(model: nn.Module, bits: int, group_size: int = 128) -> l
     "embedding tables to k-bit rows. CPU only; no training is possible afterwards.",
     config=DynamicInt8Settings,
     freezes=True,
+    needs_adapter=False,  # every nn.Linear, whatever holds it: a BiLSTM or CNN student too
     phrase=lambda s: "int8" if s.embedding_bits is None else f"int8 + {s.embedding_bits}-bit embeddings",
 )
 def dynamic_int8(state, cfg: DynamicInt8Settings, ctx):

@@ -54,12 +54,16 @@ def source_profile(source: str) -> tuple[str, bool]:
     from pathlib import Path
 
     from core.models.folder import STUDIO_MANIFEST, read_config, read_json_object
+    from core.models.student_families import STUDENT_FILE, is_student_folder
 
     if source in ("default", "tiny"):
         return "bert", False
     path = Path(source).expanduser()
     if not path.is_dir():
         return "", False  # a hub name: its family is known only once loaded
+    if is_student_folder(path):  # a BiLSTM / CNN student's folder has no config.json
+        manifest = read_json_object(path / STUDENT_FILE)
+        return str(manifest.get("model_type", "")), bool(manifest.get("quantized"))
     family = str(read_config(path).get("model_type"))
     quantized = False
     if (path / STUDIO_MANIFEST).is_file():
