@@ -29,8 +29,11 @@ run: install
 	$(BIN)/python -m studio.platform_check $(PLATFORM_CHECK_ARGS)
 	$(BIN)/python main.py
 
+# One pytest worker per core (pytest-xdist), each test file whole in one worker (its module fixtures built once).
+# Most of the suite's time is spent waiting on the processes the tests start; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 test: install
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every benchmark (hours; `make bench BENCH="gui_stall figures"` for some), then the docs' tables from their results.
 bench: install
