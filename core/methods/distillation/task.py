@@ -42,7 +42,7 @@ class DistillSettings(TrainSettings):
     layer_map: list[int] = setting([], "Teacher layer (0-based) each student layer imitates (empty: uniform, "
                                    "student layer i -> teacher layer round((i+1)*Lt/Ls)-1)")
     soft_loss: str = setting("kl", "How the teacher's outputs are matched: kl (KL at the temperature) or mse (mean "
-                             "squared error between logits, as Tang et al. 2019; sentence-level tasks)",
+                             "squared error between logits, as Tang et al. 2019; per token for token classification)",
                              choices=SOFT_LOSSES)
     augment_copies: int = setting(0, "Transfer set (Tang et al. 2019; sentence classification): augmented copies "
                                   "tried per training sentence, labelled by the teacher only (0: off)", min=0, max=100)
@@ -122,8 +122,9 @@ def distill_train(state, cfg: DistillSettings, ctx):
     matcher = build_matcher(student, teacher, cfg)
     if matcher is not None:
         ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
-    if cfg.soft_loss == "mse" and kind in ("token-classification", "question-answering"):
-        raise StudioError(f"soft_loss mse matches one row of logits per sentence; a {kind} task distils with kl")
+    if cfg.soft_loss == "mse" and kind == "question-answering":
+        raise StudioError("soft_loss mse matches rows of logits per sentence or per token; a question-answering task "
+                          "distils with kl")
     data = ctx.task
     if cfg.augment_copies:
         if kind != "sequence-classification":
