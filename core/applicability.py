@@ -128,6 +128,18 @@ def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str |
     return out
 
 
+def family_after_steps(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str) -> tuple[str, int | None]:
+    """The family of the model after ``steps`` (as :func:`stack_problems` follows it), and the index of the last
+    step that changed it (a ``distill.student_init`` to a BiLSTM), None if none did."""
+    changed = None
+    for index, (method, settings) in enumerate(steps):
+        spec = _spec(method)
+        after = spec.family_after(settings) if spec else None
+        if after and after != family:
+            family, changed = after, index
+    return family, changed
+
+
 def recipe_problems(recipe, family: str | None = None, quantized: bool | None = None) -> list:
     """:class:`core.errors.Problem` for each step of ``recipe`` that cannot apply to the model it starts from.
 
