@@ -181,3 +181,12 @@ def test_validate_refuses_a_cnn_tagger_and_accepts_a_bilstm_one(tmp_path, capsys
             assert code != 0 and "architecture: cnn cannot apply to a token-classification task" in out.err
         else:
             assert code == 0, out.err
+
+
+def test_distill_train_settings_a_task_cannot_take_are_refused_before_the_run():
+    qa = dict(stack_problems([("distill.train", {"soft_loss": "mse"})], "bert", task="question-answering"))
+    assert "soft_loss: mse cannot apply to a question-answering task" in qa[0]
+    assert stack_problems([("distill.train", {"soft_loss": "mse"})], "bert", task="token-classification") == []
+    tagged = dict(stack_problems([("distill.train", {"augment_copies": 2})], "bert", task="token-classification"))
+    assert "augment_copies: above 0 cannot apply to a token-classification task" in tagged[0]
+    assert stack_problems([("distill.train", {"augment_copies": 2})], "bert", task="sequence-classification") == []

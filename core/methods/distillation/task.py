@@ -18,7 +18,6 @@ import torch
 
 from core.engine.training import TrainSettings, train_model
 from core.data.augment import Augmentation
-from core.errors import StudioError
 from core.methods.distillation.losses import SOFT_LOSSES, TARGETS, task_distillation_loss
 from core.methods.distillation.matching import (
     Matcher, RunningMeans, attached, check_int_list, eager_attention, frozen_teacher, hidden_width, num_layers,
@@ -111,7 +110,12 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
     needs_adapter=False,  # on logits alone any student applies (a BiLSTM, a CNN); matching needs layers, refused below
     refuses=[Refusal(tuple(STUDENT_FAMILIES), f"{name} matches transformer layers; this student has none: distil on "
                      "its logits (soft_loss kl or mse)", name, "above 0", test=lambda v: float(v) > 0)
-             for name in ("hidden_weight", "attention_weight")],
+             for name in ("hidden_weight", "attention_weight")]
+    + [Refusal((), "the answer's start and end are two distributions over the positions of a question read with "
+               "its context, matched by KL", "soft_loss", "mse", tasks=("question-answering",)),
+       Refusal((), "the transfer set labels augmented sentences with the teacher's classes; this task distils on its "
+               "own training split (augment_copies: 0)", "augment_copies", "above 0", test=lambda v: int(v) > 0,
+               tasks=("token-classification", "question-answering", "regression", "multi-label"))],
 )
 def distill_train(state, cfg: DistillSettings, ctx):
     from core.applicability import task_of
@@ -122,14 +126,8 @@ def distill_train(state, cfg: DistillSettings, ctx):
     matcher = build_matcher(student, teacher, cfg)
     if matcher is not None:
         ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
-    if cfg.soft_loss == "mse" and kind == "question-answering":
-        raise StudioError("soft_loss mse matches rows of logits per sentence or per token; a question-answering task "
-                          "distils with kl")
     data = ctx.task
     if cfg.augment_copies:
-        if kind != "sequence-classification":
-            raise StudioError(f"the transfer set labels augmented sentences with the teacher's classes; a {kind} task "
-                              "distils on its own training split (augment_copies: 0)")
         max_length = ctx.recipe.data.max_length if ctx.recipe else 128
         data, added = with_transfer_set(ctx.task, cfg.augmentation(), ctx.recipe.seed if ctx.recipe else 0, max_length)
         ctx.log(f"transfer set: {added:,} augmented sentences beside {len(ctx.task.train):,} training sentences, "
