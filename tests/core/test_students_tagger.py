@@ -190,3 +190,26 @@ def test_distill_train_settings_a_task_cannot_take_are_refused_before_the_run():
     tagged = dict(stack_problems([("distill.train", {"augment_copies": 2})], "bert", task="token-classification"))
     assert "augment_copies: above 0 cannot apply to a token-classification task" in tagged[0]
     assert stack_problems([("distill.train", {"augment_copies": 2})], "bert", task="sequence-classification") == []
+
+
+def test_a_whole_token_recipe_tags_with_a_distilled_int8_bilstm(engine):
+    from core.models.reload import load_model_folder
+
+    recipe = Recipe(name="tagger", task="token-classification", model=ModelRef("tiny"), data=NER,
+                    evaluation=EvaluationSettings(latency_repeats=1, latency_batch_size=4),
+                    steps=[Step("finetune", {"max_steps": 2}),
+                           Step("distill.student_init", {"architecture": "bilstm", **SMALL}),
+                           Step("distill.train", {"soft_loss": "mse", "max_steps": 3, "batch_size": 16}),
+                           Step("quant.dynamic_int8")])
+    result = engine.run(recipe)
+    assert result.status == "finished", result.error
+    res = result.results
+    assert type(result.state.model).__name__ == "BiLSTMForTokenClassification" and result.state.quantized
+    assert 0.0 <= res["entity_f1"] <= 1.0 and "baseline_entity_f1" in res
+    assert res["parameters"] < res["baseline_parameters"]
+    final = load_model_folder(result.workdir / "final")
+    assert type(final.model).__name__ == "BiLSTMForTokenClassification" and final.quantized
+    from core.models.architecture import count_parameters, describe
+
+    info = describe(final.model)  # the inspector's view
+    assert info["head"]["task"] == "token-classification" and info["parameters"] == count_parameters(final.model)
