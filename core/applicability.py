@@ -44,8 +44,9 @@ def task_of(source: Any) -> str:
     return TaskKind.SEQUENCE_CLASSIFICATION.value
 
 
-def task_applicability(method_name: str, task: Any) -> str | None:
-    """Why ``method_name`` cannot apply to a model of task ``task`` (None when it can, or the method is unknown)."""
+def task_applicability(method_name: str, task: Any, settings: Mapping[str, Any] | None = None) -> str | None:
+    """Why ``method_name`` cannot apply to a model of task ``task`` (None when it can, or the method is unknown);
+    with the step's ``settings``, also a setting's value the method refuses on that task."""
     spec = _spec(method_name)
     if spec is None:
         return None
@@ -54,7 +55,12 @@ def task_applicability(method_name: str, task: Any) -> str | None:
     except ValueError:  # an unknown task is the recipe validator's to report
         return None
     reason = spec.task_refusal(kind)
-    return f"{method_name} cannot apply to a {kind} task: {reason}" if reason else None
+    if reason:
+        return f"{method_name} cannot apply to a {kind} task: {reason}"
+    refusal = spec.task_setting_refusal(kind, None if settings is None else dict(settings))
+    if refusal is None:
+        return None
+    return f"{method_name} with {refusal.setting}: {refusal.value} cannot apply to a {kind} task: {refusal.reason}"
 
 
 def _spec(method: str) -> MethodSpec | None:
@@ -75,7 +81,7 @@ def applicability(method_name: str, family: str, settings: Mapping[str, Any] | N
     """
     reason = family_applicability(method_name, family, settings, quantized)
     if reason is None and task is not None:
-        reason = task_applicability(method_name, task)
+        reason = task_applicability(method_name, task, settings)
     return reason
 
 
@@ -113,13 +119,25 @@ def stack_problems(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str |
     for index, (method, settings) in enumerate(steps):
         reason = family_applicability(method, family, settings, quantized) if family else None
         if reason is None and task is not None:
-            reason = task_applicability(method, task)
+            reason = task_applicability(method, task, settings)
         if reason:
             out.append((index, reason))
         spec = _spec(method)
         quantized = quantized or bool(spec and spec.freezes)
         family = (spec.family_after(settings) if spec else None) or family  # a BiLSTM student from here on
     return out
+
+
+def family_after_steps(steps: Iterable[tuple[str, Mapping[str, Any]]], family: str) -> tuple[str, int | None]:
+    """The family of the model after ``steps`` (as :func:`stack_problems` follows it), and the index of the last
+    step that changed it (a ``distill.student_init`` to a BiLSTM), None if none did."""
+    changed = None
+    for index, (method, settings) in enumerate(steps):
+        spec = _spec(method)
+        after = spec.family_after(settings) if spec else None
+        if after and after != family:
+            family, changed = after, index
+    return family, changed
 
 
 def recipe_problems(recipe, family: str | None = None, quantized: bool | None = None) -> list:
@@ -158,9 +176,9 @@ def admit(spec: MethodSpec, state, cfg: Any = None, ctx=None) -> Adapter | None:
     does not need an adapter gets None on a model no adapter knows. A method the run's task (``ctx.task``) is not
     one of its ``tasks`` is refused with :class:`TaskRefusal`.
     """
-    if ctx is not None and (reason := task_applicability(spec.name, getattr(ctx, "task", None))):
-        raise TaskRefusal(reason)
     settings = settings_dict(cfg)
+    if ctx is not None and (reason := task_applicability(spec.name, getattr(ctx, "task", None), settings)):
+        raise TaskRefusal(reason)
     student = student_family(state.model)
     if student:  # no adapter: the spec says whether the method applies without one
         if reason := applicability(spec.name, student, settings, bool(getattr(state, "quantized", False))):

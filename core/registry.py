@@ -46,7 +46,9 @@ class Refusal:
     ``families`` are model types (the keys of ``core.models.adapters.ADAPTERS``, or a non-transformer
     student's family, ``core.models.student_families``). ``test`` replaces the equality with ``value`` by a
     predicate of the setting's value (``value`` then words it); ``only_if`` (a predicate of the step's
-    :class:`SettingsView`) limits the refusal to steps it holds for.
+    :class:`SettingsView`) limits the refusal to steps it holds for. With ``tasks`` (task kinds, ``families``
+    left empty) it refuses the setting's value on a run of those tasks, whatever the model's family
+    (:meth:`MethodSpec.task_refusal`).
     """
 
     families: tuple[str, ...]
@@ -55,6 +57,7 @@ class Refusal:
     value: Any = None
     test: Callable[[Any], bool] | None = None  # refuse when test(setting's value); ``value`` then words it ("above 0")
     only_if: Callable[[Any], bool] | None = None  # and only when only_if(the step's SettingsView) holds
+    tasks: tuple[str, ...] = ()  # a refusal on these task kinds instead of on families
 
     def __post_init__(self):
         if isinstance(self.families, str):
@@ -147,11 +150,14 @@ class MethodSpec:
         for refusal in self.refuses:
             if refusal.setting is None and family in refusal.families:
                 return refusal
+        return self._setting_refusal([r for r in self.refuses if family in r.families], settings)
+
+    def _setting_refusal(self, refusals: list[Refusal], settings: dict[str, Any] | None) -> Refusal | None:
         if settings is None:
             return None
         defaults = self.config_cls()
-        for refusal in self.refuses:
-            if refusal.setting is not None and family in refusal.families and \
+        for refusal in refusals:
+            if refusal.setting is not None and \
                     refusal.matches(settings.get(refusal.setting, getattr(defaults, refusal.setting, None))) and \
                     (refusal.only_if is None or refusal.only_if(SettingsView(defaults, settings))):
                 return refusal
@@ -160,6 +166,10 @@ class MethodSpec:
     def task_refusal(self, task: str) -> str | None:
         """Why the method cannot apply to a ``task`` model (a :data:`TASKS` value), None when it can."""
         return None if task in self.tasks else self.task_reason
+
+    def task_setting_refusal(self, task: str, settings: dict[str, Any] | None) -> Refusal | None:
+        """The :class:`Refusal` of one of the step's ``settings`` on a ``task`` run (its ``tasks``), if any."""
+        return self._setting_refusal([r for r in self.refuses if task in r.tasks], settings)
 
     def family_after(self, settings: dict[str, Any] | None = None) -> str | None:
         """The encoder family the model has after a step of this method (``becomes``, a function of the step's
@@ -217,6 +227,8 @@ def register_method(
     for refusal in refuses:
         if refusal.setting is not None and refusal.setting not in names:
             raise ValueError(f"{name}: a refusal names the setting {refusal.setting!r}, which {config.__name__} lacks")
+        if unknown := [t for t in refusal.tasks if t not in TASKS]:
+            raise ValueError(f"{name}: a refusal names the unknown task {unknown[0]!r}")
     tasks = tuple(tasks)
     if unknown := [t for t in tasks if t not in TASKS]:
         raise ValueError(f"{name}: unknown task {unknown[0]!r}; the tasks are {', '.join(TASKS)}")

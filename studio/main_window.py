@@ -223,7 +223,8 @@ class MainWindow(WindowLayoutMixin, WindowActionsMixin, WindowRunsMixin, WindowS
 
     def update_validity(self) -> None:
         """Show the recipe model's problems and enable what they allow (validates nothing)."""
-        self.palette.set_model_profile(*self._profile, task=getattr(self.recipe_model.recipe, "task", None))
+        self.palette.set_model_profile(*self._profile, task=getattr(self.recipe_model.recipe, "task", None),
+                                       steps=self.recipe_model.steps)  # greyed as at the stack's end
         problems = self.problems()
         self.problems_label.setText("\n".join(f"\u26a0 {p}" for p in problems[:4]))
         self.problems_label.setVisible(bool(problems))

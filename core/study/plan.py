@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.applicability import recipe_problems
 from core.recipe import NAME_LENGTH, Recipe
 from core.study.spec import StudySpec, apply_variant
 
@@ -52,6 +53,13 @@ class Prepared:
     problems: tuple[str, ...] = ()
     optuna_trial: int | None = None
     handle: Any = None  # a search's Optuna trial
+
+
+def trial_problems(recipe: Recipe) -> tuple[str, ...]:
+    """Why a trial's recipe cannot run, as ``run`` would refuse it: the stack validator's problems, then the steps the
+    model cannot take (:func:`core.applicability.recipe_problems`: a transformer-only step after a BiLSTM student)."""
+    found = [str(p) for p in recipe.problems()]
+    return tuple(found + [m for m in map(str, recipe_problems(recipe)) if m not in found])
 
 
 def arrange(template: Recipe, chosen: tuple[int, ...], arrangement: tuple[int, ...]) -> Recipe:
@@ -96,7 +104,7 @@ def plan(spec: StudySpec) -> list[PlannedTrial]:
             label = order_label(spec.recipe, arrangement)
             recipe.name = trial_name(spec.name, label)
             trials.append(PlannedTrial(fit(label), recipe, {"order": list(arrangement)},
-                                       tuple(str(p) for p in recipe.problems())))
+                                       trial_problems(recipe)))
         return trials
     if spec.kind == "grid":
         trials = []
@@ -105,6 +113,6 @@ def plan(spec: StudySpec) -> list[PlannedTrial]:
             recipe.name = trial_name(spec.name, variant["name"])
             params = {"settings": {str(k): v for k, v in variant["settings"].items()}, "skip": variant["skip"]}
             trials.append(PlannedTrial(fit(variant["name"]), recipe, params,
-                                       tuple(str(p) for p in recipe.problems())))
+                                       trial_problems(recipe)))
         return trials
     raise ValueError(f"a {spec.kind} study has no fixed plan")

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from core.recipe import Recipe
-from core.study.plan import Prepared, fit, trial_name
+from core.study.plan import Prepared, fit, trial_name, trial_problems
 from core.study.spec import StudySpec, apply_variant
 from core.study.storage import close_storage, optuna_storage
 
@@ -126,7 +126,7 @@ class SearchTrials:
         trial = self._optuna_study(slot).ask()
         recipe, params, label = suggest(trial, self.spec)
         recipe.name = trial_name(self.spec.name, f"trial {slot + 1}")
-        problems = tuple(str(p) for p in recipe.problems())
+        problems = trial_problems(recipe)
         return Prepared(label or f"trial {slot + 1}", recipe, params, problems, optuna_trial=trial.number,
                         handle=trial)
 

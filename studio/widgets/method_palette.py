@@ -2,7 +2,10 @@
 
 Methods the loaded model cannot take (its encoder family, int8 / k-bit weights, or the run's task kind) are
 greyed out, with the reason from :func:`core.applicability.applicability` as their tooltip and, once clicked,
-in the description pane below the list.
+in the description pane below the list. The model is the one at the end of the stack, where a new method goes:
+after a ``distill.student_init`` step that builds a BiLSTM, the methods that need a transformer are greyed too
+(:func:`core.applicability.family_after_steps` follows the family as the stack's own check does). The int8 state
+is the source model's: a quantization step usually ends a stack, and methods are mostly dropped before it.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class MethodPalette(QWidget):
         layout.addWidget(self.description)
         self._refusals: dict[str, str] = {}  # method name -> why the loaded model cannot take it
         self._profile: tuple[str, bool, str | None] = ("", False, None)
+        self._steps: tuple = ()  # (method, settings) of the stack, whose end a new method joins
+        self._checked: tuple | None = None  # what the greying was last computed for
         self._populate()
         self.tree.itemActivated.connect(self._activated)
         self.tree.currentItemChanged.connect(self._describe)
@@ -98,25 +103,41 @@ class MethodPalette(QWidget):
         reason = self._refusals.get(name)
         return f"<b>Not available for this model:</b> {reason}<br><br>{text}" if reason else text
 
-    def set_model_profile(self, family: str, quantized: bool = False, task: str | None = None) -> None:
-        """Grey out the methods a ``family`` model (int8 / k-bit when ``quantized``) of task kind ``task`` cannot take.
+    def set_model_profile(self, family: str, quantized: bool = False, task: str | None = None,
+                          steps=None) -> None:
+        """Grey out the methods a ``family`` model (int8 / k-bit when ``quantized``) of task kind ``task`` cannot take
+        at the end of the stack ``steps`` (:class:`~core.recipe.Step` objects; None keeps those of :meth:`set_steps`).
 
         An empty ``family`` (a hub name, known only once loaded) refuses nothing for the family; the task still
         refuses (None keeps the task set by :meth:`set_task`).
         """
         task = self._profile[2] if task is None else task
-        if (family, quantized, task) == self._profile:
-            return
-        from core.applicability import applicability, task_applicability
-
         self._profile = (family, quantized, task)
+        if steps is not None:
+            self._steps = tuple((s.method, dict(s.settings or {})) for s in steps)
+        self._regrey()
+
+    def set_steps(self, steps) -> None:
+        """The stack the next method joins (:class:`~core.recipe.Step` objects): greying follows its end."""
+        self.set_model_profile(*self._profile, steps=steps)
+
+    def _regrey(self) -> None:
+        from core.applicability import applicability, family_after_steps, task_applicability
+
+        family, quantized, task = self._profile
+        if (self._profile, self._steps) == self._checked:
+            return
+        self._checked = (self._profile, self._steps)
+        after, changed = family_after_steps(self._steps, family)
+        where = "" if changed is None else f"after step {changed + 1} ({self._steps[changed][0]}), "
         self._refusals = {}
         for item in self._items():
             name = item.data(0, _NAME_ROLE)
-            reason = applicability(name, family, None, quantized, task) if family else \
+            reason = applicability(name, after, None, quantized, task) if after else \
                 (task_applicability(name, task) if task else None)
             if reason:
-                self._refusals[name] = reason
+                own = where and family and applicability(name, family, None, quantized, task)
+                self._refusals[name] = where + reason if where and not own else reason  # the step's doing
             item.setFlags(_USABLE & ~Qt.ItemFlag.ItemIsEnabled if reason else _USABLE)
             item.setToolTip(0, self._tooltip(name))
 

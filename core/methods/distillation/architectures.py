@@ -42,8 +42,9 @@ def project_rows(table: torch.Tensor, width: int) -> torch.Tensor:
     return table @ vh[:width].T
 
 
-def student_config(cfg, teacher: nn.Module, tokenizer, pair: bool, vocab_size: int, width: int):
-    """The configuration of the ``cfg.architecture`` student for ``teacher``'s labels and vocabulary."""
+def student_config(cfg, teacher: nn.Module, tokenizer, pair: bool, vocab_size: int, width: int, tokens: bool = False):
+    """The configuration of the ``cfg.architecture`` student for ``teacher``'s labels and vocabulary (``tokens``:
+    a BiLSTM tagger, one row of logits per token)."""
     family = cfg.architecture
     labels = teacher.config
     common = dict(vocab_size=vocab_size, embedding_size=width, pair=pair, mlp_size=cfg.mlp_size,
@@ -51,15 +52,15 @@ def student_config(cfg, teacher: nn.Module, tokenizer, pair: bool, vocab_size: i
                   num_labels=int(labels.num_labels), id2label=dict(labels.id2label), label2id=dict(labels.label2id),
                   problem_type=getattr(labels, "problem_type", None))
     if family == "bilstm":
-        return STUDENTS[family][2](hidden_size=cfg.lstm_hidden_size, **common)
+        return STUDENTS[family][2](hidden_size=cfg.lstm_hidden_size, tokens=tokens, **common)
     return STUDENTS[family][2](widths=list(cfg.cnn_widths) or list(DEFAULT_WIDTHS), filters=cfg.cnn_filters, **common)
 
 
-def build_from_teacher(cfg, teacher: nn.Module, tokenizer, pair: bool, seed: int) -> StudentModel:
+def build_from_teacher(cfg, teacher: nn.Module, tokenizer, pair: bool, seed: int, tokens: bool = False) -> StudentModel:
     """A fresh ``bilstm`` / ``cnn`` student whose embeddings start from ``teacher``'s (``cfg.init_embeddings``)."""
     table = teacher_word_embeddings(teacher)
     width = int(cfg.embedding_size or table.shape[1])
-    config = student_config(cfg, teacher, tokenizer, pair, int(table.shape[0]), width)
+    config = student_config(cfg, teacher, tokenizer, pair, int(table.shape[0]), width, tokens)
     torch.manual_seed(seed)
     student = build_student(config)
     if cfg.init_embeddings:
@@ -74,7 +75,7 @@ def describe(student: StudentModel) -> dict:
     out = {"mode": "architecture", "architecture": c.model_type, "embedding_size": c.embedding_size,
            "pair": c.pair, "mlp_size": c.mlp_size}
     if c.model_type == "bilstm":
-        out["hidden_size"] = c.hidden_size
+        out.update(hidden_size=c.hidden_size, tokens=c.tokens)
     else:
         out.update(widths=list(c.widths), filters=c.filters)
     return out
@@ -84,4 +85,5 @@ def sizes(student: StudentModel) -> str:
     c = student.config
     encoder = (f"BiLSTM {c.hidden_size} per direction" if c.model_type == "bilstm" else
                f"convolutions of widths {', '.join(map(str, c.widths))} x {c.filters} filters")
-    return f"embeddings {c.embedding_size} wide, {encoder}, MLP {c.mlp_size}" + (", siamese pairs" if c.pair else "")
+    return (f"embeddings {c.embedding_size} wide, {encoder}, MLP {c.mlp_size}" + (", siamese pairs" if c.pair else "")
+            + (", one output per token" if getattr(c, "tokens", False) else ""))

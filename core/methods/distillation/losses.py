@@ -101,6 +101,13 @@ def token_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, te
     return (per_token * w).sum() / w.sum().clamp_min(1.0) * (t * t)
 
 
+def token_logit_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Tang et al.'s MSE between raw logits, per token: averaged over the tokens where ``keep``."""
+    per_token = (student_logits.float() - teacher_logits.float()).pow(2).mean(-1)
+    w = keep.to(per_token.dtype)
+    return (per_token * w).sum() / w.sum().clamp_min(1.0)
+
+
 def _masked_positions(logits: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
     """Start / end logits with padding positions out of the distribution (a finite floor keeps KL at 0 there)."""
     logits = logits.float()
@@ -132,7 +139,7 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
       against the 0/1 targets.
 
     ``soft_loss="mse"`` (Tang et al.) matches the raw logits by MSE instead, for the sentence-level kinds
-    (classification, regression, multi-label).
+    (classification, regression, multi-label) and per token (real, labelled tokens, as the KL).
 
     Returns ``{"loss", "kd", "ce"}`` (``ce``: the hard-label term, whatever its form); without targets the soft
     term gets the full weight.
@@ -142,8 +149,8 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
     mask = batch.get("attention_mask")
     if kind is TaskKind.SEQUENCE_CLASSIFICATION:
         return distillation_loss(student.logits, teacher.logits, batch.get("labels"), t, alpha, soft_loss)
-    if soft_loss == "mse" and kind in (TaskKind.TOKEN_CLASSIFICATION, TaskKind.QUESTION_ANSWERING):
-        raise ValueError(f"MSE on logits is for sentence-level tasks; a {kind.value} task distils with kl")
+    if soft_loss == "mse" and kind is TaskKind.QUESTION_ANSWERING:
+        raise ValueError("MSE on logits is for sentence and token tasks; a question-answering task distils with kl")
     hard = None
     if kind is TaskKind.TOKEN_CLASSIFICATION:
         labels = batch.get("labels")
@@ -153,7 +160,8 @@ def task_distillation_loss(kind: TaskKind | str, student, teacher, batch: dict, 
         if labels is not None:
             keep &= labels != IGNORED
             hard = F.cross_entropy(student.logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORED)
-        soft = token_kd_loss(student.logits, teacher.logits, t, keep)
+        soft = (token_logit_mse(student.logits, teacher.logits, keep) if soft_loss == "mse" else
+                token_kd_loss(student.logits, teacher.logits, t, keep))
     elif kind is TaskKind.QUESTION_ANSWERING:
         sides = [kd_loss(_masked_positions(getattr(student, side), mask), _masked_positions(getattr(teacher, side), mask),
                          t) for side in ("start_logits", "end_logits")]

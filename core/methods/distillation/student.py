@@ -28,6 +28,12 @@ from core.registry import Refusal, register_method, setting
 
 STUDENT_KEY = "student"  # state.extras: how the student was made (plain data)
 SENTENCE_TASKS = ("sequence-classification", "regression", "multi-label")  # one output row per input: BiLSTM / CNN
+TOKEN_TASK = "token-classification"  # a BiLSTM tags every token; a CNN does not
+_CNN_SENTENCES = ("a CNN student classifies whole sentences (max over time over its convolutions); this task needs "
+                  "one output per token or per answer position: build a BiLSTM student (token classification) or a "
+                  "transformer student")
+_NO_SPANS = ("a BiLSTM student has no answer-span head (start and end logits over a question read with its context); "
+             "build a transformer student")
 
 
 @dataclass
@@ -215,7 +221,9 @@ _PROJECTS = ("init_layers projects BERT-style post-norm layers (bert, roberta, x
                      only_if=_transformer),
              Refusal("mobilebert", "MobileBERT's bottleneck sizes are tied to its hidden width; build the student "
                                    "with mode: layers", "mode", "config", only_if=_transformer),
-             *(Refusal(family, _PROJECTS + why, "init_layers", True) for family, why in PROJECTION_REFUSALS.items())],
+             *(Refusal(family, _PROJECTS + why, "init_layers", True) for family, why in PROJECTION_REFUSALS.items()),
+             Refusal((), _CNN_SENTENCES, "architecture", "cnn", tasks=(TOKEN_TASK, "question-answering")),
+             Refusal((), _NO_SPANS, "architecture", "bilstm", tasks=("question-answering",))],
     phrase=lambda s: (f"student {s.architecture}" if s.architecture != "transformer" else
                       f"student {len(s.keep_layers) if s.keep_layers else s.num_layers} layers"),
     becomes=lambda s: None if s.architecture == "transformer" else s.architecture,
@@ -271,12 +279,12 @@ def _other_architecture(state, ref, cfg: StudentInitSettings, ctx, new):
     from core.methods.sharing.layers import SHARED_KEY
 
     kind = task_of(ctx.task)
-    if kind not in SENTENCE_TASKS:
-        raise StudioError(f"a {cfg.architecture} student classifies whole sentences; a {kind} task needs one output "
-                          "per token or per answer position: build a transformer student")
+    tokens = kind == TOKEN_TASK
+    if kind not in SENTENCE_TASKS and not (tokens and cfg.architecture == "bilstm"):  # refused before, by the spec
+        raise StudioError(f"a {cfg.architecture} student cannot take a {kind} task")
     pair = getattr(ctx.task, "text_pair_column", None) is not None
     seed = ctx.recipe.seed if ctx.recipe else 0
-    student = build_from_teacher(cfg, ref.model, ref.tokenizer or state.tokenizer, pair, seed)
+    student = build_from_teacher(cfg, ref.model, ref.tokenizer or state.tokenizer, pair, seed, tokens)
     new.masks = None
     new.extras[STUDENT_KEY] = describe_student(student)
     new.extras.pop(SHARED_KEY, None)

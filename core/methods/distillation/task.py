@@ -18,7 +18,6 @@ import torch
 
 from core.engine.training import TrainSettings, train_model
 from core.data.augment import Augmentation
-from core.errors import StudioError
 from core.methods.distillation.losses import SOFT_LOSSES, TARGETS, task_distillation_loss
 from core.methods.distillation.matching import (
     Matcher, RunningMeans, attached, check_int_list, eager_attention, frozen_teacher, hidden_width, num_layers,
@@ -42,7 +41,7 @@ class DistillSettings(TrainSettings):
     layer_map: list[int] = setting([], "Teacher layer (0-based) each student layer imitates (empty: uniform, "
                                    "student layer i -> teacher layer round((i+1)*Lt/Ls)-1)")
     soft_loss: str = setting("kl", "How the teacher's outputs are matched: kl (KL at the temperature) or mse (mean "
-                             "squared error between logits, as Tang et al. 2019; sentence-level tasks)",
+                             "squared error between logits, as Tang et al. 2019; per token for token classification)",
                              choices=SOFT_LOSSES)
     augment_copies: int = setting(0, "Transfer set (Tang et al. 2019; sentence classification): augmented copies "
                                   "tried per training sentence, labelled by the teacher only (0: off)", min=0, max=100)
@@ -111,7 +110,12 @@ def make_loss(teacher, cfg: DistillSettings, matcher: Matcher | None, means: Run
     needs_adapter=False,  # on logits alone any student applies (a BiLSTM, a CNN); matching needs layers, refused below
     refuses=[Refusal(tuple(STUDENT_FAMILIES), f"{name} matches transformer layers; this student has none: distil on "
                      "its logits (soft_loss kl or mse)", name, "above 0", test=lambda v: float(v) > 0)
-             for name in ("hidden_weight", "attention_weight")],
+             for name in ("hidden_weight", "attention_weight")]
+    + [Refusal((), "the answer's start and end are two distributions over the positions of a question read with "
+               "its context, matched by KL", "soft_loss", "mse", tasks=("question-answering",)),
+       Refusal((), "the transfer set labels augmented sentences with the teacher's classes; this task distils on its "
+               "own training split (augment_copies: 0)", "augment_copies", "above 0", test=lambda v: int(v) > 0,
+               tasks=("token-classification", "question-answering", "regression", "multi-label"))],
 )
 def distill_train(state, cfg: DistillSettings, ctx):
     from core.applicability import task_of
@@ -122,13 +126,8 @@ def distill_train(state, cfg: DistillSettings, ctx):
     matcher = build_matcher(student, teacher, cfg)
     if matcher is not None:
         ctx.log(f"distillation layer map (student -> teacher): {matcher.layer_map}")
-    if cfg.soft_loss == "mse" and kind in ("token-classification", "question-answering"):
-        raise StudioError(f"soft_loss mse matches one row of logits per sentence; a {kind} task distils with kl")
     data = ctx.task
     if cfg.augment_copies:
-        if kind != "sequence-classification":
-            raise StudioError(f"the transfer set labels augmented sentences with the teacher's classes; a {kind} task "
-                              "distils on its own training split (augment_copies: 0)")
         max_length = ctx.recipe.data.max_length if ctx.recipe else 128
         data, added = with_transfer_set(ctx.task, cfg.augmentation(), ctx.recipe.seed if ctx.recipe else 0, max_length)
         ctx.log(f"transfer set: {added:,} augmented sentences beside {len(ctx.task.train):,} training sentences, "

@@ -13,6 +13,7 @@ from core.models.students.base import StudentModel
 from core.models.students.bilstm import BiLSTMForSequenceClassification
 from core.models.students.cnn import CNNForSequenceClassification
 from core.models.students.config import BiLSTMConfig, CNNConfig, StudentConfig
+from core.models.students.tagger import BiLSTMForTokenClassification
 
 # family (the config's model_type) -> (title, model class, config class)
 STUDENTS: dict[str, tuple[str, type[StudentModel], type[StudentConfig]]] = {
@@ -20,7 +21,8 @@ STUDENTS: dict[str, tuple[str, type[StudentModel], type[StudentConfig]]] = {
     "cnn": ("CNN student", CNNForSequenceClassification, CNNConfig),
 }
 
-__all__ = ["STUDENTS", "BiLSTMConfig", "BiLSTMForSequenceClassification", "CNNConfig", "CNNForSequenceClassification",
+__all__ = ["STUDENTS", "BiLSTMConfig", "BiLSTMForSequenceClassification", "BiLSTMForTokenClassification", "CNNConfig",
+           "CNNForSequenceClassification",
            "StudentConfig", "StudentModel", "build_student", "student_family"]
 
 
@@ -32,11 +34,13 @@ def student_family(model: nn.Module) -> str | None:
 
 
 def build_student(config: StudentConfig) -> StudentModel:
-    """A fresh student of ``config``'s family (random weights)."""
+    """A fresh student of ``config``'s family (random weights); a BiLSTM with ``tokens`` is a tagger."""
     try:
         cls = STUDENTS[config.model_type][1]
     except KeyError:
         raise ValueError(f"unknown student architecture {config.model_type!r} (known: {', '.join(STUDENTS)})") from None
+    if getattr(config, "tokens", False):
+        cls = BiLSTMForTokenClassification
     return cls(config)
 
 

@@ -30,8 +30,9 @@ class BiLSTMConfig(StudentConfig):
 
     model_type = "bilstm"
 
-    def __init__(self, hidden_size: int = 150, **kwargs):
+    def __init__(self, hidden_size: int = 150, tokens: bool = False, **kwargs):
         self.hidden_size = int(hidden_size)  # per direction
+        self.tokens = bool(tokens)  # a tagger: one row of logits per token (token classification)
         super().__init__(**kwargs)
 
 
