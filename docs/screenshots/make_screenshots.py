@@ -2,8 +2,8 @@
 
     python docs/screenshots/make_screenshots.py --xvfb          # starts its own Xvfb at 1280x800, then every shot
     python docs/screenshots/make_screenshots.py --xvfb --quick  # every shot on the tiny model (a check, minutes)
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack | --only-compare |
-        --only-study | --only-predictions] [--home DIR]
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack] [--only-live]
+        [--only-compare] [--only-study] [--only-predictions] [--home DIR]   # --only-* flags combine
 
 It needs Xvfb, ImageMagick's ``import`` and Qt's xcb libraries (Debian: ``apt-get install xvfb imagemagick
 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0``). Each picture is taken by ``import`` in a second
