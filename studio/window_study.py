@@ -32,6 +32,7 @@ class WindowStudyMixin:
         """Show the Study tab (created on first use) set up from the current stack; returns the view."""
         from studio.study.study_view import StudyView, study_dock_text
 
+        width = self.width()
         if self.study_view is None:
             self.study_view = StudyView(self.store_url(), self)
             self.study_view.templateRequested.connect(lambda: self.study_view.set_template(self.recipe()))
@@ -46,6 +47,13 @@ class WindowStudyMixin:
             self.study_view.set_database(self.store_url())
             self.study_view.set_template(self.recipe())
         self.main_tabs.setCurrentWidget(self.study_view)
+        # From the saved runs, adding the study's page and switching to it left the window a minimum 8 px wider than
+        # a 1280 px screen (taken while the docks were still shown): recompute it, and give the width back.
+        if self.width() > width:
+            self.layout().invalidate()
+            self.layout().activate()
+            if width >= self.minimumSizeHint().width():
+                self.resize(width, self.height())
         return self.study_view
 
     def show_study_run(self, run_id: str) -> None:

@@ -2,14 +2,17 @@
 
     python docs/screenshots/make_screenshots.py --xvfb          # starts its own Xvfb at 1280x800, then every shot
     python docs/screenshots/make_screenshots.py --xvfb --quick  # every shot on the tiny model (a check, minutes)
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack | --only-compare |
-        --only-study]
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python docs/screenshots/make_screenshots.py [--only-stack] [--only-live]
+        [--only-compare] [--only-study] [--only-predictions] [--home DIR]   # --only-* flags combine
 
 It needs Xvfb, ImageMagick's ``import`` and Qt's xcb libraries (Debian: ``apt-get install xvfb imagemagick
 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0``). Each picture is taken by ``import`` in a second
 process while the studio runs. Everything the runs write goes to a temporary studio home. The shots: the stack
 editor, a live run (dashboard with the processes field, the Study button and the run ETA), the model inspector, a
-comparison of four saved runs (ratios against their baselines), and the Study view on a real order study.
+comparison of four saved runs (ratios against their baselines), the Study view on a real order study, and the
+Predictions dock of the finished live run (teacher and compressed model side by side). The studio home is printed
+first and kept: ``--home DIR`` reuses it, so ``--only-predictions --home DIR`` retakes the predictions of the live
+run recorded there without running it again (without a finished run there, it runs the live run first).
 """
 
 from __future__ import annotations
@@ -44,12 +47,15 @@ def start_xvfb() -> subprocess.Popen:
     return server
 
 
-def shot(widget, name: str) -> None:
-    """Capture ``widget``'s top-level X window (or the root window) into docs/screenshots/NAME."""
+def shot(widget, name: str, crop: tuple[int, int, int, int] | None = None) -> None:
+    """Capture ``widget``'s top-level X window (or the root window) into docs/screenshots/NAME; ``crop`` (x, y,
+    width, height in the window) keeps that part of it only."""
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()
     target = ["-window", hex(int(widget.window().winId()))] if widget is not None else ["-window", "root"]
+    if crop is not None:
+        target += ["-crop", "{2}x{3}+{0}+{1}".format(*crop), "+repage"]
     subprocess.run(["import", *target, str(HERE / name)], check=True, env={**os.environ})
     print("wrote", HERE / name, flush=True)
 
@@ -73,7 +79,9 @@ def main() -> int:
 
 
 def take_all() -> int:
-    tmp = tempfile.mkdtemp(prefix="studio-shots-")
+    home = sys.argv[sys.argv.index("--home") + 1] if "--home" in sys.argv else None
+    tmp = home or tempfile.mkdtemp(prefix="studio-shots-")
+    print("studio home", tmp, flush=True)
     os.environ["BERT_STUDIO_HOME"] = tmp
     os.environ["BERT_STUDIO_DB"] = f"sqlite:///{tmp}/runs.db"
     from bench.gui_stall import wait
@@ -83,7 +91,7 @@ def take_all() -> int:
     from studio.app import application
 
     app = application([])
-    from core.recipe import DataRef, EvaluationSettings
+    from core.recipe import EvaluationSettings
     from studio.main_window import MainWindow
     from studio.run_controller import studio_engine
     from studio.settings import StudioSettings
@@ -98,24 +106,31 @@ def take_all() -> int:
     window.warmedUp.connect(lambda: warmed.append(1))
     wait(app, 120, until=lambda: bool(warmed))
 
-    only_compare = "--only-compare" in sys.argv
-    data = DataRef(train_samples=960, validation_samples=200, test_samples=400, max_length=64)
+    data, train = real_data()
     evaluation = EvaluationSettings(max_samples=400, latency_repeats=3, latency_batch_size=16)
+    # --only-X flags pick shots and combine (--only-live --only-compare); none: every shot.
+    only = {flag[len("--only-"):] for flag in sys.argv if flag.startswith("--only-")}
     if "--inspector-json" in sys.argv:  # re-take only the inspector, from a saved sensitivity result
         from studio.widgets.importance_map import load_sensitivity
 
         path = sys.argv[sys.argv.index("--inspector-json") + 1]
         window.sensitivity = {**load_sensitivity(path), "run_id": Path(path).parent.parent.name}
         inspector_shot(app, window)
-    elif "--only-stack" in sys.argv:
+        only = {"nothing"}
+    if not only or "stack" in only:
         stack_shot(app, window, data, evaluation)
-    elif "--only-study" in sys.argv:
-        study_shot(app, window)
-    else:
-        if not only_compare:
-            default_model_shots(app, window, data, evaluation)
-            inspector_shot(app, window)
+    if not only or "live" in only:  # the live run, its predictions, then the inspector with its head importance
+        predictions_shot(app, window, live_run(app, window, data, train, evaluation))
+        inspector_shot(app, window)
+    elif "predictions" in only:
+        # The live run is the only one with a head-pruning step (the comparison's runs prune FFN and layers).
+        finished = sorted((r for r in window.store.list_runs() if r.status == "finished" and "heads" in r.stack),
+                          key=lambda r: r.started_at, reverse=True)
+        run_id = finished[0].id if finished else live_run(app, window, data, train, evaluation, shots=False)
+        predictions_shot(app, window, run_id)
+    if not only or "compare" in only:
         compare_shot(app, window, evaluation)
+    if not only or "study" in only:
         study_shot(app, window)
     window.controller.shutdown(60)
     window.store.close()
@@ -143,39 +158,75 @@ def stack_shot(app, window, data, evaluation) -> None:
     shot(window, "stack-editor.png")
 
 
-def default_model_shots(app, window, data, evaluation) -> None:
+def real_data():
+    """The data and the first fine-tune of the live run and of the comparison's runs on the embedded MiniLM: the
+    same, so the step cache fine-tunes once (60 steps at 1e-4 take the reviews from chance to about 79 %)."""
+    from core.recipe import DataRef
+
+    data = DataRef(train_samples=1920, validation_samples=128, test_samples=400, max_length=64)
+    train = {"max_steps": 60, "batch_size": 32, "learning_rate": 1e-4, "eval_every": 20, "eval_samples": 128}
+    return data, train
+
+
+def live_run(app, window, data, train, evaluation, shots: bool = True) -> str:
+    """2. A live run with head pruning: the head mask fills in while the recovery fine-tuning goes. Its id."""
     from bench.gui_stall import wait
-    from core.recipe import Recipe, Step
-
-    stack_shot(app, window, data, evaluation)
-
-    # 2. A live run with head pruning: the head mask fills in while the recovery fine-tuning goes.
-    from core.recipe import ModelRef
+    from core.recipe import ModelRef, Recipe, Step
 
     live = Recipe(name="heads-half", model=ModelRef("tiny" if QUICK else "default"), data=data, evaluation=evaluation,
                   steps=[
-        Step("finetune", {"max_steps": 40, "batch_size": 16, "eval_every": 10, "eval_samples": 200}),
+        Step("finetune", train),
         Step("analyze.sensitivity", {"batches": 4, "batch_size": 16, "layers": False}),
         Step("prune.heads", {"amount": 0.5, "importance_source": "sensitivity"}),
-        Step("finetune", {"max_steps": 20, "batch_size": 16, "eval_every": 10, "eval_samples": 200},
-             label="Recover (fine-tune)"),
+        Step("finetune", {**train, "max_steps": 20, "eval_every": 10}, label="Recover (fine-tune)"),
     ])
     window.set_recipe(live)
     window.stack.list.setCurrentRow(2)
     heads = []
     window.controller.bridge.maskUpdate.connect(lambda e: heads.append(e) if e.kind == "heads" else None)
-    window.start_run()
-    wait(app, 900, until=lambda: window.dashboard.current == 3 and window.plots.point_count("train/loss") >= 48)
-    raise_dock(window, "Head mask")
-    wait(app, 1.0)
-    shot(window, "live-dashboard.png")
-    raise_dock(window, "Log")
-    wait(app, 1.0)
-    shot(window, "studio-live-run.png")
     ended = []
     for sig in (window.controller.bridge.runFinished, window.controller.bridge.runFailed):
         sig.connect(ended.append)
+    window.start_run()
+    if shots:
+        wait(app, 900, until=lambda: window.dashboard.current == 3 and window.plots.point_count("train/loss") >= 70)
+        raise_dock(window, "Head mask")
+        wait(app, 1.0)
+        shot(window, "live-dashboard.png")
+        raise_dock(window, "Log")
+        wait(app, 1.0)
+        shot(window, "studio-live-run.png")
     wait(app, 900, until=lambda: bool(ended) and not window.controller.running)
+    if getattr(ended[0], "error", None):
+        raise SystemExit(f"the live run failed: {ended[0].error}")
+    return ended[0].run_id
+
+
+def predictions_shot(app, window, run_id: str) -> None:
+    """2b. The Predictions dock of the finished live run: a few validation sentences with the gold label, the
+    teacher's and the compressed model's answers side by side. The Run column is widened for it, as a user would
+    drag it, so the sentences are not wrapped a few words a line, and taller than the Run dock above it; the
+    picture keeps that dock only (the recipe page beside it is squeezed meanwhile)."""
+    from bench.gui_stall import wait
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDockWidget
+
+    preview = window.predictions
+    preview.set_run(run_id)
+    raise_dock(window, "Predictions")
+    dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is preview)
+    window.resizeDocks([dock], [560], Qt.Orientation.Horizontal)
+    window.resizeDocks([window.dockWidget_for(window.dashboard), dock], [150, 600], Qt.Orientation.Vertical)
+    preview.show_button.click()
+    wait(app, 600, until=lambda: bool(preview.examples) or bool(preview.error))
+    if preview.error:
+        raise SystemExit(f"the predictions could not be shown: {preview.error}")
+    wait(app, 1.5)
+    area = dock.geometry()  # the dock and, under it, the tabs of its group (Log, Head mask, Predictions)
+    bottom = window.statusBar().geometry().y()
+    shot(window, "predictions.png", crop=(area.x(), area.y(), window.width() - area.x(), bottom - area.y()))
+    window._share_docks()  # the layout of a first start again for the shots after this one
+    raise_dock(window, "Log")
 
 
 def inspector_shot(app, window) -> None:
@@ -194,14 +245,14 @@ def compare_shot(app, window, evaluation) -> None:
     from bench.gui_stall import wait
     from core.recipe import DataRef, ModelRef, Recipe, Step
 
-    # 4. Short variants queued one after another, then compared. With --real-compare they run on the
-    # embedded MiniLM (about 10 minutes here), otherwise on the tiny model (quick, but the runs tie).
-    real = "--real-compare" in sys.argv and not QUICK
+    # 4. Short variants queued one after another, then compared, on the embedded MiniLM (their fine-tune is the live
+    # run's, from the step cache); with --quick on the tiny model (quick, but the runs tie).
+    real = not QUICK
     model = "default" if real else "tiny"
-    tiny_data = (DataRef(train_samples=1920, validation_samples=128, test_samples=400, max_length=64) if real
-                 else DataRef(train_samples=480, validation_samples=128, test_samples=256, max_length=32))
-    train = ({"max_steps": 60, "batch_size": 32, "learning_rate": 1e-4, "eval_every": 20, "eval_samples": 128} if real
-             else {"max_steps": 30, "batch_size": 16, "learning_rate": 1e-3, "eval_every": 10, "eval_samples": 128})
+    tiny_data, train = (real_data() if real else
+                        (DataRef(train_samples=480, validation_samples=128, test_samples=256, max_length=32),
+                         {"max_steps": 30, "batch_size": 16, "learning_rate": 1e-3, "eval_every": 10,
+                          "eval_samples": 128}))
     variants = [
         ("fine-tuned", [Step("finetune", train)]),
         ("fine-tuned + int8", [Step("finetune", train), Step("quant.dynamic_int8", {})]),
@@ -212,6 +263,8 @@ def compare_shot(app, window, evaluation) -> None:
     ]
     finished = []
     window.controller.bridge.runFinished.connect(finished.append)
+    window.controller.bridge.runFinished.connect(lambda e: ids.add(e.run_id))
+    ids: set[str] = set()
     for name, steps in variants:
         window.set_recipe(Recipe(name=name, model=ModelRef(model), data=tiny_data, evaluation=evaluation,
                                  steps=steps))
@@ -219,8 +272,14 @@ def compare_shot(app, window, evaluation) -> None:
     wait(app, 1800, until=lambda: len(finished) >= len(variants) and not window.controller.running)
     window.main_tabs.setCurrentWidget(window.browser)
     window.runs.refresh()
-    window.runs.select_runs([r.id for r in window.runs.rows if r.model_source == model][:len(variants)])
+    window.runs.select_runs([r.id for r in window.runs.rows if r.model_source == model and r.id in ids])
     wait(app, 1.5)
+    # The two scatters (the headline figure against speedup and against size ratio, each against its run's baseline)
+    # are what the comparison is for: scroll the pane down to them, below the curves.
+    comparison = window.browser.comparison
+    bar = comparison.scroll.verticalScrollBar()
+    bar.setValue(comparison.scatters["speedup"].parentWidget().y())
+    wait(app, 1.0)
     shot(window, "compare-runs.png")
 
 
