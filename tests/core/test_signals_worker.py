@@ -45,7 +45,7 @@ def test_sigint_is_the_parents_to_decide_and_sigterm_cancels_the_run_then_ends_t
             result = handle.join(120)
             assert result is not None and result.status == "cancelled", result and result.error
             assert Repository(db).get_run(handle.run_id).status == "cancelled"
-        worker.join(60)
+        worker.join(180)  # the worker runs niced: on a loaded machine its exit can take a minute (CI: over 60 s)
         assert worker.exitcode == 0
         deadline = time.monotonic() + 30
         while engine.worker_pid is not None and time.monotonic() < deadline:
