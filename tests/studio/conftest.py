@@ -52,6 +52,18 @@ def db_url(tmp_path, monkeypatch) -> str:
     return url
 
 
+def stored_runs(url: str, *ids: str):
+    """The run records ``ids`` and their metric series ({id: {key: points}}), read as the studio reads them."""
+    from studio.runs_store import DatabaseRunsStore
+
+    store = DatabaseRunsStore(url)
+    try:
+        return [store.get_run(i) for i in ids], {i: {k: store.metric_series(i, k) for k in store.metric_keys(i)}
+                                                 for i in ids}
+    finally:
+        store.close()
+
+
 def shown(qtbot, widget, width: int, height: int):
     """``widget`` at ``width`` x ``height``, shown and exposed (deleted by pytest-qt after the test)."""
     qtbot.addWidget(widget)

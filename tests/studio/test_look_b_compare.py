@@ -7,20 +7,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from studio.runs_store import DatabaseRunsStore
 from studio.widgets.run_compare import RunComparison
 from studio.widgets.run_details import RunDetails
-from tests.studio.conftest import shown
+from tests.studio.conftest import shown, stored_runs
 from tests.studio.test_look_b_runs import FAST, NOISY, record
-
-
-def _records(url, *ids):
-    store = DatabaseRunsStore(url)
-    try:
-        return [store.get_run(i) for i in ids], {i: {k: store.metric_series(i, k) for k in store.metric_keys(i)}
-                                                 for i in ids}
-    finally:
-        store.close()
 
 
 def _wheel(widget, down: bool = True) -> None:
@@ -31,7 +21,7 @@ def _wheel(widget, down: bool = True) -> None:
 
 
 def test_the_wheel_over_a_plot_scrolls_the_comparison_instead_of_zooming(qtbot, db_url):
-    records, series = _records(db_url, record(db_url, "a", FAST), record(db_url, "b", NOISY))
+    records, series = stored_runs(db_url, record(db_url, "a", FAST), record(db_url, "b", NOISY))
     comparison = shown(qtbot, RunComparison(), 1000, 500)  # too short for every plot: the pane scrolls
     comparison.show_runs(records, series)
     qtbot.wait(50)
@@ -45,9 +35,9 @@ def test_the_wheel_over_a_plot_scrolls_the_comparison_instead_of_zooming(qtbot, 
 
 
 def test_runs_on_different_models_are_warned_that_their_ratios_have_different_baselines(qtbot, db_url):
-    same, _ = _records(db_url, record(db_url, "a", FAST), record(db_url, "b", FAST))
+    same, _ = stored_runs(db_url, record(db_url, "a", FAST), record(db_url, "b", FAST))
     other = record(db_url, "c", NOISY, model="zz-other-model")
-    mixed, _ = _records(db_url, same[0].id, other)
+    mixed, _ = stored_runs(db_url, same[0].id, other)
     comparison = shown(qtbot, RunComparison(), 1000, 700)
     comparison.show_runs(same, {})
     assert not comparison.baselines.isVisible()
@@ -63,8 +53,8 @@ def test_runs_without_curves_get_a_placeholder_and_fresh_axes(qtbot, db_url):
     curved = record_run(db_url, quick_recipe(), FAST, losses=(50.0, 40.0, 30.0), accuracies=(0.5, 0.6))
     bare = record(db_url, "bare", {"accuracy": 0.8})
     stopped = record(db_url, "stopped", None, status="cancelled")
-    (with_curves, *_), series = _records(db_url, curved)
-    (without, cancelled), _ = _records(db_url, bare, stopped)
+    (with_curves, *_), series = stored_runs(db_url, curved)
+    (without, cancelled), _ = stored_runs(db_url, bare, stopped)
 
     details = shown(qtbot, RunDetails(), 900, 600)
     details.show_run(with_curves, series[curved])

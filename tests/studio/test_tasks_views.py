@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from core.recipe import DataRef, ModelRef, Recipe, Step
 from core.services.predictions import Example
 from studio.widgets.prediction_preview import PredictionPreview, example_html
+from tests.studio.conftest import stored_runs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples" / "tasks"
 WAIT_MS = 60_000
@@ -196,17 +197,6 @@ def record_token_run(url: str, results: dict, f1_curve: tuple[float, ...] = (), 
     return run_id
 
 
-def _stored(url, *ids):
-    from studio.runs_store import DatabaseRunsStore
-
-    store = DatabaseRunsStore(url)
-    try:
-        return [store.get_run(i) for i in ids], {i: {k: store.metric_series(i, k) for k in store.metric_keys(i)}
-                                                 for i in ids}
-    finally:
-        store.close()
-
-
 def test_the_saved_runs_list_names_each_runs_headline_figure_and_sorts_by_it(qtbot, db_url):
     from studio.runs_store import DatabaseRunsStore
     from studio.widgets.runs_list import COLUMNS, RunsList
@@ -243,7 +233,7 @@ def test_a_saved_token_runs_curve_and_figures_are_named_after_entity_f1(qtbot, d
 
     curved = record_token_run(db_url, TOKEN_RESULTS, f1_curve=(0.2, 0.5, 0.7))
     bare = record_token_run(db_url, TOKEN_RESULTS, name="bare")
-    (record, without), series = _stored(db_url, curved, bare)
+    (record, without), series = stored_runs(db_url, curved, bare)
     details = RunDetails()
     qtbot.addWidget(details)
     details.show_run(record, series[curved])
@@ -261,7 +251,7 @@ def test_comparing_token_runs_names_entity_f1(qtbot, db_url):
     from studio.widgets.run_compare import RunComparison
 
     ids = [record_token_run(db_url, TOKEN_RESULTS, f1_curve=(0.3, 0.6), name=n) for n in ("a", "b")]
-    records, series = _stored(db_url, *ids)
+    records, series = stored_runs(db_url, *ids)
     comparison = RunComparison()
     qtbot.addWidget(comparison)
     comparison.show_runs(records, series)
