@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
-from core.metrics.figures import format_figure, label as figure_label
+from core.metrics.figures import format_figure, label as figure_label, unreliable
+from studio.compare import UNRELIABLE_MARK
 
 COLUMNS = ("#", "Trial", "Status", "Score", "Accuracy retained", "Speedup", "Size ratio", "Run", "Note")
 FIGURE_COLUMNS = {4: "accuracy_retained", 5: "speedup", 6: "size_ratio"}
@@ -64,6 +65,9 @@ class TrialsTable(QTableWidget):
             cells = [str(t.number + 1), t.label, t.status, format_score(t.value)]
             keys = (retained, *list(FIGURE_COLUMNS.values())[1:])
             cells += [format_figure(key, t.figures.get(key)) if t.figures else "-" for key in keys]
+            shaky = bool(t.figures) and unreliable(t.figures, "speedup")
+            if shaky:  # as the saved runs and `bert-studio runs` mark it: a wide interval, not a fact
+                cells[5] += " " + UNRELIABLE_MARK
             cells += [t.run_id[:8] if t.run_id else "-", t.note or ("" if t.feasible or not t.figures
                                                                      else "fails a constraint")]
             for col, text in enumerate(cells):
@@ -76,6 +80,9 @@ class TrialsTable(QTableWidget):
                     item.setToolTip(t.label)
                 if col == 8 and t.note:
                     item.setToolTip(t.note)
+                if col == 5 and shaky:
+                    item.setToolTip("The speedup's interval is wide: the machine was busy while this trial was "
+                                    "timed. Open the run and measure it side by side to time it again.")
                 if best is not None and t.number == best.number:
                     font = item.font()
                     font.setBold(True)
