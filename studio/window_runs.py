@@ -96,7 +96,7 @@ class WindowRunsMixin:
         except (StudioError, OSError) as exc:
             errors.report_exception(self, "The recipe cannot run", exc)
             return False
-        self.plots.reset()
+        self.plots.reset(running=True)
         self.bottom_tabs.setCurrentWidget(self.plots)
         where = f", as {processes} processes (torchrun)" if processes > 1 else ""
         self.log.append_line(f"run started: {run_name(recipe)} ({len(recipe.steps)} steps) on "

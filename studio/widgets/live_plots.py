@@ -41,6 +41,11 @@ HINTS = {
     "accuracy": "Validation accuracy appears here after each evaluation of a run (Run, Ctrl+R).",
     "size": "Parameters, size and sparsity after each step of a run appear here (Run, Ctrl+R).",
 }
+RUNNING_HINTS = {
+    "loss": "This run's loss appears here with its first training step (a step taken from the step cache "
+            "trains nothing here and reports none).",
+    "size": "Parameters, size and sparsity appear here after each step of this run.",
+}
 
 
 class PlotHint(QLabel):
@@ -237,22 +242,29 @@ class LivePlots(QWidget):
         hint = HINTS["accuracy"] if task == SEQUENCE else HINTS["accuracy"].replace("accuracy", title)
         self.hints["accuracy"].set_text(hint)
 
-    def reset(self) -> None:
-        """Forget every series (a new run starts)."""
+    def reset(self, running: bool = False) -> None:
+        """Forget every series and the last run's axes; ``running``: a new run has started, and the notes say
+        what its plots wait for (a step taken from the step cache trains nothing and reports no loss)."""
         for curve in self.curves.values():
             view = curve.getViewBox()
             if view is not None:
                 view.removeItem(curve)
-        for plot in self.plots.values():
+        for name, plot in self.plots.items():
             item = plot.getPlotItem()
             if item.legend is not None:
                 item.legend.clear()
+            view = item.getViewBox()
+            view.setXRange(0, 1, padding=0)  # the last run's steps (0-80) must not frame this one's
+            if name != "accuracy":  # its figure's own scale stays (0-1, or -1-1 for a correlation)
+                view.setYRange(0, 1, padding=0)
+            view.enableAutoRange()
         self.buffers.clear()
         self.curves.clear()
         self._dirty.clear()
         self.last_step = 0
-        for hint in self.hints.values():
-            hint.reveal()
+        for name, hint in self.hints.items():
+            hint.reveal(RUNNING_HINTS[name] if running and name in RUNNING_HINTS else
+                        HINTS[name] if name in RUNNING_HINTS else None)
 
     def add_point(self, key: str, step: float, value: float) -> bool:
         """Buffer one point; returns whether ``key`` is plotted. Drawing waits for the timer.
