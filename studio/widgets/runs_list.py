@@ -7,22 +7,22 @@ the view (geomean, fastest, smallest or a formula).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from core.db.domain import RunSummary
 from core.metrics import figures as fig
 from core.metrics.task_figures import headline_key, headline_label, headline_text, headline_value_text, headlines_help
-from studio.compare import TOO_SMALL, UNRELIABLE_MARK
+from studio.compare import UNRELIABLE_MARK
 from studio.runs_store import RunsStore, delete_folders, folder_bytes, format_time
+from studio.widgets.runs_cells import SORT_ROLE, Item as _Item, cell_text as _fmt
 from studio.widgets.runs_filter import RunsFilter, number as _number
 
 COLUMNS = ("Started", "Name", "Stack", "Status", "Model", "Headline", "Baseline", "Speedup", "Score", "Size",
            "Params ratio", "Run id")
 NAME_COLUMN, STACK_COLUMN, STATUS_COLUMN, MODEL_COLUMN, FIRST_FIGURE, HEADLINE_COLUMN = 1, 2, 3, 4, 5, 5
 SPEEDUP_COLUMN, SCORE_COLUMN = COLUMNS.index("Speedup"), COLUMNS.index("Score")
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number (or text) a column sorts by
 # A model is often a long folder path, a stack a long chain: their columns fit the content up to these widths, then
 # elide (in full in the tooltip), so the spare width goes to the run's name, the column a user reads and renames.
 MODEL_MAX_WIDTH = 220
@@ -31,31 +31,7 @@ FIGURE_KEYS = {"Speedup": "speedup", "Size": "size_bytes", "Params ratio": "para
 HEADLINE_TIPS = {"Headline": f"<b>Headline figure</b><br>Each run's task's own: {headlines_help()}.",
                  "Baseline": "<b>Baseline</b><br>The same figure of the run's baseline (before compression)."}
 STACK_MAX_WIDTH = 320
-
-
-def _fmt(results: dict, key: str, kind: str) -> str:
-    value = results.get(key)
-    if value is None or value != value:  # missing or NaN
-        return TOO_SMALL if key == "speedup" and results.get("speed_note") else ""
-    if kind == "mb":
-        return f"{value / 1e6:.1f} MB"
-    text = f"{value:.2f}x"
-    if key == "speedup" and fig.unreliable(results, "speedup"):
-        text += " " + UNRELIABLE_MARK  # as `bert-studio runs` marks it: a wide interval, not a fact
-    return text
-
-
-class _Item(QTableWidgetItem):
-    """A cell that sorts by its :data:`SORT_ROLE` value: numbers as numbers, blanks (None) last either way."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return a < b
-        if a is None or b is None:  # blanks sort last in either order
-            descending = getattr(self.tableWidget(), "descending", False)
-            return (a is None and b is not None) if descending else (a is not None and b is None)
-        return str(a).lower() < str(b).lower()
+NAME_MIN_WIDTH = 180  # the name stays readable in a narrow window: below this the table scrolls sideways instead
 
 
 class RunsList(QWidget):
@@ -85,6 +61,7 @@ class RunsList(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.viewport().installEventFilter(self)  # its width decides the name column's (_fit_name)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
@@ -133,6 +110,21 @@ class RunsList(QWidget):
         self.rows: list[RunSummary] = []
         self._score_changed(refresh=False)
         self.refresh()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.table.viewport():
+            self._fit_name()
+        return super().eventFilter(watched, event)
+
+    def _fit_name(self) -> None:
+        """The name column takes the spare width, never less than :data:`NAME_MIN_WIDTH` (the stretch alone
+        squeezed it to about 30 px at 1280 px with the Run dock shown)."""
+        others = sum(self.table.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME_COLUMN)
+        squeezed = self.table.viewport().width() - others < NAME_MIN_WIDTH
+        mode = QHeaderView.ResizeMode.Interactive if squeezed else QHeaderView.ResizeMode.Stretch
+        self.table.horizontalHeader().setSectionResizeMode(NAME_COLUMN, mode)
+        if squeezed:
+            self.table.setColumnWidth(NAME_COLUMN, NAME_MIN_WIDTH)
 
     def set_store(self, store: RunsStore) -> None:
         self.store = store
@@ -199,6 +191,7 @@ class RunsList(QWidget):
         for column, widest in ((MODEL_COLUMN, MODEL_MAX_WIDTH), (STACK_COLUMN, STACK_MAX_WIDTH)):
             self.table.resizeColumnToContents(column)
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
+        self._fit_name()
         self.filters.fill_choices(self.rows)
         self.apply_filters()
         self.show_cache()
