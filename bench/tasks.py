@@ -126,7 +126,8 @@ def table(files: list[tuple[str, dict]]):
 
 
 def quiet(load_average: list[float] | None, cpus: int | None) -> bool:
-    """Whether the machine was quiet enough to quote timings: a load average under a quarter of the CPUs."""
+    """Whether the machine was quiet enough to quote timings: a load average under a quarter of the CPUs before
+    the bench started."""
     return bool(load_average) and load_average[0] < 0.25 * max(1, cpus or 1)
 
 
@@ -157,6 +158,7 @@ def main(argv=None) -> int:
     from core.engine import Engine
 
     rows = []
+    load = list(os.getloadavg())  # before the bench: at its end the load counts the bench's own threads
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(workdir_root=Path(tmp) / "runs")
         for kind in kinds:
@@ -167,7 +169,6 @@ def main(argv=None) -> int:
                 rows.append({"task": kind, "headline": "-", "error": f"{run.status}: {run.error}"})
                 continue
             rows.append(row_of(kind, recipe, run.results))
-    load = list(os.getloadavg())
     name = args.name or ("tasks_tiny" if args.tiny else "tasks")
     stack = "fine-tune, prune.heads 0.5, prune.ffn 0.5, recovery fine-tune, int8 linears"
     figures = {"benchmark": "tasks", "model": "tiny random BERT" if args.tiny else "embedded MiniLM-L6",
