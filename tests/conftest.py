@@ -104,7 +104,7 @@ def engine(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def worker_engine(tmp_path_factory):
+def warm_worker_engine(tmp_path_factory):
     """One warm run worker process (:class:`ProcessEngine`, the studio's engine) shared by the whole session."""
     from core.engine.process import ProcessEngine
 
@@ -112,6 +112,16 @@ def worker_engine(tmp_path_factory):
     engine.warm_up()
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def worker_engine(warm_worker_engine):
+    """The session's warm worker, without a step cache for each test: a window's run controller points it at the
+    cache beside its own database, and a later test's tiny run then found its fine-tune there and trained nothing
+    (seen once the suite ran in workers, where a studio test could come before the engine's own tests)."""
+    warm_worker_engine.cache_root = None
+    yield warm_worker_engine
+    warm_worker_engine.cache_root = None
 
 
 def postgres_skips(reports) -> list:
